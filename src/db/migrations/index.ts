@@ -1,0 +1,41 @@
+import type { ColumnBuilderCallback, ColumnDataType, Kysely, Migration, MigrationProvider } from 'kysely';
+import type { DialectName } from '../connection.ts';
+import * as accounts from './0001-accounts.ts';
+
+/** Dialect-specific pieces a portable migration needs. */
+export interface MigrationContext {
+  dialect: DialectName;
+  /** An auto-incrementing integer primary key. */
+  idColumn: { type: ColumnDataType; build: ColumnBuilderCallback };
+}
+
+interface KeisanMigration {
+  up(db: Kysely<unknown>, context: MigrationContext): Promise<void>;
+}
+
+/** Every migration in order; names sort in the order they must run. */
+const MIGRATIONS: Record<string, KeisanMigration> = {
+  '0001-accounts': accounts,
+};
+
+export class KeisanMigrationProvider implements MigrationProvider {
+  constructor(private readonly dialect: DialectName) {}
+
+  async getMigrations(): Promise<Record<string, Migration>> {
+    const context: MigrationContext = {
+      dialect: this.dialect,
+      idColumn:
+        this.dialect === 'postgres'
+          ? { type: 'serial', build: (c) => c.primaryKey() }
+          : { type: 'integer', build: (c) => c.primaryKey().autoIncrement() },
+    };
+    return Object.fromEntries(
+      Object.entries(MIGRATIONS).map(([name, migration]) => [
+        name,
+        { up: (db: Kysely<unknown>) => migration.up(db, context) },
+      ]),
+    );
+  }
+}
+
+export const LATEST_MIGRATION = Object.keys(MIGRATIONS).at(-1)!;

@@ -1,0 +1,109 @@
+import type { Generated } from 'kysely';
+
+/**
+ * The database's tables as Kysely sees them. Portable across SQLite and PostgreSQL:
+ * timestamps are ISO-8601 UTC text (sortable), booleans are 0/1 integers, JSON is text.
+ */
+export interface WorkgroupTable {
+  id: Generated<number>;
+  name: string;
+  description: string;
+  gid: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface SubgroupTable {
+  id: Generated<number>;
+  workgroup_id: number;
+  name: string;
+  description: string;
+  gid: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface UserTable {
+  id: Generated<number>;
+  name: string;
+  full_name: string;
+  email: string | null;
+  uid: number;
+  primary_subgroup_id: number;
+  home: string;
+  shell: string;
+  password_hash: string | null;
+  is_operator: number;
+  locked: number;
+  lock_reason: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface MembershipTable {
+  user_id: number;
+  subgroup_id: number;
+  created_at: string;
+}
+
+export interface WorkgroupAdminTable {
+  user_id: number;
+  workgroup_id: number;
+  created_at: string;
+}
+
+export interface SubgroupAdminTable {
+  user_id: number;
+  subgroup_id: number;
+  created_at: string;
+}
+
+export interface TicketTable {
+  id: Generated<number>;
+  user_id: number;
+  token_hash: string;
+  kind: string;
+  issued_at: string;
+  expires_at: string;
+  renew_until: string;
+  revoked_at: string | null;
+  address: string | null;
+  last_used_at: string | null;
+}
+
+export interface AuditTable {
+  id: Generated<number>;
+  at: string;
+  actor: string;
+  action: string;
+  target_type: string;
+  target: string;
+  outcome: string;
+  detail: string;
+  address: string | null;
+}
+
+export interface DaemonTable {
+  id: Generated<number>;
+  kind: string;
+  host: string;
+  pid: number;
+  version: string;
+  started_at: string;
+  registered_at: string;
+  last_heartbeat_at: string;
+  stopped_at: string | null;
+  info: string;
+}
+
+export interface Database {
+  workgroups: WorkgroupTable;
+  subgroups: SubgroupTable;
+  users: UserTable;
+  memberships: MembershipTable;
+  workgroup_admins: WorkgroupAdminTable;
+  subgroup_admins: SubgroupAdminTable;
+  tickets: TicketTable;
+  audit_log: AuditTable;
+  daemons: DaemonTable;
+}

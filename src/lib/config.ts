@@ -1,0 +1,178 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir, hostname } from 'node:os';
+import path from 'node:path';
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+import { invalidInput, KeisanError } from './errors.ts';
+import { parseDuration } from './units.ts';
+
+/** The facility file is `keisan.yaml` in the data directory. */
+export const FACILITY_FILE = 'keisan.yaml';
+export const DEFAULT_PORT = 8470;
+
+const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  try {
+    return parseDuration(value);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: error instanceof Error ? error.message : String(error) });
+    return z.NEVER;
+  }
+});
+
+const idRange = z
+  .tuple([z.number().int().min(1), z.number().int().min(1)])
+  .refine(([low, high]) => low <= high, 'the first number of a range must not exceed the second');
+
+export const settingsSchema = z
+  .object({
+    facility: z
+      .object({
+        name: z.string().min(1).max(100).default('Keisan'),
+        site: z.string().max(200).optional(),
+      })
+      .strict()
+      .default({ name: 'Keisan' }),
+    server: z
+      .object({
+        host: z.string().min(1).default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(DEFAULT_PORT),
+        /** Public URL agents and users reach the server at, when it differs from host:port. */
+        url: z.url().optional(),
+        tls: z.object({ cert: z.string().min(1), key: z.string().min(1) }).strict().optional(),
+        /** Largest request body accepted, in bytes. */
+        bodyLimit: z.number().int().min(1024).default(1_048_576),
+        /** Trust X-Forwarded-For from a reverse proxy in front of the server. */
+        trustProxy: z.boolean().default(false),
+      })
+      .strict()
+      .default({ host: '127.0.0.1', port: DEFAULT_PORT, bodyLimit: 1_048_576, trustProxy: false }),
+    database: z
+      .object({
+        /** `sqlite:` (a file in the data directory), `sqlite:/path/file.db` or `postgres://…`. */
+        url: z.string().min(1).optional(),
+      })
+      .strict()
+      .default({}),
+    tickets: z
+      .object({
+        lifetime: duration.default(parseDuration('10h')),
+        renewableFor: duration.default(parseDuration('4w')),
+      })
+      .strict()
+      .default({ lifetime: parseDuration('10h'), renewableFor: parseDuration('4w') }),
+    accounts: z
+      .object({
+        uidRange: idRange.default([10000, 59999]),
+        gidRange: idRange.default([5000, 9999]),
+        defaultShell: z.string().startsWith('/').default('/bin/bash'),
+        homeBase: z.string().startsWith('/').default('/home'),
+        operatorName: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/).default('admin'),
+        passwordHash: z
+          .object({ cost: z.number().int().min(1024).max(1_048_576).default(131072) })
+          .strict()
+          .default({ cost: 131072 }),
+        loginRateLimit: z
+          .object({
+            perUser: z.number().int().min(1).default(5),
+            perAddress: z.number().int().min(1).default(30),
+            window: duration.default(parseDuration('15m')),
+          })
+          .strict()
+          .default({ perUser: 5, perAddress: 30, window: parseDuration('15m') }),
+      })
+      .strict()
+      .default({
+        uidRange: [10000, 59999],
+        gidRange: [5000, 9999],
+        defaultShell: '/bin/bash',
+        homeBase: '/home',
+        operatorName: 'admin',
+        passwordHash: { cost: 131072 },
+        loginRateLimit: { perUser: 5, perAddress: 30, window: parseDuration('15m') },
+      }),
+    daemons: z
+      .object({
+        heartbeatInterval: duration.default(parseDuration('15s')),
+        /** A daemon is reported stale after this many missed heartbeats. */
+        staleAfterMissed: z.number().int().min(1).default(3),
+      })
+      .strict()
+      .default({ heartbeatInterval: parseDuration('15s'), staleAfterMissed: 3 }),
+    // Declarative sections, validated by the rooms that own them (accounts: workgroups, users).
+    workgroups: z.array(z.unknown()).optional(),
+    users: z.array(z.unknown()).optional(),
+    queues: z.array(z.unknown()).optional(),
+  })
+  .strict();
+
+export type Settings = z.output<typeof settingsSchema>;
+export type SettingsInput = z.input<typeof settingsSchema>;
+
+export function defaultSettings(): Settings {
+  return settingsSchema.parse({});
+}
+
+/** Turns zod issues into one message naming each bad field: `server.port: …; tickets.lifetime: …`. */
+export function describeIssues(error: z.ZodError, source?: string): string {
+  const lines = error.issues.map((issue) => {
+    const where = issue.path.length ? issue.path.join('.') : '(top level)';
+    if (issue.code === 'unrecognized_keys') {
+      return `${where}: unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
+    }
+    return `${where}: ${issue.message}`;
+  });
+  return (source ? `${source}: ` : '') + lines.join('; ');
+}
+
+/** Parses YAML text, reporting the line of a syntax error. */
+export function parseYaml(text: string, source: string): unknown {
+  const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (document.errors.length > 0) {
+    const first = document.errors[0]!;
+    throw invalidInput(`${source}: ${first.message.split('\n')[0]}`);
+  }
+  return document.toJS() ?? {};
+}
+
+export function parseSettings(raw: unknown, source: string): Settings {
+  const result = settingsSchema.safeParse(raw);
+  if (!result.success) throw invalidInput(describeIssues(result.error, source));
+  return result.data;
+}
+
+export interface FacilityFile {
+  path: string;
+  raw: Record<string, unknown>;
+  settings: Settings;
+}
+
+export function loadFacilityFile(dataDir: string): FacilityFile {
+  const file = path.join(dataDir, FACILITY_FILE);
+  if (!existsSync(file)) {
+    throw new KeisanError(
+      'NOT_FOUND',
+      `no facility file at ${file}: run 'keisan init --data ${dataDir}' first (or 'keisan up', which does it)`,
+    );
+  }
+  const raw = parseYaml(readFileSync(file, 'utf8'), file);
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw invalidInput(`${file}: the facility file must be a YAML mapping (key: value), not a list or a scalar`);
+  }
+  return { path: file, raw: raw as Record<string, unknown>, settings: parseSettings(raw, file) };
+}
+
+/** Where Keisan keeps its state: --data, then KEISAN_DATA, then $XDG_DATA_HOME/keisan. */
+export function resolveDataDir(explicit?: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (explicit) return path.resolve(explicit);
+  if (env.KEISAN_DATA) return path.resolve(env.KEISAN_DATA);
+  const xdg = env.XDG_DATA_HOME || path.join(homedir(), '.local', 'share');
+  return path.join(xdg, 'keisan');
+}
+
+export function serverUrlOf(settings: Settings): string {
+  if (settings.server.url) return settings.server.url.replace(/\/$/, '');
+  const scheme = settings.server.tls ? 'https' : 'http';
+  const host = settings.server.host === '0.0.0.0' || settings.server.host === '::' ? hostname() : settings.server.host;
+  const shownHost = host.includes(':') ? `[${host}]` : host;
+  return `${scheme}://${shownHost}:${settings.server.port}`;
+}

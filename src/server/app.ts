@@ -1,0 +1,116 @@
+import fastifySwagger from '@fastify/swagger';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { registerAccountRoutes } from '../accounts/routes.ts';
+import { AccountsService } from '../accounts/service.ts';
+import type { Db } from '../db/connection.ts';
+import { systemClock, type Clock } from '../lib/clock.ts';
+import type { Settings } from '../lib/config.ts';
+import { KEISAN_VERSION } from '../lib/version.ts';
+import { DaemonsService } from '../ops/daemons.ts';
+import { registerDaemonRoutes } from '../ops/routes.ts';
+import { installAuthentication } from './auth.ts';
+import type { ServerContext } from './context.ts';
+import { installErrorHandling } from './errors.ts';
+
+export interface AppOptions {
+  settings: Settings;
+  db: Db;
+  /** The secret agents and watchdogs authenticate with. */
+  nodeSecret: string;
+  clock?: Clock;
+  /** Fastify logger options (pino); false for silence in tests. */
+  logger?: FastifyServerOptions['logger'];
+  https?: { cert: Buffer; key: Buffer };
+}
+
+export type KeisanApp = FastifyInstance & { keisan: ServerContext };
+
+/** Builds the HTTP application without listening, so tests drive it with `inject()`. */
+export async function buildApp(options: AppOptions): Promise<KeisanApp> {
+  const clock = options.clock ?? systemClock;
+  const { settings, db } = options;
+  const fastifyOptions: FastifyServerOptions & { https?: { cert: Buffer; key: Buffer } } = {
+    logger: options.logger ?? false,
+    bodyLimit: settings.server.bodyLimit,
+    trustProxy: settings.server.trustProxy,
+    // Keep a slow client from holding a connection forever.
+    requestTimeout: 60_000,
+    // Requests are identified in logs and in 500 messages.
+    genReqId: () => Math.random().toString(36).slice(2, 10),
+    ...(options.https ? { https: options.https } : {}),
+  };
+  const app = Fastify(fastifyOptions).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  const context: ServerContext = {
+    settings,
+    clock,
+    version: KEISAN_VERSION,
+    database: { dialect: db.dialect, location: db.location },
+    accounts: new AccountsService(db.kysely, settings, clock),
+    daemons: new DaemonsService(db.kysely, options.nodeSecret, clock, settings.daemons.heartbeatInterval, settings.daemons.staleAfterMissed),
+  };
+  app.decorate('keisan', context);
+
+  installErrorHandling(app);
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Keisan API',
+        version: KEISAN_VERSION,
+        description: 'The API of a Keisan facility. Send the ticket from `POST /api/auth/login` as `Authorization: Bearer <ticket>`.',
+      },
+      components: {
+        securitySchemes: {
+          ticket: { type: 'http', scheme: 'bearer', description: 'a login ticket from POST /api/auth/login' },
+          node: { type: 'apiKey', in: 'header', name: 'authorization', description: 'Node <secret>, for agents and watchdogs' },
+        },
+      },
+      security: [{ ticket: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+  installAuthentication(app, context.accounts);
+
+  app.get(
+    '/api/health',
+    {
+      config: { public: true },
+      schema: {
+        tags: ['server'],
+        summary: 'Is the server up, and which database does it use',
+        security: [],
+        response: {
+          200: z.object({
+            status: z.literal('ok'),
+            version: z.string(),
+            facility: z.string(),
+            database: z.enum(['sqlite', 'postgres']),
+            time: z.string(),
+          }),
+        },
+      },
+    },
+    async () => ({
+      status: 'ok' as const,
+      version: KEISAN_VERSION,
+      facility: settings.facility.name,
+      database: db.dialect,
+      time: clock.now().toISOString(),
+    }),
+  );
+
+  await app.register(async (scoped) => {
+    registerAccountRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
+    registerDaemonRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
+  });
+
+  app.get('/api/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
+
+  await app.ready();
+  return app as unknown as KeisanApp;
+}

@@ -1,0 +1,15 @@
+import type { AccountsService } from '../accounts/service.ts';
+import type { Db } from '../db/connection.ts';
+import type { Clock } from '../lib/clock.ts';
+import type { Settings } from '../lib/config.ts';
+import type { DaemonsService } from '../ops/daemons.ts';
+
+/** What route modules get: the services, never the raw database. */
+export interface ServerContext {
+  settings: Settings;
+  clock: Clock;
+  version: string;
+  database: Pick<Db, 'dialect' | 'location'>;
+  accounts: AccountsService;
+  daemons: DaemonsService;
+}
