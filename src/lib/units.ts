@@ -68,7 +68,9 @@ export function parseDuration(text: string | number): number {
     if (clock[1] !== undefined) [h = 0, m = 0, s = 0] = parts;
     else if (parts.length === 3) [h = 0, m = 0, s = 0] = parts;
     else [m = 0, s = 0] = parts;
-    if (m >= 60 || s >= 60) throw bad();
+    // The leading field may be large (SLURM takes 90:30 as 90 minutes 30 seconds).
+    const leadingIsMinutes = clock[1] === undefined && parts.length < 3;
+    if ((!leadingIsMinutes && m >= 60) || s >= 60) throw bad();
     return (((days * 24 + h) * 60 + m) * 60 + s) * 1000;
   }
 
