@@ -39,6 +39,8 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
     requestTimeout: 60_000,
     // Requests are identified in logs and in 500 messages.
     genReqId: () => Math.random().toString(36).slice(2, 10),
+    // One line per request at debug level (below), not two at info: heartbeats would flood the log.
+    disableRequestLogging: true,
     ...(options.https ? { https: options.https } : {}),
   };
   const app = Fastify(fastifyOptions).withTypeProvider<ZodTypeProvider>();
@@ -56,6 +58,9 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
   app.decorate('keisan', context);
 
   installErrorHandling(app);
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+  });
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.0.3',

@@ -1,0 +1,72 @@
+import { DEFAULT_PORT } from '../lib/config.ts';
+import { isErrorCode, KeisanError } from '../lib/errors.ts';
+import { readCredentials, ticketFor } from './credentials.ts';
+
+/**
+ * The CLI's HTTP client. The CLI never opens the database: everything goes through the API,
+ * so the same rules and the same audit log apply whatever the interface.
+ */
+export function resolveServer(explicit: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  const chosen = explicit || env.KEISAN_SERVER || readCredentials().defaultServer || `http://127.0.0.1:${DEFAULT_PORT}`;
+  let url: URL;
+  try {
+    url = new URL(chosen);
+  } catch {
+    throw new KeisanError('INVALID_INPUT', `'${chosen}' is not a server URL: write it like http://127.0.0.1:${DEFAULT_PORT}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new KeisanError('INVALID_INPUT', `'${chosen}' is not an http(s) URL: write it like https://keisan.example.org:${DEFAULT_PORT}`);
+  }
+  return url.origin;
+}
+
+export class ApiClient {
+  constructor(
+    readonly server: string,
+    private readonly ticket: string | undefined,
+  ) {}
+
+  /** A client carrying the stored ticket for `server`, if any. */
+  static forServer(server: string): ApiClient {
+    return new ApiClient(server, process.env.KEISAN_TICKET || ticketFor(server)?.ticket);
+  }
+
+  get hasTicket(): boolean {
+    return this.ticket !== undefined;
+  }
+
+  async request<T>(method: string, route: string, body?: unknown, query?: Record<string, string | number | boolean | undefined>): Promise<T> {
+    const url = new URL(route, this.server);
+    for (const [key, value] of Object.entries(query ?? {})) if (value !== undefined) url.searchParams.set(key, String(value));
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (this.ticket) headers.authorization = `Bearer ${this.ticket}`;
+    let response: Response;
+    try {
+      response = await fetch(url, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}), signal: AbortSignal.timeout(120_000) });
+    } catch (error) {
+      const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : error instanceof Error ? error.message : String(error);
+      throw new KeisanError(
+        'UNAVAILABLE',
+        `cannot reach the Keisan server at ${this.server} (${cause}): is it running (keisan up)? Use --server URL or KEISAN_SERVER to name another`,
+      );
+    }
+    const text = await response.text();
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      throw new KeisanError('UNAVAILABLE', `${this.server} answered ${response.status} with something that is not Keisan's JSON: is it a Keisan server?`);
+    }
+    if (!response.ok) {
+      const error = (parsed as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
+      const code = isErrorCode(error?.code) ? error.code : response.status >= 500 ? 'INTERNAL' : 'INVALID_INPUT';
+      const message = typeof error?.message === 'string' ? error.message : `HTTP ${response.status}`;
+      if (code === 'NOT_AUTHENTICATED' && !this.ticket) {
+        throw new KeisanError(code, `you are not logged in to ${this.server}: run \`keisan login\``);
+      }
+      throw new KeisanError(code, message);
+    }
+    return parsed as T;
+  }
+}

@@ -1,0 +1,30 @@
+import type { CommandUnknownOpts } from '@commander-js/extra-typings';
+import { ApiClient, resolveServer } from './client.ts';
+import { Output } from './output.ts';
+
+/** Options every command has: --server URL and --json. */
+export interface GlobalOptions {
+  server?: string;
+  json?: boolean;
+}
+
+export function globalsOf(command: CommandUnknownOpts): GlobalOptions {
+  const all = command.optsWithGlobals() as Record<string, unknown>;
+  return {
+    ...(typeof all.server === 'string' ? { server: all.server } : {}),
+    json: all.json === true,
+  };
+}
+
+export function outputOf(command: CommandUnknownOpts): Output {
+  return new Output({ json: globalsOf(command).json === true });
+}
+
+export function clientOf(command: CommandUnknownOpts): ApiClient {
+  return ApiClient.forServer(resolveServer(globalsOf(command).server));
+}
+
+/** Help text lines `Examples:` shown after a command's options. */
+export function examples(...lines: string[]): string {
+  return `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`;
+}

@@ -1,0 +1,56 @@
+import { Command, CommanderError } from '@commander-js/extra-typings';
+import { registerAccountCommands } from '../accounts/commands.ts';
+import { KeisanError } from '../lib/errors.ts';
+import { KEISAN_VERSION } from '../lib/version.ts';
+import { registerMonitorCommands } from '../monitor/commands.ts';
+import { registerOpsCommands } from '../ops/commands.ts';
+import { registerRecoveryCommands } from '../recovery/commands.ts';
+import { registerServerCommands } from '../server/commands.ts';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, exitCodeFor, printError } from './output.ts';
+
+/** The `keisan` command tree: thin — parse, call the API client, print. */
+export function buildProgram(): Command {
+  const program = new Command()
+    .name('keisan')
+    .description('Keisan (計算): a computing centre in a box')
+    .version(KEISAN_VERSION, '-V, --version')
+    .option('--server <url>', 'the Keisan server (default: $KEISAN_SERVER, the last one logged in to, or http://127.0.0.1:8470)')
+    .option('--json', 'machine-readable output')
+    .showHelpAfterError('(run with --help for usage)')
+    .showSuggestionAfterError(true)
+    .configureOutput({ outputError: (text, write) => write(text) })
+    .exitOverride();
+  const admin = new Command('admin').description('administration: workgroups, subgroups, users, daemons, audit log');
+  registerOpsCommands(program, admin);
+  registerServerCommands(program);
+  registerMonitorCommands(program);
+  registerRecoveryCommands(program);
+  registerAccountCommands(program, admin);
+  program.addCommand(admin);
+  // Every subcommand reports usage errors through the same exit path.
+  const override = (command: Command) => {
+    for (const sub of command.commands) {
+      sub.exitOverride().showHelpAfterError('(run with --help for usage)');
+      override(sub as unknown as Command);
+    }
+  };
+  override(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  const json = argv.includes('--json');
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return EXIT_OK;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return EXIT_OK;
+      // A bare group such as `keisan admin` shows its help and counts as bad usage.
+      return error.code === 'commander.executeSubCommandAsync' ? EXIT_FAILED : EXIT_USAGE;
+    }
+    printError(error, json);
+    return error instanceof KeisanError ? exitCodeFor(error) : EXIT_FAILED;
+  }
+}

@@ -1,0 +1,30 @@
+import type { Command } from '@commander-js/extra-typings';
+import { examples } from '../cli/context.ts';
+import { resolveDataDir } from '../lib/config.ts';
+import { invalidInput } from '../lib/errors.ts';
+
+export function parsePort(value: string): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port > 65535) throw invalidInput(`--port must be a port number (0-65535), not '${value}'`);
+  return port;
+}
+
+export function registerServerCommands(program: Command): void {
+  program
+    .command('server')
+    .description('run the Keisan server (API, database, scheduler); `keisan up` runs it for you')
+    .option('--data <dir>', 'data directory (default: $KEISAN_DATA or ~/.local/share/keisan)')
+    .option('--port <port>', 'listen on this port instead of server.port', parsePort)
+    .option('--host <address>', 'listen on this address instead of server.host')
+    .addHelpText('after', examples('keisan server --data /var/lib/keisan', 'KEISAN_DATABASE_URL=postgres://keisan@db/keisan keisan server'))
+    .action(async (options) => {
+      const { runServerProcess } = await import('./main.ts');
+      const envPort = process.env.KEISAN_PORT ? parsePort(process.env.KEISAN_PORT) : undefined;
+      const port = options.port ?? envPort;
+      await runServerProcess({
+        dataDir: resolveDataDir(options.data),
+        ...(port !== undefined ? { port } : {}),
+        ...(options.host ? { host: options.host } : {}),
+      });
+    });
+}

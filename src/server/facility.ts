@@ -1,0 +1,92 @@
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { FACILITY_FILE } from '../lib/config.ts';
+import { randomToken } from '../lib/ids.ts';
+
+/** Files in the data directory. */
+export const NODE_SECRET_FILE = 'node-secret';
+export const OPERATOR_PASSWORD_FILE = 'operator-password';
+export const LOGS_DIR = 'logs';
+
+/**
+ * The facility file `keisan init` writes: defaults following a production centre
+ * (KEKCC-like): the workgroup `central` with the subgroup `staff` for the centre's own people.
+ */
+export const DEFAULT_FACILITY_FILE = `# Keisan facility file. Settings are read when the server starts;
+# workgroups and users below are applied on first start and by \`keisan apply keisan.yaml\`.
+facility:
+  name: Keisan
+
+server:
+  host: 127.0.0.1        # 0.0.0.0 to serve other machines (then give it tls:)
+  port: 8470
+  # tls:
+  #   cert: /etc/keisan/tls/cert.pem
+  #   key: /etc/keisan/tls/key.pem
+
+database: {}             # url: postgres://keisan@dbhost/keisan  (default: SQLite file keisan.db here)
+
+tickets:
+  lifetime: 10h          # a login ticket is valid this long…
+  renewableFor: 4w       # …and \`keisan renew\` extends it until this long after login
+
+accounts:
+  uidRange: [10000, 59999]
+  gidRange: [5000, 9999]
+  homeBase: /home
+  defaultShell: /bin/bash
+  operatorName: admin    # the operator account created on first start
+
+daemons:
+  heartbeatInterval: 15s
+
+workgroups:
+  - name: central
+    description: The computing centre
+    subgroups:
+      - name: staff
+        description: Centre staff and operators
+
+users: []
+
+# queues: come with the batch system
+`;
+
+export interface InitResult {
+  dataDir: string;
+  created: string[];
+  existed: boolean;
+}
+
+/** Creates the data directory and its files if missing; never overwrites what exists. */
+export function initDataDir(dataDir: string): InitResult {
+  const created: string[] = [];
+  const existed = existsSync(path.join(dataDir, FACILITY_FILE));
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  mkdirSync(path.join(dataDir, LOGS_DIR), { recursive: true, mode: 0o700 });
+  const facility = path.join(dataDir, FACILITY_FILE);
+  if (!existsSync(facility)) {
+    writeFileSync(facility, DEFAULT_FACILITY_FILE, { mode: 0o644, flag: 'wx' });
+    created.push(facility);
+  }
+  const secret = path.join(dataDir, NODE_SECRET_FILE);
+  if (!existsSync(secret)) {
+    writeFileSync(secret, `${randomToken('ksn')}\n`, { mode: 0o600, flag: 'wx' });
+    created.push(secret);
+  }
+  chmodSync(secret, 0o600);
+  return { dataDir, created, existed };
+}
+
+export function readNodeSecret(dataDir: string): string {
+  const file = path.join(dataDir, NODE_SECRET_FILE);
+  return readFileSync(file, 'utf8').trim();
+}
+
+/** The first operator's generated password goes to a 0600 file, never to a log. */
+export function writeOperatorPassword(dataDir: string, name: string, password: string): string {
+  const file = path.join(dataDir, OPERATOR_PASSWORD_FILE);
+  writeFileSync(file, `${name}\n${password}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return file;
+}

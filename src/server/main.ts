@@ -1,0 +1,119 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import pino from 'pino';
+import { SYSTEM_ACTOR } from '../accounts/model.ts';
+import { openDatabase, type Db } from '../db/connection.ts';
+import { migrateToLatest } from '../db/migrate.ts';
+import { systemClock } from '../lib/clock.ts';
+import { loadFacilityFile, serverUrlOf, type Settings } from '../lib/config.ts';
+import { KeisanError } from '../lib/errors.ts';
+import { buildApp, type KeisanApp } from './app.ts';
+import { initDataDir, readNodeSecret, writeOperatorPassword } from './facility.ts';
+
+export interface ServerOptions {
+  dataDir: string;
+  /** Overrides server.port (0 picks a free port). */
+  port?: number;
+  host?: string;
+}
+
+export interface RunningServer {
+  app: KeisanApp;
+  db: Db;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** The database named by KEISAN_DATABASE_URL, then keisan.yaml, then the SQLite file in the data directory. */
+export function databaseUrl(settings: Settings): string {
+  return process.env.KEISAN_DATABASE_URL || settings.database.url || 'sqlite:';
+}
+
+/** Starts `keisan server`: migrate, bootstrap the first start, listen. */
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  initDataDir(options.dataDir);
+  const facility = loadFacilityFile(options.dataDir);
+  const settings: Settings = {
+    ...facility.settings,
+    server: {
+      ...facility.settings.server,
+      ...(options.port !== undefined ? { port: options.port } : {}),
+      ...(options.host !== undefined ? { host: options.host } : {}),
+    },
+  };
+  const logger = pino({ name: 'keisan-server', level: process.env.KEISAN_LOG_LEVEL ?? 'info' });
+  const db = openDatabase(databaseUrl(settings), { dataDir: options.dataDir });
+  const migration = await migrateToLatest(db);
+  logger.info({ database: db.dialect, location: db.location, applied: migration.applied, schema: migration.current }, 'database ready');
+
+  const https = settings.server.tls
+    ? {
+        cert: readFileSync(path.resolve(options.dataDir, settings.server.tls.cert)),
+        key: readFileSync(path.resolve(options.dataDir, settings.server.tls.key)),
+      }
+    : undefined;
+  const app = await buildApp({
+    settings,
+    db,
+    nodeSecret: readNodeSecret(options.dataDir),
+    clock: systemClock,
+    logger: { name: 'keisan-server', level: process.env.KEISAN_LOG_LEVEL ?? 'info' },
+    ...(https ? { https } : {}),
+  });
+  await bootstrap(app, facility.raw, options.dataDir, logger);
+
+  const address = await app.listen({ host: settings.server.host, port: settings.server.port });
+  const port = Number(new URL(address).port);
+  const url = serverUrlOf({ ...settings, server: { ...settings.server, port } });
+  logger.info({ url, facility: settings.facility.name }, 'keisan server listening');
+  return {
+    app,
+    db,
+    url,
+    async close() {
+      await app.close();
+      await db.close();
+    },
+  };
+}
+
+/**
+ * On first start (no workgroups yet) the facility file's workgroups and users are applied;
+ * whenever no operator exists, one is created and its password written to a 0600 file.
+ */
+async function bootstrap(app: KeisanApp, raw: Record<string, unknown>, dataDir: string, logger: pino.Logger): Promise<void> {
+  const { accounts, settings } = app.keisan;
+  const existing = await accounts.listWorkgroups(SYSTEM_ACTOR);
+  if (existing.length === 0) {
+    const result = await accounts.apply(SYSTEM_ACTOR, { workgroups: raw.workgroups ?? [], users: raw.users ?? [] }, false);
+    logger.info({ changes: result.changes.map((c) => c.summary) }, 'facility file applied on first start');
+  }
+  const operatorName = settings.accounts.operatorName;
+  const subgroups = await accounts.listSubgroups(SYSTEM_ACTOR);
+  const home = subgroups.find((s) => s.name === 'staff') ?? subgroups[0];
+  if (!home) {
+    throw new KeisanError('INVALID_INPUT', 'the facility file declares no subgroup, so the first operator has nowhere to belong: add one under workgroups:');
+  }
+  const created = await accounts.ensureOperator(operatorName, home.name);
+  if (created) {
+    const file = writeOperatorPassword(dataDir, created.name, created.password);
+    logger.info({ operator: created.name, passwordFile: file }, 'created the first operator account; its password is in the password file');
+  }
+}
+
+/** `keisan server`: runs until SIGINT/SIGTERM, then closes connections and the database. */
+export async function runServerProcess(options: ServerOptions): Promise<void> {
+  const server = await startServer(options);
+  let closing = false;
+  const shutdown = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    server.app.log.info({ signal }, 'stopping');
+    const force = setTimeout(() => process.exit(1), 10_000);
+    force.unref();
+    await server.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+}
