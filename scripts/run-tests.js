@@ -37,6 +37,9 @@ if (!env.KEISAN_TEST_POSTGRES_URL) {
     postgres = await startThrowawayPostgres();
     env.KEISAN_TEST_POSTGRES_URL = postgres.url;
     console.log(`# PostgreSQL ${postgres.version} started for this run at ${postgres.url}`);
+  } else if (env.KEISAN_REQUIRE_SERVICES === '1') {
+    console.error('KEISAN_REQUIRE_SERVICES=1 but PostgreSQL is not installed: run npm run deps');
+    process.exit(1);
   } else {
     console.log('# PostgreSQL is not installed: store tests run on SQLite only (npm run deps installs PostgreSQL)');
   }

@@ -46,6 +46,13 @@ export class ApiClient {
       response = await fetch(url, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}), signal: AbortSignal.timeout(120_000) });
     } catch (error) {
       const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : error instanceof Error ? error.message : String(error);
+      if (/certificate|self[- ]signed/i.test(cause)) {
+        throw new KeisanError(
+          'UNAVAILABLE',
+          `cannot reach the Keisan server at ${this.server}: its TLS certificate is not trusted (${cause}). ` +
+            'Set NODE_EXTRA_CA_CERTS to the file of the CA that signed it.',
+        );
+      }
       throw new KeisanError(
         'UNAVAILABLE',
         `cannot reach the Keisan server at ${this.server} (${cause}): is it running (keisan up)? Use --server URL or KEISAN_SERVER to name another`,

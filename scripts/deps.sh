@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs, from Debian packages, the real services Keisan's integration tests use.
+# Run as root (or with sudo): npm run deps. Safe to run again: installs only what is missing.
+set -euo pipefail
+
+packages=(
+  postgresql        # the production database; tests start a throwaway cluster of it
+  build-essential   # compiles better-sqlite3 when no prebuilt binary can be downloaded
+  python3
+  openssl           # certificates for the TLS test
+)
+
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "deps: everything is installed (${packages[*]})"
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null; then SUDO=sudo; else echo "deps: run as root to install: ${missing[*]}" >&2; exit 1; fi
+else
+  SUDO=
+fi
+
+echo "deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# policy-rc.d keeps Debian from starting the packaged PostgreSQL service: tests run their own cluster.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+  $SUDO chmod +x /usr/sbin/policy-rc.d
+  trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
+fi
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+echo "deps: done"
