@@ -46,9 +46,11 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT_OK;
   } catch (error) {
     if (error instanceof CommanderError) {
-      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return EXIT_OK;
-      // A bare group such as `keisan admin` shows its help and counts as bad usage.
-      return error.code === 'commander.executeSubCommandAsync' ? EXIT_FAILED : EXIT_USAGE;
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return EXIT_OK;
+      // A bare group such as `keisan admin` shows its help (exit code 1 from commander) and counts
+      // as bad usage; `keisan help` asked for it.
+      if (error.code === 'commander.help') return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+      return EXIT_USAGE;
     }
     printError(error, json);
     return error instanceof KeisanError ? exitCodeFor(error) : EXIT_FAILED;

@@ -50,7 +50,11 @@ export async function runUp(options: UpOptions): Promise<void> {
   const recentServerLines: string[] = [];
   const onEvent = (event: SupervisorEvent) => {
     if (event.type === 'line') {
-      if (event.name === 'server') recentServerLines.splice(0, Math.max(0, recentServerLines.length - 19), event.line);
+      if (event.name === 'server') {
+        // The last 20 lines, oldest first, to show if the server fails to start.
+        recentServerLines.push(event.line);
+        if (recentServerLines.length > 20) recentServerLines.shift();
+      }
       if (!options.quiet) say(formatLogLine(event.name, event.line));
       return;
     }
