@@ -16,7 +16,14 @@ export const unixName = (what: string) =>
     .max(32, `${what} is longer than 32 characters`)
     .regex(UNIX_NAME_PATTERN, `${what} is not a valid Unix name: ${UNIX_NAME_RULE}`);
 
-export const description = z.string().max(500, 'description is longer than 500 characters');
+/** PostgreSQL cannot store NUL in text, and no Unix file wants one: refused in every free text. */
+const hasNoNul = (s: string) => !s.includes('\0');
+export const noNul = (what: string) => z.string().refine(hasNoNul, `${what} must not contain NUL characters`);
+
+export const description = z
+  .string()
+  .max(500, 'description is longer than 500 characters')
+  .refine(hasNoNul, 'description must not contain NUL characters');
 export const fullName = z
   .string()
   .max(200, 'full name is longer than 200 characters')
@@ -27,8 +34,8 @@ export const password = z
   .min(10, 'password must have at least 10 characters')
   .max(1024, 'password is longer than 1024 characters');
 export const unixId = z.number().int().min(1000, 'ids below 1000 are reserved for the system').max(2_147_483_646);
-export const shell = z.string().regex(/^\/[^\s:]*$/, 'shell must be an absolute path without spaces or ":"').max(255);
-export const home = z.string().regex(/^\/[^\s:]*$/, 'home must be an absolute path without spaces or ":"').max(1024);
+export const shell = z.string().regex(/^\/[^\s:\0]*$/, 'shell must be an absolute path without spaces, ":" or NUL').max(255);
+export const home = z.string().regex(/^\/[^\s:\0]*$/, 'home must be an absolute path without spaces, ":" or NUL').max(1024);
 
 export type Role = 'operator' | 'workgroup-admin' | 'subgroup-admin' | 'user';
 
@@ -163,7 +170,7 @@ export const updateUserInput = z
     shell: shell.optional(),
     password: password.optional(),
     locked: z.boolean().optional(),
-    lockReason: z.string().max(500).optional(),
+    lockReason: noNul('lock reason').max(500).optional(),
     operator: z.boolean().optional(),
   })
   .strict();
@@ -171,7 +178,7 @@ export type UpdateUserInput = z.infer<typeof updateUserInput>;
 
 export const loginInput = z
   .object({
-    user: z.string().min(1, 'user must not be empty').max(64, 'user is longer than 64 characters'),
+    user: noNul('user').min(1, 'user must not be empty').max(64, 'user is longer than 64 characters'),
     password: z.string().min(1, 'password must not be empty').max(1024, 'password is longer than 1024 characters'),
   })
   .strict();

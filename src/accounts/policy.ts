@@ -74,6 +74,10 @@ const protectedOperator = (user: UserScope) =>
   deny(`'${user.name}' is an operator account: only an operator may change it`);
 
 export function authorize(actor: Actor, action: AccountAction): Decision {
+  // No-one locks or deletes their own account, operators included: a sole operator who did
+  // would leave the facility without one (ensureOperator only acts when none exists at all).
+  if (action.kind === 'user.lock' && isSelf(actor, action.user)) return deny('you may not lock or unlock your own account');
+  if (action.kind === 'user.delete' && isSelf(actor, action.user)) return deny('you may not delete your own account');
   if (actor.isOperator) return allow;
 
   switch (action.kind) {
@@ -148,7 +152,6 @@ export function authorize(actor: Actor, action: AccountAction): Decision {
     }
     case 'user.lock': {
       const { user } = action;
-      if (isSelf(actor, user)) return deny('you may not lock or unlock your own account');
       if (user.isOperator) return protectedOperator(user);
       return managesUser(actor, user) ? allow : notSubgroupAdmin(`lock or unlock user '${user.name}'`, user.primary);
     }
@@ -169,7 +172,6 @@ export function authorize(actor: Actor, action: AccountAction): Decision {
     }
     case 'user.delete': {
       const { user } = action;
-      if (isSelf(actor, user)) return deny('you may not delete your own account');
       if (user.isOperator) return protectedOperator(user);
       return adminsWorkgroup(actor, user.primary.workgroup)
         ? allow

@@ -10,6 +10,7 @@ import {
   createUserInput,
   createWorkgroupInput,
   loginInput,
+  noNul,
   subgroupSchema,
   ticketInfoSchema,
   unixName,
@@ -241,14 +242,15 @@ export function registerAccountRoutes(app: ZodApp, ctx: ServerContext): void {
         summary: 'Read the audit log, newest first (operators)',
         querystring: z
           .object({
-            actor: z.string().max(64).optional(),
-            target: z.string().max(255).optional(),
-            action: z.string().max(64).optional().describe('an action, or a prefix ending in "." such as user.'),
+            actor: noNul('actor').max(64).optional(),
+            target: noNul('target').max(255).optional(),
+            action: noNul('action').max(64).optional().describe('an action, or a prefix ending in "." such as user.'),
             outcome: z.enum(['ok', 'denied', 'failed']).optional(),
             since: timeFilter,
             until: timeFilter,
             limit: z.coerce.number().int().min(1).max(10_000).default(100),
-            before: z.coerce.number().int().min(1).optional(),
+            // Audit ids are 32-bit integers in PostgreSQL: a larger number is no id at all.
+            before: z.coerce.number().int().min(1).max(2_147_483_647).optional(),
           })
           .strict(),
         response: { 200: z.array(auditEntrySchema), ...commonErrors },
@@ -299,9 +301,13 @@ export function parseTimeFilter(field: string, text: string, now: Date): Date {
     if (Number.isNaN(at.getTime())) throw invalidInput(`${field}: '${text}' is not a valid time; write e.g. 2026-11-01T09:00:00Z`);
     return at;
   }
+  let ago: number;
   try {
-    return new Date(now.getTime() - parseDuration(text));
+    ago = parseDuration(text);
   } catch {
     throw invalidInput(`${field}: '${text}' is neither a time (2026-11-01T09:00:00Z) nor a duration ago (24h, 7d)`);
   }
+  const at = new Date(now.getTime() - ago);
+  if (Number.isNaN(at.getTime())) throw invalidInput(`${field}: '${text}' reaches back before any possible time; give a shorter duration`);
+  return at;
 }

@@ -251,7 +251,7 @@ export class AccountsService {
         decision.reason === 'past-renew-limit'
           ? `your ticket reached its renewal limit (${row.renew_until}): run \`keisan login\` again`
           : `your ticket is ${decision.reason}: run \`keisan login\``;
-      throw new KeisanError(decision.reason === 'past-renew-limit' ? 'TICKET_EXPIRED' : 'NOT_AUTHENTICATED', reason);
+      throw new KeisanError(decision.reason === 'revoked' ? 'NOT_AUTHENTICATED' : 'TICKET_EXPIRED', reason);
     }
     await this.k.updateTable('tickets').set({ expires_at: decision.expiresAt.toISOString(), last_used_at: now.toISOString() }).where('id', '=', row.id).execute();
     return ticketInfo({ ...times, expiresAt: decision.expiresAt });

@@ -12,7 +12,7 @@ import { DaemonsService } from '../ops/daemons.ts';
 import { registerDaemonRoutes } from '../ops/routes.ts';
 import { installAuthentication } from './auth.ts';
 import type { ServerContext } from './context.ts';
-import { installErrorHandling } from './errors.ts';
+import { frameworkErrorHandler, installErrorHandling } from './errors.ts';
 
 export interface AppOptions {
   settings: Settings;
@@ -39,6 +39,8 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
     requestTimeout: 60_000,
     // Requests are identified in logs and in 500 messages.
     genReqId: () => Math.random().toString(36).slice(2, 10),
+    // Malformed URLs are refused with the API's error body too.
+    frameworkErrors: frameworkErrorHandler,
     // One line per request at debug level (below), not two at info: heartbeats would flood the log.
     disableRequestLogging: true,
     ...(options.https ? { https: options.https } : {}),

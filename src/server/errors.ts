@@ -36,6 +36,26 @@ export function installErrorHandling(app: FastifyInstance): void {
   );
 }
 
+/**
+ * Errors Fastify meets before routing, which never reach the error handler: a URL with a broken
+ * %-escape (FST_ERR_BAD_URL) or a path segment over maxParamLength. Without this they get
+ * Fastify's own body instead of `{ error: { code, message } }`. Pass as `frameworkErrors`.
+ */
+export function frameworkErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const path = request.url.split('?')[0] ?? '';
+  const shown = path.length > 120 ? `${path.slice(0, 120)}…` : path;
+  const body: ErrorBody =
+    error.code === 'FST_ERR_BAD_URL'
+      ? { error: { code: 'INVALID_INPUT', message: `the URL ${shown} has an invalid %-escape: encode names with encodeURIComponent` } }
+      : error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+        ? { error: { code: 'INVALID_INPUT', message: `a part of the URL ${shown} is too long: names have at most 32 characters` } }
+        : { error: { code: 'INTERNAL', message: `the server failed on ${request.method} ${shown}; the cause is in the server log (request ${request.id})` } };
+  const status = HTTP_STATUS_BY_CODE[body.error.code];
+  if (status >= 500) request.log.error({ err: error }, 'request failed before routing');
+  else request.log.info({ code: body.error.code, message: body.error.message }, 'request refused');
+  return sendError(reply, status, body);
+}
+
 function sendError(reply: FastifyReply, status: number, body: ErrorBody) {
   return reply.status(status).type('application/json; charset=utf-8').send(JSON.stringify(body));
 }
@@ -57,8 +77,9 @@ function toErrorBody(error: FastifyError, request: FastifyRequest): ErrorBody {
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return { error: { code: 'INVALID_INPUT', message: `the request body is not valid JSON: ${error.message}` } };
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return { error: { code: 'UNSUPPORTED_MEDIA_TYPE', message: 'send the request body as application/json' } };
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return { error: { code: 'INVALID_INPUT', message: 'the request body does not match its Content-Length header' } };
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return { error: { code: 'PAYLOAD_TOO_LARGE', message: 'the request body is larger than the server accepts (server.bodyLimit)' } };
   }
