@@ -324,9 +324,11 @@ describeEachDatabase('account routes', (database) => {
       const victim = await ticketOf('carol');
       const locked = await send('PATCH', '/api/users/carol', tickets.operator, { locked: true, lockReason: 'holiday' });
       assert.equal(locked.statusCode, 200, locked.body);
-      expectError(await send('GET', '/api/auth/whoami', victim), 401, 'NOT_AUTHENTICATED', /revoked/);
+      expectError(await send('GET', '/api/auth/whoami', victim), 403, 'ACCOUNT_LOCKED', /holiday/);
       expectError(await login('carol'), 403, 'ACCOUNT_LOCKED', /holiday/);
       assert.equal((await send('PATCH', '/api/users/carol', tickets.operator, { locked: false })).statusCode, 200);
+      // The lock ended the old session for good: unlocking does not bring it back.
+      expectError(await send('GET', '/api/auth/whoami', victim), 401, 'NOT_AUTHENTICATED', /revoked/);
       assert.equal((await login('carol')).statusCode, 200);
     });
   });

@@ -369,7 +369,7 @@ describeEachDatabase('AccountsService', (database) => {
     const locked = await f.service.updateUser(sam, 'alice', { locked: true, lockReason: 'left the lab' });
     assert.equal(locked.locked, true);
     assert.equal(locked.lockReason, 'left the lab');
-    await rejectsWith(f.service.authenticate(ticket, null), 'NOT_AUTHENTICATED', /revoked/);
+    await rejectsWith(f.service.authenticate(ticket, null), 'ACCOUNT_LOCKED', /account 'alice' is locked \(left the lab\)/);
     await rejectsWith(f.service.login('alice', PASSWORD, ADDRESS), 'ACCOUNT_LOCKED', /account 'alice' is locked \(left the lab\)/);
     // A wrong password for a locked account says nothing about the lock.
     await rejectsWith(f.service.login('alice', 'wrong password!', ADDRESS), 'BAD_CREDENTIALS');
@@ -380,6 +380,8 @@ describeEachDatabase('AccountsService', (database) => {
     // Unlocked, alice logs in again; her lock reason is gone.
     const unlocked = await f.service.updateUser(sam, 'alice', { locked: false });
     assert.equal(unlocked.lockReason, null);
+    // The session the lock ended stays ended.
+    await rejectsWith(f.service.authenticate(ticket, null), 'NOT_AUTHENTICATED', /revoked/);
     assert.equal((await f.service.login('alice', PASSWORD, ADDRESS)).user.locked, false);
   });
 

@@ -157,9 +157,14 @@ export class AccountsService {
 
   // ---------------------------------------------------------------- actors and tickets
 
-  async actorFor(userId: number, address: string | null, db: Tx = this.k): Promise<Actor> {
-    const row = await store.findUserById(db, userId);
+  /** The actor for a user id (for the system acting on a user's behalf, and for tests). */
+  async actorFor(userId: number, address: string | null): Promise<Actor> {
+    const row = await store.findUserById(this.k, userId);
     if (!row) throw new KeisanError('NOT_AUTHENTICATED', 'your account no longer exists');
+    return this.actorFromRow(row, address);
+  }
+
+  private async actorFromRow(row: store.UserRow, address: string | null, db: Tx = this.k): Promise<Actor> {
     const grants = await store.adminGrants(db, row.id);
     return {
       kind: 'user',
@@ -229,16 +234,19 @@ export class AccountsService {
   async authenticate(token: string, address: string | null): Promise<Authenticated> {
     const row = await store.findTicketByHash(this.k, sha256Hex(token));
     if (!row) throw new KeisanError('NOT_AUTHENTICATED', 'your ticket is not known to this server: run `keisan login`');
+    const user = await store.findUserById(this.k, row.user_id);
+    if (!user) throw new KeisanError('NOT_AUTHENTICATED', 'your account no longer exists');
+    // A locked account says so first: locking also revoked the ticket, and "locked" is the news.
+    if (user.locked === 1) throw lockedError(user.name, user.lock_reason);
     const times = ticketTimes(row);
     const state = ticketState(times, this.now());
-    if (state === 'revoked') throw new KeisanError('NOT_AUTHENTICATED', 'your ticket was revoked (logged out): run `keisan login`');
+    if (state === 'revoked') {
+      throw new KeisanError('NOT_AUTHENTICATED', 'your ticket was revoked (you logged out, or your password was set anew): run `keisan login`');
+    }
     if (state === 'expired') {
       throw new KeisanError('TICKET_EXPIRED', `your ticket expired at ${row.expires_at}: run \`keisan login\``);
     }
-    const user = await store.findUserById(this.k, row.user_id);
-    if (!user) throw new KeisanError('NOT_AUTHENTICATED', 'your account no longer exists');
-    if (user.locked === 1) throw lockedError(user.name, user.lock_reason);
-    return { actor: await this.actorFor(user.id, address), ticketId: row.id, times: ticketInfo(times) };
+    return { actor: await this.actorFromRow(user, address), ticketId: row.id, times: ticketInfo(times) };
   }
 
   async renew(auth: Authenticated): Promise<TicketInfo> {

@@ -322,8 +322,8 @@ describe('keisan CLI against a running server', () => {
     const lock = expectCode(await keisan(operatorHome, ['admin', 'user', 'set', 'bob', '--lock', '--reason', 'left the lab']), 0);
     assert.match(lock.stdout, /^locked\s+yes \(left the lab\)$/m);
     const whoami = expectCode(await keisan(bobHome, ['whoami']), 1);
-    // Locking revoked bob's sessions, so his stored ticket is refused.
-    assert.match(whoami.stderr, /^keisan: your ticket was revoked/);
+    // Locking revoked bob's sessions; the refusal says why: the account is locked.
+    assert.match(whoami.stderr, /^keisan: account .bob. is locked \(left the lab\)/);
     const login = expectCode(await keisan(bobHome, ['login', 'bob', '--password-stdin'], bobPassword), 1);
     assert.match(login.stderr, /^keisan: account 'bob' is locked \(left the lab\): ask your group admin or an operator to unlock it/);
   });

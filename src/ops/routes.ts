@@ -6,7 +6,8 @@ import { commonErrors, errorResponse, type ZodApp } from '../server/types.ts';
 import { authorize } from '../accounts/policy.ts';
 import { daemonSchema, heartbeatInput, registerDaemonInput } from './daemons.ts';
 
-const daemonId = z.object({ id: z.coerce.number().int().min(1) }).strict();
+// Daemon ids are 32-bit integers in PostgreSQL: a larger number is no id at all.
+const daemonId = z.object({ id: z.coerce.number().int().min(1).max(2_147_483_647) }).strict();
 const heartbeatReply = z.object({ id: z.number().int(), heartbeatIntervalSeconds: z.number().int() });
 
 export function registerDaemonRoutes(app: ZodApp, ctx: ServerContext): void {

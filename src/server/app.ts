@@ -1,5 +1,5 @@
 import fastifySwagger from '@fastify/swagger';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { registerAccountRoutes } from '../accounts/routes.ts';
@@ -27,6 +27,15 @@ export interface AppOptions {
 
 export type KeisanApp = FastifyInstance & { keisan: ServerContext };
 
+/** One debug line per request instead of two at info: daemons' heartbeats would flood the log. */
+class QuietRequestLog extends LogController {
+  override incomingRequest(): void {}
+  override requestCompleted(error: Error | null, request: FastifyRequest, reply: FastifyReply): void {
+    if (error) return;
+    request.log.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+  }
+}
+
 /** Builds the HTTP application without listening, so tests drive it with `inject()`. */
 export async function buildApp(options: AppOptions): Promise<KeisanApp> {
   const clock = options.clock ?? systemClock;
@@ -41,8 +50,7 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
     genReqId: () => Math.random().toString(36).slice(2, 10),
     // Malformed URLs are refused with the API's error body too.
     frameworkErrors: frameworkErrorHandler,
-    // One line per request at debug level (below), not two at info: heartbeats would flood the log.
-    disableRequestLogging: true,
+    logController: new QuietRequestLog(),
     ...(options.https ? { https: options.https } : {}),
   };
   const app = Fastify(fastifyOptions).withTypeProvider<ZodTypeProvider>();
@@ -60,9 +68,6 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
   app.decorate('keisan', context);
 
   installErrorHandling(app);
-  app.addHook('onResponse', async (request, reply) => {
-    request.log.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
-  });
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.0.3',
