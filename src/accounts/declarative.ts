@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { describeIssues } from '../lib/config.ts';
 import { invalidInput } from '../lib/errors.ts';
-import { description, email, fullName, home, shell, unixId, unixName, type Subgroup, type User, type Workgroup } from './model.ts';
+import { createUserInput, description, unixId, unixName, type Subgroup, type User, type Workgroup } from './model.ts';
 
 /**
  * `keisan apply keisan.yaml`: workgroups, subgroups and users declared in a document are made
@@ -27,17 +27,9 @@ const declaredWorkgroup = z
   })
   .strict();
 
-const declaredUser = z
-  .object({
-    name: unixName('user name'),
-    primarySubgroup: unixName('subgroup name'),
-    fullName: fullName.optional(),
-    email: email.optional(),
-    uid: unixId.optional(),
-    home: home.optional(),
-    shell: shell.optional(),
-    subgroups: z.array(unixName('subgroup name')).max(64).optional(),
-    operator: z.boolean().optional(),
+const declaredUser = createUserInput
+  .omit({ password: true })
+  .extend({
     locked: z.boolean().optional(),
     /** A scrypt hash as `keisan export --with-password-hashes` writes it. */
     passwordHash: z.string().regex(/^\$scrypt\$/, 'passwordHash must be a $scrypt$ hash written by keisan export').max(512).optional(),

@@ -6,8 +6,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { parse, stringify } from 'yaml';
-import { FACILITY_FILE } from '../lib/config.ts';
-import { initDataDir, OPERATOR_PASSWORD_FILE } from '../server/facility.ts';
+import { OPERATOR_PASSWORD_FILE } from '../server/facility.ts';
+import { initTestDataDir } from '../server/testing.ts';
 import { startServer, type RunningServer } from '../server/main.ts';
 
 /**
@@ -80,14 +80,6 @@ interface AuditJson {
   outcome: string;
 }
 
-/** A data directory whose facility file uses a cheap password hash, so tests log in fast. */
-function cheapDataDir(dir: string): void {
-  initDataDir(dir);
-  const file = path.join(dir, FACILITY_FILE);
-  const document = parse(readFileSync(file, 'utf8')) as { accounts?: Record<string, unknown> };
-  document.accounts = { ...document.accounts, passwordHash: { cost: 1024 } };
-  writeFileSync(file, stringify(document));
-}
 
 describe('keisan CLI against a running server', () => {
   const scratch = mkdtempSync(path.join(tmpdir(), 'keisan-cli-test-'));
@@ -113,7 +105,7 @@ describe('keisan CLI against a running server', () => {
   before(async () => {
     delete process.env.KEISAN_DATABASE_URL;
     process.env.KEISAN_LOG_LEVEL = 'warn';
-    cheapDataDir(data);
+    initTestDataDir(data);
     server = await startServer({ dataDir: data, port: 0 });
     url = server.url;
     const [name, password] = readFileSync(path.join(data, OPERATOR_PASSWORD_FILE), 'utf8').split('\n');

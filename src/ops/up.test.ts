@@ -1,15 +1,14 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { parse, stringify } from 'yaml';
-import { FACILITY_FILE } from '../lib/config.ts';
 import { processExists } from '../lib/process.ts';
-import { initDataDir, OPERATOR_PASSWORD_FILE } from '../server/facility.ts';
+import { OPERATOR_PASSWORD_FILE } from '../server/facility.ts';
+import { initTestDataDir } from '../server/testing.ts';
 
 /**
  * `keisan up` as a user runs it: the real executable, supervising real watchdog, server and
@@ -26,14 +25,6 @@ function childEnv(home: string): NodeJS.ProcessEnv {
   return env;
 }
 
-/** A data directory whose facility file uses a cheap password hash, so logging in is fast. */
-function cheapDataDir(dir: string): void {
-  initDataDir(dir);
-  const file = path.join(dir, FACILITY_FILE);
-  const document = parse(readFileSync(file, 'utf8')) as { accounts?: Record<string, unknown> };
-  document.accounts = { ...document.accounts, passwordHash: { cost: 1024 } };
-  writeFileSync(file, stringify(document));
-}
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -156,7 +147,7 @@ describe('keisan up', () => {
     fetch(`${url}${route}`, { headers: { authorization: `Bearer ${ticket}` }, signal: AbortSignal.timeout(5000) });
 
   before(async () => {
-    cheapDataDir(data);
+    initTestDataDir(data);
     const port = await freePort();
     url = `http://127.0.0.1:${port}`;
     up = new Keisan(['up', '--data', data, '--port', String(port)], scratch, pids);
@@ -259,7 +250,7 @@ describe('keisan up when the port is taken', () => {
   });
 
   it('exits 1 and prints the server\'s last lines, oldest first', async () => {
-    cheapDataDir(data);
+    initTestDataDir(data);
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     const address = blocker.address();
     assert.ok(address && typeof address === 'object');

@@ -1,26 +1,18 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { parse, stringify } from 'yaml';
-import { initDataDir } from './facility.ts';
+import { initTestDataDir } from './testing.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/keisan.js', import.meta.url));
 const required = process.env.KEISAN_REQUIRE_SERVICES === '1';
 const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
 
-/** A data directory whose facility file asks for a cheap password hash (tests only). */
 function dataDir(extra: Record<string, unknown> = {}): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'keisan-server-test-'));
-  initDataDir(dir);
-  const file = path.join(dir, 'keisan.yaml');
-  const facility = parse(readFileSync(file, 'utf8')) as Record<string, Record<string, unknown>>;
-  facility.accounts = { ...facility.accounts, passwordHash: { cost: 1024 } };
-  writeFileSync(file, stringify({ ...facility, ...extra }));
-  return dir;
+  return initTestDataDir(mkdtempSync(path.join(tmpdir(), 'keisan-server-test-')), extra);
 }
 
 interface Started {
