@@ -5,12 +5,12 @@ import { afterEach, it } from 'node:test';
 import pg from 'pg';
 import { openDatabase, type Db } from './connection.ts';
 import { migrateToLatest } from './migrate.ts';
-import { LATEST_MIGRATION } from './migrations/index.ts';
+import { LATEST_MIGRATION, MIGRATION_NAMES } from './migrations/index.ts';
 import type { Database } from './schema.ts';
 import { describeEachDatabase, type TestDatabase } from './testing.ts';
 
 /** The tables of schema.ts, spelled out; the type check below fails when schema.ts gains one. */
-const TABLES = ['workgroups', 'subgroups', 'users', 'memberships', 'workgroup_admins', 'subgroup_admins', 'tickets', 'audit_log', 'daemons'] as const satisfies readonly (keyof Database)[];
+const TABLES = ['workgroups', 'subgroups', 'users', 'memberships', 'workgroup_admins', 'subgroup_admins', 'tickets', 'audit_log', 'daemons', 'queues', 'jobs', 'notifications'] as const satisfies readonly (keyof Database)[];
 type Missing = Exclude<keyof Database, (typeof TABLES)[number]>;
 const everyTableListed: [Missing] extends [never] ? true : false = true;
 
@@ -87,7 +87,7 @@ describeEachDatabase('migrations', (database) => {
     db = await openEmpty(database);
     assert.deepEqual(await tableNames(db), [], 'the database should start empty');
     const report = await migrateToLatest(db);
-    assert.deepEqual(report, { applied: ['0001-accounts'], current: LATEST_MIGRATION });
+    assert.deepEqual(report, { applied: [...MIGRATION_NAMES], current: LATEST_MIGRATION });
 
     const tables = await db.kysely.introspection.getTables();
     const byName = new Map(tables.map((t) => [t.name, t.columns.map((c) => c.name).sort()]));

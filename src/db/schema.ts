@@ -106,4 +106,72 @@ export interface Database {
   tickets: TicketTable;
   audit_log: AuditTable;
   daemons: DaemonTable;
+  queues: QueueTable;
+  jobs: JobTable;
+  notifications: NotificationTable;
+}
+
+export interface QueueTable {
+  id: Generated<number>;
+  name: string;
+  workgroup: string | null;
+  /** The queue's settings as JSON (see batch/model.ts Queue). */
+  spec: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface JobTable {
+  id: Generated<number>;
+  array_job_id: number | null;
+  array_task_id: number | null;
+  array_max_running: number | null;
+  user_name: string;
+  uid: number;
+  gid: number;
+  subgroup: string;
+  workgroup: string;
+  queue: string;
+  name: string;
+  state: string;
+  held: number;
+  script: string;
+  args: string;
+  cpus: number;
+  mem_bytes: number;
+  gpus: number;
+  gpu_type: string | null;
+  time_limit_ms: number;
+  eligible_at: string | null;
+  dependencies: string;
+  submit_dir: string;
+  chdir: string;
+  output: string;
+  error: string;
+  env: string;
+  mail: string;
+  mail_user: string | null;
+  submitted_at: string;
+  started_at: string | null;
+  ended_at: string | null;
+  node: string | null;
+  gpu_indices: string | null;
+  exit_code: number | null;
+  exit_signal: string | null;
+  reason: string | null;
+  cpu_seconds: number | null;
+  max_rss_bytes: number | null;
+  gpu_seconds: number | null;
+  /** JSON list of {state, at}. */
+  transitions: string;
+}
+
+export interface NotificationTable {
+  id: Generated<number>;
+  user_name: string;
+  at: string;
+  kind: string;
+  title: string;
+  body: string;
+  read_at: string | null;
 }

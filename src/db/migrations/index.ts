@@ -1,6 +1,7 @@
 import type { ColumnBuilderCallback, ColumnDataType, Kysely, Migration, MigrationProvider } from 'kysely';
 import type { DialectName } from '../connection.ts';
 import * as accounts from './0001-accounts.ts';
+import * as batch from './0003-batch.ts';
 
 /** Dialect-specific pieces a portable migration needs. */
 export interface MigrationContext {
@@ -16,6 +17,7 @@ interface KeisanMigration {
 /** Every migration in order; names sort in the order they must run. */
 const MIGRATIONS: Record<string, KeisanMigration> = {
   '0001-accounts': accounts,
+  '0003-batch': batch,
 };
 
 export class KeisanMigrationProvider implements MigrationProvider {
@@ -38,4 +40,5 @@ export class KeisanMigrationProvider implements MigrationProvider {
   }
 }
 
-export const LATEST_MIGRATION = Object.keys(MIGRATIONS).at(-1)!;
+export const MIGRATION_NAMES: readonly string[] = Object.keys(MIGRATIONS);
+export const LATEST_MIGRATION = MIGRATION_NAMES.at(-1)!;
