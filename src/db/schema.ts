@@ -162,7 +162,7 @@ export interface JobTable {
   cpu_seconds: number | null;
   max_rss_bytes: number | null;
   gpu_seconds: number | null;
-  /** JSON list of {state, at}. */
+  /** JSON list of the state changes, each with its time. */
   transitions: string;
 }
 
