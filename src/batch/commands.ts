@@ -1,0 +1,291 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Command } from '@commander-js/extra-typings';
+import pc from 'picocolors';
+import type { ApiClient } from '../cli/client.ts';
+import { clientOf, examples, outputOf } from '../cli/context.ts';
+import { EXIT_FAILED, formatTime } from '../cli/output.ts';
+import { readStdin } from '../cli/prompt.ts';
+import { invalidInput } from '../lib/errors.ts';
+import { formatDuration, formatSize } from '../lib/units.ts';
+import { FINAL_STATES, type JobState } from './model.ts';
+import type { Job } from './store.ts';
+import type { SubmitInput, SubmitResult } from './submission-input.ts';
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+const stateText = (job: Job) => {
+  const text = job.held && job.state === 'pending' ? 'held' : job.state;
+  if (job.state === 'running') return pc.green(text);
+  if (job.state === 'pending') return pc.yellow(text);
+  if (job.state === 'completed') return text;
+  return pc.red(text);
+};
+
+const jobLabel = (job: Job) => (job.arrayJobId !== null && job.arrayTaskId !== null ? `${job.arrayJobId}_${job.arrayTaskId}` : String(job.id));
+
+function elapsed(job: Job, now: number): string {
+  if (!job.startedAt) return '-';
+  const end = job.endedAt ? Date.parse(job.endedAt) : now;
+  return formatDuration(end - Date.parse(job.startedAt));
+}
+
+function parseJobIds(ids: string[]): number[] {
+  return ids.map((id) => {
+    if (!/^\d+$/.test(id)) throw invalidInput(`'${id}' is not a job id: job ids are numbers, as \`keisan jobs\` shows them`);
+    return Number(id);
+  });
+}
+
+async function waitForEnd(client: ApiClient, ids: number[], onEnd: (job: Job) => void): Promise<Job[]> {
+  const ended = new Map<number, Job>();
+  let delay = 100;
+  while (ended.size < ids.length) {
+    for (const id of ids) {
+      if (ended.has(id)) continue;
+      const job = await client.request<Job>('GET', `/api/jobs/${id}`);
+      if (FINAL_STATES.has(job.state as JobState)) {
+        ended.set(id, job);
+        onEnd(job);
+      }
+    }
+    if (ended.size < ids.length) await new Promise((resolve) => setTimeout(resolve, delay));
+    delay = Math.min(delay * 2, 2000);
+  }
+  return ids.map((id) => ended.get(id)!);
+}
+
+export function registerBatchCommands(program: Command): void {
+  program
+    .command('submit')
+    .description('submit a batch job script; #SBATCH and #BSUB directives in it are honoured, options here override them')
+    .argument('<script>', 'the job script ("-" reads it from standard input)')
+    .argument('[args...]', 'arguments passed to the script')
+    .option('-q, --queue <queue>', 'queue (partition) to run in (default: the smallest that fits)')
+    .option('-c, --cpus <n>', 'CPUs for the job')
+    .option('-m, --mem <size>', 'memory, e.g. 4G, 16GB, 512M')
+    .option('-g, --gpus <[type:]n>', 'GPUs, e.g. 1 or h200:2')
+    .option('-t, --time <limit>', 'wall-time limit, e.g. 90m, 2:00:00, 2-00:00:00')
+    .option('-J, --name <name>', 'job name')
+    .option('-a, --array <spec>', 'job array, e.g. 1-100%10 (at most 10 at once)')
+    .option('--after <job[:ok|:any|:notok]>', 'start after that job ended (ok: successfully); repeatable', collect)
+    .option('-o, --output <file>', 'standard output file (%j job id, %x name, %a array index, %A array id, %u user)')
+    .option('-e, --error <file>', 'standard error file (default: together with the output)')
+    .option('-D, --chdir <dir>', 'working directory of the job (default: the current directory)')
+    .option('--env <KEY=VALUE>', 'an environment variable for the job; repeatable', collect)
+    .option('--mail <events>', 'notify at begin,end,fail (or all); e-mail too when the server has SMTP')
+    .option('--mail-user <address>', 'e-mail address for --mail (default: your account\'s)')
+    .option('--begin <time>', 'not before this time (ISO time, or now+1hour)')
+    .option('-H, --hold', 'submit held: it starts only after `keisan release`')
+    .option('-W, --wait', 'wait until the job ends; exit with its exit code')
+    .addHelpText(
+      'after',
+      examples(
+        'keisan submit train.sh',
+        'keisan submit --gpus 1 --mem 32G --time 2-00:00:00 train.sh --epochs 10',
+        'keisan submit --array 1-100%10 --output "logs/%A_%a.out" sweep.sh',
+        'keisan submit --after 1234:ok analyse.sh',
+        'echo "hostname" | keisan submit --wait -',
+      ),
+    )
+    .action(async (script, args, options, command) => {
+      const out = outputOf(command);
+      const client = clientOf(command);
+      let text: string;
+      let scriptPath: string | undefined;
+      if (script === '-') {
+        text = await readStdin();
+      } else {
+        scriptPath = path.resolve(script);
+        try {
+          text = readFileSync(scriptPath, 'utf8');
+        } catch (error) {
+          throw invalidInput(`cannot read the job script ${script}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+        }
+      }
+      const env: Record<string, string> = {};
+      for (const pair of options.env ?? []) {
+        const match = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(pair);
+        if (!match) throw invalidInput(`--env ${pair}: write it as NAME=value`);
+        env[match[1]!] = match[2]!;
+      }
+      const body: SubmitInput = {
+        script: text,
+        ...(scriptPath ? { scriptPath } : {}),
+        args,
+        submitDir: process.cwd(),
+        env,
+        options: {
+          queue: options.queue,
+          cpus: options.cpus,
+          mem: options.mem,
+          gpus: options.gpus,
+          time: options.time,
+          name: options.name,
+          array: options.array,
+          after: options.after,
+          output: options.output,
+          error: options.error,
+          chdir: options.chdir ? path.resolve(options.chdir) : undefined,
+          mail: options.mail,
+          mailUser: options.mailUser,
+          begin: options.begin,
+          hold: options.hold,
+        },
+      };
+      const result = await client.request<SubmitResult>('POST', '/api/jobs', body);
+      if (!out.json) {
+        for (const warning of result.warnings) process.stderr.write(`${pc.yellow('warning:')} ${warning}\n`);
+        if (result.arrayJobId !== null) out.line(`Submitted array job ${result.arrayJobId} (${result.jobs.length} tasks) to queue ${result.queue}.`);
+        else out.line(`Submitted job ${result.jobs[0]} to queue ${result.queue}.`);
+      }
+      if (!options.wait) {
+        if (out.json) out.result(result, () => undefined);
+        return;
+      }
+      const ended = await waitForEnd(client, result.jobs, (job) => {
+        if (!out.json) out.line(`Job ${jobLabel(job)} ${job.state}${job.exitCode !== null ? ` (exit code ${job.exitCode})` : ''}${job.reason ? `: ${job.reason}` : ''}`);
+      });
+      out.result({ ...result, ended }, () => undefined);
+      const worst = ended.find((job) => job.state !== 'completed');
+      if (worst) process.exitCode = worst.exitCode && worst.exitCode > 0 && worst.exitCode < 256 ? worst.exitCode : EXIT_FAILED;
+    });
+
+  program
+    .command('jobs')
+    .description('list your jobs (--all: every job you may see)')
+    .option('-A, --all', 'all jobs you may see (operators and group admins)')
+    .option('-u, --user <user>', "only this user's jobs")
+    .option('-s, --state <states>', 'only these states, e.g. pending,running')
+    .option('-q, --queue <queue>', 'only this queue')
+    .option('-n, --limit <n>', 'at most this many (newest first)', '200')
+    .addHelpText('after', examples('keisan jobs', 'keisan jobs --state pending', 'keisan jobs --all --queue short --json'))
+    .action(async (options, command) => {
+      const out = outputOf(command);
+      const jobs = await clientOf(command).request<Job[]>('GET', '/api/jobs', undefined, {
+        all: options.all ? 'true' : undefined,
+        user: options.user,
+        state: options.state,
+        queue: options.queue,
+        limit: options.limit,
+      });
+      const now = Date.now();
+      out.result(jobs, () =>
+        out.table(
+          ['JOBID', 'NAME', 'USER', 'QUEUE', 'STATE', 'CPUS', 'MEM', 'GPUS', 'TIME', 'LIMIT', 'SUBMITTED', 'NODE/REASON'],
+          jobs.map((job) => [
+            jobLabel(job),
+            job.name.length > 24 ? `${job.name.slice(0, 23)}…` : job.name,
+            job.user,
+            job.queue,
+            stateText(job),
+            job.cpus,
+            formatSize(job.memBytes),
+            job.gpus || '-',
+            elapsed(job, now),
+            formatDuration(job.timeLimitMs),
+            formatTime(job.submittedAt),
+            job.state === 'running' ? job.node : job.state === 'pending' ? (job.held ? 'held' : 'see keisan why') : job.exitCode !== null ? `exit ${job.exitCode}` : (job.reason ?? ''),
+          ]),
+          '(no jobs)',
+        ),
+      );
+    });
+
+  program
+    .command('job')
+    .description('show one job in full: request, state history, accounting')
+    .argument('<id>', 'job id')
+    .action(async (id, _options, command) => {
+      const out = outputOf(command);
+      const [jobId] = parseJobIds([id]);
+      const job = await clientOf(command).request<Job>('GET', `/api/jobs/${jobId}`);
+      out.result(job, () => {
+        out.fields([
+          ['job', `${jobLabel(job)} (${job.name})`],
+          ['user', `${job.user} (subgroup ${job.subgroup}, workgroup ${job.workgroup})`],
+          ['queue', job.queue],
+          ['state', `${job.state}${job.held ? ' (held)' : ''}`],
+          ['request', `${job.cpus} CPU, ${formatSize(job.memBytes)}${job.gpus ? `, ${job.gpus} GPU${job.gpuType ? ` (${job.gpuType})` : ''}` : ''}, ${formatDuration(job.timeLimitMs)}`],
+          ['dependencies', job.dependencies.map((d) => `${d.jobId}:${d.type}`).join(', ')],
+          ['submitted', formatTime(job.submittedAt)],
+          ['started', formatTime(job.startedAt)],
+          ['ended', formatTime(job.endedAt)],
+          ['node', job.node ? `${job.node}${job.gpuIndices.length ? ` (GPU ${job.gpuIndices.join(',')})` : ''}` : null],
+          ['exit', job.exitCode !== null ? `code ${job.exitCode}` : job.exitSignal ? `signal ${job.exitSignal}` : null],
+          ['reason', job.reason],
+          ['cpu time', job.cpuSeconds !== null ? formatDuration(job.cpuSeconds * 1000) : null],
+          ['max memory', job.maxRssBytes !== null ? formatSize(job.maxRssBytes) : null],
+          ['gpu time', job.gpuSeconds ? formatDuration(job.gpuSeconds * 1000) : null],
+          ['directory', job.chdir],
+          ['output', job.output],
+          ['error', job.error === job.output ? '(with the output)' : job.error],
+        ]);
+        out.line();
+        out.line(pc.bold('history'));
+        for (const t of job.transitions) out.line(`  ${formatTime(t.at)}  ${t.state}`);
+      });
+    });
+
+  for (const [name, verb, route, done] of [
+    ['cancel', 'cancel pending or running jobs', 'cancel', 'cancelled'],
+    ['hold', 'hold pending jobs: they will not start until released', 'hold', 'held'],
+    ['release', 'release held jobs', 'release', 'released'],
+  ] as const) {
+    program
+      .command(name)
+      .description(verb)
+      .argument('<ids...>', 'job ids')
+      .action(async (ids, _options, command) => {
+        const out = outputOf(command);
+        const client = clientOf(command);
+        const results: Job[] = [];
+        for (const id of parseJobIds(ids)) results.push(await client.request<Job>('POST', `/api/jobs/${id}/${route}`));
+        out.result(results, () => results.forEach((job) => out.line(`Job ${jobLabel(job)} ${done}.`)));
+      });
+  }
+
+  program
+    .command('why')
+    .description('why a job is pending, in plain words, and roughly when it may start')
+    .argument('<id>', 'job id')
+    .action(async (id, _options, command) => {
+      const out = outputOf(command);
+      const [jobId] = parseJobIds([id]);
+      const answer = await clientOf(command).request<{ text: string }>('GET', `/api/jobs/${jobId}/why`);
+      out.result(answer, () => out.line(answer.text));
+    });
+
+  program
+    .command('out')
+    .description("print a job's output (--follow: keep printing until the job ends)")
+    .argument('<id>', 'job id')
+    .option('-e, --error', 'the error file instead of the output')
+    .option('-f, --follow', 'keep printing new output until the job ends')
+    .action(async (id, options, command) => {
+      const client = clientOf(command);
+      const [jobId] = parseJobIds([id]);
+      const stream = options.error ? 'error' : 'output';
+      let offset = 0;
+      for (;;) {
+        const chunk = await client.request<{ text: string; offset: number; done: boolean; size: number }>('GET', `/api/jobs/${jobId}/output`, undefined, { stream, offset });
+        process.stdout.write(chunk.text);
+        offset = chunk.offset;
+        if (!options.follow || (chunk.done && offset >= chunk.size)) break;
+        if (chunk.offset >= chunk.size) await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    });
+
+  program
+    .command('notifications')
+    .description('your notifications (job ends, limits hit…)')
+    .option('--unread', 'only unread ones')
+    .option('--mark-read', 'mark them all read after showing')
+    .action(async (options, command) => {
+      const out = outputOf(command);
+      const client = clientOf(command);
+      const rows = await client.request<{ id: number; at: string; title: string; body: string; readAt: string | null }[]>('GET', '/api/notifications', undefined, { unread: options.unread ? 'true' : undefined });
+      out.result(rows, () => out.table(['TIME', '', 'WHAT', 'DETAIL'], rows.map((n) => [formatTime(n.at), n.readAt ? '' : pc.bold('new'), n.title, n.body]), '(no notifications)'));
+      if (options.markRead) await client.request('POST', '/api/notifications/read', {});
+    });
+}

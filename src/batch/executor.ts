@@ -1,0 +1,55 @@
+import type { JobState } from './model.ts';
+
+/**
+ * What the batch service needs from whatever runs jobs: the local executor (cgroups on this
+ * machine) now, SLURM later. Jobs run detached from every Keisan process; the executor keeps
+ * enough on disk to say, after any restart, which jobs still run and how the others ended.
+ */
+export interface LaunchSpec {
+  jobId: number;
+  user: { name: string; uid: number; gid: number };
+  /** The job script's text; the executor writes it to a file it runs. */
+  script: string;
+  args: string[];
+  cwd: string;
+  env: Record<string, string>;
+  stdoutPath: string;
+  stderrPath: string;
+  cpus: number;
+  memBytes: number;
+  gpuIndices: number[];
+  timeLimitMs: number;
+  nice: number;
+}
+
+export type EndState = Extract<JobState, 'completed' | 'failed' | 'cancelled' | 'timeout' | 'out-of-memory' | 'node-fail'>;
+
+export interface JobEnd {
+  jobId: number;
+  state: EndState;
+  exitCode: number | null;
+  signal: string | null;
+  endedAt: number;
+  cpuSeconds: number | null;
+  maxRssBytes: number | null;
+  /** Plain words for the owner: "used 1.2 GiB of its 1 GiB memory limit", "ran past its 1h limit". */
+  reason: string | null;
+}
+
+export interface ExecutorCapabilities {
+  cgroups: 'v1' | 'v2' | 'none';
+  /** What is enforced (memory, cpu, pids, devices…) and what is not, in words for the log. */
+  enforced: string[];
+  notEnforced: string[];
+  runsAsUsers: boolean;
+}
+
+export interface JobExecutor {
+  capabilities(): ExecutorCapabilities;
+  start(spec: LaunchSpec): Promise<{ startedAt: number }>;
+  kill(jobId: number, reason: 'cancelled' | 'timeout'): Promise<void>;
+  onEnded(listener: (end: JobEnd) => void): void;
+  /** After a restart: which of these jobs still run, and how the others ended. */
+  reattach(jobIds: number[]): Promise<{ running: number[]; ended: JobEnd[] }>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,50 @@
+import { z } from 'zod';
+
+/**
+ * The body of `POST /api/jobs`. The CLI sends the script's text and its options as the user
+ * typed them; the server parses both (directives and options) in one place.
+ */
+const text = (max: number) => z.string().max(max).refine((s) => !s.includes('\0'), 'must not contain NUL characters');
+
+export const submitOptions = z
+  .object({
+    queue: text(64).optional(),
+    cpus: z.union([z.number().int(), text(16)]).optional(),
+    mem: text(32).optional(),
+    gpus: text(64).optional(),
+    time: text(32).optional(),
+    name: text(200).optional(),
+    array: text(200).optional(),
+    after: z.array(text(64)).max(100).optional(),
+    output: text(4096).optional(),
+    error: text(4096).optional(),
+    chdir: text(4096).optional(),
+    mail: text(64).optional(),
+    mailUser: text(254).optional(),
+    begin: text(64).optional(),
+    hold: z.boolean().optional(),
+  })
+  .strict();
+export type SubmitOptions = z.infer<typeof submitOptions>;
+
+export const submitInput = z
+  .object({
+    script: text(1_048_576),
+    /** Where the script came from, for the default job name. */
+    scriptPath: text(4096).optional(),
+    args: z.array(text(100_000)).max(1000).default([]),
+    submitDir: text(4096).regex(/^\//, 'submitDir must be an absolute path'),
+    /** Variables the job gets besides the SLURM/LSF/KEISAN ones (`--env KEY=VALUE`). */
+    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment names are letters, digits and _'), text(100_000)).optional(),
+    options: submitOptions.default({}),
+  })
+  .strict();
+export type SubmitInput = z.infer<typeof submitInput>;
+
+export const submitResultSchema = z.object({
+  jobs: z.array(z.number().int()),
+  arrayJobId: z.number().int().nullable(),
+  queue: z.string(),
+  warnings: z.array(z.string()),
+});
+export type SubmitResult = z.infer<typeof submitResultSchema>;
