@@ -15,6 +15,8 @@ export interface LaunchSpec {
   env: Record<string, string>;
   stdoutPath: string;
   stderrPath: string;
+  /** Append to the output files instead of truncating them (LSF `-o`). */
+  appendOutput?: boolean;
   cpus: number;
   memBytes: number;
   gpuIndices: number[];

@@ -1,4 +1,5 @@
 import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
 import type { Kysely } from 'kysely';
 import type pino from 'pino';
 import { SYSTEM_ACTOR, type Actor } from '../accounts/model.ts';
@@ -20,6 +21,9 @@ import {
   type UsageSnapshot,
 } from './model.ts';
 import * as store from './store.ts';
+import { expandOutputPattern, jobEnvironment } from './arrays.ts';
+import { prepareSubmission, type LaunchContext } from './submission.ts';
+import type { SubmitInput, SubmitResult } from './submission-input.ts';
 import type { Job, Transition } from './store.ts';
 
 /**
@@ -38,6 +42,8 @@ export interface BatchServiceOptions {
   schedule: (state: SchedulerState, nodes: NodeResources[], policy: SchedulerPolicy, now: number) => ScheduleResult;
   logger: pino.Logger;
 }
+
+const ARRAY_INSERT_CHUNK = 500;
 
 export interface JobFilter {
   user?: string;
@@ -161,9 +167,42 @@ export class BatchService {
     const row = await store.findJob(this.o.db, jobId);
     if (!row) return;
     const at = new Date(this.now()).toISOString();
+    const context = JSON.parse(row.env) as LaunchContext;
+    const names = { jobId, jobName: job.name, user: job.user, arrayJobId: job.arrayJobId, arrayTaskId: job.arrayTaskId, node };
+    const output = path.resolve(job.chdir, expandOutputPattern(job.output, names));
+    const error = path.resolve(job.chdir, expandOutputPattern(job.error, names));
+    const env = {
+      ...context.base,
+      ...jobEnvironment({
+        jobId,
+        name: job.name,
+        user: job.user,
+        uid: row.uid,
+        gid: row.gid,
+        queue: job.queue,
+        account: job.subgroup,
+        cpus: job.cpus,
+        ntasks: context.ntasks,
+        cpusPerTask: context.cpusPerTask,
+        memBytes: job.memBytes,
+        timeLimitMs: job.timeLimitMs,
+        submitDir: job.submitDir,
+        submitHost: context.submitHost,
+        node,
+        gpuIndices,
+        array:
+          context.array && job.arrayJobId !== null && job.arrayTaskId !== null
+            ? { arrayJobId: job.arrayJobId, taskId: job.arrayTaskId, summary: context.array.summary, maxRunning: context.array.maxRunning }
+            : null,
+      }),
+    };
     const transitions = JSON.stringify([...job.transitions, { state: 'running', at }]);
-    await this.o.db.updateTable('jobs').set({ state: 'running', started_at: at, node, gpu_indices: JSON.stringify(gpuIndices), transitions }).where('id', '=', jobId).execute();
-    const started: Job = { ...job, state: 'running', startedAt: at, node, gpuIndices, transitions: JSON.parse(transitions) as Transition[] };
+    await this.o.db
+      .updateTable('jobs')
+      .set({ state: 'running', started_at: at, node, gpu_indices: JSON.stringify(gpuIndices), output, error, transitions })
+      .where('id', '=', jobId)
+      .execute();
+    const started: Job = { ...job, state: 'running', startedAt: at, node, gpuIndices, output, error, transitions: JSON.parse(transitions) as Transition[] };
     this.active.set(jobId, started);
     try {
       await this.o.executor.start({
@@ -172,9 +211,10 @@ export class BatchService {
         script: row.script,
         args: job.args,
         cwd: job.chdir,
-        env: JSON.parse(row.env) as Record<string, string>,
-        stdoutPath: job.output,
-        stderrPath: job.error,
+        env,
+        stdoutPath: output,
+        stderrPath: error,
+        appendOutput: context.outputMode === 'append',
         cpus: job.cpus,
         memBytes: job.memBytes,
         gpuIndices,
@@ -243,6 +283,81 @@ export class BatchService {
 
   private async notify(job: Job, kind: string, title: string, body: string): Promise<void> {
     await store.addNotification(this.o.db, job.user, kind, title, body, this.o.clock.now());
+  }
+
+  // ------------------------------------------------------------------ submitting
+
+  /** Stores a submission (one job, or one per array task) and asks for a scheduling pass. */
+  async submit(actor: Actor, input: SubmitInput): Promise<SubmitResult> {
+    const user = await this.o.accounts.getUser(SYSTEM_ACTOR, actor.name);
+    const policy = this.o.policy();
+    const { job, warnings } = prepareSubmission(input, { user, queues: [...policy.queues.values()], node: this.o.node(), now: this.now(), submitHost: actor.address ?? 'unknown' });
+    const missing = await this.missingDependencies(job.dependencies.map((d) => d.jobId));
+    if (missing.length) throw invalidInput(`the job depends on job${missing.length > 1 ? 's' : ''} ${missing.join(', ')}, which do${missing.length > 1 ? '' : 'es'} not exist`);
+
+    const at = new Date(this.now()).toISOString();
+    const base = {
+      user_name: user.name,
+      uid: user.uid,
+      gid: user.gid,
+      subgroup: job.subgroup,
+      workgroup: job.workgroup,
+      queue: job.queue,
+      name: job.name,
+      state: 'pending',
+      held: job.held ? 1 : 0,
+      script: input.script,
+      args: JSON.stringify(input.args),
+      cpus: job.cpus,
+      mem_bytes: job.memBytes,
+      gpus: job.gpus,
+      gpu_type: job.gpuType,
+      time_limit_ms: job.timeLimitMs,
+      eligible_at: job.eligibleAt === null ? null : new Date(job.eligibleAt).toISOString(),
+      dependencies: JSON.stringify(job.dependencies),
+      submit_dir: input.submitDir,
+      chdir: job.chdir,
+      output: job.output,
+      error: job.error,
+      env: JSON.stringify(job.context),
+      mail: JSON.stringify(job.mail),
+      mail_user: job.mailUser,
+      submitted_at: at,
+      transitions: JSON.stringify([{ state: 'pending', at }, ...(job.held ? [{ state: 'held', at }] : [])]),
+    };
+    const ids = await this.o.db.transaction().execute(async (tx) => {
+      if (job.arrayIndices.length === 0) {
+        const row = await tx.insertInto('jobs').values({ ...base, array_job_id: null, array_task_id: null, array_max_running: null }).returning('id').executeTakeFirstOrThrow();
+        return [row.id];
+      }
+      const [firstIndex, ...rest] = job.arrayIndices;
+      const first = await tx
+        .insertInto('jobs')
+        .values({ ...base, array_job_id: null, array_task_id: firstIndex!, array_max_running: job.arrayMaxRunning })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      await tx.updateTable('jobs').set({ array_job_id: first.id }).where('id', '=', first.id).execute();
+      const all = [first.id];
+      // Many rows per statement: a 10 000-task array is a few statements, not 10 000.
+      for (let i = 0; i < rest.length; i += ARRAY_INSERT_CHUNK) {
+        const rows = rest.slice(i, i + ARRAY_INSERT_CHUNK).map((index) => ({ ...base, array_job_id: first.id, array_task_id: index, array_max_running: job.arrayMaxRunning }));
+        const inserted = await tx.insertInto('jobs').values(rows).returning('id').execute();
+        for (const row of inserted) all.push(row.id);
+      }
+      return all;
+    });
+    const rows = await this.o.db.selectFrom('jobs').selectAll().where('id', '>=', ids[0]!).where('id', '<=', ids.at(-1)!).execute();
+    for (const row of rows) this.active.set(row.id, store.toJob(row));
+    this.requestSchedule();
+    return { jobs: ids, arrayJobId: job.arrayIndices.length ? ids[0]! : null, queue: job.queue, warnings };
+  }
+
+  private async missingDependencies(ids: number[]): Promise<number[]> {
+    if (ids.length === 0) return [];
+    const found = await this.o.db.selectFrom('jobs').select(['id', 'state']).where('id', 'in', ids).execute();
+    for (const row of found) if (FINAL_STATES.has(row.state as JobState)) this.finished.set(row.id, row.state as JobState);
+    const known = new Set(found.map((r) => r.id));
+    return ids.filter((id) => !known.has(id));
   }
 
   // ------------------------------------------------------------------ reading and acting on jobs

@@ -17,6 +17,8 @@ export const jobSchema = z.object({
   id: z.number().int(),
   arrayJobId: z.number().int().nullable(),
   arrayTaskId: z.number().int().nullable(),
+  /** At most this many tasks of the array run at once (`%N`). */
+  arrayMaxRunning: z.number().int().nullable(),
   name: z.string(),
   user: z.string(),
   subgroup: z.string(),
@@ -60,6 +62,7 @@ export function toJob(row: JobRow): Job {
     id: row.id,
     arrayJobId: row.array_job_id,
     arrayTaskId: row.array_task_id,
+    arrayMaxRunning: row.array_max_running,
     name: row.name,
     user: row.user_name,
     subgroup: row.subgroup,
@@ -111,7 +114,7 @@ export function toSchedJob(job: Job): SchedJob {
     held: job.held,
     dependencies: job.dependencies,
     arrayJobId: job.arrayJobId,
-    arrayMaxRunning: null,
+    arrayMaxRunning: job.arrayMaxRunning,
   };
 }
 

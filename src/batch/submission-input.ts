@@ -36,6 +36,14 @@ export const submitInput = z
     submitDir: text(4096).regex(/^\//, 'submitDir must be an absolute path'),
     /** Variables the job gets besides the SLURM/LSF/KEISAN ones (`--env KEY=VALUE`). */
     env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment names are letters, digits and _'), text(100_000)).optional(),
+    /**
+     * The submitter's environment, exported to the job as sbatch does by default
+     * (`--export=NONE` or LSF scripts without -env keep only what they name).
+     */
+    environment: z
+      .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment names are letters, digits and _').max(256), text(131_072))
+      .refine((env) => Object.keys(env).length <= 4096, 'at most 4096 environment variables')
+      .optional(),
     options: submitOptions.default({}),
   })
   .strict();
