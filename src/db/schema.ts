@@ -109,6 +109,7 @@ export interface Database {
   queues: QueueTable;
   jobs: JobTable;
   notifications: NotificationTable;
+  devices: DeviceTable;
 }
 
 export interface QueueTable {
@@ -174,4 +175,25 @@ export interface NotificationTable {
   title: string;
   body: string;
   read_at: string | null;
+}
+
+/** A shared device and its current or last reservation (see devices/policy.ts). */
+export interface DeviceTable {
+  id: Generated<number>;
+  name: string;
+  kind: string;
+  description: string;
+  idle_release_s: number;
+  max_hold_s: number | null;
+  holder: string | null;
+  reserved_at: string | null;
+  reserved_until: string | null;
+  last_activity_at: string | null;
+  ended_at: string | null;
+  end_reason: string | null;
+  ended_by: string | null;
+  end_note: string | null;
+  version: number;
+  created_at: string;
+  updated_at: string;
 }

@@ -5,6 +5,8 @@ import { z } from 'zod';
 import { registerAccountRoutes } from '../accounts/routes.ts';
 import { AccountsService } from '../accounts/service.ts';
 import type { Db } from '../db/connection.ts';
+import { registerDeviceRoutes } from '../devices/routes.ts';
+import { DevicesService } from '../devices/service.ts';
 import { systemClock, type Clock } from '../lib/clock.ts';
 import type { Settings } from '../lib/config.ts';
 import { KEISAN_VERSION } from '../lib/version.ts';
@@ -64,6 +66,7 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
     database: { dialect: db.dialect, location: db.location },
     accounts: new AccountsService(db.kysely, settings, clock),
     daemons: new DaemonsService(db.kysely, options.nodeSecret, clock, settings.daemons.heartbeatInterval, settings.daemons.staleAfterMissed),
+    devices: new DevicesService(db.kysely, clock),
   };
   app.decorate('keisan', context);
 
@@ -119,6 +122,7 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
   await app.register(async (scoped) => {
     registerAccountRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
     registerDaemonRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
+    registerDeviceRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
   });
 
   app.get('/api/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());

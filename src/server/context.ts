@@ -1,5 +1,6 @@
 import type { AccountsService } from '../accounts/service.ts';
 import type { Db } from '../db/connection.ts';
+import type { DevicesService } from '../devices/service.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { Settings } from '../lib/config.ts';
 import type { DaemonsService } from '../ops/daemons.ts';
@@ -12,4 +13,5 @@ export interface ServerContext {
   database: Pick<Db, 'dialect' | 'location'>;
   accounts: AccountsService;
   daemons: DaemonsService;
+  devices: DevicesService;
 }

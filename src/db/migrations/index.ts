@@ -1,6 +1,7 @@
 import type { ColumnBuilderCallback, ColumnDataType, Kysely, Migration, MigrationProvider } from 'kysely';
 import type { DialectName } from '../connection.ts';
 import * as accounts from './0001-accounts.ts';
+import * as devices from './0002-devices.ts';
 import * as batch from './0003-batch.ts';
 
 /** Dialect-specific pieces a portable migration needs. */
@@ -17,6 +18,7 @@ interface KeisanMigration {
 /** Every migration in order; names sort in the order they must run. */
 const MIGRATIONS: Record<string, KeisanMigration> = {
   '0001-accounts': accounts,
+  '0002-devices': devices,
   '0003-batch': batch,
 };
 
