@@ -20,6 +20,7 @@ import {
   type SchedulerState,
   type UsageSnapshot,
 } from './model.ts';
+import type { QueueBook } from './queue-book.ts';
 import * as store from './store.ts';
 import { expandOutputPattern, jobEnvironment } from './arrays.ts';
 import { prepareSubmission, type LaunchContext } from './submission.ts';
@@ -38,7 +39,7 @@ export interface BatchServiceOptions {
   executor: JobExecutor;
   /** The machine's resources as the scheduler may hand them out. */
   node: () => NodeResources;
-  policy: () => SchedulerPolicy;
+  queues: QueueBook;
   schedule: (state: SchedulerState, nodes: NodeResources[], policy: SchedulerPolicy, now: number) => ScheduleResult;
   logger: pino.Logger;
 }
@@ -77,6 +78,7 @@ export class BatchService {
 
   /** Loads pending and running jobs and re-attaches to the running ones. */
   async start(): Promise<void> {
+    await this.o.queues.load();
     const rows = await store.jobsInStates(this.o.db, ['pending', 'running']);
     for (const row of rows) this.active.set(row.id, store.toJob(row));
     const running = [...this.active.values()].filter((j) => j.state === 'running').map((j) => j.id);
@@ -129,7 +131,7 @@ export class BatchService {
       const jobs = [...this.active.values()];
       const pending = jobs.filter((j) => j.state === 'pending').map(store.toSchedJob);
       const running = jobs.filter((j) => j.state === 'running').map(store.toRunningSchedJob);
-      const result = this.o.schedule({ pending, running, finished: this.finished, usage: this.usage }, [this.o.node()], this.o.policy(), now);
+      const result = this.o.schedule({ pending, running, finished: this.finished, usage: this.usage }, [this.o.node()], this.o.queues.policy(), now);
       this.explanations = new Map(result.pending.map((e) => [e.jobId, e]));
       for (const decision of result.start) await this.launch(decision.jobId, decision.node, decision.gpuIndices);
       for (const kill of result.kill) {
@@ -163,7 +165,7 @@ export class BatchService {
   private async launch(jobId: number, node: string, gpuIndices: number[]): Promise<void> {
     const job = this.active.get(jobId);
     if (!job || job.state !== 'pending') return;
-    const queue = this.o.policy().queues.get(job.queue);
+    const queue = this.o.queues.policy().queues.get(job.queue);
     const row = await store.findJob(this.o.db, jobId);
     if (!row) return;
     const at = new Date(this.now()).toISOString();
@@ -254,7 +256,7 @@ export class BatchService {
   }
 
   private chargeUsage(job: Job, wallMs: number): void {
-    const weights = this.o.policy().usageWeights;
+    const weights = this.o.queues.policy().usageWeights;
     const amount = (wallMs / 1000) * (job.cpus * weights.cpu + (job.memBytes / 1024 ** 3) * weights.memGiB + job.gpus * weights.gpu);
     this.decayUsage();
     this.usage.byUser.set(job.user, (this.usage.byUser.get(job.user) ?? 0) + amount);
@@ -264,7 +266,7 @@ export class BatchService {
   private decayUsage(): void {
     const now = this.now();
     if (this.usageAt === 0) this.usageAt = now;
-    const factor = 0.5 ** ((now - this.usageAt) / this.o.policy().decayHalfLifeMs);
+    const factor = 0.5 ** ((now - this.usageAt) / this.o.queues.policy().decayHalfLifeMs);
     if (factor < 1) {
       for (const map of [this.usage.byUser, this.usage.bySubgroup]) for (const [key, value] of map) map.set(key, value * factor);
     }
@@ -290,7 +292,7 @@ export class BatchService {
   /** Stores a submission (one job, or one per array task) and asks for a scheduling pass. */
   async submit(actor: Actor, input: SubmitInput): Promise<SubmitResult> {
     const user = await this.o.accounts.getUser(SYSTEM_ACTOR, actor.name);
-    const policy = this.o.policy();
+    const policy = this.o.queues.policy();
     const { job, warnings } = prepareSubmission(input, { user, queues: [...policy.queues.values()], node: this.o.node(), now: this.now(), submitHost: actor.address ?? 'unknown' });
     const missing = await this.missingDependencies(job.dependencies.map((d) => d.jobId));
     if (missing.length) throw invalidInput(`the job depends on job${missing.length > 1 ? 's' : ''} ${missing.join(', ')}, which do${missing.length > 1 ? '' : 'es'} not exist`);
@@ -436,7 +438,28 @@ export class BatchService {
   }
 
   queueOf(name: string): Queue | undefined {
-    return this.o.policy().queues.get(name);
+    return this.o.queues.get(name);
+  }
+
+  listQueues(): Queue[] {
+    return this.o.queues.list();
+  }
+
+  async addQueue(actor: Actor, input: unknown): Promise<Queue> {
+    const queue = await this.o.queues.add(actor, input);
+    this.requestSchedule();
+    return queue;
+  }
+
+  async changeQueue(actor: Actor, name: string, input: unknown): Promise<Queue> {
+    const queue = await this.o.queues.change(actor, name, input);
+    this.requestSchedule();
+    return queue;
+  }
+
+  async removeQueue(actor: Actor, name: string): Promise<void> {
+    const active = [...this.active.values()].filter((j) => j.queue === name).length;
+    await this.o.queues.remove(actor, name, active);
   }
 
   /** Reads a job's output or error file from `offset` (for `keisan out --follow`). */

@@ -98,7 +98,27 @@ export const settingsSchema = z
       })
       .strict()
       .default({ heartbeatInterval: parseDuration('15s'), staleAfterMissed: 3 }),
-    // Declarative sections, validated by the rooms that own them (accounts: workgroups, users).
+    batch: z
+      .object({
+        /** Lower-priority jobs may start in gaps before the next reserved start. */
+        backfill: z.boolean().default(true),
+        /** Past usage counts half after this long (SLURM PriorityDecayHalfLife). */
+        decayHalfLife: duration.default(parseDuration('7d')),
+        /** Usage per second of a running job: cpus·cpu + GiB·memGiB + gpus·gpu. */
+        usageWeights: z
+          .object({ cpu: z.number().min(0).default(1), memGiB: z.number().min(0).default(0.25), gpu: z.number().min(0).default(8) })
+          .strict()
+          .default({ cpu: 1, memGiB: 0.25, gpu: 8 }),
+        /** Fair-share shares per subgroup (default 1 each). */
+        subgroupShares: z.record(z.string(), z.number().positive('a share must be more than 0')).default({}),
+        /** Memory kept back from jobs for the system and the daemons (default: 10 %, at least 1 GiB). */
+        memoryReserve: z.union([z.string(), z.number()]).optional(),
+        /** The parent cgroup of every job. */
+        cgroupParent: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'a cgroup name: letters, digits, _ . -').default('keisan'),
+      })
+      .strict()
+      .default({ backfill: true, decayHalfLife: parseDuration('7d'), usageWeights: { cpu: 1, memGiB: 0.25, gpu: 8 }, subgroupShares: {}, cgroupParent: 'keisan' }),
+    // Declarative sections, validated by the rooms that own them (accounts: workgroups, users; batch: queues).
     workgroups: z.array(z.unknown()).optional(),
     users: z.array(z.unknown()).optional(),
     queues: z.array(z.unknown()).optional(),
