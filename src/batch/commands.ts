@@ -1,14 +1,15 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Command } from '@commander-js/extra-typings';
+import type { Command, CommandUnknownOpts } from '@commander-js/extra-typings';
 import pc from 'picocolors';
 import type { ApiClient } from '../cli/client.ts';
 import { clientOf, examples, outputOf } from '../cli/context.ts';
 import { EXIT_FAILED, formatTime } from '../cli/output.ts';
 import { readStdin } from '../cli/prompt.ts';
+import { releaseDevice } from '../devices/commands.ts';
 import { invalidInput } from '../lib/errors.ts';
 import { formatDuration, formatSize } from '../lib/units.ts';
-import { FINAL_STATES, type JobState } from './model.ts';
+import { FINAL_STATES, type JobState, type Queue } from './model.ts';
 import type { Job } from './store.ts';
 import type { SubmitInput, SubmitResult } from './submission-input.ts';
 
@@ -53,6 +54,135 @@ async function waitForEnd(client: ApiClient, ids: number[], onEnd: (job: Job) =>
     delay = Math.min(delay * 2, 2000);
   }
   return ids.map((id) => ended.get(id)!);
+}
+
+/** The queue fields as `keisan admin queue add|set` options. */
+function queueOptions(command: CommandUnknownOpts): CommandUnknownOpts {
+  return command
+    .option('-w, --workgroup <workgroup>', "make it a workgroup's own queue (\"none\": facility-wide)")
+    .option('-d, --description <text>', 'what the queue is for')
+    .option('--priority <n>', 'higher runs first (0-1000)')
+    .option('--nice <n>', 'OS nice value of its jobs (0-19)')
+    .option('--wall-time <limit>', 'wall-time limit, e.g. 1h, 24:00:00, 7d')
+    .option('--cpu-time <limit>', 'CPU-time limit over all CPUs ("none" for none)')
+    .option('--default-time <limit>', 'time limit of jobs that give none')
+    .option('--default-mem <size>', 'memory of jobs that ask for none')
+    .option('--max-mem <size>', 'most memory a job may ask for')
+    .option('--max-cpus <n>', 'most CPUs per job')
+    .option('--max-gpus <n>', 'most GPUs per job')
+    .option('--max-running-per-user <n>', 'running jobs per user ("none": unlimited)')
+    .option('--max-running-per-subgroup <n>', 'running jobs per subgroup ("none": unlimited)')
+    .option('--max-running-per-host <n>', 'running jobs per host ("none": unlimited)')
+    .option('--allow-workgroups <list>', 'only these workgroups may use it (comma-separated; "" = everyone)')
+    .option('--allow-subgroups <list>', 'only these subgroups may use it (comma-separated; "" = everyone)')
+    .option('--fair-share <mode>', 'subgroup-then-user or user')
+    .option('--enable', 'open it to new jobs')
+    .option('--disable', 'close it to new jobs (running and pending ones go on)');
+}
+
+function queueBody(options: Record<string, unknown>): Record<string, unknown> {
+  const integer = (name: string, value: unknown) => {
+    if (typeof value !== 'string' || !/^\d+$/.test(value)) throw invalidInput(`--${name} must be a whole number, not '${String(value)}'`);
+    return Number(value);
+  };
+  const limit = (name: string, value: unknown) => (value === 'none' ? null : integer(name, value));
+  const names = (value: unknown) => String(value).split(',').map((s) => s.trim()).filter(Boolean);
+  const body: Record<string, unknown> = {};
+  const o = options;
+  if (o.workgroup !== undefined) body.workgroup = o.workgroup === 'none' ? null : o.workgroup;
+  if (o.description !== undefined) body.description = o.description;
+  if (o.priority !== undefined) body.priority = integer('priority', o.priority);
+  if (o.nice !== undefined) body.nice = integer('nice', o.nice);
+  if (o.wallTime !== undefined) body.wallTime = o.wallTime;
+  if (o.cpuTime !== undefined) body.cpuTime = o.cpuTime === 'none' ? null : o.cpuTime;
+  if (o.defaultTime !== undefined) body.defaultTime = o.defaultTime;
+  if (o.defaultMem !== undefined) body.defaultMem = o.defaultMem;
+  if (o.maxMem !== undefined) body.maxMem = o.maxMem;
+  if (o.maxCpus !== undefined) body.maxCpus = integer('max-cpus', o.maxCpus);
+  if (o.maxGpus !== undefined) body.maxGpus = integer('max-gpus', o.maxGpus);
+  if (o.maxRunningPerUser !== undefined) body.maxRunningPerUser = limit('max-running-per-user', o.maxRunningPerUser);
+  if (o.maxRunningPerSubgroup !== undefined) body.maxRunningPerSubgroup = limit('max-running-per-subgroup', o.maxRunningPerSubgroup);
+  if (o.maxRunningPerHost !== undefined) body.maxRunningPerHost = limit('max-running-per-host', o.maxRunningPerHost);
+  if (o.allowWorkgroups !== undefined) body.allowedWorkgroups = names(o.allowWorkgroups);
+  if (o.allowSubgroups !== undefined) body.allowedSubgroups = names(o.allowSubgroups);
+  if (o.fairShare !== undefined) body.fairShare = o.fairShare;
+  if (o.enable && o.disable) throw invalidInput('give --enable or --disable, not both');
+  if (o.enable) body.enabled = true;
+  if (o.disable) body.enabled = false;
+  return body;
+}
+
+function printQueues(out: ReturnType<typeof outputOf>, queues: Queue[]): void {
+  out.table(
+    ['QUEUE', 'PRIO', 'NICE', 'WALL', 'CPU TIME', 'DEF MEM', 'MAX MEM', 'CPUS', 'GPUS', 'RUN/USER', 'WORKGROUP', 'STATE', 'DESCRIPTION'],
+    queues.map((q) => [
+      q.name,
+      q.priority,
+      q.nice,
+      formatDuration(q.wallTimeLimitMs),
+      q.cpuTimeLimitMs === null ? '-' : formatDuration(q.cpuTimeLimitMs),
+      formatSize(q.defaultMemBytes),
+      formatSize(q.maxMemBytes),
+      q.maxCpus,
+      q.maxGpus,
+      q.maxRunningPerUser ?? '-',
+      q.workgroup ?? '(all)',
+      q.enabled ? 'open' : pc.yellow('closed'),
+      q.description,
+    ]),
+    '(no queues)',
+  );
+}
+
+export function registerQueueCommands(program: Command, admin: Command): void {
+  program
+    .command('queues')
+    .description('the batch queues, their limits and priorities')
+    .action(async (_options, command) => {
+      const out = outputOf(command);
+      const queues = await clientOf(command).request<Queue[]>('GET', '/api/queues');
+      out.result(queues, () => printQueues(out, queues));
+    });
+
+  const queue = admin.command('queue').description('batch queues (operators; workgroup admins for their workgroup\'s queues)');
+  queue
+    .command('list')
+    .alias('ls')
+    .description('list queues')
+    .action(async (_options, command) => {
+      const out = outputOf(command);
+      const queues = await clientOf(command).request<Queue[]>('GET', '/api/queues');
+      out.result(queues, () => printQueues(out, queues));
+    });
+  queueOptions(queue.command('add').description('add a queue (fields not given come from the short queue)').argument('<name>'))
+    .addHelpText('after', examples('keisan admin queue add gpu --max-gpus 8 --wall-time 2d --priority 50', 'keisan admin queue add belle-long --workgroup belle --wall-time 3d'))
+    .action(async (...args: unknown[]) => {
+      const [name, options, command] = args as [string, Record<string, unknown>, CommandUnknownOpts];
+      const out = outputOf(command);
+      const created = await clientOf(command).request<Queue>('POST', '/api/queues', { name, ...queueBody(options) });
+      out.result(created, () => out.line(`Added queue ${created.name} (${formatDuration(created.wallTimeLimitMs)}, priority ${created.priority}).`));
+    });
+  queueOptions(queue.command('set').description('change a queue').argument('<name>'))
+    .addHelpText('after', examples('keisan admin queue set short --max-running-per-user 50', 'keisan admin queue set huge --disable'))
+    .action(async (...args: unknown[]) => {
+      const [name, options, command] = args as [string, Record<string, unknown>, CommandUnknownOpts];
+      const out = outputOf(command);
+      const body = queueBody(options);
+      if (Object.keys(body).length === 0) throw invalidInput('nothing to change: see keisan admin queue set --help');
+      const changed = await clientOf(command).request<Queue>('PATCH', `/api/queues/${encodeURIComponent(name)}`, body);
+      out.result(changed, () => printQueues(out, [changed]));
+    });
+  queue
+    .command('rm')
+    .description('remove a queue that has no pending or running jobs')
+    .argument('<name>')
+    .option('-y, --yes', 'do not ask for confirmation')
+    .action(async (name, options, command) => {
+      const out = outputOf(command);
+      if (!options.yes) throw invalidInput(`removing queue '${name}' needs --yes`);
+      await clientOf(command).request('DELETE', `/api/queues/${encodeURIComponent(name)}`);
+      out.result({ removed: name }, () => out.line(`Removed queue ${name}.`));
+    });
 }
 
 export function registerBatchCommands(program: Command): void {
@@ -230,7 +360,6 @@ export function registerBatchCommands(program: Command): void {
   for (const [name, verb, route, done] of [
     ['cancel', 'cancel pending or running jobs', 'cancel', 'cancelled'],
     ['hold', 'hold pending jobs: they will not start until released', 'hold', 'held'],
-    ['release', 'release held jobs', 'release', 'released'],
   ] as const) {
     program
       .command(name)
@@ -244,6 +373,30 @@ export function registerBatchCommands(program: Command): void {
         out.result(results, () => results.forEach((job) => out.line(`Job ${jobLabel(job)} ${done}.`)));
       });
   }
+
+  // Jobs are numbers and devices names that start with a letter, so one verb serves both.
+  program
+    .command('release')
+    .description('release held jobs (by id), or give back devices you reserved (by name)')
+    .argument('<targets...>', 'job ids and/or device names')
+    .addHelpText('after', examples('keisan release 1234', 'keisan release tape0'))
+    .action(async (targets, _options, command) => {
+      const out = outputOf(command);
+      const client = clientOf(command);
+      const results: unknown[] = [];
+      for (const target of targets) {
+        if (/^\d+$/.test(target)) {
+          const job = await client.request<Job>('POST', `/api/jobs/${target}/release`);
+          results.push(job);
+          out.done(`Job ${jobLabel(job)} released.`);
+        } else {
+          const device = await releaseDevice(target, command);
+          results.push(device);
+          out.done(`Released ${device.name}; it is free.`);
+        }
+      }
+      if (out.json) out.result(results, () => undefined);
+    });
 
   program
     .command('why')

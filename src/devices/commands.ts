@@ -1,5 +1,5 @@
 import { createInterface } from 'node:readline/promises';
-import type { Command } from '@commander-js/extra-typings';
+import type { Command, CommandUnknownOpts } from '@commander-js/extra-typings';
 import { clientOf, examples, outputOf } from '../cli/context.ts';
 import { formatTime, type Output } from '../cli/output.ts';
 import { invalidInput } from '../lib/errors.ts';
@@ -51,6 +51,11 @@ async function confirmRemoval(name: string, yes: boolean | undefined): Promise<v
   }
 }
 
+/** `keisan release DEVICE` (the batch room's `release` command hands device names here). */
+export async function releaseDevice(name: string, command: CommandUnknownOpts): Promise<Device> {
+  return clientOf(command).request<Device>('POST', `${path(name)}/release`);
+}
+
 export function registerDeviceCommands(program: Command, admin: Command): void {
   program
     .command('devices')
@@ -81,16 +86,6 @@ export function registerDeviceCommands(program: Command, admin: Command): void {
       const out = outputOf(command);
       const device = await clientOf(command).request<Device>('POST', `${path(name)}/reserve`, options.for === undefined ? {} : { for: options.for });
       out.result(device, () => out.line(reservedText(device)));
-    });
-
-  program
-    .command('release')
-    .description('give back a device you reserved')
-    .argument('<device>', 'the device')
-    .action(async (name, _options, command) => {
-      const out = outputOf(command);
-      const device = await clientOf(command).request<Device>('POST', `${path(name)}/release`);
-      out.result(device, () => out.line(`Released ${device.name}; it is free.`));
     });
 
   // ------------------------------------------------------------------ admin

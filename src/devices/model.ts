@@ -8,9 +8,13 @@ import { description, noNul, unixName } from '../accounts/model.ts';
  * (20m, 2h, 1d, or a number of seconds) in requests.
  */
 
-/** Device names appear in URLs and on the command line: short, lower case, no spaces. */
-export const DEVICE_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,31}$/;
-export const DEVICE_NAME_RULE = 'start with a lower-case letter or digit, then use only a-z, 0-9, _ and -, at most 32 characters';
+/**
+ * Device names appear in URLs and on the command line: short, lower case, no spaces, and
+ * starting with a letter, so `keisan release 42` (a job) and `keisan release tape0` (a device)
+ * never mean the same thing.
+ */
+export const DEVICE_NAME_PATTERN = /^[a-z][a-z0-9_-]{0,31}$/;
+export const DEVICE_NAME_RULE = 'start with a lower-case letter, then use only a-z, 0-9, _ and -, at most 32 characters';
 
 export const deviceName = z
   .string({ error: 'device name must be a string' })
