@@ -1,5 +1,6 @@
 import { Command, CommanderError } from '@commander-js/extra-typings';
 import { registerAccountCommands } from '../accounts/commands.ts';
+import { registerBatchCommands, registerQueueCommands } from '../batch/commands.ts';
 import { registerDeviceCommands } from '../devices/commands.ts';
 import { KeisanError } from '../lib/errors.ts';
 import { KEISAN_VERSION } from '../lib/version.ts';
@@ -27,6 +28,8 @@ export function buildProgram(): Command {
   registerMonitorCommands(program);
   registerRecoveryCommands(program);
   registerAccountCommands(program, admin);
+  registerBatchCommands(program);
+  registerQueueCommands(program, admin);
   registerDeviceCommands(program, admin);
   program.addCommand(admin);
   // Every subcommand reports usage errors through the same exit path.
