@@ -18,6 +18,7 @@ import {
   type FacilityExport,
   type Snapshot,
 } from './declarative.ts';
+import { AccountsCache, type CachedUser } from './cache.ts';
 import { LoginLimiter } from './login-limiter.ts';
 import {
   SYSTEM_ACTOR,
@@ -50,6 +51,8 @@ export interface LoginResult {
 export interface Authenticated {
   actor: Actor;
   ticketId: number;
+  /** The SHA-256 of the ticket, by which it is cached. */
+  tokenHash: string;
   times: TicketInfo;
 }
 
@@ -80,6 +83,7 @@ export class AccountsService {
     private readonly settings: Settings,
     private readonly clock: Clock,
     limiter?: LoginLimiter,
+    private readonly cache: AccountsCache = new AccountsCache(),
   ) {
     const limit = settings.accounts.loginRateLimit;
     this.limiter = limiter ?? new LoginLimiter({ perUser: limit.perUser, perAddress: limit.perAddress, windowMs: limit.window });
@@ -89,7 +93,11 @@ export class AccountsService {
   /** Runs `work` with a service whose every change joins one transaction: all or nothing. */
   async inOneTransaction<T>(work: (service: AccountsService) => Promise<T>): Promise<T> {
     if (this.k.isTransaction) return work(this);
-    return this.k.transaction().execute((tx) => work(new AccountsService(tx, this.settings, this.clock, this.limiter)));
+    try {
+      return await this.k.transaction().execute((tx) => work(new AccountsService(tx, this.settings, this.clock, this.limiter, this.cache)));
+    } finally {
+      this.cache.invalidate();
+    }
   }
 
   /** A transaction of its own, or the enclosing one. */
@@ -132,6 +140,8 @@ export class AccountsService {
         throw conflict(`${record.targetType} '${record.target}' changed at the same time by someone else; try again`);
       }
       throw error;
+    } finally {
+      this.cache.invalidate();
     }
   }
 
@@ -232,21 +242,28 @@ export class AccountsService {
 
   /** Resolves a ticket to the acting user; every way it can fail says what to do. */
   async authenticate(token: string, address: string | null): Promise<Authenticated> {
-    const row = await store.findTicketByHash(this.k, sha256Hex(token));
-    if (!row) throw new KeisanError('NOT_AUTHENTICATED', 'your ticket is not known to this server: run `keisan login`');
-    const user = await store.findUserById(this.k, row.user_id);
-    if (!user) throw new KeisanError('NOT_AUTHENTICATED', 'your account no longer exists');
+    const tokenHash = sha256Hex(token);
+    let entry = this.cache.ticket(tokenHash);
+    if (!entry) {
+      const generation = this.cache.generation;
+      const row = await store.findTicketByHash(this.k, tokenHash);
+      if (!row) throw new KeisanError('NOT_AUTHENTICATED', 'your ticket is not known to this server: run `keisan login`');
+      const user = await store.findUserById(this.k, row.user_id);
+      if (!user) throw new KeisanError('NOT_AUTHENTICATED', 'your account no longer exists');
+      entry = { ticketId: row.id, times: ticketTimes(row), user, actor: await this.actorFromRow(user, null) };
+      this.cache.keepTicket(tokenHash, entry, generation);
+    }
+    const { user, times } = entry;
     // A locked account says so first: locking also revoked the ticket, and "locked" is the news.
     if (user.locked === 1) throw lockedError(user.name, user.lock_reason);
-    const times = ticketTimes(row);
     const state = ticketState(times, this.now());
     if (state === 'revoked') {
       throw new KeisanError('NOT_AUTHENTICATED', 'your ticket was revoked (you logged out, or your password was set anew): run `keisan login`');
     }
     if (state === 'expired') {
-      throw new KeisanError('TICKET_EXPIRED', `your ticket expired at ${row.expires_at}: run \`keisan login\``);
+      throw new KeisanError('TICKET_EXPIRED', `your ticket expired at ${times.expiresAt.toISOString()}: run \`keisan login\``);
     }
-    return { actor: await this.actorFromRow(user, address), ticketId: row.id, times: ticketInfo(times) };
+    return { actor: { ...entry.actor, address }, ticketId: entry.ticketId, tokenHash, times: ticketInfo(times) };
   }
 
   async renew(auth: Authenticated): Promise<TicketInfo> {
@@ -262,6 +279,7 @@ export class AccountsService {
       throw new KeisanError(decision.reason === 'revoked' ? 'NOT_AUTHENTICATED' : 'TICKET_EXPIRED', reason);
     }
     await this.k.updateTable('tickets').set({ expires_at: decision.expiresAt.toISOString(), last_used_at: now.toISOString() }).where('id', '=', row.id).execute();
+    this.cache.forgetTicket(auth.tokenHash);
     return ticketInfo({ ...times, expiresAt: decision.expiresAt });
   }
 
@@ -271,12 +289,26 @@ export class AccountsService {
       await tx.updateTable('tickets').set({ revoked_at: now.toISOString() }).where('id', '=', auth.ticketId).execute();
       await writeAudit(tx, { actor: auth.actor, action: 'auth.logout', targetType: 'user', target: auth.actor.name, outcome: 'ok' }, now);
     });
+    this.cache.forgetTicket(auth.tokenHash);
   }
 
   async whoami(auth: Authenticated): Promise<WhoAmI> {
-    const row = await store.findUserById(this.k, auth.actor.userId);
-    if (!row) throw new KeisanError('NOT_AUTHENTICATED', 'your account no longer exists');
-    return { user: await store.toUser(this.k, row), ticket: auth.times };
+    const cached = await this.cachedUser(auth.actor.name).catch((error: unknown) => {
+      if (error instanceof KeisanError && error.code === 'NOT_FOUND') throw new KeisanError('NOT_AUTHENTICATED', 'your account no longer exists');
+      throw error;
+    });
+    return { user: cached.user, ticket: auth.times };
+  }
+
+  /** A user's row, scope and public record, from the cache when nothing changed since. */
+  private async cachedUser(name: string): Promise<CachedUser> {
+    const hit = this.cache.user(name);
+    if (hit) return hit;
+    const generation = this.cache.generation;
+    const row = await this.userRow(this.k, name);
+    const entry: CachedUser = { row, scope: await store.userScope(this.k, row), user: await store.toUser(this.k, row) };
+    this.cache.keepUser(name, entry, generation);
+    return entry;
   }
 
   async changeOwnPassword(actor: Actor, current: string, next: string): Promise<void> {
@@ -494,9 +526,9 @@ export class AccountsService {
   }
 
   async getUser(actor: Actor, name: string): Promise<User> {
-    const row = await this.userRow(this.k, name);
-    await this.require(actor, { kind: 'user.read', user: await store.userScope(this.k, row) }, { type: 'user', name });
-    return store.toUser(this.k, row);
+    const { scope, user } = await this.cachedUser(name);
+    await this.require(actor, { kind: 'user.read', user: scope }, { type: 'user', name });
+    return user;
   }
 
   /**
