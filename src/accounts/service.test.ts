@@ -363,6 +363,30 @@ describeEachDatabase('AccountsService', (database) => {
     assert.equal(entry?.outcome, 'ok');
   });
 
+  it('what authentication and reads keep in memory never outlives a change', async () => {
+    const { ticket } = await f.service.login('alice', PASSWORD, ADDRESS);
+    const sam = await f.actor('sam');
+    // Used once: from now on the ticket and alice's record come from memory.
+    const first = await f.service.authenticate(ticket, ADDRESS);
+    assert.equal(first.actor.name, 'alice');
+    assert.equal((await f.service.whoami(first)).user.email, null);
+    await f.service.updateUser(sam, 'alice', { email: 'alice@example.org', fullName: 'Alice A.' });
+    const again = await f.service.authenticate(ticket, ADDRESS);
+    assert.equal((await f.service.whoami(again)).user.email, 'alice@example.org');
+    assert.equal((await f.service.getUser(sam, 'alice')).fullName, 'Alice A.');
+    // An admin role granted after the ticket was cached counts at once.
+    await f.service.setWorkgroupAdmin(SYSTEM_ACTOR, 'physics', 'alice', true);
+    assert.equal((await f.service.authenticate(ticket, ADDRESS)).actor.workgroupAdminOf.length, 1);
+    // Expiry is judged on every request, not remembered.
+    f.clock.advance(10 * 3_600_000);
+    await rejectsWith(f.service.authenticate(ticket, ADDRESS), 'TICKET_EXPIRED');
+    // A lock ends a cached session immediately.
+    const fresh = await f.service.login('alice', PASSWORD, ADDRESS);
+    await f.service.authenticate(fresh.ticket, ADDRESS);
+    await f.service.updateUser(sam, 'alice', { locked: true });
+    await rejectsWith(f.service.authenticate(fresh.ticket, ADDRESS), 'ACCOUNT_LOCKED');
+  });
+
   it('a locked user cannot log in, and locking ends their sessions', async () => {
     const { ticket } = await f.service.login('alice', PASSWORD, ADDRESS);
     const sam = await f.actor('sam');
