@@ -172,9 +172,22 @@ export interface PendingExplanation {
   /** 1-based position among the queue's pending jobs in priority order. */
   position: number;
   /** The fair-share numbers behind its priority. */
-  fairShare: { subgroupShare: number; subgroupUsage: number; userUsage: number; factor: number };
+  fairShare: {
+    subgroupShare: number;
+    subgroupUsage: number;
+    userUsage: number;
+    factor: number;
+    /** Optional detail for `keisan why`: the subgroup's configured shares, their total over the subgroups competing now, and how many users share the subgroup. */
+    shares?: number;
+    totalShares?: number;
+    users?: number;
+  };
   /** Roughly when it may start (epoch ms), when the scheduler could tell. */
   estimatedStart: number | null;
+  /** Optional: the running job whose end is expected to let it start. */
+  afterJob?: number | null;
+  /** Optional: why there is no estimatedStart. */
+  noEstimate?: 'blocked' | 'no-time-limit' | 'never-fits' | 'too-far' | null;
 }
 
 export interface ScheduleResult {
