@@ -274,7 +274,7 @@ export function registerBatchCommands(program: Command): void {
         return;
       }
       const ended = await waitForEnd(client, result.jobs, (job) => {
-        if (!out.json) out.line(`Job ${jobLabel(job)} ${job.state}${job.exitCode !== null ? ` (exit code ${job.exitCode})` : ''}${job.reason ? `: ${job.reason}` : ''}`);
+        if (!out.json) out.line(`Job ${jobLabel(job)} ${job.state}${job.exitCode !== null ? ` (exit code ${job.exitCode})` : ''}${job.reason && job.state !== 'completed' ? `: ${job.reason}` : ''}`);
       });
       out.result({ ...result, ended }, () => undefined);
       const worst = ended.find((job) => job.state !== 'completed');

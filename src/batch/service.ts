@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Kysely } from 'kysely';
-import type pino from 'pino';
+import type { FastifyBaseLogger } from 'fastify';
 import { SYSTEM_ACTOR, type Actor } from '../accounts/model.ts';
 import type { AccountsService } from '../accounts/service.ts';
 import type { Database } from '../db/schema.ts';
@@ -41,7 +41,7 @@ export interface BatchServiceOptions {
   node: () => NodeResources;
   queues: QueueBook;
   schedule: (state: SchedulerState, nodes: NodeResources[], policy: SchedulerPolicy, now: number) => ScheduleResult;
-  logger: pino.Logger;
+  logger: FastifyBaseLogger;
 }
 
 const ARRAY_INSERT_CHUNK = 500;

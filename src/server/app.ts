@@ -2,7 +2,18 @@ import fastifySwagger from '@fastify/swagger';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { registerAccountRoutes } from '../accounts/routes.ts';
+import type { JobExecutor } from '../batch/executor.ts';
+import { LocalExecutor } from '../batch/executors/local/executor.ts';
+import type { NodeResources } from '../batch/model.ts';
+import { localNode } from '../batch/node.ts';
+import { QueueBook } from '../batch/queue-book.ts';
+import { registerBatchRoutes } from '../batch/routes.ts';
+import { schedule } from '../batch/scheduler.ts';
+import { BatchService } from '../batch/service.ts';
 import { AccountsService } from '../accounts/service.ts';
 import type { Db } from '../db/connection.ts';
 import { registerDeviceRoutes } from '../devices/routes.ts';
@@ -25,9 +36,26 @@ export interface AppOptions {
   /** Fastify logger options (pino); false for silence in tests. */
   logger?: FastifyServerOptions['logger'];
   https?: { cert: Buffer; key: Buffer };
+  /** Where jobs run; default: the local executor without cgroups, in a temporary directory. */
+  jobs?: JobRunner;
 }
 
 export type KeisanApp = FastifyInstance & { keisan: ServerContext };
+
+/** Where jobs run and what this machine offers them. */
+export interface JobRunner {
+  executor: JobExecutor;
+  node: NodeResources;
+}
+
+/**
+ * Without an explicit runner (tests of other rooms): the local executor without cgroups, its
+ * records in a private temporary directory, and no GPUs. `keisan server` passes the real one.
+ */
+async function defaultJobRunner(settings: Settings): Promise<JobRunner> {
+  const stateDir = await mkdtemp(path.join(tmpdir(), 'keisan-jobs-'));
+  return { executor: new LocalExecutor({ stateDir, cgroups: false }), node: localNode(settings, []) };
+}
 
 /** One debug line per request instead of two at info: daemons' heartbeats would flood the log. */
 class QuietRequestLog extends LogController {
@@ -59,16 +87,33 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 
+  const accounts = new AccountsService(db.kysely, settings, clock);
+  const jobs = options.jobs ?? (await defaultJobRunner(settings));
+  const batch = new BatchService({
+    db: db.kysely,
+    clock,
+    accounts,
+    executor: jobs.executor,
+    node: () => jobs.node,
+    queues: new QueueBook(db.kysely, settings, clock, accounts),
+    schedule,
+    logger: app.log,
+  });
   const context: ServerContext = {
     settings,
     clock,
     version: KEISAN_VERSION,
     database: { dialect: db.dialect, location: db.location },
-    accounts: new AccountsService(db.kysely, settings, clock),
+    accounts,
     daemons: new DaemonsService(db.kysely, options.nodeSecret, clock, settings.daemons.heartbeatInterval, settings.daemons.staleAfterMissed),
     devices: new DevicesService(db.kysely, clock),
+    batch,
   };
   app.decorate('keisan', context);
+  app.addHook('onClose', async () => {
+    await batch.close();
+    await jobs.executor.close();
+  });
 
   installErrorHandling(app);
   await app.register(fastifySwagger, {
@@ -123,10 +168,12 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
     registerAccountRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
     registerDaemonRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
     registerDeviceRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
+    registerBatchRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
   });
 
   app.get('/api/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
 
   await app.ready();
+  await batch.start();
   return app as unknown as KeisanApp;
 }

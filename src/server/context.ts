@@ -1,4 +1,5 @@
 import type { AccountsService } from '../accounts/service.ts';
+import type { BatchService } from '../batch/service.ts';
 import type { Db } from '../db/connection.ts';
 import type { DevicesService } from '../devices/service.ts';
 import type { Clock } from '../lib/clock.ts';
@@ -13,5 +14,6 @@ export interface ServerContext {
   database: Pick<Db, 'dialect' | 'location'>;
   accounts: AccountsService;
   daemons: DaemonsService;
+  batch: BatchService;
   devices: DevicesService;
 }

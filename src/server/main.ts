@@ -7,7 +7,11 @@ import { migrateToLatest } from '../db/migrate.ts';
 import { systemClock } from '../lib/clock.ts';
 import { loadFacilityFile, serverUrlOf, type Settings } from '../lib/config.ts';
 import { KeisanError } from '../lib/errors.ts';
-import { buildApp, type KeisanApp } from './app.ts';
+import { detectCgroupLayout } from '../batch/executors/local/cgroups.ts';
+import { LocalExecutor } from '../batch/executors/local/executor.ts';
+import { discoverGpus } from '../batch/gpus.ts';
+import { localNode } from '../batch/node.ts';
+import { buildApp, type JobRunner, type KeisanApp } from './app.ts';
 import { initDataDir, readNodeSecret, writeOperatorPassword } from './facility.ts';
 
 export interface ServerOptions {
@@ -52,12 +56,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         key: readFileSync(path.resolve(options.dataDir, settings.server.tls.key)),
       }
     : undefined;
+  const jobs = await localJobRunner(settings, options.dataDir, logger);
   const app = await buildApp({
     settings,
     db,
     nodeSecret: readNodeSecret(options.dataDir),
     clock: systemClock,
     logger: { name: 'keisan-server', level: process.env.KEISAN_LOG_LEVEL ?? 'info' },
+    jobs,
     ...(https ? { https } : {}),
   });
   await bootstrap(app, facility.raw, options.dataDir, logger);
@@ -99,6 +105,25 @@ async function bootstrap(app: KeisanApp, raw: Record<string, unknown>, dataDir: 
     const file = writeOperatorPassword(dataDir, created.name, created.password);
     logger.info({ operator: created.name, passwordFile: file }, 'created the first operator account; its password is in the password file');
   }
+}
+
+/**
+ * The local executor for this machine: job records in DATA/jobs, jobs in cgroups under
+ * batch.cgroupParent when we may create them, GPUs from nvidia-smi. Says at start what it
+ * enforces and what not (single-user mode when not root).
+ */
+async function localJobRunner(settings: Settings, dataDir: string, logger: pino.Logger): Promise<JobRunner> {
+  const usable = process.getuid?.() === 0 && detectCgroupLayout().kind !== 'none';
+  const executor = new LocalExecutor({ stateDir: path.join(dataDir, 'jobs'), cgroups: usable ? { root: settings.batch.cgroupParent } : false });
+  const discovery = await discoverGpus();
+  const node = localNode(settings, discovery.gpus);
+  const capabilities = executor.capabilities();
+  logger.info(
+    { cpus: node.cpus, memoryForJobs: node.memBytes, gpus: discovery.gpus.map((g) => `${g.index}:${g.type}`), cgroups: capabilities.cgroups, enforced: capabilities.enforced },
+    discovery.gpus.length ? `batch: ${discovery.gpus.length} GPU(s) found` : `batch: no GPUs (${discovery.reason ?? 'none listed'})`,
+  );
+  if (capabilities.notEnforced.length) logger.warn({ notEnforced: capabilities.notEnforced }, 'batch: some limits are not enforced on this machine');
+  return { executor, node };
 }
 
 /** `keisan server`: runs until SIGINT/SIGTERM, then closes connections and the database. */

@@ -16,6 +16,7 @@
  * polled (default every 200 ms) as a fallback. Finishing a job kills what it left behind, reads
  * the cgroup's accounting, writes `outcome.json`, removes the cgroups and tells the listeners.
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import path from 'node:path';
@@ -307,6 +308,17 @@ export class LocalExecutor implements JobExecutor {
     };
   }
 
+  private readonly knownUids = new Map<number, { known: boolean; at: number }>();
+
+  /** Whether NSS (passwd, LDAP…) resolves this uid; remembered for a minute. */
+  private systemKnowsUid(uid: number): boolean {
+    const cached = this.knownUids.get(uid);
+    if (cached && Date.now() - cached.at < 60_000) return cached.known;
+    const known = spawnSync('getent', ['passwd', String(uid)], { stdio: 'ignore', timeout: 5000 }).status === 0;
+    this.knownUids.set(uid, { known, at: Date.now() });
+    return known;
+  }
+
   // ---------------------------------------------------------------------------- start
 
   private jobDir(jobId: number): string {
@@ -384,7 +396,9 @@ export class LocalExecutor implements JobExecutor {
       let env: Record<string, string>;
       if (switchUser) {
         // setpriv and env run as root: give them a clean environment (no LD_PRELOAD from the job).
-        const groups = ['--init-groups'];
+        // A user the system knows gets their groups; a Keisan-only account (no passwd entry yet:
+        // see the LDAP publishing of accounts) runs with its primary group alone.
+        const groups = this.systemKnowsUid(uid) ? ['--init-groups'] : [`--groups=${gid}`];
         prefix = [
           ...niceWords,
           this.setpriv!,
