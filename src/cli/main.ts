@@ -44,6 +44,13 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // `keisan jobs | head`: a reader that stops early is not an error (as with any Unix tool).
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE') process.exit(0);
+      throw error;
+    });
+  }
   const program = buildProgram();
   const json = argv.includes('--json');
   try {
