@@ -6,6 +6,7 @@
 # carry [".device"] on nvidia-h200-x2. It runs the executor tests on cgroup v2 and three 1-GPU
 # jobs on two GPUs through keisan server, writing logs to $OUT.
 set -u
+[ -n "${OUT:-}" ] || { echo "run this through the device tool (it replaces node_modules; \$OUT is unset here)" >&2; exit 2; }
 R=$(pwd)
 mkdir -p /tmp/n && xz -dc .device/node.xz > /tmp/n/node && chmod +x /tmp/n/node && export PATH=/tmp/n:$PATH
 rm -rf node_modules && tar -xJf .device/prod-modules.tar.xz
