@@ -430,6 +430,28 @@ export function registerBatchCommands(program: Command): void {
     });
 
   program
+    .command('usage')
+    .description('accounting of ended jobs: per user, subgroup or workgroup, over a period')
+    .option('-b, --by <what>', 'user, subgroup or workgroup', 'user')
+    .option('--from <when>', 'from this time (2026-11-01) or this long ago (30d); default 30 days ago')
+    .option('--to <when>', 'up to this time; default now')
+    .addHelpText('after', examples('keisan usage', 'keisan usage --by subgroup --from 2026-11-01 --to 2026-12-01'))
+    .action(async (options, command) => {
+      const out = outputOf(command);
+      if (!['user', 'subgroup', 'workgroup'].includes(options.by)) throw invalidInput(`--by ${options.by}: use user, subgroup or workgroup`);
+      const rows = await clientOf(command).request<{ key: string; jobs: number; failed: number; wallHours: number; coreHours: number; cpuHours: number; gpuHours: number }[]>(
+        'GET',
+        '/api/usage',
+        undefined,
+        { by: options.by, from: options.from, to: options.to },
+      );
+      const h = (n: number) => n.toFixed(n < 10 ? 2 : 1);
+      out.result(rows, () =>
+        out.table([options.by.toUpperCase(), 'JOBS', 'NOT OK', 'WALL H', 'CORE H', 'CPU H', 'GPU H'], rows.map((r) => [r.key, r.jobs, r.failed, h(r.wallHours), h(r.coreHours), h(r.cpuHours), h(r.gpuHours)]), '(no jobs ended in that period)'),
+      );
+    });
+
+  program
     .command('notifications')
     .description('your notifications (job ends, limits hit…)')
     .option('--unread', 'only unread ones')

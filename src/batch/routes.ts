@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseTimeFilter } from '../accounts/routes.ts';
 import { invalidInput } from '../lib/errors.ts';
 import { authOf } from '../server/auth.ts';
 import type { ServerContext } from '../server/context.ts';
@@ -166,6 +167,33 @@ export function registerBatchRoutes(app: ZodApp, ctx: ServerContext): void {
     async (request) => {
       await batch.removeQueue(authOf(request).actor, request.params.name);
       return { ok: true as const };
+    },
+  );
+
+  app.get(
+    '/api/usage',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: 'Accounting of ended jobs per user, subgroup or workgroup over a period',
+        querystring: z
+          .object({
+            by: z.enum(['user', 'subgroup', 'workgroup']).default('user'),
+            from: z.string().max(64).optional().describe('ISO time or a duration ago (30d); default 30 days ago'),
+            to: z.string().max(64).optional().describe('ISO time or a duration ago; default now'),
+          })
+          .strict(),
+        response: {
+          200: z.array(z.object({ key: z.string(), jobs: z.number(), failed: z.number(), wallHours: z.number(), coreHours: z.number(), cpuHours: z.number(), gpuHours: z.number() })),
+          ...commonErrors,
+        },
+      },
+    },
+    async (request) => {
+      const now = ctx.clock.now();
+      const from = request.query.from ? parseTimeFilter('from', request.query.from, now) : new Date(now.getTime() - 30 * 86_400_000);
+      const to = request.query.to ? parseTimeFilter('to', request.query.to, now) : now;
+      return batch.accounting(authOf(request).actor, request.query.by, from, to);
     },
   );
 

@@ -167,6 +167,25 @@ describeEachDatabase('batch through the API', (database) => {
     assert.equal((await until(long, ['cancelled'])).state, 'cancelled');
   });
 
+  it('accounts ended jobs per user, subgroup and workgroup', async () => {
+    const ok = ((await submit('#!/bin/sh\nsleep 0.3\n', { time: '5', cpus: '2' })).body as { jobs: number[] }).jobs[0]!;
+    const bad = ((await submit('#!/bin/sh\nexit 1\n', { time: '5' })).body as { jobs: number[] }).jobs[0]!;
+    await until(ok, ['completed']);
+    await until(bad, ['failed']);
+    for (const by of ['user', 'subgroup', 'workgroup'] as const) {
+      const rows = (await api('GET', `/api/usage?by=${by}&from=1h`)).body as { key: string; jobs: number; failed: number; coreHours: number; wallHours: number }[];
+      assert.equal(rows.length, 1, JSON.stringify(rows));
+      assert.equal(rows[0]!.key, { user: 'alice', subgroup: 'lab-ml', workgroup: 'lab' }[by]);
+      assert.equal(rows[0]!.jobs, 2);
+      assert.equal(rows[0]!.failed, 1);
+      assert.ok(rows[0]!.coreHours >= (2 * 0.3) / 3600, 'two cores for at least 0.3 s');
+      assert.ok(rows[0]!.coreHours > rows[0]!.wallHours);
+    }
+    const empty = (await api('GET', '/api/usage?from=2000-01-01T00:00:00Z&to=2000-02-01T00:00:00Z')).body as unknown[];
+    assert.deepEqual(empty, []);
+    assert.equal((await api('GET', '/api/usage?from=1h&to=2h')).status, 400, 'from after to');
+  });
+
   it('stops a job at its time limit and tells its owner', async () => {
     const id = ((await submit('#!/bin/sh\n#SBATCH --time=0:02\nsleep 30\n')).body as { jobs: number[] }).jobs[0]!;
     const done = await until(id, ['timeout', 'completed', 'failed'], 30_000);

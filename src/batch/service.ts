@@ -46,6 +46,19 @@ export interface BatchServiceOptions {
 
 const ARRAY_INSERT_CHUNK = 500;
 
+export interface UsageRow {
+  key: string;
+  jobs: number;
+  /** Jobs that did not complete successfully. */
+  failed: number;
+  wallHours: number;
+  /** Cores allocated × wall time. */
+  coreHours: number;
+  /** CPU time actually used. */
+  cpuHours: number;
+  gpuHours: number;
+}
+
 export interface JobFilter {
   user?: string;
   all?: boolean;
@@ -422,6 +435,42 @@ export class BatchService {
     this.active.set(id, { ...job, held, transitions: JSON.parse(transitions) as Transition[] });
     this.requestSchedule();
     return this.active.get(id)!;
+  }
+
+  /**
+   * Accounting over jobs that ended in [from, to): per user, subgroup or workgroup — jobs,
+   * CPU-hours used, core-hours allocated, GPU-hours, wall time. Users see their own; group admins
+   * their groups; operators everyone.
+   */
+  async accounting(actor: Actor, by: 'user' | 'subgroup' | 'workgroup', from: Date, to: Date): Promise<UsageRow[]> {
+    if (from.getTime() >= to.getTime()) throw invalidInput('--from must be before --to');
+    const rows = await this.o.db
+      .selectFrom('jobs')
+      .select(['user_name', 'subgroup', 'workgroup', 'cpus', 'gpus', 'started_at', 'ended_at', 'cpu_seconds', 'gpu_seconds', 'state'])
+      .where('ended_at', '>=', from.toISOString())
+      .where('ended_at', '<', to.toISOString())
+      .where('started_at', 'is not', null)
+      .execute();
+    const me = actor.isOperator ? undefined : await this.o.accounts.getUser(SYSTEM_ACTOR, actor.name);
+    const visible = (row: (typeof rows)[number]) =>
+      !me ||
+      row.user_name === me.name ||
+      me.roles.some((r) => (r.role === 'workgroup-admin' && r.workgroup === row.workgroup) || (r.role === 'subgroup-admin' && r.subgroup === row.subgroup));
+    const totals = new Map<string, UsageRow>();
+    for (const row of rows) {
+      if (!visible(row)) continue;
+      const key = by === 'user' ? row.user_name : by === 'subgroup' ? row.subgroup : row.workgroup;
+      const wallSeconds = Math.max(0, (Date.parse(row.ended_at!) - Date.parse(row.started_at!)) / 1000);
+      const entry = totals.get(key) ?? { key, jobs: 0, failed: 0, wallHours: 0, coreHours: 0, cpuHours: 0, gpuHours: 0 };
+      entry.jobs++;
+      if (row.state !== 'completed') entry.failed++;
+      entry.wallHours += wallSeconds / 3600;
+      entry.coreHours += (wallSeconds * row.cpus) / 3600;
+      entry.cpuHours += Number(row.cpu_seconds ?? 0) / 3600;
+      entry.gpuHours += Number(row.gpu_seconds ?? 0) / 3600;
+      totals.set(key, entry);
+    }
+    return [...totals.values()].sort((a, b) => b.coreHours - a.coreHours || a.key.localeCompare(b.key));
   }
 
   async notifications(actor: Actor, unreadOnly: boolean, limit: number): Promise<store.NotificationRow[]> {
