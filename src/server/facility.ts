@@ -49,7 +49,15 @@ workgroups:
 
 users: []
 
-# queues: come with the batch system
+# queues: without this section the first start creates the default set
+# (express 10m, short 1h, middle 6h, large 24h, huge 7d); see \`keisan queues\`.
+# queues:
+#   - { name: gpu, wallTime: 2d, maxGpus: 8, priority: 50 }
+
+batch:
+  backfill: true
+  decayHalfLife: 7d      # past usage counts half after this long (fair share)
+  subgroupShares: {}     # e.g. { b-ana: 2 }; every subgroup has 1 otherwise
 `;
 
 export interface InitResult {
