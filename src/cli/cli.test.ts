@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { parse, stringify } from 'yaml';
 import { OPERATOR_PASSWORD_FILE } from '../server/facility.ts';
+import { expectCode, runKeisan } from './testing.ts';
 import { initTestDataDir } from '../server/testing.ts';
 import { startServer, type RunningServer } from '../server/main.ts';
 
@@ -14,44 +13,8 @@ import { startServer, type RunningServer } from '../server/main.ts';
  * The real `keisan` executable against a real server: the server runs in this process on a
  * free port, the CLI as a child process with its own KEISAN_HOME, as a user would run it.
  */
-const BIN = fileURLToPath(new URL('../../bin/keisan.js', import.meta.url));
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** The environment a CLI child sees: nothing of the developer's own Keisan settings. */
-function childEnv(home: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, KEISAN_HOME: home, NO_COLOR: '1' };
-  for (const key of ['KEISAN_SERVER', 'KEISAN_TICKET', 'KEISAN_DATA', 'KEISAN_DATABASE_URL', 'KEISAN_PORT', 'FORCE_COLOR', 'NODE_TEST_CONTEXT']) delete env[key];
-  return env;
-}
-
-function keisan(home: string, args: string[], stdin?: string): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: childEnv(home), stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(stdin ?? '');
-  });
-}
-
-/** Asserts the exit code, showing the output when it differs. */
-function expectCode(run: Run, code: number): Run {
-  assert.equal(run.code, code, `exit code ${run.code}, expected ${code}\n--- stdout\n${run.stdout}\n--- stderr\n${run.stderr}`);
-  return run;
-}
+const keisan = runKeisan;
 
 function parseJson<T>(text: string): T {
   try {

@@ -1,47 +1,16 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { OPERATOR_PASSWORD_FILE } from '../server/facility.ts';
+import { expectCode, runKeisan } from '../cli/testing.ts';
 import { startServer, type RunningServer } from '../server/main.ts';
 import { initTestDataDir } from '../server/testing.ts';
 
 /** The real `keisan` executable against a real server, as users run the device commands. */
-const BIN = fileURLToPath(new URL('../../bin/keisan.js', import.meta.url));
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function keisan(home: string, args: string[], stdin = ''): Promise<Run> {
-  const env: NodeJS.ProcessEnv = { ...process.env, KEISAN_HOME: home, NO_COLOR: '1' };
-  for (const key of ['KEISAN_SERVER', 'KEISAN_TICKET', 'KEISAN_DATA', 'KEISAN_DATABASE_URL', 'KEISAN_PORT', 'FORCE_COLOR', 'NODE_TEST_CONTEXT']) delete env[key];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(stdin);
-  });
-}
-
-function expectCode(run: Run, code: number): Run {
-  assert.equal(run.code, code, `exit code ${run.code}, expected ${code}\n--- stdout\n${run.stdout}\n--- stderr\n${run.stderr}`);
-  return run;
-}
+const keisan = runKeisan;
 
 describe('keisan devices / reserve / release / admin device, end to end', () => {
   const scratch = mkdtempSync(path.join(tmpdir(), 'keisan-devices-cli-'));
