@@ -1,5 +1,7 @@
 import type { Kysely } from 'kysely';
+import { isUniqueViolation } from '../db/errors.ts';
 import type { Database } from '../db/schema.ts';
+import { conflict, forbidden, type KeisanError } from '../lib/errors.ts';
 import type { Actor } from './model.ts';
 
 /**
@@ -83,4 +85,34 @@ export async function readAudit(db: Kysely<Database>, filter: AuditFilter): Prom
     detail: JSON.parse(row.detail) as Record<string, unknown>,
     address: row.address,
   }));
+}
+
+/**
+ * A change and its audit entry in one transaction (or in the enclosing one); a unique-key race
+ * lost to a concurrent writer becomes CONFLICT with `raceMessage`. Every room's service uses it.
+ */
+export async function auditedChange<T>(
+  db: Kysely<Database>,
+  record: Omit<AuditRecord, 'outcome'>,
+  now: () => Date,
+  work: (tx: Kysely<Database>) => Promise<T>,
+  raceMessage: string,
+): Promise<T> {
+  const run = async (tx: Kysely<Database>) => {
+    const result = await work(tx);
+    await writeAudit(tx, { ...record, outcome: 'ok' }, now());
+    return result;
+  };
+  try {
+    return await (db.isTransaction ? run(db) : db.transaction().execute(run));
+  } catch (error) {
+    if (isUniqueViolation(error)) throw conflict(raceMessage);
+    throw error;
+  }
+}
+
+/** Records a refused action (outcome `denied`, with the reason) and returns the FORBIDDEN error to throw. */
+export async function auditedRefusal(db: Kysely<Database>, record: Omit<AuditRecord, 'outcome' | 'detail'>, reason: string, now: Date): Promise<KeisanError> {
+  await writeAudit(db, { ...record, outcome: 'denied', detail: { reason } }, now);
+  return forbidden(reason);
 }

@@ -1,12 +1,11 @@
 import type { Kysely } from 'kysely';
-import { isUniqueViolation } from '../db/errors.ts';
 import type { Database } from '../db/schema.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { Settings } from '../lib/config.ts';
 import { conflict, forbidden, invalidInput, KeisanError, notFound } from '../lib/errors.ts';
 import { randomPassword, randomToken, sha256Hex } from '../lib/ids.ts';
 import { formatDuration } from '../lib/units.ts';
-import { readAudit, writeAudit, type AuditEntry, type AuditFilter, type AuditRecord } from './audit.ts';
+import { auditedChange, auditedRefusal, readAudit, writeAudit, type AuditEntry, type AuditFilter, type AuditRecord } from './audit.ts';
 import {
   exportDocument,
   parseFacilityDocument,
@@ -119,27 +118,13 @@ export class AccountsService {
   private async require(actor: Actor, action: AccountAction, target: { type: string; name: string }): Promise<void> {
     const decision = authorize(actor, action);
     if (decision.allowed) return;
-    await writeAudit(
-      this.k,
-      { actor, action: action.kind, targetType: target.type, target: target.name, outcome: 'denied', detail: { reason: decision.reason } },
-      this.now(),
-    );
-    throw forbidden(decision.reason);
+    throw await auditedRefusal(this.k, { actor, action: action.kind, targetType: target.type, target: target.name }, decision.reason, this.now());
   }
 
   /** Runs a change and its audit entry in one transaction; unique-key races become CONFLICT. */
   private async change<T>(record: Omit<AuditRecord, 'outcome'>, work: (tx: Tx) => Promise<T>): Promise<T> {
     try {
-      return await this.transaction(async (tx) => {
-        const result = await work(tx);
-        await writeAudit(tx, { ...record, outcome: 'ok' }, this.now());
-        return result;
-      });
-    } catch (error) {
-      if (isUniqueViolation(error)) {
-        throw conflict(`${record.targetType} '${record.target}' changed at the same time by someone else; try again`);
-      }
-      throw error;
+      return await auditedChange(this.k, record, () => this.now(), work, `${record.targetType} '${record.target}' changed at the same time by someone else; try again`);
     } finally {
       this.cache.invalidate();
     }

@@ -1,7 +1,6 @@
 import type { Kysely } from 'kysely';
-import { writeAudit, type AuditRecord } from '../accounts/audit.ts';
+import { auditedChange, auditedRefusal, writeAudit, type AuditRecord } from '../accounts/audit.ts';
 import type { Actor } from '../accounts/model.ts';
-import { isUniqueViolation } from '../db/errors.ts';
 import type { Database } from '../db/schema.ts';
 import type { Clock } from '../lib/clock.ts';
 import { conflict, forbidden, invalidInput, KeisanError, notFound } from '../lib/errors.ts';
@@ -73,22 +72,12 @@ export class DevicesService {
   private async require(actor: Actor, action: DeviceAction, device: string): Promise<void> {
     const decision = authorizeDevice(actor, action);
     if (decision.allowed) return;
-    await writeAudit(this.k, { actor, action, targetType: 'device', target: device, outcome: 'denied', detail: { reason: decision.reason } }, this.now());
-    throw forbidden(decision.reason);
+    throw await auditedRefusal(this.k, { actor, action, targetType: 'device', target: device }, decision.reason, this.now());
   }
 
   /** A change and its audit entry in one transaction; unique-key races become CONFLICT. */
-  private async change<T>(record: Omit<AuditRecord, 'outcome'>, work: (tx: Tx) => Promise<T>): Promise<T> {
-    try {
-      return await this.transaction(async (tx) => {
-        const result = await work(tx);
-        await writeAudit(tx, { ...record, outcome: 'ok' }, this.now());
-        return result;
-      });
-    } catch (error) {
-      if (isUniqueViolation(error)) throw conflict(`device '${record.target}' was changed at the same time by someone else; try again`);
-      throw error;
-    }
+  private change<T>(record: Omit<AuditRecord, 'outcome'>, work: (tx: Tx) => Promise<T>): Promise<T> {
+    return auditedChange(this.k, record, () => this.now(), work, `device '${record.target}' was changed at the same time by someone else; try again`);
   }
 
   private async row(db: Tx, name: string): Promise<store.DeviceRow> {
