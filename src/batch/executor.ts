@@ -21,6 +21,8 @@ export interface LaunchSpec {
   memBytes: number;
   gpuIndices: number[];
   timeLimitMs: number;
+  /** CPU seconds of all the job's processes together (the queue's CPU-time limit); null: none. */
+  cpuTimeLimitMs?: number | null;
   nice: number;
 }
 

@@ -234,6 +234,7 @@ export class BatchService {
         memBytes: job.memBytes,
         gpuIndices,
         timeLimitMs: job.timeLimitMs,
+        cpuTimeLimitMs: queue?.cpuTimeLimitMs ?? null,
         nice: queue?.nice ?? 0,
       });
       if (job.mail.begin) await this.notify(started, 'job-began', `Job ${jobId} (${job.name}) started`, `on ${node}${gpuIndices.length ? ` with GPU ${gpuIndices.join(',')}` : ''}`);
@@ -531,13 +532,14 @@ export class BatchService {
   }
 }
 
-export function describeEnd(job: Pick<Job, 'state' | 'exitCode' | 'exitSignal' | 'timeLimitMs' | 'memBytes'>): string {
+export function describeEnd(job: Pick<Job, 'state' | 'exitCode' | 'exitSignal' | 'timeLimitMs' | 'memBytes' | 'reason'>): string {
   switch (job.state) {
     case 'completed':
       return 'completed';
     case 'failed':
       return job.exitSignal ? `failed (killed by ${job.exitSignal})` : `failed with exit code ${job.exitCode ?? '?'}`;
     case 'timeout':
+      if (job.reason?.includes('CPU-time limit')) return 'used more CPU time than its queue allows and was stopped';
       return `ran past its time limit of ${formatDuration(job.timeLimitMs)} and was stopped`;
     case 'out-of-memory':
       return `ran out of its ${formatSize(job.memBytes)} memory and was stopped`;

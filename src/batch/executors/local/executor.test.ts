@@ -213,6 +213,18 @@ describe('local executor with cgroups', { skip }, () => {
     await waitFor('the forked child to be gone', () => processStartTime(child) === null, 5000);
   });
 
+  it("ends a job past its queue's CPU-time limit as timeout, summing all its processes, and leaves sleepers alone", async () => {
+    // Two busy processes (capped at the job's 1 CPU): together they pass 1 s of CPU well before 10 s of wall time.
+    await ex.start(spec(40, 'spin() { while :; do :; done; }; spin & spin', h.outDir, { cpuTimeLimitMs: 1000, timeLimitMs: 20_000 }));
+    await ex.start(spec(41, 'sleep 1.5', h.outDir, { cpuTimeLimitMs: 1000, timeLimitMs: 20_000 }));
+    const end = await ends.end(40, 15_000);
+    assert.equal(end.state, 'timeout', end.reason ?? '');
+    assert.match(end.reason ?? '', /CPU-time limit of 1s \(its processes used \d/);
+    assert.ok(end.cpuSeconds !== null && end.cpuSeconds >= 1, `cpu ${end.cpuSeconds}`);
+    assert.ok(end.wallMs !== null && end.wallMs < 10_000, `wall ${end.wallMs}`);
+    assert.equal((await ends.end(41, 10_000)).state, 'completed', 'a job that waits uses no CPU time');
+  });
+
   it('cancels a running job', async () => {
     await ex.start(spec(10, 'echo started; sleep 60', h.outDir));
     await waitFor('the job to run', () => h.out(10) === 'started\n');

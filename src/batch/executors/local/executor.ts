@@ -117,6 +117,9 @@ interface Tracked {
   starttime: string | null;
   startedAt: number;
   timeLimitMs: number | null;
+  cpuTimeLimitMs: number | null;
+  /** When the job's CPU time was last compared with its limit. */
+  lastCpuCheck: number;
   /** Stops the spawner's reports for this job's shim; null when its exit is found by polling. */
   unwatch: (() => void) | null;
   /** Re-attached jobs: inotify on the job's directory, for their `exit` record. */
@@ -130,6 +133,8 @@ interface Tracked {
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const SHIM_SOURCE = fileURLToPath(new URL('./job-shim.sh', import.meta.url));
 const MAX_TIMER_MS = 2_000_000_000;
+/** How often a job's CPU time is compared with its CPU-time limit. */
+const CPU_CHECK_MS = 1000;
 
 function findProgram(name: string): string | null {
   for (const dir of DEFAULT_PATH.split(':')) {
@@ -281,12 +286,13 @@ export class LocalExecutor implements JobExecutor {
       else notEnforced.push('no cap on the memory of all jobs together');
       enforced.push(`time limits (kill of the whole cgroup by ${f.kill})`);
       if (!f.oomKillCounter) notEnforced.push('out-of-memory is inferred from SIGKILL and memory.failcnt (no oom_kill counter)');
-      if (!f.cpuAccounting) notEnforced.push('cpu time of a job is that of the processes its script waited for');
+      if (f.cpuAccounting) enforced.push('CPU-time limits per job (all its processes together, checked every second)');
+      else notEnforced.push('cpu time of a job is that of the processes its script waited for, and CPU-time limits are not enforced');
     } else {
       notEnforced.push(`no cgroups (${this.cgroupProblem ?? 'unknown reason'}): memory, cpu and process-count limits are not enforced, and the total of all jobs is not capped`);
       if (this.o.addressSpaceFallback) enforced.push('memory: each process of a job is capped at the job memory by RLIMIT_AS (per process, not per job)');
       enforced.push('time limits (kill of the job session; processes that call setsid() escape)');
-      notEnforced.push('peak memory is not measured; cpu time is that of the processes the script waited for');
+      notEnforced.push('peak memory is not measured; cpu time is that of the processes the script waited for; CPU-time limits are not enforced');
     }
     notEnforced.push('GPUs are assigned through CUDA_VISIBLE_DEVICES only (no devices cgroup fencing)');
     const runsAsUsers = this.isRoot && this.setpriv !== null && this.env !== null;
@@ -381,6 +387,7 @@ export class LocalExecutor implements JobExecutor {
         cpus: spec.cpus,
         memBytes: spec.memBytes,
         timeLimitMs: spec.timeLimitMs > 0 ? spec.timeLimitMs : null,
+        cpuTimeLimitMs: spec.cpuTimeLimitMs && spec.cpuTimeLimitMs > 0 ? spec.cpuTimeLimitMs : null,
         createdAt: Date.now(),
         cgroups,
       };
@@ -447,6 +454,8 @@ export class LocalExecutor implements JobExecutor {
         starttime: null,
         startedAt: Date.now(),
         timeLimitMs: record.timeLimitMs,
+        cpuTimeLimitMs: record.cpuTimeLimitMs ?? null,
+        lastCpuCheck: Date.now(),
         unwatch: null,
         watcher: null,
         deadline: null,
@@ -745,6 +754,10 @@ export class LocalExecutor implements JobExecutor {
     if (this.closed) return;
     const now = Date.now();
     for (const t of this.tracked.values()) {
+      if (t.cpuTimeLimitMs !== null && t.launchingSince === null && now - t.lastCpuCheck >= CPU_CHECK_MS && !this.finishing.has(t.jobId)) {
+        t.lastCpuCheck = now;
+        this.checkCpuTime(t);
+      }
       if (t.unwatch || this.finishing.has(t.jobId)) continue;
       if (readExit(t.dir)) {
         void this.finish(t.jobId);
@@ -776,6 +789,16 @@ export class LocalExecutor implements JobExecutor {
       this.lastGc = now;
       this.collectGarbage(now);
     }
+  }
+
+  /** Kills a job whose processes together used more CPU time than its queue allows (LSF CPULIMIT, per job). */
+  private checkCpuTime(t: Tracked): void {
+    if (!this.tree || t.cpuTimeLimitMs === null) return;
+    const cg = this.tree.job(t.jobId);
+    if (!cg.exists()) return;
+    const used = cg.usage().cpuSeconds;
+    if (used === null || used * 1000 < t.cpuTimeLimitMs) return;
+    void this.kill(t.jobId, 'timeout', `CPU-time limit of ${formatDuration(t.cpuTimeLimitMs)} (its processes used ${formatDuration(Math.round(used * 1000))} of CPU)`);
   }
 
   /** A job whose shim never recorded `started`: make sure it never will run, then account for it. */
@@ -880,6 +903,8 @@ export class LocalExecutor implements JobExecutor {
             starttime: started.starttime,
             startedAt: started.at,
             timeLimitMs: spec?.timeLimitMs ?? null,
+            cpuTimeLimitMs: spec?.cpuTimeLimitMs ?? null,
+            lastCpuCheck: now,
             unwatch: null,
             watcher: null,
             deadline: null,
@@ -906,6 +931,8 @@ export class LocalExecutor implements JobExecutor {
         starttime: null,
         startedAt: since,
         timeLimitMs: spec?.timeLimitMs ?? null,
+        cpuTimeLimitMs: spec?.cpuTimeLimitMs ?? null,
+        lastCpuCheck: now,
         unwatch: null,
         watcher: null,
         deadline: null,

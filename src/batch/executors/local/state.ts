@@ -46,6 +46,7 @@ export interface SpecRecord {
   cpus: number;
   memBytes: number;
   timeLimitMs: number | null;
+  cpuTimeLimitMs?: number | null;
   createdAt: number;
   cgroups: string[];
 }
