@@ -16,7 +16,7 @@ export function localNode(settings: Settings, gpus: GpuDevice[]): NodeResources 
   const total = totalmem();
   return {
     name: hostname().split('.')[0] || 'localhost',
-    cpus: cpus().length,
+    cpus: settings.batch.cpus ?? cpus().length,
     memBytes: Math.max(0, total - memoryReserve(settings, total)),
     gpus,
     accepting: true,

@@ -113,6 +113,8 @@ export const settingsSchema = z
         subgroupShares: z.record(z.string(), z.number().positive('a share must be more than 0')).default({}),
         /** Memory kept back from jobs for the system and the daemons (default: 10 %, at least 1 GiB). */
         memoryReserve: z.union([z.string(), z.number()]).optional(),
+        /** CPUs handed out on this machine (SLURM's node CPUs=); default all cores. More than the cores lets jobs share them. */
+        cpus: z.number().int().min(1, 'batch.cpus must be at least 1').max(1_000_000).optional(),
         /** The parent cgroup of every job. */
         cgroupParent: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'a cgroup name: letters, digits, _ . -').default('keisan'),
       })

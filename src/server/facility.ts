@@ -58,6 +58,8 @@ batch:
   backfill: true
   decayHalfLife: 7d      # past usage counts half after this long (fair share)
   subgroupShares: {}     # e.g. { b-ana: 2 }; every subgroup has 1 otherwise
+  # memoryReserve: 4G    # kept back from jobs (default 10 % of memory, at least 1 GiB)
+  # cpus: 64             # CPUs handed out (default: all cores; more lets jobs share cores)
 `;
 
 export interface InitResult {
