@@ -68,6 +68,42 @@ export interface UserFilter {
 
 const TICKET_PREFIX = 'kst';
 
+/** A committed change of an account, for other rooms that act on it (user areas). */
+export interface AccountChange {
+  kind: 'user' | 'subgroup' | 'workgroup';
+  action: 'created' | 'updated' | 'removed';
+  name: string;
+}
+export type AccountChangeListener = (change: AccountChange) => void;
+
+/** The listeners, shared by a service and its transaction-bound copies; `held` keeps a transaction's changes until it commits. */
+class AccountEvents {
+  constructor(
+    readonly listeners = new Set<AccountChangeListener>(),
+    private readonly held?: AccountChange[],
+  ) {}
+
+  holding(held: AccountChange[]): AccountEvents {
+    return new AccountEvents(this.listeners, held);
+  }
+
+  emit(change: AccountChange): void {
+    if (this.held) {
+      this.held.push(change);
+      return;
+    }
+    for (const listener of this.listeners) listener(change);
+  }
+}
+
+/** user.create → user created, subgroup.member.add → subgroup updated, workgroup.delete → workgroup removed. */
+function accountChangeOf(record: Omit<AuditRecord, 'outcome'>): AccountChange | undefined {
+  if (record.targetType !== 'user' && record.targetType !== 'subgroup' && record.targetType !== 'workgroup') return undefined;
+  const verb = record.action.split('.')[1];
+  const action = verb === 'create' ? 'created' : verb === 'delete' ? 'removed' : 'updated';
+  return { kind: record.targetType, action, name: record.target };
+}
+
 /**
  * The accounts service: the one place where account rules are enforced, whatever the
  * interface. Every change runs in a transaction with its audit entry; every refusal is audited.
@@ -83,6 +119,7 @@ export class AccountsService {
     private readonly clock: Clock,
     limiter?: LoginLimiter,
     private readonly cache: AccountsCache = new AccountsCache(),
+    private readonly events: AccountEvents = new AccountEvents(),
   ) {
     const limit = settings.accounts.loginRateLimit;
     this.limiter = limiter ?? new LoginLimiter({ perUser: limit.perUser, perAddress: limit.perAddress, windowMs: limit.window });
@@ -92,11 +129,24 @@ export class AccountsService {
   /** Runs `work` with a service whose every change joins one transaction: all or nothing. */
   async inOneTransaction<T>(work: (service: AccountsService) => Promise<T>): Promise<T> {
     if (this.k.isTransaction) return work(this);
+    const held: AccountChange[] = [];
     try {
-      return await this.k.transaction().execute((tx) => work(new AccountsService(tx, this.settings, this.clock, this.limiter, this.cache)));
+      const result = await this.k.transaction().execute((tx) => work(new AccountsService(tx, this.settings, this.clock, this.limiter, this.cache, this.events.holding(held))));
+      for (const change of held) this.events.emit(change);
+      return result;
     } finally {
       this.cache.invalidate();
     }
+  }
+
+  /**
+   * Calls `listener` after each committed change of a user, subgroup or workgroup (never for a
+   * change that rolled back). It must not throw; slow work belongs in its own queue. Returns the
+   * function that removes it.
+   */
+  onChange(listener: AccountChangeListener): () => void {
+    this.events.listeners.add(listener);
+    return () => this.events.listeners.delete(listener);
   }
 
   /** A transaction of its own, or the enclosing one. */
@@ -124,7 +174,10 @@ export class AccountsService {
   /** Runs a change and its audit entry in one transaction; unique-key races become CONFLICT. */
   private async change<T>(record: Omit<AuditRecord, 'outcome'>, work: (tx: Tx) => Promise<T>): Promise<T> {
     try {
-      return await auditedChange(this.k, record, () => this.now(), work, `${record.targetType} '${record.target}' changed at the same time by someone else; try again`);
+      const result = await auditedChange(this.k, record, () => this.now(), work, `${record.targetType} '${record.target}' changed at the same time by someone else; try again`);
+      const changed = accountChangeOf(record);
+      if (changed) this.events.emit(changed);
+      return result;
     } finally {
       this.cache.invalidate();
     }
