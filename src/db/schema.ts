@@ -110,6 +110,13 @@ export interface Database {
   jobs: JobTable;
   notifications: NotificationTable;
   devices: DeviceTable;
+  hsm_classes: HsmClassTable;
+  hsm_families: HsmFamilyTable;
+  hsm_family_usage: HsmFamilyUsageTable;
+  hsm_stage_requests: HsmStageRequestTable;
+  hsm_stage_files: HsmStageFileTable;
+  hsm_repack_jobs: HsmRepackJobTable;
+  hsm_runs: HsmRunTable;
 }
 
 export interface QueueTable {
@@ -196,4 +203,95 @@ export interface DeviceTable {
   version: number;
   created_at: string;
   updated_at: string;
+}
+
+/** A class of service (storage/hsm). workgroups: JSON list of the workgroups using it. */
+export interface HsmClassTable {
+  name: string;
+  migration_delay_ms: number;
+  copies: number;
+  purge_high_pct: number;
+  purge_low_pct: number;
+  staging: string;
+  workgroups: string;
+  created_at: string;
+  updated_at: string;
+}
+
+/** A declared file family: a tree with its own volumes and quota (bytes; null = none). */
+export interface HsmFamilyTable {
+  name: string;
+  tree: string;
+  quota_warn_bytes: number | null;
+  quota_limit_bytes: number | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** Archive usage of a family, kept incrementally; quota_state is ok, warn or refuse. */
+export interface HsmFamilyUsageTable {
+  family: string;
+  usage_bytes: number;
+  usage_files: number;
+  quota_state: string;
+  warned_at: string | null;
+  updated_at: string;
+}
+
+/** A bulk stage request: QUEUED, STARTED, COMPLETED or FAILED. */
+export interface HsmStageRequestTable {
+  id: string;
+  owner: string;
+  state: string;
+  files_total: number;
+  created_at: string;
+  started_at: string | null;
+  completed_at: string | null;
+}
+
+/** One file of a stage request and its progress (QUEUED … ON_DISK or FAILED). */
+export interface HsmStageFileTable {
+  id: Generated<number>;
+  request_id: string;
+  seq: number;
+  path: string;
+  file_id: number | null;
+  state: string;
+  size: number;
+  bytes_done: number;
+  volume: string | null;
+  copy_no: number | null;
+  queue_position: number | null;
+  eta_at: string | null;
+  /** The staged copy stays on disk (not purged) until then. */
+  pin_until: string | null;
+  error: string | null;
+  updated_at: string;
+}
+
+/** A repack of one volume: queued, running, paused, done or failed. */
+export interface HsmRepackJobTable {
+  id: Generated<number>;
+  volume: string;
+  state: string;
+  files_total: number;
+  files_done: number;
+  bytes_total: number;
+  bytes_done: number;
+  error: string | null;
+  created_by: string;
+  created_at: string;
+  updated_at: string;
+}
+
+/** One HSM run (migrate, purge, stage, repack) for keisan hsm status; detail is JSON. */
+export interface HsmRunTable {
+  id: Generated<number>;
+  kind: string;
+  state: string;
+  files: number;
+  bytes: number;
+  detail: string;
+  started_at: string;
+  ended_at: string | null;
 }

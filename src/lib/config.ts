@@ -120,6 +120,14 @@ export const settingsSchema = z
       })
       .strict()
       .default({ backfill: true, decayHalfLife: parseDuration('7d'), usageWeights: { cpu: 1, memGiB: 0.25, gpu: 8 }, subgroupShares: {}, cgroupParent: 'keisan' }),
+    storage: z
+      .object({
+        /** HSM classes of service and file families, validated by src/storage/hsm (like queues); seed the database on the first start. */
+        classes: z.array(z.unknown()).optional(),
+        families: z.array(z.unknown()).optional(),
+      })
+      .strict()
+      .optional(),
     // Declarative sections, validated by the rooms that own them (accounts: workgroups, users; batch: queues).
     workgroups: z.array(z.unknown()).optional(),
     users: z.array(z.unknown()).optional(),
