@@ -8,6 +8,10 @@ packages=(
   build-essential   # compiles better-sqlite3 when no prebuilt binary can be downloaded
   python3
   openssl           # certificates for the TLS test
+  python3-aiosmtpd  # a real SMTP server on loopback for the mail tests (src/monitor/testing-smtp.ts)
+  # OpenStack Swift with s3api: the S3 archive tier's real test server (scripts/throwaway-swift.js)
+  swift swift-proxy swift-account swift-container swift-object python3-swift
+  memcached         # the Swift proxy's token cache
 )
 
 missing=()
@@ -29,7 +33,8 @@ fi
 echo "deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
-# policy-rc.d keeps Debian from starting the packaged PostgreSQL service: tests run their own cluster.
+# policy-rc.d keeps Debian from starting the packaged services (PostgreSQL, Swift, memcached):
+# tests run their own instances on private ports.
 if [ ! -e /usr/sbin/policy-rc.d ]; then
   printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
   $SUDO chmod +x /usr/sbin/policy-rc.d

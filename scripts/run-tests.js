@@ -2,11 +2,14 @@
 // Runs every *.test.ts under src/ (and bench/, scripts/) with node:test through tsx.
 // When PostgreSQL is installed and KEISAN_TEST_POSTGRES_URL is not set, starts a throwaway
 // cluster on a private port and socket directory for the run, and removes it afterwards.
+// Likewise OpenStack Swift with s3api (the S3 archive tier's test server) when it is installed
+// and KEISAN_TEST_S3_URL is not set.
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findPostgresBin, startThrowawayPostgres } from './throwaway-postgres.js';
+import { startThrowawaySwift, swiftInstalled } from './throwaway-swift.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const filters = process.argv.slice(2);
@@ -45,6 +48,29 @@ if (!env.KEISAN_TEST_POSTGRES_URL) {
   }
 }
 
+let swift;
+const stopServices = async () => {
+  await Promise.allSettled([postgres?.stop(), swift?.stop()]);
+};
+if (!env.KEISAN_TEST_S3_URL) {
+  if (swiftInstalled()) {
+    try {
+      swift = await startThrowawaySwift();
+    } catch (error) {
+      await stopServices();
+      throw error;
+    }
+    Object.assign(env, swift.env);
+    console.log(`# Swift ${swift.version} with s3api started for this run at ${swift.endpoint}`);
+  } else if (env.KEISAN_REQUIRE_SERVICES === '1') {
+    console.error('KEISAN_REQUIRE_SERVICES=1 but OpenStack Swift is not installed: run npm run deps');
+    await stopServices();
+    process.exit(1);
+  } else {
+    console.log('# OpenStack Swift is not installed: archive-s3 tests are skipped (npm run deps installs it)');
+  }
+}
+
 // Two test files at a time: this suite is sized for a 2-core machine.
 const concurrency = Number(process.env.KEISAN_TEST_CONCURRENCY ?? 2);
 const child = spawn(
@@ -52,6 +78,8 @@ const child = spawn(
   ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
   { cwd: root, env, stdio: 'inherit' },
 );
+// Ctrl-C reaches the tests (same process group); the services run in their own groups.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
 const code = await new Promise((resolve) => child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))));
-if (postgres) await postgres.stop();
+await stopServices();
 process.exit(code);
