@@ -4,7 +4,7 @@ import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { invalidInput, KeisanError } from './errors.ts';
-import { parseDuration } from './units.ts';
+import { parseDuration, parseSize } from './units.ts';
 
 /** The facility file is `keisan.yaml` in the data directory. */
 export const FACILITY_FILE = 'keisan.yaml';
@@ -22,6 +22,82 @@ const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
 const idRange = z
   .tuple([z.number().int().min(1), z.number().int().min(1)])
   .refine(([low, high]) => low <= high, 'the first number of a range must not exceed the second');
+
+/** A size in bytes from keisan.yaml (`18G`, `2T`, plain bytes), through lib/units. */
+const archiveBytes = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  try {
+    return parseSize(value);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: error instanceof Error ? error.message : String(error) });
+    return z.NEVER;
+  }
+});
+
+/** The archive tier as a directory of tape-like volumes (src/storage/tiers/archive-dir). Delays are real LTO-9 times; timeScale multiplies them. */
+const storageArchiveDirSettings = z
+  .object({
+    kind: z.literal('dir'),
+    /** Where the volumes are (a relative path: in the data directory). Default: DATA/storage/archive. */
+    path: z.string().min(1, 'must not be empty: a directory, e.g. /srv/keisan/archive').optional(),
+    /** Fixed capacity of each volume. Default 18G (an LTO-9 cartridge / 1000). */
+    volumeCapacity: archiveBytes.default(parseSize('18G')),
+    drives: z.number().int().min(1, 'at least 1 drive').max(64, 'at most 64 drives').default(2),
+    /** Multiplies every delay: 1 = real time, 0.01 = a 160 ms mount, 0 = none. */
+    timeScale: z.number().min(0, 'timeScale must be 0 or more').max(100).default(0.01),
+    delays: z
+      .object({
+        mount: duration.default(parseDuration('16s')),
+        unmount: duration.default(parseDuration('56s')),
+        /** The AVERAGE locate; each one takes time in proportion to the distance. */
+        locate: duration.default(parseDuration('65s')),
+        /** The AVERAGE rewind; in proportion to the head's position. */
+        rewind: duration.default(parseDuration('62s')),
+        calibration: duration.default(parseDuration('40m')),
+      })
+      .strict()
+      .default({ mount: 16_000, unmount: 56_000, locate: 65_000, rewind: 62_000, calibration: 2_400_000 }),
+    /** A new volume's first mount takes the calibration delay (LTO-9: 20 min to 2 h). */
+    calibrateFirstMount: z.boolean().default(false),
+    /** Per-drive transfer limit in MB/s (not scaled by timeScale); 0 = unlimited. */
+    rateMBps: z.number().min(0, 'rateMBps must be 0 (unlimited) or more').default(400),
+  })
+  .strict();
+
+/** The archive tier on an S3-compatible object store (src/storage/tiers/archive-s3). */
+const storageArchiveS3Settings = z
+  .object({
+    kind: z.literal('s3'),
+    endpoint: z.url({ error: (issue) => (issue.input === undefined ? 'missing: the store\'s URL, e.g. https://s3.example.org' : 'an http(s) URL, e.g. https://s3.example.org or http://127.0.0.1:8080') }),
+    /** Must match the store's region (Swift s3api: its `location`). */
+    region: z.string().min(1).default('us-east-1'),
+    bucket: z.string({ error: (issue) => (issue.input === undefined ? 'missing: the bucket Keisan keeps its archive in (created if missing)' : undefined) }).regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name: 3 to 63 lower-case letters, digits, \'.\' and \'-\''),
+    accessKeyId: z.string({ error: (issue) => (issue.input === undefined ? 'missing: the access key id (Swift tempauth: account:user)' : undefined) }).min(1, 'must not be empty: the access key id (Swift tempauth: account:user)'),
+    /** A file holding the secret access key (relative paths: the data directory); never the secret itself. */
+    secretKeyFile: z.string({ error: (issue) => (issue.input === undefined ? 'missing: a file (mode 0600) holding the secret access key' : undefined) }).min(1, 'must not be empty: a file (mode 0600) holding the secret access key'),
+    secretAccessKey: z.never('a secret never goes in keisan.yaml: put it in a file only the server can read (mode 0600) and name that file in secretKeyFile').optional(),
+    /** Key prefix for everything Keisan writes in the bucket, ending in '/'. */
+    prefix: z.string().regex(/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*\/$/, 'names separated by \'/\', ending in \'/\', e.g. keisan/').optional(),
+    /** Transfers at once (shown as drives). */
+    concurrency: z.number().int().min(1).max(64).default(4),
+    /** When the client adds request checksums: when_required suits non-AWS stores (Swift, R2, B2). */
+    checksums: z.enum(['when_required', 'when_supported']).default('when_required'),
+  })
+  .strict();
+
+/** `storage.archive`: `kind: dir` (default) or `kind: s3`. */
+const storageArchiveSettings = z.preprocess(
+  (value) => (value !== null && typeof value === 'object' && !Array.isArray(value) && !('kind' in value) ? { kind: 'dir', ...value } : value),
+  z.discriminatedUnion('kind', [storageArchiveDirSettings, storageArchiveS3Settings], { error: (issue) => (issue.code === 'invalid_union' ? 'must be dir (volumes in a directory) or s3 (an S3 object store)' : undefined) }),
+);
+
+export type StorageArchiveDirSettings = z.output<typeof storageArchiveDirSettings>;
+export type StorageArchiveS3Settings = z.output<typeof storageArchiveS3Settings>;
+export type StorageArchiveSettings = z.output<typeof storageArchiveSettings>;
+
+/** The archive tier's settings when keisan.yaml has no storage.archive. */
+export function defaultArchiveSettings(): StorageArchiveDirSettings {
+  return storageArchiveDirSettings.parse({ kind: 'dir' });
+}
 
 export const settingsSchema = z
   .object({
@@ -122,6 +198,8 @@ export const settingsSchema = z
       .default({ backfill: true, decayHalfLife: parseDuration('7d'), usageWeights: { cpu: 1, memGiB: 0.25, gpu: 8 }, subgroupShares: {}, cgroupParent: 'keisan' }),
     storage: z
       .object({
+        /** The archive tier: volumes in a directory (default) or an S3 store. */
+        archive: storageArchiveSettings.optional(),
         /** HSM classes of service and file families, validated by src/storage/hsm (like queues); seed the database on the first start. */
         classes: z.array(z.unknown()).optional(),
         families: z.array(z.unknown()).optional(),

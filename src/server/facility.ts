@@ -60,6 +60,18 @@ batch:
   subgroupShares: {}     # e.g. { b-ana: 2 }; every subgroup has 1 otherwise
   # memoryReserve: 4G    # kept back from jobs (default 10 % of memory, at least 1 GiB)
   # cpus: 64             # CPUs handed out (default: all cores; more lets jobs share cores)
+
+# storage.archive: where archive copies go. Default: volumes in storage/archive here that
+# behave like a tape library (2 drives, LTO-9 delays × timeScale). Or an S3 store:
+# storage:
+#   archive:
+#     kind: dir              # or s3
+#     volumeCapacity: 18G
+#     drives: 2
+#     timeScale: 0.01        # a 16 s mount takes 160 ms; 0 = no delays
+#     rateMBps: 400          # per drive; 0 = unlimited
+#   # archive: { kind: s3, endpoint: https://s3.example.org, bucket: keisan-archive,
+#   #            accessKeyId: keisan, secretKeyFile: s3-secret }   # secret in a 0600 file here
 `;
 
 export interface InitResult {
