@@ -68,6 +68,8 @@ const ACTIONS: { [K in Kind]: Extract<AccountAction, { kind: K }> } = {
   'facility.apply': { kind: 'facility.apply' },
   'facility.export': { kind: 'facility.export' },
   'daemons.read': { kind: 'daemons.read' },
+  'areas.admin': { kind: 'areas.admin' },
+  'library.writers': { kind: 'library.writers', workgroup: W },
 };
 
 /**
@@ -102,6 +104,8 @@ const ALLOWED: Record<Kind, readonly RoleName[]> = {
   'facility.apply': ['operator'],
   'facility.export': ['operator'],
   'daemons.read': ['operator'],
+  'areas.admin': ['operator'],
+  'library.writers': ['operator', 'wgAdmin'],
 };
 
 /** A deny reason is one plain sentence a person can read: no placeholders, no object dumps. */

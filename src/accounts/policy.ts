@@ -47,7 +47,9 @@ export type AccountAction =
   | { kind: 'audit.read' }
   | { kind: 'facility.apply' }
   | { kind: 'facility.export' }
-  | { kind: 'daemons.read' };
+  | { kind: 'daemons.read' }
+  | { kind: 'areas.admin' }
+  | { kind: 'library.writers'; workgroup: GroupRef };
 
 export type Decision = { allowed: true } | { allowed: false; reason: string };
 
@@ -99,6 +101,12 @@ export function authorize(actor: Actor, action: AccountAction): Decision {
       return operatorOnly('export the facility');
     case 'daemons.read':
       return operatorOnly('list the facility daemons');
+    case 'areas.admin':
+      return operatorOnly('provision the user areas or measure their usage');
+    case 'library.writers':
+      return adminsWorkgroup(actor, action.workgroup)
+        ? allow
+        : notWorkgroupAdmin(`choose who writes the library of workgroup '${action.workgroup.name}'`, action.workgroup);
 
     case 'workgroup.update':
       return adminsWorkgroup(actor, action.workgroup)

@@ -8,6 +8,7 @@ import { registerMonitorCommands } from '../monitor/commands.ts';
 import { registerOpsCommands } from '../ops/commands.ts';
 import { registerRecoveryCommands } from '../recovery/commands.ts';
 import { registerServerCommands } from '../server/commands.ts';
+import { registerAreaCommands } from '../storage/areas/commands.ts';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, exitCodeFor, printError } from './output.ts';
 
 /** The `keisan` command tree: thin — parse, call the API client, print. */
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerBatchCommands(program);
   registerQueueCommands(program, admin);
   registerDeviceCommands(program, admin);
+  registerAreaCommands(program, admin);
   program.addCommand(admin);
   // Every subcommand reports usage errors through the same exit path.
   const override = (command: Command) => {

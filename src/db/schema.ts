@@ -110,6 +110,8 @@ export interface Database {
   jobs: JobTable;
   notifications: NotificationTable;
   devices: DeviceTable;
+  storage_library_writers: StorageLibraryWriterTable;
+  storage_area_usage: StorageAreaUsageTable;
   hsm_classes: HsmClassTable;
   hsm_families: HsmFamilyTable;
   hsm_family_usage: HsmFamilyUsageTable;
@@ -294,4 +296,31 @@ export interface HsmRunTable {
   detail: string;
   started_at: string;
   ended_at: string | null;
+}
+
+/** A user designated to write a workgroup's library (storage/areas): a named-user ACL entry on it. */
+export interface StorageLibraryWriterTable {
+  id: Generated<number>;
+  workgroup: string;
+  user_name: string;
+  added_by: string;
+  added_at: string;
+}
+
+/** The last measured usage of one user area (storage/areas); key: home/NAME, group/W/S or lib/W. */
+export interface StorageAreaUsageTable {
+  id: Generated<number>;
+  area: string;
+  kind: string;
+  /** The user, W/S or workgroup the area belongs to. */
+  name: string;
+  path: string;
+  bytes: number;
+  files: number;
+  /** 1 when the walk saw everything; 0 when it stopped (time limit, unreadable parts): the numbers are then at least these. */
+  complete: number;
+  measured_at: string;
+  duration_ms: number;
+  /** When the area's owners were last warned about its soft quota (at most once a day). */
+  warned_at: string | null;
 }

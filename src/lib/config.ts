@@ -23,6 +23,37 @@ const idRange = z
   .tuple([z.number().int().min(1), z.number().int().min(1)])
   .refine(([low, high]) => low <= high, 'the first number of a range must not exceed the second');
 
+/** A size from keisan.yaml (`50G`, `2T`, plain bytes), through lib/units. */
+const areaQuota = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  try {
+    return parseSize(value);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: error instanceof Error ? error.message : String(error) });
+    return z.NEVER;
+  }
+});
+
+/** User areas (src/storage/areas): homes, group areas and workgroup libraries as real directories with POSIX ACLs. */
+const storageAreasSettings = z
+  .object({
+    /** Default: on when the server runs as root; off otherwise (then true provisions them owned by the server's own user). */
+    enabled: z.boolean().optional(),
+    /** Where the areas are (a relative path: in the data directory). Default: DATA/areas. */
+    root: z.string().min(1, 'must not be empty: a directory, e.g. /srv/keisan/areas').optional(),
+    /** Soft quotas: a notice at warnPercent of them, nothing refused. */
+    homeQuota: areaQuota.optional(),
+    groupQuota: areaQuota.optional(),
+    libraryQuota: areaQuota.optional(),
+    warnPercent: z.number().min(1, 'a percentage: 1 to 100').max(100, 'a percentage: 1 to 100').default(90),
+    /** How often usage is measured; 0 measures only on demand. */
+    usageInterval: duration.default(parseDuration('1h')),
+    /** The longest one area's measurement may take; past it the numbers are kept as "at least". */
+    usageTimeLimit: duration.default(parseDuration('10m')),
+  })
+  .strict();
+
+export type StorageAreasSettings = z.output<typeof storageAreasSettings>;
+
 /** A size in bytes from keisan.yaml (`18G`, `2T`, plain bytes), through lib/units. */
 const archiveBytes = z.union([z.string(), z.number()]).transform((value, ctx) => {
   try {
@@ -198,6 +229,7 @@ export const settingsSchema = z
       .default({ backfill: true, decayHalfLife: parseDuration('7d'), usageWeights: { cpu: 1, memGiB: 0.25, gpu: 8 }, subgroupShares: {}, cgroupParent: 'keisan' }),
     storage: z
       .object({
+        areas: storageAreasSettings.optional(),
         /** The archive tier: volumes in a directory (default) or an S3 store. */
         archive: storageArchiveSettings.optional(),
         /** HSM classes of service and file families, validated by src/storage/hsm (like queues); seed the database on the first start. */

@@ -23,6 +23,8 @@ import type { Settings } from '../lib/config.ts';
 import { KEISAN_VERSION } from '../lib/version.ts';
 import { DaemonsService } from '../ops/daemons.ts';
 import { registerDaemonRoutes } from '../ops/routes.ts';
+import { registerAreaRoutes } from '../storage/areas/routes.ts';
+import { areasOff, AreasService, type AreasRuntime } from '../storage/areas/service.ts';
 import { installAuthentication } from './auth.ts';
 import type { ServerContext } from './context.ts';
 import { frameworkErrorHandler, installErrorHandling } from './errors.ts';
@@ -38,6 +40,8 @@ export interface AppOptions {
   https?: { cert: Buffer; key: Buffer };
   /** Where jobs run; default: the local executor without cgroups, in a temporary directory. */
   jobs?: JobRunner;
+  /** User areas (storage/areas/service.ts areasRuntime); default: not provisioned. */
+  areas?: AreasRuntime;
 }
 
 export type KeisanApp = FastifyInstance & { keisan: ServerContext };
@@ -99,6 +103,13 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
     schedule,
     logger: app.log,
   });
+  const areas = new AreasService({
+    db: db.kysely,
+    clock,
+    accounts,
+    runtime: options.areas ?? areasOff('this server was started without user areas'),
+    logger: app.log,
+  });
   const context: ServerContext = {
     settings,
     clock,
@@ -107,10 +118,12 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
     accounts,
     daemons: new DaemonsService(db.kysely, options.nodeSecret, clock, settings.daemons.heartbeatInterval, settings.daemons.staleAfterMissed),
     devices: new DevicesService(db.kysely, clock),
+    areas,
     batch,
   };
   app.decorate('keisan', context);
   app.addHook('onClose', async () => {
+    await areas.close();
     await batch.close();
     await jobs.executor.close();
   });
@@ -168,6 +181,7 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
     registerAccountRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
     registerDaemonRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
     registerDeviceRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
+    registerAreaRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
     registerBatchRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
   });
 
@@ -175,5 +189,6 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
 
   await app.ready();
   await batch.start();
+  areas.start();
   return app as unknown as KeisanApp;
 }

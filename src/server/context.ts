@@ -5,6 +5,7 @@ import type { DevicesService } from '../devices/service.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { Settings } from '../lib/config.ts';
 import type { DaemonsService } from '../ops/daemons.ts';
+import type { AreasService } from '../storage/areas/service.ts';
 
 /** What route modules get: the services, never the raw database. */
 export interface ServerContext {
@@ -16,4 +17,5 @@ export interface ServerContext {
   daemons: DaemonsService;
   batch: BatchService;
   devices: DevicesService;
+  areas: AreasService;
 }

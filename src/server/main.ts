@@ -11,6 +11,7 @@ import { detectCgroupLayout } from '../batch/executors/local/cgroups.ts';
 import { LocalExecutor } from '../batch/executors/local/executor.ts';
 import { discoverGpus } from '../batch/gpus.ts';
 import { localNode } from '../batch/node.ts';
+import { areasRuntime } from '../storage/areas/service.ts';
 import { buildApp, type JobRunner, type KeisanApp } from './app.ts';
 import { initDataDir, readNodeSecret, writeOperatorPassword } from './facility.ts';
 
@@ -64,6 +65,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     clock: systemClock,
     logger: { name: 'keisan-server', level: process.env.KEISAN_LOG_LEVEL ?? 'info' },
     jobs,
+    areas: areasRuntime(settings, options.dataDir),
     ...(https ? { https } : {}),
   });
   await bootstrap(app, facility.raw, options.dataDir, logger);
