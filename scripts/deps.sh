@@ -8,6 +8,7 @@ packages=(
   build-essential   # compiles better-sqlite3 when no prebuilt binary can be downloaded
   python3
   openssl           # certificates for the TLS test
+  acl               # setfacl/getfacl: user areas (src/storage/areas) set POSIX ACLs with them
   python3-aiosmtpd  # a real SMTP server on loopback for the mail tests (src/monitor/testing-smtp.ts)
   # OpenStack Swift with s3api: the S3 archive tier's real test server (scripts/throwaway-swift.js)
   swift swift-proxy swift-account swift-container swift-object python3-swift
