@@ -110,6 +110,10 @@ export interface Database {
   jobs: JobTable;
   notifications: NotificationTable;
   devices: DeviceTable;
+  fs_entries: FsEntryTable;
+  fs_copies: FsCopyTable;
+  fs_uploads: FsUploadTable;
+  fs_leases: FsLeaseTable;
   storage_library_writers: StorageLibraryWriterTable;
   storage_area_usage: StorageAreaUsageTable;
   hsm_classes: HsmClassTable;
@@ -205,6 +209,87 @@ export interface DeviceTable {
   version: number;
   created_at: string;
   updated_at: string;
+}
+
+/** A directory or file of the storage namespace (storage/store.ts). kind: directory or file. */
+export interface FsEntryTable {
+  id: Generated<number>;
+  /** Null only for the root. */
+  parent_id: number | null;
+  name: string;
+  kind: string;
+  owner_name: string;
+  group_name: string;
+  /** The ACL in its canonical text form (storage/acl.ts). */
+  acl: string;
+  /** Directories: the ACLs new files and new subdirectories start with (null = the defaults). */
+  initial_file_acl: string | null;
+  initial_dir_acl: string | null;
+  class_of_service: string | null;
+  family: string | null;
+  size: number;
+  sha256: string | null;
+  /** The committed generation of a file; 0 = not yet committed (invisible). */
+  generation: number;
+  /** The generation the next upload of this file gets. */
+  next_generation: number;
+  /** Who committed the current generation. */
+  writer: string | null;
+  /** none, complete or staging. */
+  disk_state: string;
+  /** 1 until every archive copy of the current generation exists. */
+  dirty: number;
+  migrated_at: string | null;
+  pinned_until: string | null;
+  created_at: string;
+  modified_at: string;
+  accessed_at: string;
+  changed_at: string;
+}
+
+/** One archive copy of one generation of a file; obsolete_at is set once the file changed or went. */
+export interface FsCopyTable {
+  id: Generated<number>;
+  file_id: number;
+  generation: number;
+  copy_no: number;
+  backend: string;
+  volume: string;
+  entry: string;
+  position: number;
+  length: number;
+  sha256: string;
+  created_at: string;
+  verified_at: string | null;
+  obsolete_at: string | null;
+}
+
+/** A resumable upload: received bytes are in a temporary file named after the id. */
+export interface FsUploadTable {
+  id: string;
+  file_id: number;
+  path: string;
+  owner_name: string;
+  size: number;
+  received: number;
+  generation: number;
+  base_generation: number;
+  sha256: string | null;
+  tag: string | null;
+  created_at: string;
+  updated_at: string;
+  expires_at: string;
+}
+
+/** An open reader or stager of a file: its disk copy is not purged while the lease lives. */
+export interface FsLeaseTable {
+  id: Generated<number>;
+  file_id: number;
+  generation: number;
+  purpose: string;
+  holder: string;
+  created_at: string;
+  expires_at: string;
 }
 
 /** A class of service (storage/hsm). workgroups: JSON list of the workgroups using it. */

@@ -54,6 +54,20 @@ const storageAreasSettings = z
 
 export type StorageAreasSettings = z.output<typeof storageAreasSettings>;
 
+/** The disk tier of the hierarchical store (src/storage/tiers/disk.ts). */
+const storageDiskSettings = z
+  .object({
+    /** Where file bytes are kept (a relative path: in the data directory). Default: DATA/storage/disk. */
+    path: z.string().min(1, 'must not be empty: a directory, e.g. /srv/keisan/disk').optional(),
+    /** The most the disk tier holds (50G, 2T); writes past it get 507. Default: only the filesystem limits it. */
+    capacity: areaQuota.optional(),
+    /** fsync bytes before a write counts as done (off only for throwaway test setups). */
+    fsync: z.boolean().default(true),
+  })
+  .strict();
+
+export type StorageDiskSettings = z.output<typeof storageDiskSettings>;
+
 /** A size in bytes from keisan.yaml (`18G`, `2T`, plain bytes), through lib/units. */
 const archiveBytes = z.union([z.string(), z.number()]).transform((value, ctx) => {
   try {
@@ -230,6 +244,9 @@ export const settingsSchema = z
     storage: z
       .object({
         areas: storageAreasSettings.optional(),
+        disk: storageDiskSettings.optional(),
+        /** Resumable uploads (keisan fs put): an upload left alone this long is removed (default 24h). */
+        uploads: z.object({ expireAfter: duration.default(parseDuration('24h')) }).strict().optional(),
         /** The archive tier: volumes in a directory (default) or an S3 store. */
         archive: storageArchiveSettings.optional(),
         /** HSM classes of service and file families, validated by src/storage/hsm (like queues); seed the database on the first start. */

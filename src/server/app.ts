@@ -25,6 +25,8 @@ import { DaemonsService } from '../ops/daemons.ts';
 import { registerDaemonRoutes } from '../ops/routes.ts';
 import { registerAreaRoutes } from '../storage/areas/routes.ts';
 import { areasOff, AreasService, type AreasRuntime } from '../storage/areas/service.ts';
+import { registerStorageRoutes } from '../storage/routes.ts';
+import { openStorage } from '../storage/runtime.ts';
 import { installAuthentication } from './auth.ts';
 import type { ServerContext } from './context.ts';
 import { frameworkErrorHandler, installErrorHandling } from './errors.ts';
@@ -42,6 +44,8 @@ export interface AppOptions {
   jobs?: JobRunner;
   /** User areas (storage/areas/service.ts areasRuntime); default: not provisioned. */
   areas?: AreasRuntime;
+  /** The data directory (the storage disk tier lives in it); default: a temporary directory, removed on close. */
+  dataDir?: string;
 }
 
 export type KeisanApp = FastifyInstance & { keisan: ServerContext };
@@ -110,6 +114,7 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
     runtime: options.areas ?? areasOff('this server was started without user areas'),
     logger: app.log,
   });
+  const storage = await openStorage({ settings, ...(options.dataDir !== undefined ? { dataDir: options.dataDir } : {}), db: db.kysely, clock, accounts, logger: app.log });
   const context: ServerContext = {
     settings,
     clock,
@@ -119,10 +124,12 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
     daemons: new DaemonsService(db.kysely, options.nodeSecret, clock, settings.daemons.heartbeatInterval, settings.daemons.staleAfterMissed),
     devices: new DevicesService(db.kysely, clock),
     areas,
+    storage: storage.service,
     batch,
   };
   app.decorate('keisan', context);
   app.addHook('onClose', async () => {
+    await storage.close();
     await areas.close();
     await batch.close();
     await jobs.executor.close();
@@ -182,6 +189,7 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
     registerDaemonRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
     registerDeviceRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
     registerAreaRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
+    registerStorageRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
     registerBatchRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
   });
 
@@ -189,6 +197,7 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
 
   await app.ready();
   await batch.start();
+  await storage.service.start();
   areas.start();
   return app as unknown as KeisanApp;
 }

@@ -6,6 +6,7 @@ import type { Clock } from '../lib/clock.ts';
 import type { Settings } from '../lib/config.ts';
 import type { DaemonsService } from '../ops/daemons.ts';
 import type { AreasService } from '../storage/areas/service.ts';
+import type { StorageService } from '../storage/service.ts';
 
 /** What route modules get: the services, never the raw database. */
 export interface ServerContext {
@@ -18,4 +19,5 @@ export interface ServerContext {
   batch: BatchService;
   devices: DevicesService;
   areas: AreasService;
+  storage: StorageService;
 }

@@ -66,6 +66,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     logger: { name: 'keisan-server', level: process.env.KEISAN_LOG_LEVEL ?? 'info' },
     jobs,
     areas: areasRuntime(settings, options.dataDir),
+    dataDir: options.dataDir,
     ...(https ? { https } : {}),
   });
   await bootstrap(app, facility.raw, options.dataDir, logger);
