@@ -68,6 +68,7 @@ const ACTIONS: { [K in Kind]: Extract<AccountAction, { kind: K }> } = {
   'facility.apply': { kind: 'facility.apply' },
   'facility.export': { kind: 'facility.export' },
   'daemons.read': { kind: 'daemons.read' },
+  'mail.admin': { kind: 'mail.admin' },
   'areas.admin': { kind: 'areas.admin' },
   'library.writers': { kind: 'library.writers', workgroup: W },
 };
@@ -104,6 +105,7 @@ const ALLOWED: Record<Kind, readonly RoleName[]> = {
   'facility.apply': ['operator'],
   'facility.export': ['operator'],
   'daemons.read': ['operator'],
+  'mail.admin': ['operator'],
   'areas.admin': ['operator'],
   'library.writers': ['operator', 'wgAdmin'],
 };

@@ -48,6 +48,7 @@ export type AccountAction =
   | { kind: 'facility.apply' }
   | { kind: 'facility.export' }
   | { kind: 'daemons.read' }
+  | { kind: 'mail.admin' }
   | { kind: 'areas.admin' }
   | { kind: 'library.writers'; workgroup: GroupRef };
 
@@ -101,6 +102,8 @@ export function authorize(actor: Actor, action: AccountAction): Decision {
       return operatorOnly('export the facility');
     case 'daemons.read':
       return operatorOnly('list the facility daemons');
+    case 'mail.admin':
+      return operatorOnly('send test mail or read the mail outbox');
     case 'areas.admin':
       return operatorOnly('provision the user areas or measure their usage');
     case 'library.writers':

@@ -8,6 +8,7 @@ import type { Database } from '../db/schema.ts';
 import type { Clock } from '../lib/clock.ts';
 import { conflict, forbidden, invalidInput, KeisanError, notFound } from '../lib/errors.ts';
 import { formatDuration, formatSize } from '../lib/units.ts';
+import type { UserMail } from '../monitor/service.ts';
 import type { JobEnd, JobExecutor } from './executor.ts';
 import {
   FINAL_STATES,
@@ -23,6 +24,7 @@ import {
 import type { QueueBook } from './queue-book.ts';
 import * as store from './store.ts';
 import { expandOutputPattern, jobEnvironment } from './arrays.ts';
+import { jobReport } from './job-mail.ts';
 import { prepareSubmission, type LaunchContext } from './submission.ts';
 import type { SubmitInput, SubmitResult } from './submission-input.ts';
 import type { Job, Transition } from './store.ts';
@@ -42,6 +44,8 @@ export interface BatchServiceOptions {
   queues: QueueBook;
   schedule: (state: SchedulerState, nodes: NodeResources[], policy: SchedulerPolicy, now: number) => ScheduleResult;
   logger: FastifyBaseLogger;
+  /** E-mail for the notices a job asks for (--mail); absent or null: in-app notices only. */
+  mail?: UserMail | null;
 }
 
 const ARRAY_INSERT_CHUNK = 500;
@@ -237,7 +241,7 @@ export class BatchService {
         cpuTimeLimitMs: queue?.cpuTimeLimitMs ?? null,
         nice: queue?.nice ?? 0,
       });
-      if (job.mail.begin) await this.notify(started, 'job-began', `Job ${jobId} (${job.name}) started`, `on ${node}${gpuIndices.length ? ` with GPU ${gpuIndices.join(',')}` : ''}`);
+      if (job.mail.begin) await this.notify(started, 'job-began', `Job ${jobId} (${job.name}) started`, true);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       this.o.logger.error({ job: jobId, err: error }, 'batch: job could not be started');
@@ -261,10 +265,10 @@ export class BatchService {
     this.active.delete(end.jobId);
     this.finished.set(end.jobId, end.state);
     if (job.startedAt) this.chargeUsage(job, Math.max(0, end.endedAt - Date.parse(job.startedAt)));
-    const finalJob: Job = { ...job, state: end.state, endedAt, exitCode: end.exitCode, exitSignal: end.signal, reason: end.reason };
+    const finalJob: Job = { ...job, state: end.state, endedAt, exitCode: end.exitCode, exitSignal: end.signal, reason: end.reason, cpuSeconds: end.cpuSeconds, maxRssBytes: end.maxRssBytes, gpuSeconds };
     const bad = end.state !== 'completed';
     if (end.state === 'timeout' || end.state === 'out-of-memory' || (bad && job.mail.fail) || (!bad && job.mail.end) || (bad && job.mail.end)) {
-      await this.notify(finalJob, `job-${end.state}`, `Job ${job.id} (${job.name}) ${describeEnd(finalJob)}`, end.reason ?? '');
+      await this.notify(finalJob, `job-${end.state}`, `Job ${job.id} (${job.name}) ${describeEnd(finalJob)}`, bad ? job.mail.fail || job.mail.end : job.mail.end);
     }
     this.requestSchedule();
   }
@@ -297,7 +301,19 @@ export class BatchService {
     this.finished.set(jobId, state);
   }
 
-  private async notify(job: Job, kind: string, title: string, body: string): Promise<void> {
+  /** An in-app notice with the job's numbers; an e-mail too when the job asked and the facility sends mail. */
+  private async notify(job: Job, kind: string, title: string, mail: boolean): Promise<void> {
+    const report = jobReport(job, title);
+    let body = report.summary;
+    if (mail && this.o.mail) {
+      try {
+        const result = await this.o.mail.toUser(job.user, job.mailUser, { subject: title, text: report.text });
+        if (!result.queued) body += ` — no e-mail sent: ${result.reason}`;
+      } catch (error) {
+        this.o.logger.error({ err: error, job: job.id }, 'batch: the job\'s e-mail could not be queued');
+        body += ' — the e-mail could not be queued (see the server log)';
+      }
+    }
     await store.addNotification(this.o.db, job.user, kind, title, body, this.o.clock.now());
   }
 

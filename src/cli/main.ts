@@ -23,10 +23,10 @@ export function buildProgram(): Command {
     .showSuggestionAfterError(true)
     .configureOutput({ outputError: (text, write) => write(text) })
     .exitOverride();
-  const admin = new Command('admin').description('administration: workgroups, subgroups, users, daemons, audit log');
+  const admin = new Command('admin').description('administration: workgroups, subgroups, users, daemons, audit log, mail');
   registerOpsCommands(program, admin);
   registerServerCommands(program);
-  registerMonitorCommands(program);
+  registerMonitorCommands(program, admin);
   registerRecoveryCommands(program);
   registerAccountCommands(program, admin);
   registerBatchCommands(program);

@@ -116,6 +116,7 @@ export interface Database {
   fs_leases: FsLeaseTable;
   storage_library_writers: StorageLibraryWriterTable;
   storage_area_usage: StorageAreaUsageTable;
+  mail_outbox: MailOutboxTable;
   hsm_classes: HsmClassTable;
   hsm_families: HsmFamilyTable;
   hsm_family_usage: HsmFamilyUsageTable;
@@ -290,6 +291,22 @@ export interface FsLeaseTable {
   holder: string;
   created_at: string;
   expires_at: string;
+}
+
+/** An e-mail waiting for, or past, delivery (monitor/outbox.ts). */
+export interface MailOutboxTable {
+  id: Generated<number>;
+  created_at: string;
+  to_address: string;
+  subject: string;
+  body: string;
+  attempts: number;
+  /** When the sender tries next; null once sent or given up. */
+  next_attempt_at: string | null;
+  sent_at: string | null;
+  last_error: string | null;
+  /** The Message-ID header of the sent message. */
+  message_id: string | null;
 }
 
 /** A class of service (storage/hsm). workgroups: JSON list of the workgroups using it. */

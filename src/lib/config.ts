@@ -23,6 +23,42 @@ const idRange = z
   .tuple([z.number().int().min(1), z.number().int().min(1)])
   .refine(([low, high]) => low <= high, 'the first number of a range must not exceed the second');
 
+/** `user@host` or `Display Name <user@host>`. */
+const mailbox = z.string().refine((value) => {
+  const match = /^\s*(?:[^<>]*<([^<>\s]+)>|([^<>\s]+))\s*$/.exec(value);
+  return match !== null && z.email().safeParse(match[1] ?? match[2]).success;
+}, 'not an e-mail address: write keisan@example.org or "Keisan <keisan@example.org>"');
+
+/** Outgoing mail (job notices, operator tests). Absent: notices stay in-app only. */
+const mailSettings = z
+  .object({
+    from: mailbox,
+    smtp: z
+      .object({
+        host: z.string().min(1, 'must not be empty: the SMTP server\'s host name or address'),
+        port: z.number().int().min(1, 'a TCP port: 1 to 65535').max(65535, 'a TCP port: 1 to 65535').default(25),
+        /** Implicit TLS from the first byte (usually port 465). */
+        secure: z.boolean().default(false),
+        /** Refuse to send unless the server upgrades the connection with STARTTLS (usually port 587). */
+        requireTls: z.boolean().default(false),
+        user: z.string().min(1).optional(),
+        /** A file holding the password (relative paths: the data directory); never the password itself. */
+        passwordFile: z.string().min(1).optional(),
+        password: z.never('a password never goes in keisan.yaml: put it in a file only the server can read (mode 0600) and name that file in passwordFile').optional(),
+      }, { error: (issue) => (issue.input === undefined ? 'missing: the SMTP server to send through, e.g. smtp: { host: smtp.example.org, port: 587, requireTls: true }' : undefined) })
+      .strict()
+      .superRefine((smtp, ctx) => {
+        if (smtp.secure && smtp.requireTls) {
+          ctx.addIssue({ code: 'custom', path: ['requireTls'], message: 'secure (implicit TLS, port 465) and requireTls (STARTTLS, port 587) exclude each other: set one' });
+        }
+        if (smtp.user && !smtp.passwordFile) ctx.addIssue({ code: 'custom', path: ['passwordFile'], message: `user '${smtp.user}' needs a passwordFile naming the file that holds the password` });
+        if (smtp.passwordFile && !smtp.user) ctx.addIssue({ code: 'custom', path: ['user'], message: 'passwordFile is given but no user to log in as' });
+      }),
+  })
+  .strict();
+
+export type MailSettings = z.output<typeof mailSettings>;
+
 /** A size from keisan.yaml (`50G`, `2T`, plain bytes), through lib/units. */
 const areaQuota = z.union([z.string(), z.number()]).transform((value, ctx) => {
   try {
@@ -241,6 +277,7 @@ export const settingsSchema = z
       })
       .strict()
       .default({ backfill: true, decayHalfLife: parseDuration('7d'), usageWeights: { cpu: 1, memGiB: 0.25, gpu: 8 }, subgroupShares: {}, cgroupParent: 'keisan' }),
+    mail: mailSettings.optional(),
     storage: z
       .object({
         areas: storageAreasSettings.optional(),

@@ -1,7 +1,12 @@
 import type { Command } from '@commander-js/extra-typings';
+import pc from 'picocolors';
+import { clientOf, examples, outputOf } from '../cli/context.ts';
+import { formatTime } from '../cli/output.ts';
 import { daemonConnection } from '../ops/daemon-options.ts';
+import type { MailTestResult } from './service.ts';
+import type { OutboxEntry } from './store.ts';
 
-export function registerMonitorCommands(program: Command): void {
+export function registerMonitorCommands(program: Command, admin: Command): void {
   program
     .command('agent')
     .description('run the node agent (metrics, health checks, jobs); one per node; `keisan up` runs it for you')
@@ -10,5 +15,46 @@ export function registerMonitorCommands(program: Command): void {
     .action(async (options) => {
       const { runAgentProcess } = await import('./agent.ts');
       await runAgentProcess(daemonConnection(options));
+    });
+
+  const mail = admin.command('mail').description('outgoing e-mail: test the SMTP settings, see the outbox (operators)');
+  mail
+    .command('test')
+    .description('send a test message now through the SMTP server of keisan.yaml and show its answer')
+    .argument('<address>', 'where to send it')
+    .addHelpText('after', examples('keisan admin mail test ops@example.org'))
+    .action(async (address, _options, command) => {
+      const out = outputOf(command);
+      const result = await clientOf(command).request<MailTestResult>('POST', '/api/admin/mail/test', { to: address });
+      out.result(result, () => {
+        out.line(`Sent to ${result.to} through ${result.server}.`);
+        out.fields([
+          ['from', result.from],
+          ['message id', result.messageId],
+          ['server said', result.response],
+        ]);
+      });
+    });
+
+  mail
+    .command('outbox')
+    .description('mail waiting to go out and mail given up on (with --all: sent mail too)')
+    .option('--all', 'sent mail too')
+    .option('--state <states>', 'queued, failed, sent (comma-separated)')
+    .option('--limit <n>', 'at most this many', '200')
+    .addHelpText('after', examples('keisan admin mail outbox', 'keisan admin mail outbox --state failed'))
+    .action(async (options, command) => {
+      const out = outputOf(command);
+      const state = options.all ? 'all' : options.state;
+      const rows = await clientOf(command).request<OutboxEntry[]>('GET', '/api/admin/mail/outbox', undefined, { state, limit: options.limit });
+      const shown = (entry: OutboxEntry) =>
+        entry.state === 'sent' ? pc.green('sent') : entry.state === 'failed' ? pc.red('failed') : 'queued';
+      out.result(rows, () =>
+        out.table(
+          ['ID', 'STATE', 'CREATED', 'TO', 'SUBJECT', 'TRIES', 'NEXT TRY', 'LAST ERROR'],
+          rows.map((e) => [e.id, shown(e), formatTime(e.createdAt), e.to, e.subject, e.attempts, e.state === 'queued' ? formatTime(e.nextAttemptAt) : e.state === 'sent' ? `sent ${formatTime(e.sentAt)}` : '-', e.lastError]),
+          options.all ? '(the outbox is empty)' : '(nothing queued or failed: every message went out)',
+        ),
+      );
     });
 }

@@ -21,6 +21,10 @@ import { DevicesService } from '../devices/service.ts';
 import { systemClock, type Clock } from '../lib/clock.ts';
 import type { Settings } from '../lib/config.ts';
 import { KEISAN_VERSION } from '../lib/version.ts';
+import { createMailer, type Mailer } from '../monitor/mail.ts';
+import { MailOutbox } from '../monitor/outbox.ts';
+import { registerMonitorRoutes } from '../monitor/routes.ts';
+import { MailService } from '../monitor/service.ts';
 import { DaemonsService } from '../ops/daemons.ts';
 import { registerDaemonRoutes } from '../ops/routes.ts';
 import { registerAreaRoutes } from '../storage/areas/routes.ts';
@@ -42,6 +46,8 @@ export interface AppOptions {
   https?: { cert: Buffer; key: Buffer };
   /** Where jobs run; default: the local executor without cgroups, in a temporary directory. */
   jobs?: JobRunner;
+  /** What sends mail; default: SMTP per settings.mail (a relative passwordFile from the working directory), none without it. */
+  mailer?: Mailer | null;
   /** User areas (storage/areas/service.ts areasRuntime); default: not provisioned. */
   areas?: AreasRuntime;
   /** The data directory (the storage disk tier lives in it); default: a temporary directory, removed on close. */
@@ -96,6 +102,14 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
   app.setSerializerCompiler(serializerCompiler);
 
   const accounts = new AccountsService(db.kysely, settings, clock);
+  const mailer = options.mailer !== undefined ? options.mailer : settings.mail ? createMailer(settings.mail, process.cwd()) : null;
+  const mail = new MailService({
+    settings,
+    clock,
+    accounts,
+    mailer,
+    outbox: mailer ? new MailOutbox({ db: db.kysely, clock, mailer, logger: app.log }) : null,
+  });
   const jobs = options.jobs ?? (await defaultJobRunner(settings));
   const batch = new BatchService({
     db: db.kysely,
@@ -106,6 +120,7 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
     queues: new QueueBook(db.kysely, settings, clock, accounts),
     schedule,
     logger: app.log,
+    mail: mail.configured ? mail : null,
   });
   const areas = new AreasService({
     db: db.kysely,
@@ -113,6 +128,7 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
     accounts,
     runtime: options.areas ?? areasOff('this server was started without user areas'),
     logger: app.log,
+    mail: mail.configured ? mail : null,
   });
   const storage = await openStorage({ settings, ...(options.dataDir !== undefined ? { dataDir: options.dataDir } : {}), db: db.kysely, clock, accounts, logger: app.log });
   const context: ServerContext = {
@@ -126,6 +142,7 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
     areas,
     storage: storage.service,
     batch,
+    mail,
   };
   app.decorate('keisan', context);
   app.addHook('onClose', async () => {
@@ -133,6 +150,7 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
     await areas.close();
     await batch.close();
     await jobs.executor.close();
+    await mail.close();
   });
 
   installErrorHandling(app);
@@ -191,6 +209,7 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
     registerAreaRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
     registerStorageRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
     registerBatchRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
+    registerMonitorRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
   });
 
   app.get('/api/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
@@ -199,5 +218,6 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
   await batch.start();
   await storage.service.start();
   areas.start();
+  mail.start();
   return app as unknown as KeisanApp;
 }

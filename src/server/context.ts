@@ -4,6 +4,7 @@ import type { Db } from '../db/connection.ts';
 import type { DevicesService } from '../devices/service.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { Settings } from '../lib/config.ts';
+import type { MailService } from '../monitor/service.ts';
 import type { DaemonsService } from '../ops/daemons.ts';
 import type { AreasService } from '../storage/areas/service.ts';
 import type { StorageService } from '../storage/service.ts';
@@ -20,4 +21,5 @@ export interface ServerContext {
   devices: DevicesService;
   areas: AreasService;
   storage: StorageService;
+  mail: MailService;
 }

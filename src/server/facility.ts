@@ -72,6 +72,17 @@ batch:
 #     rateMBps: 400          # per drive; 0 = unlimited
 #   # archive: { kind: s3, endpoint: https://s3.example.org, bucket: keisan-archive,
 #   #            accessKeyId: keisan, secretKeyFile: s3-secret }   # secret in a 0600 file here
+
+# mail: e-mail for job notices (keisan submit --mail). Without it notices stay in-app
+# (keisan notifications). Test it with \`keisan admin mail test you@example.org\`.
+# mail:
+#   from: "Keisan <keisan@example.org>"
+#   smtp:
+#     host: smtp.example.org
+#     port: 587
+#     requireTls: true     # STARTTLS; or secure: true for implicit TLS (port 465)
+#     user: keisan
+#     passwordFile: smtp-password   # a file (mode 0600) in this directory holding the password
 `;
 
 export interface InitResult {

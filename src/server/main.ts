@@ -9,6 +9,7 @@ import { loadFacilityFile, serverUrlOf, type Settings } from '../lib/config.ts';
 import { KeisanError } from '../lib/errors.ts';
 import { detectCgroupLayout } from '../batch/executors/local/cgroups.ts';
 import { LocalExecutor } from '../batch/executors/local/executor.ts';
+import { createMailer } from '../monitor/mail.ts';
 import { discoverGpus } from '../batch/gpus.ts';
 import { localNode } from '../batch/node.ts';
 import { areasRuntime } from '../storage/areas/service.ts';
@@ -58,6 +59,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       }
     : undefined;
   const jobs = await localJobRunner(settings, options.dataDir, logger);
+  const mailer = settings.mail ? createMailer(settings.mail, options.dataDir) : null;
+  if (mailer) logger.info({ smtp: mailer.server, from: settings.mail?.from }, 'mail: job notices and tests go out through SMTP');
+  else logger.info('mail: not configured (no mail: in keisan.yaml); job notices stay in-app');
   const app = await buildApp({
     settings,
     db,
@@ -65,6 +69,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     clock: systemClock,
     logger: { name: 'keisan-server', level: process.env.KEISAN_LOG_LEVEL ?? 'info' },
     jobs,
+    mailer,
     areas: areasRuntime(settings, options.dataDir),
     dataDir: options.dataDir,
     ...(https ? { https } : {}),

@@ -3,6 +3,7 @@ import type { DialectName } from '../connection.ts';
 import * as accounts from './0001-accounts.ts';
 import * as devices from './0002-devices.ts';
 import * as batch from './0003-batch.ts';
+import * as mail from './0004-mail.ts';
 import * as storage from './0005-storage.ts';
 import * as storageAreas from './0006-storage-areas.ts';
 import * as hsm from './0007-hsm.ts';
@@ -23,6 +24,7 @@ const MIGRATIONS: Record<string, KeisanMigration> = {
   '0001-accounts': accounts,
   '0002-devices': devices,
   '0003-batch': batch,
+  '0004-mail': mail,
   '0005-storage': storage,
   '0006-storage-areas': storageAreas,
   '0007-hsm': hsm,
