@@ -120,6 +120,8 @@ export interface Database {
   hsm_classes: HsmClassTable;
   hsm_families: HsmFamilyTable;
   hsm_family_usage: HsmFamilyUsageTable;
+  hsm_archived: HsmArchivedTable;
+  hsm_copy_problems: HsmCopyProblemTable;
   hsm_stage_requests: HsmStageRequestTable;
   hsm_stage_files: HsmStageFileTable;
   hsm_repack_jobs: HsmRepackJobTable;
@@ -340,6 +342,28 @@ export interface HsmFamilyUsageTable {
   quota_state: string;
   warned_at: string | null;
   updated_at: string;
+}
+
+/** A generation of a file counted in its family's archive usage (from its first copy to its last). */
+export interface HsmArchivedTable {
+  file_id: number;
+  generation: number;
+  family: string;
+  size: number;
+  created_at: string;
+}
+
+/** An archive copy found damaged; repaired_at is set once a good copy replaced it. */
+export interface HsmCopyProblemTable {
+  id: Generated<number>;
+  file_id: number;
+  generation: number;
+  copy_no: number;
+  volume: string;
+  entry: string;
+  problem: string;
+  detected_at: string;
+  repaired_at: string | null;
 }
 
 /** A bulk stage request: QUEUED, STARTED, COMPLETED or FAILED. */

@@ -42,6 +42,35 @@ export async function up(db: Kysely<unknown>, { idColumn }: MigrationContext): P
     .addColumn('updated_at', 'varchar(30)', (c) => c.notNull())
     .execute();
 
+  // The archived generations counted in the usage: one row per (file, generation) from its
+  // first archive copy until its last copy is removed, so deletions subtract exactly what
+  // migrations added even after the file's row is gone.
+  await db.schema
+    .createTable('hsm_archived')
+    .addColumn('file_id', 'integer', (c) => c.notNull())
+    .addColumn('generation', 'integer', (c) => c.notNull())
+    .addColumn('family', 'varchar(64)', (c) => c.notNull())
+    .addColumn('size', 'double precision', (c) => c.notNull())
+    .addColumn('created_at', 'varchar(30)', (c) => c.notNull())
+    .addPrimaryKeyConstraint('hsm_archived_pk', ['file_id', 'generation'])
+    .execute();
+
+  // Archive copies found damaged (checksum mismatch, unreadable): never read again; the file is
+  // marked dirty so migration writes the copy anew from a good disk copy.
+  await db.schema
+    .createTable('hsm_copy_problems')
+    .addColumn('id', idColumn.type, idColumn.build)
+    .addColumn('file_id', 'integer', (c) => c.notNull())
+    .addColumn('generation', 'integer', (c) => c.notNull())
+    .addColumn('copy_no', 'integer', (c) => c.notNull())
+    .addColumn('volume', 'varchar(128)', (c) => c.notNull())
+    .addColumn('entry', 'varchar(1024)', (c) => c.notNull())
+    .addColumn('problem', 'text', (c) => c.notNull())
+    .addColumn('detected_at', 'varchar(30)', (c) => c.notNull())
+    .addColumn('repaired_at', 'varchar(30)')
+    .execute();
+  await db.schema.createIndex('hsm_copy_problems_file').on('hsm_copy_problems').columns(['file_id', 'generation']).execute();
+
   await db.schema
     .createTable('hsm_stage_requests')
     .addColumn('id', 'varchar(40)', (c) => c.primaryKey())

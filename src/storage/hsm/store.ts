@@ -1,5 +1,5 @@
-import type { Kysely } from 'kysely';
-import type { Database } from '../../db/schema.ts';
+import type { Kysely, Selectable } from 'kysely';
+import type { Database, HsmRepackJobTable, HsmStageFileTable } from '../../db/schema.ts';
 import type { ClassOfService, FileFamily, StageFileState, StagingMode } from './model.ts';
 
 /** Database access for the HSM's own tables (migration 0007-hsm). */
@@ -115,10 +115,7 @@ export interface StageFileRow {
   updatedAt: string;
 }
 
-type StageFileDbRow = Awaited<ReturnType<typeof selectStageFiles>>[number];
-function selectStageFiles(db: Tx) {
-  return db.selectFrom('hsm_stage_files').selectAll().execute();
-}
+type StageFileDbRow = Selectable<HsmStageFileTable>;
 
 function toStageFile(r: StageFileDbRow): StageFileRow {
   return {
@@ -272,10 +269,7 @@ export interface RepackRow {
   updatedAt: string;
 }
 
-type RepackDbRow = Awaited<ReturnType<typeof selectRepacks>>[number];
-function selectRepacks(db: Tx) {
-  return db.selectFrom('hsm_repack_jobs').selectAll().execute();
-}
+type RepackDbRow = Selectable<HsmRepackJobTable>;
 const toRepack = (r: RepackDbRow): RepackRow => ({
   id: r.id,
   volume: r.volume,
