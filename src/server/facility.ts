@@ -72,6 +72,13 @@ batch:
 #     rateMBps: 400          # per drive; 0 = unlimited
 #   # archive: { kind: s3, endpoint: https://s3.example.org, bucket: keisan-archive,
 #   #            accessKeyId: keisan, secretKeyFile: s3-secret }   # secret in a 0600 file here
+#   areas:                   # users' homes, group areas and libraries (keisan areas); on as root
+#     root: /srv/keisan/areas  # a shared filesystem with POSIX ACLs; the default (areas here) is private
+#     homeQuota: 50G         # soft quotas: a notice at warnPercent, nothing refused
+#     groupQuota: 2T
+#     libraryQuota: 500G
+#     warnPercent: 90
+#     usageInterval: 1h      # how often usage is measured (0: on demand only)
 
 # mail: e-mail for job notices (keisan submit --mail). Without it notices stay in-app
 # (keisan notifications). Test it with \`keisan admin mail test you@example.org\`.

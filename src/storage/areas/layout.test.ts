@@ -124,4 +124,13 @@ describe('user areas: settings', () => {
     assert.throws(() => parseSettings({ storage: { areas: { homeQuota: 'lots' } } }, 'keisan.yaml'), /storage\.areas\.homeQuota: 'lots' is not a size/);
     assert.throws(() => parseSettings({ storage: { areas: { quota: '1G' } } }, 'keisan.yaml'), /storage\.areas: unknown field 'quota'/);
   });
+
+  it("the facility file template's storage.areas example is valid once uncommented", async () => {
+    const { DEFAULT_FACILITY_FILE } = await import('../../server/facility.ts');
+    const { parseYaml } = await import('../../lib/config.ts');
+    const block = DEFAULT_FACILITY_FILE.slice(DEFAULT_FACILITY_FILE.indexOf('# storage:\n')).split('\n\n')[0]!;
+    const text = block.split('\n').map((line) => line.replace(/^# /, '')).join('\n');
+    const areas = parseSettings(parseYaml(text, 'keisan.yaml'), 'keisan.yaml').storage?.areas;
+    assert.deepEqual(areas, { root: '/srv/keisan/areas', homeQuota: 50 * 1024 ** 3, groupQuota: 2 * 1024 ** 4, libraryQuota: 500 * 1024 ** 3, warnPercent: 90, usageInterval: 3_600_000, usageTimeLimit: 600_000 });
+  });
 });

@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { lstat, open, type FileHandle } from 'node:fs/promises';
+import { lstat, open, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyBaseLogger } from 'fastify';
@@ -91,6 +91,25 @@ function openChild(parentFd: number, name: string): Promise<FileHandle> {
 }
 
 const errnoOf = (error: unknown) => (error as NodeJS.ErrnoException | undefined)?.code;
+
+/**
+ * The first directory above the areas that others may not pass through (the data directory is
+ * 0700, so the default root DATA/areas is reachable by root only): users could not reach their areas.
+ */
+async function closedAncestor(root: string): Promise<{ path: string; problem: string } | undefined> {
+  for (let dir = path.dirname(root); ; dir = path.dirname(dir)) {
+    const stats = await stat(dir).catch(() => undefined);
+    if (stats && (stats.mode & 0o001) === 0) {
+      return {
+        path: dir,
+        problem:
+          `users cannot reach the areas: ${dir} (mode ${(stats.mode & 0o7777).toString(8).padStart(4, '0')}) does not let others pass through. ` +
+          `Set storage.areas.root in keisan.yaml to a directory they can reach (e.g. /srv/keisan/areas) and restart, or chmod o+x ${dir} if nothing in it is private`,
+      };
+    }
+    if (dir === path.dirname(dir)) return undefined;
+  }
+}
 
 /**
  * User areas: provisioning (sync) from the accounts, hooks on account changes, library
@@ -306,7 +325,11 @@ export class AreasService {
     } finally {
       await Promise.all([...handles.values()].map((h) => h.close().catch(() => undefined)));
     }
-    if ('all' in scope) report.leftInPlace = await this.orphans(snap);
+    if ('all' in scope) {
+      report.leftInPlace = await this.orphans(snap);
+      const closed = runtime.ownership.mode === 'root' ? await closedAncestor(runtime.root) : undefined;
+      if (closed) report.problems.unshift(closed);
+    }
     report.durationMs = performance.now() - started;
     return report;
   }
