@@ -837,13 +837,22 @@ export type CommandRunner = (file: string, args: readonly string[]) => Promise<C
 export function spawnRunner(timeoutMs = 20_000): CommandRunner {
   return (file, args) =>
     new Promise((resolve, reject) => {
-      const child = spawn(file, [...args], { stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs, killSignal: 'SIGKILL' });
+      // Our own timer, not spawn's `timeout`: that one outlives a spawn that failed (ENOENT) and holds the process open.
+      const child = spawn(file, [...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      timer.unref();
       let stdout = '';
       let stderr = '';
       child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
       child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
+      child.on('error', (error) => {
+        clearTimeout(timer);
+        reject(error);
+      });
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        resolve({ code, stdout, stderr });
+      });
     });
 }
 
