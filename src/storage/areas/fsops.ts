@@ -194,7 +194,8 @@ export async function ensureDir(parentFd: number | null, spec: DirSpec): Promise
       await handle.chmod(wantMode);
       outcome.fixed.push(`mode ${formatMode(stats.mode & 0o7777)} → ${formatMode(wantMode)}`);
     }
-    const before = await readAcl(handle.fd);
+    // A directory just made gets its ACL set without reading it first (one process less).
+    const before = outcome.created ? { access: [], defaults: ['(unknown)'] } : await readAcl(handle.fd);
     outcome.namedBefore = namedUsers(before.access);
     const wantDefaults = spec.defaults ?? [];
     const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((e, i) => e === b[i]);
@@ -209,7 +210,8 @@ export async function ensureDir(parentFd: number | null, spec: DirSpec): Promise
       outcome.fixed.push(`ACL ${aclText(before.access, before.defaults) || '(none)'} → ${aclText(spec.access, spec.defaults)}`);
     }
     // Verified, not assumed: a filesystem that silently drops entries or bits shows up here.
-    const after = await readAcl(handle.fd);
+    // (When nothing was changed, what was just read is what there is.)
+    const after = outcome.fixed.length === 0 ? before : await readAcl(handle.fd);
     const finalStats = await handle.stat();
     outcome.namedAfter = namedUsers(after.access);
     if (!same(after.access, spec.access) || !same(after.defaults, wantDefaults) || (finalStats.mode & 0o7777) !== wantMode || finalStats.uid !== spec.uid || finalStats.gid !== spec.gid) {
