@@ -9,6 +9,7 @@ import { registerOpsCommands } from '../ops/commands.ts';
 import { registerRecoveryCommands } from '../recovery/commands.ts';
 import { registerServerCommands } from '../server/commands.ts';
 import { registerAreaCommands } from '../storage/areas/commands.ts';
+import { registerHsmCommands } from '../storage/hsm/commands.ts';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, exitCodeFor, printError } from './output.ts';
 
 /** The `keisan` command tree: thin — parse, call the API client, print. */
@@ -33,6 +34,8 @@ export function buildProgram(): Command {
   registerQueueCommands(program, admin);
   registerDeviceCommands(program, admin);
   registerAreaCommands(program, admin);
+  // After the storage commands: adds `fs stage`, `fs stage-status` to their `fs`.
+  registerHsmCommands(program, admin);
   program.addCommand(admin);
   // Every subcommand reports usage errors through the same exit path.
   const override = (command: Command) => {

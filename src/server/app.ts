@@ -2,7 +2,7 @@ import fastifySwagger from '@fastify/swagger';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { registerAccountRoutes } from '../accounts/routes.ts';
@@ -29,8 +29,12 @@ import { DaemonsService } from '../ops/daemons.ts';
 import { registerDaemonRoutes } from '../ops/routes.ts';
 import { registerAreaRoutes } from '../storage/areas/routes.ts';
 import { areasOff, AreasService, type AreasRuntime } from '../storage/areas/service.ts';
+import { registerHsmRoutes } from '../storage/hsm/routes.ts';
+import { HsmService } from '../storage/hsm/service.ts';
 import { registerStorageRoutes } from '../storage/routes.ts';
 import { openStorage } from '../storage/runtime.ts';
+import type { ArchiveBackend } from '../storage/tiers/archive.ts';
+import { createArchiveBackend } from '../storage/tiers/archive-factory.ts';
 import { installAuthentication } from './auth.ts';
 import type { ServerContext } from './context.ts';
 import { frameworkErrorHandler, installErrorHandling } from './errors.ts';
@@ -52,6 +56,8 @@ export interface AppOptions {
   areas?: AreasRuntime;
   /** The data directory (the storage disk tier lives in it); default: a temporary directory, removed on close. */
   dataDir?: string;
+  /** The archive tier for the HSM; default: storage.archive of the settings (archive-dir in the data directory, or in a temporary one). */
+  archive?: ArchiveBackend;
 }
 
 export type KeisanApp = FastifyInstance & { keisan: ServerContext };
@@ -131,6 +137,9 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
     mail: mail.configured ? mail : null,
   });
   const storage = await openStorage({ settings, ...(options.dataDir !== undefined ? { dataDir: options.dataDir } : {}), db: db.kysely, clock, accounts, logger: app.log });
+  const archiveTemp = options.archive || options.dataDir !== undefined ? null : await mkdtemp(path.join(tmpdir(), 'keisan-archive-'));
+  const archive = options.archive ?? createArchiveBackend(settings.storage?.archive, options.dataDir ?? archiveTemp!);
+  const hsm = new HsmService({ db: db.kysely, clock, settings, accounts, storage: storage.service, archive, mail: mail.configured ? mail : null, logger: app.log });
   const context: ServerContext = {
     settings,
     clock,
@@ -141,11 +150,15 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
     devices: new DevicesService(db.kysely, clock),
     areas,
     storage: storage.service,
+    hsm,
     batch,
     mail,
   };
   app.decorate('keisan', context);
   app.addHook('onClose', async () => {
+    await hsm.close();
+    await archive.close();
+    if (archiveTemp) await rm(archiveTemp, { recursive: true, force: true });
     await storage.close();
     await areas.close();
     await batch.close();
@@ -208,6 +221,7 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
     registerDeviceRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
     registerAreaRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
     registerStorageRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
+    registerHsmRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
     registerBatchRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
     registerMonitorRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
   });
@@ -217,6 +231,8 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
   await app.ready();
   await batch.start();
   await storage.service.start();
+  await archive.open();
+  await hsm.start();
   areas.start();
   mail.start();
   return app as unknown as KeisanApp;

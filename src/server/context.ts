@@ -7,6 +7,7 @@ import type { Settings } from '../lib/config.ts';
 import type { MailService } from '../monitor/service.ts';
 import type { DaemonsService } from '../ops/daemons.ts';
 import type { AreasService } from '../storage/areas/service.ts';
+import type { HsmService } from '../storage/hsm/service.ts';
 import type { StorageService } from '../storage/service.ts';
 
 /** What route modules get: the services, never the raw database. */
@@ -21,5 +22,7 @@ export interface ServerContext {
   devices: DevicesService;
   areas: AreasService;
   storage: StorageService;
+  /** The hierarchical storage manager (migration, purge, staging, repack, quotas) over the archive tier. */
+  hsm: HsmService;
   mail: MailService;
 }

@@ -36,6 +36,21 @@ export class Migrator {
    * durable, verified location: after a crash the run simply starts again.
    */
   async run(options: { ignoreDelay?: boolean; onlyFileIds?: ReadonlySet<number> } = {}): Promise<MigrationReport> {
+    // One run at a time (the background lane and `migrate --now`): two would copy a file twice.
+    const previous = this.tail;
+    let release!: () => void;
+    this.tail = new Promise<void>((resolve) => (release = resolve));
+    await previous;
+    try {
+      return await this.runOnce(options);
+    } finally {
+      release();
+    }
+  }
+
+  private tail: Promise<void> = Promise.resolve();
+
+  private async runOnce(options: { ignoreDelay?: boolean; onlyFileIds?: ReadonlySet<number> }): Promise<MigrationReport> {
     const { db, clock, book } = this.ctx;
     const now = clock.now();
     const resolver = new PolicyResolver(this.ctx);

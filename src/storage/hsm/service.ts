@@ -152,7 +152,12 @@ export class HsmService {
       this.lanes.migrate.kick();
     });
     this.o.storage.setStager(this.stager);
-    this.o.storage.setWriteGuard(this.quotas.guard);
+    // The guard sees every write just before it commits: a migration pass follows soon after
+    // (debounced), so files of classes with short delays migrate without waiting for the timer.
+    this.o.storage.setWriteGuard(async (intent) => {
+      await this.quotas.guard(intent);
+      this.soon();
+    });
     this.unsubscribePressure = this.o.storage.onDiskPressure(() => this.lanes.purge.kick());
     this.started = true;
     for (const lane of Object.values(this.lanes)) lane.kick();
@@ -163,6 +168,8 @@ export class HsmService {
     this.started = false;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    if (this.soonTimer) clearTimeout(this.soonTimer);
+    this.soonTimer = undefined;
     this.unsubscribePressure?.();
     this.o.storage.setStager(null);
     this.o.storage.setWriteGuard(null);
@@ -184,6 +191,17 @@ export class HsmService {
       this.arm();
     }, Math.min(due, this.checkIntervalMs));
     this.timer.unref();
+  }
+
+  private soonTimer: NodeJS.Timeout | undefined;
+  /** Kicks migration once, a moment from now (after the commit the guard saw). */
+  private soon(): void {
+    if (this.soonTimer || !this.started) return;
+    this.soonTimer = setTimeout(() => {
+      this.soonTimer = undefined;
+      this.lanes.migrate.kick();
+    }, 500);
+    this.soonTimer.unref();
   }
 
   /** A file was committed or removed: migration may have work. */

@@ -1,0 +1,325 @@
+import { readFileSync } from 'node:fs';
+import type { Command } from '@commander-js/extra-typings';
+import { clientOf, examples, outputOf } from '../../cli/context.ts';
+import type { Output } from '../../cli/output.ts';
+import { invalidInput } from '../../lib/errors.ts';
+import { formatDuration, formatSize } from '../../lib/units.ts';
+import type { ClassView, FamilyView, RepackJobView, StageRequestView } from './model.ts';
+import type { HsmStatus } from './service.ts';
+import type { MigrationReport, PurgeReport } from './migrate.ts';
+
+const size = (n: number | null | undefined) => (n === null || n === undefined ? '-' : formatSize(n));
+const pct = (text: string, what: string): number => {
+  const n = Number(text.replace('%', '').trim());
+  if (!Number.isFinite(n) || n < 0 || n > 100) throw invalidInput(`${what} must be a percentage from 0 to 100, such as 50%, not '${text}'`);
+  return n;
+};
+
+/** A child command by name, created when missing (another room may have made `fs` or `admin storage`). */
+function childOf(parent: Command, name: string, description: string): Command {
+  const found = parent.commands.find((c) => c.name() === name) as Command | undefined;
+  return found ?? parent.command(name).description(description);
+}
+
+function showStage(out: Output, r: StageRequestView): void {
+  const summary = Object.entries(r.summary).map(([k, v]) => `${v} ${k}`).join(', ');
+  out.fields([
+    ['request', r.id],
+    ['state', r.state],
+    ['files', summary],
+    ['created', r.createdAt],
+    ['completed', r.completedAt],
+  ]);
+  out.line();
+  out.table(
+    ['PATH', 'STATE', 'SIZE', 'DONE', 'VOLUME', 'QUEUE', 'ETA', 'ERROR'],
+    r.files.map((f) => [
+      f.path,
+      f.state,
+      size(f.size),
+      f.size > 0 ? `${Math.floor((f.bytesDone / f.size) * 100)}%` : '100%',
+      f.volume,
+      f.queuePosition,
+      f.estimatedSeconds === null ? null : formatDuration(f.estimatedSeconds * 1000),
+      f.error,
+    ]),
+  );
+}
+
+function showClass(out: Output, c: ClassView): void {
+  out.fields([
+    ['class', c.name],
+    ['migration delay', formatDuration(c.migrationDelaySeconds * 1000)],
+    ['copies', c.copies],
+    ['purge', `from ${c.purgeHighPct}% down to ${c.purgeLowPct}% of the disk tier`],
+    ['staging', c.staging],
+    ['workgroups', c.name === 'default' ? `${c.workgroups.join(', ') || ''}${c.workgroups.length ? ', ' : ''}every workgroup no other class names` : c.workgroups.join(', ')],
+  ]);
+}
+
+function showFamily(out: Output, f: FamilyView): void {
+  out.fields([
+    ['family', f.name],
+    ['tree', f.tree],
+    ['archive usage', `${size(f.usageBytes)} in ${f.usageFiles} file(s)`],
+    ['warning level', size(f.quotaWarnBytes)],
+    ['limit', size(f.quotaLimitBytes)],
+    ['quota state', f.quotaState],
+  ]);
+}
+
+function showRepack(out: Output, jobs: RepackJobView[]): void {
+  out.table(
+    ['ID', 'VOLUME', 'STATE', 'FILES', 'BYTES', 'BY', 'UPDATED', 'ERROR'],
+    jobs.map((j) => [j.id, j.volume, j.state, `${j.filesDone}/${j.filesTotal}`, `${size(j.bytesDone)}/${size(j.bytesTotal)}`, j.createdBy, j.updatedAt, j.error]),
+    '(no repack jobs)',
+  );
+}
+
+export function registerHsmCommands(program: Command, admin: Command): void {
+  // ---------------------------------------------------------------- users: keisan fs stage
+  const fs = childOf(program, 'fs', 'the hierarchical store: files, directories, ACLs, uploads, staging');
+  fs.command('stage')
+    .description('prestage archive-only files to the disk tier in one request (merged with others, read volume by volume in order); prints the request id')
+    .argument('[paths...]', 'files to stage')
+    .option('--from-file <list>', 'a file with one path per line (- for standard input)')
+    .option('--wait', 'wait until every file is on disk, showing progress')
+    .addHelpText('after', examples('keisan fs stage /phys/ana/run1.dat /phys/ana/run2.dat', 'keisan fs stage --from-file runs.txt --wait', 'keisan fs stage-status stg-0123456789abcdef'))
+    .action(async (paths, options, command) => {
+      const out = outputOf(command);
+      const client = clientOf(command);
+      const all = [...paths];
+      if (options.fromFile !== undefined) {
+        const text = readFileSync(options.fromFile === '-' ? 0 : options.fromFile, 'utf8');
+        all.push(...text.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#')));
+      }
+      if (all.length === 0) throw invalidInput('name files to stage, or give --from-file LIST');
+      let request = await client.request<StageRequestView>('POST', '/api/fs/stage', { paths: all });
+      if (!options.wait) {
+        out.result(request, () => out.line(`Stage request ${request.id}: ${all.length} file(s); see progress with keisan fs stage-status ${request.id}`));
+        return;
+      }
+      if (!out.json) process.stderr.write(`Stage request ${request.id}: ${all.length} file(s)\n`);
+      const deadline = Date.now() + 7 * 86_400_000;
+      let last = '';
+      while (request.state !== 'COMPLETED' && request.state !== 'FAILED' && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        request = await client.request<StageRequestView>('GET', `/api/fs/stage/${encodeURIComponent(request.id)}`);
+        const done = request.files.filter((f) => f.state === 'ON_DISK').length;
+        const bytes = request.files.reduce((s, f) => s + f.bytesDone, 0);
+        const total = request.files.reduce((s, f) => s + f.size, 0);
+        const etas = request.files.map((f) => f.estimatedSeconds).filter((s): s is number => s !== null);
+        const line = `${done}/${request.files.length} on disk, ${formatSize(bytes)} of ${formatSize(total)}${etas.length ? `, about ${formatDuration(Math.max(...etas) * 1000)} left` : ''}`;
+        if (!out.json && line !== last) process.stderr.write(`  ${line}\n`);
+        last = line;
+      }
+      out.result(request, () => showStage(out, request));
+      if (request.state === 'FAILED') process.exitCode = 1;
+    });
+  fs.command('stage-status')
+    .description('a stage request: per-file state, queue position and estimate')
+    .argument('<id>', 'the request id keisan fs stage printed')
+    .action(async (id, _options, command) => {
+      const out = outputOf(command);
+      const request = await clientOf(command).request<StageRequestView>('GET', `/api/fs/stage/${encodeURIComponent(id)}`);
+      out.result(request, () => showStage(out, request));
+    });
+
+  // ---------------------------------------------------------------- operators: keisan hsm
+  const hsm = program.command('hsm').description('the hierarchical storage manager: status, volumes, drives, migration, purge, repack (operators)');
+  hsm
+    .command('status')
+    .description('disk tier against its water marks, files by state, stage queue, repack, last runs, damaged copies')
+    .action(async (_options, command) => {
+      const out = outputOf(command);
+      const s = await clientOf(command).request<HsmStatus>('GET', '/api/hsm/status');
+      out.result(s, () => {
+        out.fields([
+          ['disk tier', `${size(s.disk.usedBytes)} used of ${size(s.disk.capacityBytes)}${s.disk.usedPct !== null ? ` (${s.disk.usedPct}%)` : ''}; purge from ${s.disk.highWaterPct}% to ${s.disk.lowWaterPct}%`],
+          ['not yet migrated', `${s.files.dirty.files} file(s), ${size(s.files.dirty.bytes)}`],
+          ['on disk and archived', `${s.files.migratedOnDisk.files} file(s), ${size(s.files.migratedOnDisk.bytes)}`],
+          ['archive only', `${s.files.archiveOnly.files} file(s), ${size(s.files.archiveOnly.bytes)}`],
+          ['being staged', `${s.files.staging.files} file(s) (${s.activeStages} active)`],
+          ['stage queue', Object.entries(s.stageQueue).map(([k, v]) => `${v} ${k}`).join(', ') || 'empty'],
+          ['next migration', s.nextMigrationAt],
+          ['repack', s.repack.map((j) => `${j.volume} ${j.state} ${j.filesDone}/${j.filesTotal}`).join('; ') || 'none'],
+          ['damaged copies', s.damagedCopies.length ? s.damagedCopies.map((d) => `file ${d.fileId} copy ${d.copy} on ${d.volume}${d.repairedAt ? ' (repaired)' : ''}`).join('; ') : 'none'],
+        ]);
+        out.line();
+        out.table(['RUN', 'KIND', 'STATE', 'FILES', 'BYTES', 'STARTED', 'ENDED'], s.recentRuns.map((r) => [r.id, r.kind, r.state, r.files, size(r.bytes), r.startedAt, r.endedAt]), '(no runs yet)');
+      });
+    });
+  hsm
+    .command('volumes')
+    .description('archive volumes: family, copy, used, live, holes, state, drive')
+    .action(async (_options, command) => {
+      const out = outputOf(command);
+      const volumes = await clientOf(command).request<Array<{ name: string; family: string; copy: number; capacityBytes: number | null; usedBytes: number; liveBytes: number; liveEntries: number; holesBytes: number; holesPct: number; state: string; mountedIn: string | null; problem?: string }>>('GET', '/api/hsm/volumes');
+      out.result(volumes, () =>
+        out.table(
+          ['VOLUME', 'FAMILY', 'COPY', 'STATE', 'USED', 'CAPACITY', 'LIVE', 'FILES', 'HOLES', 'DRIVE', 'PROBLEM'],
+          volumes.map((v) => [v.name, v.family, v.copy, v.state, size(v.usedBytes), size(v.capacityBytes), size(v.liveBytes), v.liveEntries, `${v.holesPct}%`, v.mountedIn, v.problem]),
+          '(no volumes yet: nothing has been migrated)',
+        ),
+      );
+    });
+  hsm
+    .command('drives')
+    .description('archive drives: state, mounted volume, what they do')
+    .action(async (_options, command) => {
+      const out = outputOf(command);
+      const drives = await clientOf(command).request<Array<{ name: string; state: string; volume: string | null; activity: string | null; since: number }>>('GET', '/api/hsm/drives');
+      out.result(drives, () => out.table(['DRIVE', 'STATE', 'VOLUME', 'ACTIVITY', 'SINCE'], drives.map((d) => [d.name, d.state, d.volume, d.activity, new Date(d.since).toISOString()])));
+    });
+  hsm
+    .command('migrate')
+    .description('migrate every file not yet in the archive, whatever its delay, and wait for the run')
+    .requiredOption('--now', 'run now (the only mode)')
+    .action(async (_options, command) => {
+      const out = outputOf(command);
+      const r = await clientOf(command).request<MigrationReport>('POST', '/api/hsm/migrate', {});
+      out.result(r, () => {
+        out.line(`Migrated ${r.files} file(s), ${formatSize(r.bytes)} (${r.copiesWritten} archive cop${r.copiesWritten === 1 ? 'y' : 'ies'} in ${r.batches} batch(es)).`);
+        for (const f of r.failed) out.line(`  failed: file ${f.fileId} copy ${f.copy}: ${f.error}`);
+        if (r.failed.length) process.exitCode = 1;
+      });
+    });
+  hsm
+    .command('purge')
+    .description('purge disk copies of migrated files now, down to the low water mark (or --to), oldest first; never a file not yet migrated, open, pinned or being staged')
+    .requiredOption('--now', 'run now (the only mode)')
+    .option('--to <percent>', 'purge down to this share of the disk tier instead of the low water mark (0% = everything purgeable)')
+    .addHelpText('after', examples('keisan hsm purge --now', 'keisan hsm purge --now --to 0%'))
+    .action(async (options, command) => {
+      const out = outputOf(command);
+      const r = await clientOf(command).request<PurgeReport>('POST', '/api/hsm/purge', options.to !== undefined ? { to: pct(options.to, '--to') } : {});
+      out.result(r, () => {
+        out.line(`Purged ${r.purgedFiles} file(s), freed ${formatSize(r.freedBytes)}: the disk tier holds ${formatSize(r.usageAfter)}${r.capacity ? ` of ${formatSize(r.capacity)}` : ''}.`);
+        if (r.ranOut) {
+          const kept = Object.entries(r.kept).filter(([, n]) => n > 0).map(([k, n]) => `${n} ${k}`).join(', ');
+          out.line(`Nothing more may be purged: the rest is ${kept || 'not purgeable'}.`);
+        }
+      });
+    });
+  hsm
+    .command('repack')
+    .description('copy the live files of a volume (or of every full volume with enough holes) to fresh volumes, verify, and retire the old ones; runs in the background')
+    .argument('[volume]', 'the volume to repack')
+    .option('--holes <percent>', 'every full volume with at least this share of holes, e.g. 50%')
+    .addHelpText('after', examples('keisan hsm repack VOL000012', 'keisan hsm repack --holes 50%', 'keisan hsm repack-status'))
+    .action(async (volume, options, command) => {
+      const out = outputOf(command);
+      if ((volume === undefined) === (options.holes === undefined)) throw invalidInput('name a VOLUME or give --holes PERCENT (not both)');
+      const jobs = await clientOf(command).request<RepackJobView[]>('POST', '/api/hsm/repack', volume !== undefined ? { volume } : { holes: pct(options.holes!, '--holes') });
+      out.result(jobs, () => {
+        if (jobs.length === 0) out.line('No volume qualifies.');
+        else out.line(`Repacking ${jobs.map((j) => `${j.volume} (job ${j.id}, ${j.filesTotal} files, ${formatSize(j.bytesTotal)})`).join(', ')}; follow it with keisan hsm repack-status.`);
+      });
+    });
+  hsm
+    .command('repack-status')
+    .description('repack jobs and their progress')
+    .option('--all', 'also jobs that ended more than a day ago')
+    .action(async (options, command) => {
+      const out = outputOf(command);
+      const jobs = await clientOf(command).request<RepackJobView[]>('GET', '/api/hsm/repack', undefined, { all: options.all ? 'true' : undefined });
+      out.result(jobs, () => showRepack(out, jobs));
+    });
+  for (const verb of ['pause', 'resume'] as const) {
+    hsm
+      .command(verb)
+      .description(`${verb} repack (one job, or all)`)
+      .argument('[job]', 'the repack job id (default: all)')
+      .action(async (job, _options, command) => {
+        const out = outputOf(command);
+        const id = job === undefined ? undefined : Number(job);
+        if (id !== undefined && !Number.isInteger(id)) throw invalidInput(`'${job}' is not a repack job id (see keisan hsm repack-status)`);
+        const jobs = await clientOf(command).request<RepackJobView[]>('POST', `/api/hsm/repack/${verb}`, id === undefined ? {} : { id });
+        out.result(jobs, () => showRepack(out, jobs));
+      });
+  }
+
+  // ---------------------------------------------------------------- operators: classes and families
+  const storage = childOf(admin, 'storage', 'the hierarchical store: classes of service and file families (operators)');
+  const cls = storage.command('class').description('classes of service: migration delay, copies, purge water marks, staging mode, workgroups');
+  const classOptions = (c: Command<[string]>) =>
+    c
+      .option('--migration-delay <duration>', 'migrate files unchanged for this long, e.g. 1h, 10m, 0')
+      .option('--copies <n>', 'archive copies of each file: 1, 2 or 3')
+      .option('--purge-high <percent>', 'purge starts above this share of the disk tier')
+      .option('--purge-low <percent>', 'and stops at this share')
+      .option('--staging <mode>', 'async (stream while staging), sync (whole file first) or none (prestage only)')
+      .option('--workgroups <list>', 'comma-separated workgroups using this class');
+  const classBody = (o: Record<string, string | undefined>) => ({
+    ...(o.migrationDelay !== undefined ? { migrationDelay: o.migrationDelay } : {}),
+    ...(o.copies !== undefined ? { copies: Number(o.copies) } : {}),
+    ...(o.purgeHigh !== undefined ? { purgeHigh: o.purgeHigh } : {}),
+    ...(o.purgeLow !== undefined ? { purgeLow: o.purgeLow } : {}),
+    ...(o.staging !== undefined ? { staging: o.staging } : {}),
+    ...(o.workgroups !== undefined ? { workgroups: o.workgroups.split(',').map((w) => w.trim()).filter(Boolean) } : {}),
+  });
+  cls.command('list').description('every class').action(async (_o, command) => {
+    const out = outputOf(command);
+    const list = await clientOf(command).request<ClassView[]>('GET', '/api/hsm/classes');
+    out.result(list, () =>
+      out.table(['CLASS', 'DELAY', 'COPIES', 'PURGE', 'STAGING', 'WORKGROUPS'], list.map((c) => [c.name, formatDuration(c.migrationDelaySeconds * 1000), c.copies, `${c.purgeHighPct}% → ${c.purgeLowPct}%`, c.staging, c.name === 'default' ? `${c.workgroups.join(', ')}${c.workgroups.length ? ', ' : ''}(all others)` : c.workgroups.join(', ')])),
+    );
+  });
+  classOptions(cls.command('add').description('add a class').argument('<name>', 'class name'))
+    .addHelpText('after', examples('keisan admin storage class add physics --migration-delay 10m --copies 2 --purge-high 90% --purge-low 60% --workgroups phys'))
+    .action(async (name, options, command) => {
+      const out = outputOf(command);
+      const c = await clientOf(command).request<ClassView>('POST', '/api/hsm/classes', { name, ...classBody(options as Record<string, string | undefined>) });
+      out.result(c, () => showClass(out, c));
+    });
+  classOptions(cls.command('set').description('change a class').argument('<name>', 'class name')).action(async (name, options, command) => {
+    const out = outputOf(command);
+    const body = classBody(options as Record<string, string | undefined>);
+    if (Object.keys(body).length === 0) throw invalidInput('nothing to change: give at least one option (see --help)');
+    const c = await clientOf(command).request<ClassView>('PATCH', `/api/hsm/classes/${encodeURIComponent(name)}`, body);
+    out.result(c, () => showClass(out, c));
+  });
+  cls.command('rm').description('remove a class (its workgroups fall back to default)').argument('<name>', 'class name').action(async (name, _o, command) => {
+    const out = outputOf(command);
+    await clientOf(command).request('DELETE', `/api/hsm/classes/${encodeURIComponent(name)}`);
+    out.result({ ok: true }, () => out.line(`Removed class ${name}.`));
+  });
+
+  const fam = storage.command('family').description('file families: trees with their own archive volumes and quotas');
+  const familyOptions = (c: Command<[string]>) =>
+    c
+      .option('--tree <path>', 'the directory whose files go to this family, e.g. /phys/ana/raw')
+      .option('--quota-warn <size>', 'archive usage above which the subgroup admins are told (none to remove)')
+      .option('--quota-limit <size>', 'archive usage at which new writes are refused (none to remove)');
+  const familyBody = (o: Record<string, string | undefined>) => ({
+    ...(o.tree !== undefined ? { tree: o.tree } : {}),
+    ...(o.quotaWarn !== undefined ? { quotaWarn: o.quotaWarn === 'none' ? null : o.quotaWarn } : {}),
+    ...(o.quotaLimit !== undefined ? { quotaLimit: o.quotaLimit === 'none' ? null : o.quotaLimit } : {}),
+  });
+  fam.command('list').description('declared families and every family with archive usage').action(async (_o, command) => {
+    const out = outputOf(command);
+    const list = await clientOf(command).request<FamilyView[]>('GET', '/api/hsm/families');
+    out.result(list, () =>
+      out.table(['FAMILY', 'TREE', 'USAGE', 'FILES', 'WARN', 'LIMIT', 'STATE'], list.map((f) => [f.name, f.tree, size(f.usageBytes), f.usageFiles, size(f.quotaWarnBytes), size(f.quotaLimitBytes), f.quotaState]), '(no families yet)'),
+    );
+  });
+  familyOptions(fam.command('add').description('map a tree to its own family').argument('<name>', 'family name'))
+    .addHelpText('after', examples('keisan admin storage family add ana-raw --tree /phys/ana/raw --quota-warn 800G --quota-limit 1T', 'keisan admin storage family set phys.ana --quota-limit 2T'))
+    .action(async (name, options, command) => {
+      const out = outputOf(command);
+      const f = await clientOf(command).request<FamilyView>('POST', '/api/hsm/families', { name, ...familyBody(options as Record<string, string | undefined>) });
+      out.result(f, () => showFamily(out, f));
+    });
+  familyOptions(fam.command('set').description('change a family (a subgroup family wg.sg is declared by setting it)').argument('<name>', 'family name')).action(async (name, options, command) => {
+    const out = outputOf(command);
+    const body = familyBody(options as Record<string, string | undefined>);
+    if (Object.keys(body).length === 0) throw invalidInput('nothing to change: give --tree, --quota-warn or --quota-limit');
+    const f = await clientOf(command).request<FamilyView>('PATCH', `/api/hsm/families/${encodeURIComponent(name)}`, body);
+    out.result(f, () => showFamily(out, f));
+  });
+  fam.command('rm').description('remove a declared family').argument('<name>', 'family name').action(async (name, _o, command) => {
+    const out = outputOf(command);
+    await clientOf(command).request('DELETE', `/api/hsm/families/${encodeURIComponent(name)}`);
+    out.result({ ok: true }, () => out.line(`Removed family ${name}.`));
+  });
+}
