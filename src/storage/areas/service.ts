@@ -189,7 +189,8 @@ export class AreasService {
       leftInPlace: report.leftInPlace.length,
       ms: Math.round(report.durationMs),
     };
-    if (report.problems.length) this.o.logger.warn(summary, `user areas: sync ${when}: ${report.problems.length} director${report.problems.length > 1 ? 'ies' : 'y'} left alone (see problems)`);
+    const first = report.problems[0];
+    if (first) this.o.logger.warn(summary, `user areas: sync ${when}: ${report.problems.length} problem${report.problems.length > 1 ? 's' : ''}, the first: ${first.problem}`);
     else this.o.logger.info(summary, `user areas: sync ${when} done`);
   }
 
