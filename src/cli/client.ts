@@ -65,15 +65,47 @@ export class ApiClient {
     } catch {
       throw new KeisanError('UNAVAILABLE', `${this.server} answered ${response.status} with something that is not Keisan's JSON: is it a Keisan server?`);
     }
-    if (!response.ok) {
-      const error = (parsed as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
-      const code = isErrorCode(error?.code) ? error.code : response.status >= 500 ? 'INTERNAL' : 'INVALID_INPUT';
-      const message = typeof error?.message === 'string' ? error.message : `HTTP ${response.status}`;
-      if (code === 'NOT_AUTHENTICATED' && !this.ticket) {
-        throw new KeisanError(code, `you are not logged in to ${this.server}: run \`keisan login\``);
-      }
-      throw new KeisanError(code, message);
-    }
+    if (!response.ok) throw this.failure(response.status, parsed);
     return parsed as T;
+  }
+
+  /** The error a Keisan error body stands for (with its details, e.g. where an upload stands). */
+  private failure(status: number, parsed: unknown): KeisanError {
+    const error = (parsed as { error?: { code?: unknown; message?: unknown; details?: unknown } } | undefined)?.error;
+    const code = isErrorCode(error?.code) ? error.code : status >= 500 ? 'INTERNAL' : 'INVALID_INPUT';
+    const message = typeof error?.message === 'string' ? error.message : `HTTP ${status}`;
+    if (code === 'NOT_AUTHENTICATED' && !this.ticket) {
+      return new KeisanError(code, `you are not logged in to ${this.server}: run \`keisan login\``);
+    }
+    const details = typeof error?.details === 'object' && error.details !== null ? (error.details as Record<string, unknown>) : undefined;
+    return new KeisanError(code, message, details);
+  }
+
+  /**
+   * A request whose body or answer is bytes (storage put and get): returns the response when it
+   * is a success, for the caller to stream; failures become KeisanErrors like `request`'s. No
+   * overall time limit (a download may take hours); `signal` may abort it.
+   */
+  async raw(method: string, route: string, options: { query?: Record<string, string | number | undefined>; headers?: Record<string, string>; body?: Uint8Array; signal?: AbortSignal } = {}): Promise<Response> {
+    const url = new URL(route, this.server);
+    for (const [key, value] of Object.entries(options.query ?? {})) if (value !== undefined) url.searchParams.set(key, String(value));
+    const headers: Record<string, string> = { ...options.headers };
+    if (this.ticket) headers.authorization = `Bearer ${this.ticket}`;
+    let response: Response;
+    try {
+      response = await fetch(url, { method, headers, ...(options.body !== undefined ? { body: options.body } : {}), ...(options.signal ? { signal: options.signal } : {}) });
+    } catch (error) {
+      const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : error instanceof Error ? error.message : String(error);
+      throw new KeisanError('UNAVAILABLE', `cannot reach the Keisan server at ${this.server} (${cause})`);
+    }
+    if (response.ok) return response;
+    const text = await response.text().catch(() => '');
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    throw this.failure(response.status, parsed);
   }
 }

@@ -8,6 +8,7 @@ import { registerMonitorCommands } from '../monitor/commands.ts';
 import { registerOpsCommands } from '../ops/commands.ts';
 import { registerRecoveryCommands } from '../recovery/commands.ts';
 import { registerServerCommands } from '../server/commands.ts';
+import { registerStorageCommands } from '../storage/commands.ts';
 import { registerAreaCommands } from '../storage/areas/commands.ts';
 import { registerHsmCommands } from '../storage/hsm/commands.ts';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, exitCodeFor, printError } from './output.ts';
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerBatchCommands(program);
   registerQueueCommands(program, admin);
   registerDeviceCommands(program, admin);
+  registerStorageCommands(program);
   registerAreaCommands(program, admin);
   // After the storage commands: adds `fs stage`, `fs stage-status` to their `fs`.
   registerHsmCommands(program, admin);

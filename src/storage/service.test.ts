@@ -218,7 +218,7 @@ describeEachDatabase('storage service', (database) => {
     // Only the current generation is on disk; the disk accounting agrees.
     assert.equal(f.disk.usedBytes, 3);
     assert.equal(f.disk.reservedBytes, 0);
-    await rejects(storage.createUpload(alice, { path: '/lab/lab-ml/race', size: 1, overwrite: false }), 'CONFLICT', /exists already .*use --force/);
+    await rejects(storage.createUpload(alice, { path: '/lab/lab-ml/race', size: 1, overwrite: false }), 'CONFLICT', /exists already \(generation \d+, 3 B\): it was not replaced/);
   });
 
   it('uploads resume at the server offset, after a broken chunk and after a restart; wrong offsets, too many bytes and bad checksums are refused', async () => {

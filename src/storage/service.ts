@@ -824,6 +824,11 @@ export class StorageService {
       throw invalidInput('give either the whole ACL (acl) or entries to add and remove, not both');
     }
     if (input.acl === undefined && input.add === undefined && input.remove === undefined) throw invalidInput('nothing to change: give acl, add or remove');
+    const what = which === 'object' ? 'ACL' : which === 'initial-file' ? 'initial file ACL' : 'initial directory ACL';
+    // The text is checked first: a typo is reported whatever the path.
+    const whole = typeof input.acl === 'string' ? parseAcl(input.acl, what) : null;
+    const add = input.add !== undefined ? parseEntries(input.add, 'entries to add') : [];
+    const remove = input.remove !== undefined ? parseEntryKeys(input.remove) : [];
     const overrides: Overrides = [];
     const { row } = await this.existing(caller, overrides, path);
     if (which !== 'object' && row.kind !== store.DIRECTORY) throw invalidInput(`${path.text} is a file: only directories have initial ACLs (--initial-file, --initial-dir)`);
@@ -839,17 +844,14 @@ export class StorageService {
     const override = caller.operator && !(evaluateAcl(storedAcl(row.acl), caller.plain, row.owner_name, row.group_name) & C);
     const column: store.AclColumn = which === 'object' ? 'acl' : which === 'initial-file' ? 'initial_file_acl' : 'initial_dir_acl';
     const before = row[column];
-    const what = which === 'object' ? 'ACL' : which === 'initial-file' ? 'initial file ACL' : 'initial directory ACL';
     let after: string | null;
     if (input.acl === null) {
       if (which === 'object') throw invalidInput('an entry always has an ACL: give its text, e.g. user::rwxcid,group::r-x---,other::------');
       after = null;
-    } else if (input.acl !== undefined) {
-      after = formatAcl(parseAcl(input.acl, what));
+    } else if (whole) {
+      after = formatAcl(whole);
     } else {
       const current = storedAcl(before ?? (which === 'initial-file' ? DEFAULT_FILE_ACL : which === 'initial-dir' ? DEFAULT_DIR_ACL : row.acl));
-      const add = input.add !== undefined ? parseEntries(input.add, 'entries to add') : [];
-      const remove = input.remove !== undefined ? parseEntryKeys(input.remove) : [];
       after = formatAcl(modifyAcl(current, add, remove, what));
     }
     if (after !== null) await this.checkNamed(makeAcl(storedAcl(after).entries), what);
@@ -943,7 +945,7 @@ export class StorageService {
     let row = await store.child(this.k, parent.id, split.name);
     if (row && row.kind === store.DIRECTORY) throw conflict(`${path.text} is a directory: put the file into it with a name, e.g. ${path.text}/NAME`);
     if (row && store.visible(row)) {
-      if (input.overwrite === false) throw conflict(`${path.text} exists already (generation ${row.generation}, ${formatSize(row.size)}): use --force to write a new generation`);
+      if (input.overwrite === false) throw conflict(`${path.text} exists already (generation ${row.generation}, ${formatSize(row.size)}): it was not replaced (without --no-clobber, put writes a new generation)`);
       this.require(caller, overrides, { acl: storedAcl(row.acl), owner: row.owner_name, group: row.group_name }, W, 'write', path.text);
     } else {
       this.require(caller, overrides, parent, I, 'create entries in', split.parent.text);
@@ -954,27 +956,30 @@ export class StorageService {
     const now = this.now();
     const id = randomToken('up', 18);
     try {
-      await this.transaction(async (tx) => {
-        if (!row) {
-          const values = this.newRow(parent.id, split.name, store.FILE, caller.user, caller.primaryGroup, parent.initialFile ?? DEFAULT_FILE_ACL, null, null, parent.classOfService, parent.family, now);
-          try {
-            await store.insertEntry(tx, values);
-          } catch (error) {
-            if (!isUniqueViolation(error)) throw error;
-          }
-          row = await store.child(tx, parent.id, split.name);
-          if (!row || row.kind !== store.FILE) throw conflict(`${path.text} was created at the same time by someone else; try again`);
+      if (!row) {
+        // The new file's invisible entry, in a statement of its own: when another upload to the
+        // same new name wins the insert, this one shares its entry (and the commit decides).
+        const values = this.newRow(parent.id, split.name, store.FILE, caller.user, caller.primaryGroup, parent.initialFile ?? DEFAULT_FILE_ACL, null, null, parent.classOfService, parent.family, now);
+        try {
+          await store.insertEntry(this.k, values);
+        } catch (error) {
+          if (!isUniqueViolation(error)) throw error;
         }
-        const generation = await store.allocateGeneration(tx, row.id);
+        row = await store.child(this.k, parent.id, split.name);
+        if (!row || row.kind !== store.FILE) throw conflict(`${path.text} was created at the same time by someone else; try again`);
+      }
+      const target = row;
+      await this.transaction(async (tx) => {
+        const generation = await store.allocateGeneration(tx, target.id);
         await store.insertUpload(tx, {
           id,
-          file_id: row.id,
+          file_id: target.id,
           path: path.text,
           owner_name: caller.user,
           size: input.size,
           received: 0,
           generation,
-          base_generation: row.generation,
+          base_generation: target.generation,
           sha256: input.sha256 ?? null,
           tag: input.tag ?? null,
           created_at: iso(now),

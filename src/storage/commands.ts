@@ -1,0 +1,579 @@
+import { spawnSync } from 'node:child_process';
+import { createHash, type Hash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline/promises';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import type { Command } from '@commander-js/extra-typings';
+import type { ApiClient } from '../cli/client.ts';
+import { clientOf, examples, outputOf } from '../cli/context.ts';
+import { formatTime, type Output } from '../cli/output.ts';
+import { Progress } from '../cli/progress.ts';
+import { readStdin } from '../cli/prompt.ts';
+import { invalidInput, KeisanError } from '../lib/errors.ts';
+import { formatDuration, formatSize, parseSize } from '../lib/units.ts';
+import { DEFAULT_DIR_ACL, DEFAULT_FILE_ACL, formatAcl, parseAcl } from './acl.ts';
+import { type AclTarget, type AclView, type FsEntry, type Listing, type Removed, type Upload, type Usage } from './model.ts';
+
+/**
+ * `keisan fs …`: the storage namespace from the command line. Thin: parse, call the API, print.
+ * put and get stream (8 MiB chunks up, a stream down), resume, verify SHA-256 and show progress
+ * on a terminal.
+ */
+
+const q = (p: string) => ({ path: p });
+
+function typeChar(entry: FsEntry): string {
+  return entry.type === 'directory' ? 'd' : '-';
+}
+
+function showEntry(out: Output, e: FsEntry): void {
+  out.fields([
+    ['path', e.path],
+    ['type', e.type],
+    ['owner', e.owner],
+    ['group', e.group],
+    ['size', e.type === 'file' ? `${e.size} (${formatSize(e.size)})` : null],
+    ['sha256', e.sha256],
+    ['generation', e.type === 'file' ? e.generation : null],
+    ['where', e.type === 'file' ? e.locality : null],
+    ['class of service', e.classOfService],
+    ['family', e.family],
+    ['created', formatTime(e.createdAt)],
+    ['modified', formatTime(e.modifiedAt)],
+    ['accessed', formatTime(e.accessedAt)],
+    ['changed', formatTime(e.changedAt)],
+    ['migrated', e.migratedAt ? formatTime(e.migratedAt) : null],
+    ['pinned until', e.pinnedUntil ? formatTime(e.pinnedUntil) : null],
+    ['your permissions', e.permissions],
+  ]);
+}
+
+/** Every page of a listing. */
+async function listAll(client: ApiClient, target: string): Promise<Listing> {
+  const first = await client.request<Listing>('GET', '/api/fs/children', undefined, { ...q(target), limit: 10_000 });
+  const entries = [...first.entries];
+  let next = first.next;
+  for (let page = 0; next !== null && page < 100_000; page++) {
+    const more = await client.request<Listing>('GET', '/api/fs/children', undefined, { ...q(target), after: next, limit: 10_000 });
+    entries.push(...more.entries);
+    next = more.next;
+  }
+  return { path: first.path, entries, next: null };
+}
+
+// ------------------------------------------------------------------ byte ranges
+
+/** `--range 0-1023`, `1000-`, `-500`, or `--offset N [--length L]` → an HTTP Range header. */
+export function rangeHeader(options: { range?: string; offset?: string; length?: string }): string | undefined {
+  if (options.range !== undefined && (options.offset !== undefined || options.length !== undefined)) {
+    throw invalidInput('give either --range or --offset/--length, not both');
+  }
+  if (options.range !== undefined) {
+    const match = /^\s*(\d*)\s*-\s*(\d*)\s*$/.exec(options.range);
+    if (!match || (match[1] === '' && match[2] === '')) throw invalidInput(`--range '${options.range}' is not a byte range: write START-END (0-1023), START- or -LAST`);
+    if (match[1] !== '' && match[2] !== '' && Number(match[2]) < Number(match[1])) throw invalidInput(`--range '${options.range}': the end comes before the start`);
+    return `bytes=${match[1]}-${match[2]}`;
+  }
+  if (options.offset === undefined && options.length === undefined) return undefined;
+  const offset = options.offset === undefined ? 0 : parseSize(options.offset);
+  if (options.length === undefined) return `bytes=${offset}-`;
+  const length = parseSize(options.length);
+  if (length < 1) throw invalidInput('--length must be at least 1 byte');
+  return `bytes=${offset}-${offset + length - 1}`;
+}
+
+/** A transform that counts bytes for the progress line and optionally hashes them. */
+function meter(progress: Progress, hash: Hash | null): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      progress.add(chunk.length);
+      hash?.update(chunk);
+      callback(null, chunk);
+    },
+  });
+}
+
+// ------------------------------------------------------------------ put
+
+/** Identifies a local file's version: a later `put` of the same unchanged file resumes its upload. */
+export function uploadTag(absolute: string, size: number, mtimeMs: number): string {
+  return `v1:${createHash('sha256').update(`${hostname()}\0${absolute}\0${size}\0${Math.round(mtimeMs)}`).digest('hex')}`;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export interface PutResult {
+  entry: FsEntry;
+  uploadId: string;
+  resumedFrom: number;
+  seconds: number;
+  bytesPerSecond: number;
+}
+
+/**
+ * Uploads a local file: finds this file's unfinished upload (same host, path, size and mtime)
+ * and resumes it unless `fresh`; sends chunks from the server's offset; after a failed chunk
+ * asks the server where it stands and goes on from there (up to 6 tries in a row, backing
+ * off); commits with the SHA-256 computed while reading.
+ */
+async function putFile(client: ApiClient, local: string, remote: string, options: { chunk: number; fresh: boolean; overwrite: boolean; json: boolean }): Promise<PutResult> {
+  const absolute = path.resolve(local);
+  const info = await stat(absolute).catch(() => null);
+  if (!info) throw invalidInput(`${local}: no such local file`);
+  if (!info.isFile()) throw invalidInput(`${local} is not a regular file (keisan fs put sends one file at a time)`);
+  const size = info.size;
+  const tag = uploadTag(absolute, size, info.mtimeMs);
+  const started = Date.now();
+
+  let upload: Upload | undefined;
+  const mine = (await client.request<Upload[]>('GET', '/api/fs/uploads', undefined, q(remote))).filter((u) => u.tag === tag && u.size === size);
+  if (options.fresh) {
+    for (const old of mine) await client.request('DELETE', `/api/fs/uploads/${encodeURIComponent(old.id)}`);
+  } else {
+    upload = mine.sort((a, b) => b.received - a.received)[0];
+  }
+  upload ??= await client.request<Upload>('POST', '/api/fs/uploads', { path: remote, size, tag, overwrite: options.overwrite });
+  const id = upload.id;
+  const resumedFrom = upload.received;
+
+  const file = await open(absolute, 'r');
+  const buffer = Buffer.allocUnsafe(Math.min(options.chunk, Math.max(size, 1)));
+  const hash = createHash('sha256');
+  let hashed = 0;
+  /** The local hash over [0, to): continued when possible, else recomputed. */
+  const hashTo = async (to: number, chunk?: { offset: number; bytes: Buffer }) => {
+    if (chunk && to >= chunk.offset && to <= chunk.offset + chunk.bytes.length && hashed === chunk.offset) {
+      hash.update(chunk.bytes.subarray(0, to - chunk.offset));
+      hashed = to;
+      return;
+    }
+    if (to < hashed) throw new KeisanError('CONFLICT', `the server's copy of upload ${id} went back to byte ${to}: start again with --new`);
+    for (let at = hashed; at < to; ) {
+      const { bytesRead } = await file.read(buffer, 0, Math.min(buffer.length, to - at), at);
+      if (bytesRead === 0) throw invalidInput(`${local} changed while it was sent (shorter than ${size} bytes): put it again with --new`);
+      hash.update(buffer.subarray(0, bytesRead));
+      at += bytesRead;
+      hashed = at;
+    }
+  };
+  const progress = Progress.for(`put ${path.basename(local)}`, size, { json: options.json }, resumedFrom);
+  try {
+    await hashTo(resumedFrom);
+    let offset = resumedFrom;
+    let failures = 0;
+    while (offset < size) {
+      const want = Math.min(buffer.length, size - offset);
+      const { bytesRead } = await file.read(buffer, 0, want, offset);
+      if (bytesRead !== want) throw invalidInput(`${local} changed while it was sent (shorter than ${size} bytes): put it again with --new`);
+      const bytes = buffer.subarray(0, bytesRead);
+      try {
+        const after = await client.raw('PUT', `/api/fs/uploads/${encodeURIComponent(id)}`, {
+          query: { offset },
+          headers: { 'content-type': 'application/octet-stream' },
+          body: bytes,
+          signal: AbortSignal.timeout(10 * 60_000),
+        });
+        const state = (await after.json()) as Upload;
+        await hashTo(state.received, { offset, bytes });
+        offset = state.received;
+        failures = 0;
+      } catch (error) {
+        // A full disk, a refusal, a vanished upload: no point in retrying.
+        if (error instanceof KeisanError && !['UNAVAILABLE', 'INTERNAL', 'CONFLICT'].includes(error.code)) throw error;
+        if (++failures > 6) throw error;
+        if (error instanceof KeisanError && error.code !== 'CONFLICT') await sleep(Math.min(16_000, 500 * 2 ** failures));
+        const state = await client.request<Upload>('GET', `/api/fs/uploads/${encodeURIComponent(id)}`).catch(() => null);
+        if (!state) {
+          if (failures > 6) throw error;
+          continue;
+        }
+        await hashTo(state.received, { offset, bytes });
+        offset = state.received;
+      }
+      progress.set(offset);
+    }
+    await hashTo(size);
+    const entry = await client.request<FsEntry>('POST', `/api/fs/uploads/${encodeURIComponent(id)}/commit`, { sha256: hash.digest('hex') });
+    const seconds = (Date.now() - started) / 1000;
+    return { entry, uploadId: id, resumedFrom, seconds, bytesPerSecond: (size - resumedFrom) / Math.max(seconds, 0.001) };
+  } finally {
+    progress.finish();
+    await file.close();
+  }
+}
+
+// ------------------------------------------------------------------ get
+
+async function download(client: ApiClient, remote: string, range: string | undefined): Promise<Response> {
+  return client.raw('GET', '/api/fs/content', { query: q(remote), ...(range ? { headers: { range } } : {}) });
+}
+
+function bodyOf(response: Response): Readable {
+  if (!response.body) return Readable.from([]);
+  return Readable.fromWeb(response.body as unknown as WebReadableStream<Uint8Array>);
+}
+
+// ------------------------------------------------------------------ ACL editing
+
+/** Lines the user answers: one readline per question on a terminal, else piped stdin read once. */
+class Answers {
+  private piped: string[] | null = null;
+  async ask(question: string): Promise<string> {
+    if (process.stdin.isTTY) {
+      const rl = createInterface({ input: process.stdin, output: process.stderr });
+      try {
+        return await rl.question(question);
+      } finally {
+        rl.close();
+      }
+    }
+    process.stderr.write(question);
+    this.piped ??= (await readStdin()).split(/\r?\n/);
+    const answer = this.piped.shift();
+    if (answer === undefined) throw invalidInput('no answer on standard input: the ACL was not changed');
+    process.stderr.write(`${answer}\n`);
+    return answer;
+  }
+}
+
+function whichOf(options: { initialFile?: boolean; initialDir?: boolean }): AclTarget {
+  if (options.initialFile && options.initialDir) throw invalidInput('give --initial-file or --initial-dir, not both');
+  return options.initialFile ? 'initial-file' : options.initialDir ? 'initial-dir' : 'object';
+}
+
+function aclOf(view: AclView, which: AclTarget): string | null {
+  return which === 'object' ? view.acl : which === 'initial-file' ? view.initialFile : view.initialDir;
+}
+
+const DEFAULT_INITIAL: Record<Exclude<AclTarget, 'object'>, string> = { 'initial-file': DEFAULT_FILE_ACL, 'initial-dir': DEFAULT_DIR_ACL };
+
+function showAcl(out: Output, view: AclView): void {
+  out.line(`# path: ${view.path}`);
+  out.line(`# owner: ${view.owner}`);
+  out.line(`# group: ${view.group}`);
+  out.line(`# your permissions: ${view.permissions}`);
+  out.line(formatAcl(parseAcl(view.acl), '\n'));
+  if (view.type === 'directory') {
+    out.line(`# initial ACL of new files (--initial-file)${view.initialFile === null ? ': the default' : ''}`);
+    if (view.initialFile !== null) out.line(formatAcl(parseAcl(view.initialFile), '\n').replace(/^/gm, '# '));
+    out.line(`# initial ACL of new directories (--initial-dir)${view.initialDir === null ? ': the default' : ''}`);
+    if (view.initialDir !== null) out.line(formatAcl(parseAcl(view.initialDir), '\n').replace(/^/gm, '# '));
+  }
+}
+
+const EDIT_HELP = `# One entry per line: TYPE:NAME:PERMISSIONS. TYPE is user, group, mask or other; NAME is empty
+# for the owner (user::), the owning group (group::), mask:: and other::. Permissions are letters
+# of rwxcid (read, write, execute/traverse, control, insert, delete), '-' for none.
+# Lines starting with # are ignored. Save and quit to apply; an empty file changes nothing.`;
+
+function runEditor(file: string): void {
+  const editor = process.env.VISUAL || process.env.EDITOR || 'vi';
+  const result = spawnSync('/bin/sh', ['-c', `${editor} "$1"`, 'keisan-editor', file], { stdio: 'inherit' });
+  if (result.error) throw new KeisanError('INVALID_INPUT', `cannot run the editor '${editor}' (${result.error.message}): set EDITOR`);
+  if (result.status !== 0) throw new KeisanError('INVALID_INPUT', `the editor '${editor}' exited with ${result.status ?? result.signal}: the ACL was not changed`);
+}
+
+async function editAcl(client: ApiClient, out: Output, target: string, which: AclTarget): Promise<AclView | null> {
+  const view = await client.request<AclView>('GET', '/api/fs/acl', undefined, q(target));
+  if (which !== 'object' && view.type !== 'directory') throw invalidInput(`${view.path} is a file: only directories have initial ACLs`);
+  const current = aclOf(view, which) ?? DEFAULT_INITIAL[which as Exclude<AclTarget, 'object'>];
+  const label = which === 'object' ? 'ACL' : which === 'initial-file' ? 'initial ACL of new files' : 'initial ACL of new directories';
+  const dir = await mkdtemp(path.join(tmpdir(), 'keisan-acl-'));
+  const file = path.join(dir, 'acl.txt');
+  const answers = new Answers();
+  let text = `# ${label} of ${view.path} (owner ${view.owner}, group ${view.group})\n${EDIT_HELP}\n${formatAcl(parseAcl(current), '\n')}\n`;
+  try {
+    for (let round = 0; round < 100; round++) {
+      await writeFile(file, text, { mode: 0o600 });
+      runEditor(file);
+      const edited = await readFile(file, 'utf8');
+      const body = edited.replace(/#.*$/gm, '').trim();
+      if (body === '') {
+        out.done('The file was empty: the ACL was not changed.');
+        return null;
+      }
+      try {
+        const parsed = parseAcl(edited, label);
+        if (formatAcl(parsed) === formatAcl(parseAcl(current))) {
+          out.done('No change.');
+          return null;
+        }
+        return await client.request<AclView>('PUT', '/api/fs/acl', { path: view.path, which, acl: formatAcl(parsed) });
+      } catch (error) {
+        if (!(error instanceof KeisanError) || (error.code !== 'INVALID_INPUT' && error.code !== 'FORBIDDEN')) throw error;
+        if (error.code === 'FORBIDDEN') throw error;
+        process.stderr.write(`keisan: ${error.message}\n`);
+        const answer = (await answers.ask('Edit again? [Y/n] ')).trim().toLowerCase();
+        if (answer === 'n' || answer === 'no') throw invalidInput('the ACL was not changed');
+        text = `# error: ${error.message.replace(/\n/g, ' ')}\n${edited.replace(/^# error: .*\n/, '')}`;
+      }
+    }
+    throw invalidInput('too many attempts: the ACL was not changed');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+// ------------------------------------------------------------------ the commands
+
+export function registerStorageCommands(program: Command): void {
+  const fs = program
+    .command('fs')
+    .description('the hierarchical store: files and directories with ACLs under /<workgroup>/<subgroup>/… (relative paths start in your subgroup directory)');
+
+  fs.command('ls')
+    .description('list directories (needs r on them)')
+    .argument('[paths...]', 'directories or files (default: your subgroup directory)')
+    .option('-l, --long', 'type and your permissions, owner, group, size, time, where the bytes are')
+    .option('-d, --directory', 'the directory itself, not its contents')
+    .addHelpText('after', examples('keisan fs ls', 'keisan fs ls -l /lab/lab-ml/run1', 'keisan fs ls --json /'))
+    .action(async (paths, options, command) => {
+      const out = outputOf(command);
+      const client = clientOf(command);
+      const targets = paths.length ? paths : ['.'];
+      const listings: Listing[] = [];
+      for (const target of targets) {
+        if (options.directory) {
+          const entry = await client.request<FsEntry>('GET', '/api/fs/entries', undefined, q(target));
+          listings.push({ path: entry.path, entries: [entry], next: null });
+        } else listings.push(await listAll(client, target));
+      }
+      out.result(listings.length === 1 ? listings[0] : listings, () => {
+        listings.forEach((listing, i) => {
+          if (targets.length > 1) out.line(`${i ? '\n' : ''}${listing.path}:`);
+          const named = (e: FsEntry) => (options.directory ? e.path : e.name) + (e.type === 'directory' && !options.directory ? '/' : '');
+          if (!options.long) {
+            for (const e of listing.entries) out.line(named(e));
+            return;
+          }
+          out.table(
+            ['PERMS', 'OWNER', 'GROUP', 'SIZE', 'MODIFIED', 'WHERE', 'NAME'],
+            listing.entries.map((e) => [`${typeChar(e)}${e.permissions}`, e.owner, e.group, e.type === 'file' ? formatSize(e.size) : '-', formatTime(e.modifiedAt), e.type === 'file' ? e.locality : '-', named(e)]),
+            '(empty)',
+          );
+        });
+      });
+    });
+
+  fs.command('stat')
+    .description('everything about a path: owner, group, size, SHA-256, generation, times, where its bytes are, your permissions')
+    .argument('<path>', 'the path')
+    .action(async (target, _options, command) => {
+      const out = outputOf(command);
+      const entry = await clientOf(command).request<FsEntry>('GET', '/api/fs/entries', undefined, q(target));
+      out.result(entry, () => showEntry(out, entry));
+    });
+
+  fs.command('mkdir')
+    .description('create directories (needs i on the parent); new directories take their parent\'s initial directory ACL')
+    .argument('<paths...>', 'directories to create')
+    .option('-p, --parents', 'create missing parents too; an existing directory is fine')
+    .action(async (paths, options, command) => {
+      const out = outputOf(command);
+      const client = clientOf(command);
+      const created: FsEntry[] = [];
+      for (const target of paths) created.push(await client.request<FsEntry>('POST', '/api/fs/directories', { path: target, parents: options.parents === true }));
+      out.result(created, () => created.forEach((e) => out.line(`Created ${e.path}`)));
+    });
+
+  fs.command('rm')
+    .description('remove files and empty directories (needs d on the directory they are in); -r removes whole trees')
+    .argument('<paths...>', 'what to remove')
+    .option('-r, --recursive', 'remove directories and everything in them')
+    .action(async (paths, options, command) => {
+      const out = outputOf(command);
+      const client = clientOf(command);
+      const removed: Removed[] = [];
+      for (const target of paths) removed.push(await client.request<Removed>('DELETE', '/api/fs/entries', undefined, { ...q(target), recursive: options.recursive === true }));
+      out.result(removed, () =>
+        removed.forEach((r) => out.line(r.directories > 0 ? `Removed ${r.path} (${r.files} files, ${r.directories} directories, ${formatSize(r.bytes)})` : `Removed ${r.path} (${formatSize(r.bytes)})`)),
+      );
+    });
+
+  fs.command('mv')
+    .description('move or rename (d where it was, i where it goes); onto a directory moves it inside; never replaces an existing entry')
+    .argument('<from>', 'what to move')
+    .argument('<to>', 'new path, or a directory to move it into')
+    .action(async (from, to, _options, command) => {
+      const out = outputOf(command);
+      const moved = await clientOf(command).request<FsEntry>('POST', '/api/fs/moves', { from, to });
+      out.result(moved, () => out.line(`Moved ${from} to ${moved.path}`));
+    });
+
+  fs.command('put')
+    .description('store a local file (streamed in chunks, SHA-256 checked, atomic: readers see the old or the new file, never half). An interrupted put resumes where the server stands, within the run and on the next run of the same command')
+    .argument('<local>', 'the local file')
+    .argument('[remote]', 'where to store it: a path, or a directory to put it into (default: your subgroup directory)')
+    .option('-n, --no-clobber', 'refuse to replace an existing file (default: write a new generation)')
+    .option('--new', 'start a new upload instead of resuming an unfinished one of this file')
+    .option('--chunk-size <size>', 'bytes per request', '8M')
+    .addHelpText('after', examples('keisan fs put results.h5', 'keisan fs put results.h5 /lab/lab-ml/run1/', 'keisan fs put --json big.tar run1/big.tar'))
+    .action(async (local, remote, options, command) => {
+      const out = outputOf(command);
+      const client = clientOf(command);
+      const chunk = parseSize(options.chunkSize);
+      if (chunk < 64 * 1024 || chunk > 1024 * 1024 * 1024) throw invalidInput('--chunk-size must be between 64K and 1G');
+      let target = remote ?? path.basename(local);
+      const into = target.endsWith('/') || (await client.request<FsEntry>('GET', '/api/fs/entries', undefined, q(target)).then((e) => e.type === 'directory', () => false));
+      if (into) target = `${target.replace(/\/+$/, '')}/${path.basename(local)}`;
+      const result = await putFile(client, local, target, { chunk, fresh: options.new === true, overwrite: options.clobber !== false, json: out.json });
+      out.result(result, () => {
+        const resumed = result.resumedFrom > 0 ? `, resumed from ${formatSize(result.resumedFrom)}` : '';
+        out.line(
+          `Stored ${result.entry.path} (${formatSize(result.entry.size)}, generation ${result.entry.generation}, SHA-256 ${result.entry.sha256?.slice(0, 16)}…) ` +
+            `in ${formatDuration(result.seconds * 1000)}, ${formatSize(result.bytesPerSecond)}/s${resumed}`,
+        );
+      });
+    });
+
+  fs.command('get')
+    .description('fetch a file (streamed; the SHA-256 is checked when the whole file is fetched); a range with --range or --offset/--length')
+    .argument('<remote>', 'the file')
+    .argument('[local]', 'where to write it (default: its name here; - for standard output)')
+    .option('-f, --force', 'replace an existing local file')
+    .option('--range <a-b>', 'only bytes A to B (0-1023, 1000-, -500 for the last 500)')
+    .option('--offset <bytes>', 'start at this byte (also 4K, 1M…)')
+    .option('--length <bytes>', 'this many bytes')
+    .addHelpText('after', examples('keisan fs get /lab/lab-ml/run1/results.h5', 'keisan fs get run1/big.tar /scratch/big.tar --force', 'keisan fs get run1/log --range 0-1023 -'))
+    .action(async (remote, localArg, options, command) => {
+      const out = outputOf(command);
+      const client = clientOf(command);
+      const range = rangeHeader(options);
+      const local = localArg ?? path.basename(remote);
+      if (local !== '-' && !options.force && (await stat(local).then(() => true, () => false))) throw invalidInput(`${local} exists: use --force to replace it`);
+      const started = Date.now();
+      const response = await download(client, remote, range);
+      const total = Number(response.headers.get('content-length') ?? NaN);
+      const expected = response.headers.get('x-keisan-sha256');
+      const whole = response.status === 200;
+      const hash = whole && expected ? createHash('sha256') : null;
+      const progress = Progress.for(`get ${path.basename(remote)}`, Number.isFinite(total) ? total : null, { json: out.json || local === '-' });
+      let bytes = 0;
+      const counted = new Transform({
+        transform(chunk: Buffer, _e, callback) {
+          bytes += chunk.length;
+          callback(null, chunk);
+        },
+      });
+      if (local === '-') {
+        await pipeline(bodyOf(response), counted, meter(progress, hash), process.stdout, { end: false });
+        return;
+      }
+      // Into a temporary name beside the target, renamed only when complete (and checked).
+      const partial = `${local}.keisan-part-${process.pid}`;
+      try {
+        await pipeline(bodyOf(response), counted, meter(progress, hash), createWriteStream(partial, { mode: 0o644 }));
+        if (hash && hash.digest('hex') !== expected) throw new KeisanError('CONFLICT', `the bytes received for ${remote} do not have the SHA-256 the server recorded (${expected}): nothing was written; try again`);
+        await rename(partial, local);
+      } catch (error) {
+        await rm(partial, { force: true });
+        throw error;
+      } finally {
+        progress.finish();
+      }
+      const seconds = (Date.now() - started) / 1000;
+      const result = { remote, local, bytes, range: range ?? null, sha256Verified: hash !== null, seconds, bytesPerSecond: bytes / Math.max(seconds, 0.001) };
+      out.result(result, () =>
+        out.line(`Wrote ${local} (${formatSize(bytes)}${range ? `, ${response.headers.get('content-range') ?? range}` : ''}) in ${formatDuration(seconds * 1000)}, ${formatSize(result.bytesPerSecond)}/s${hash ? '; SHA-256 checked' : ''}`),
+      );
+    });
+
+  fs.command('cat')
+    .description('write files to standard output (streamed), or a range of one')
+    .argument('<paths...>', 'the files')
+    .option('--range <a-b>', 'only bytes A to B')
+    .option('--offset <bytes>', 'start at this byte')
+    .option('--length <bytes>', 'this many bytes')
+    .action(async (paths, options, command) => {
+      const client = clientOf(command);
+      const range = rangeHeader(options);
+      for (const target of paths) {
+        const response = await download(client, target, range);
+        await pipeline(bodyOf(response), process.stdout, { end: false });
+      }
+    });
+
+  fs.command('du')
+    .description('files and bytes under each path (directories you may not list are named and skipped)')
+    .argument('[paths...]', 'paths (default: your subgroup directory)')
+    .action(async (paths, _options, command) => {
+      const out = outputOf(command);
+      const client = clientOf(command);
+      const usages: Usage[] = [];
+      for (const target of paths.length ? paths : ['.']) usages.push(await client.request<Usage>('GET', '/api/fs/usage', undefined, q(target)));
+      out.result(usages.length === 1 ? usages[0] : usages, () => {
+        out.table(
+          ['SIZE', 'FILES', 'ON DISK', 'PATH'],
+          usages.map((u) => [formatSize(u.bytes), u.files, formatSize(u.onDiskBytes), u.path]),
+        );
+        for (const u of usages) for (const skipped of u.unreadable) process.stderr.write(`keisan: skipped ${skipped}: you may not list it\n`);
+      });
+    });
+
+  // ---------------------------------------------------------------- acl
+  const acl = fs.command('acl').description('access control lists: user::, user:NAME:, group::, group:NAME:, mask::, other:: with permissions rwxcid');
+  acl
+    .command('get')
+    .description('show the ACL of a path (and, for a directory, the initial ACLs of new files and directories)')
+    .argument('<path>', 'the path')
+    .action(async (target, _options, command) => {
+      const out = outputOf(command);
+      const view = await clientOf(command).request<AclView>('GET', '/api/fs/acl', undefined, q(target));
+      out.result(view, () => showAcl(out, view));
+    });
+  acl
+    .command('set')
+    .description('set the ACL (needs c; owners always have it): the whole text, - to read it from standard input, or --add/--remove entries')
+    .argument('<path>', 'the path')
+    .argument('[acl]', 'e.g. user::rwxcid,group::r-x---,other::------')
+    .option('--add <entries>', 'add or replace entries, e.g. user:bob:r-x,group:lab-cv:r-x')
+    .option('--remove <entries>', 'remove entries, e.g. user:bob,group:lab-cv')
+    .option('--initial-file', 'the directory\'s initial ACL for new files')
+    .option('--initial-dir', 'the directory\'s initial ACL for new subdirectories')
+    .option('--default', 'with --initial-file/--initial-dir: back to the default')
+    .addHelpText(
+      'after',
+      examples(
+        'keisan fs acl set run1 --add user:bob:r-x---',
+        'keisan fs acl set run1 user::rwxcid,group::rwx-id,other::------',
+        'keisan fs acl set run1 --initial-file --add group:lab-cv:r',
+        'keisan fs acl get run1 | keisan fs acl set run2 -',
+      ),
+    )
+    .action(async (target, text, options, command) => {
+      const out = outputOf(command);
+      const which = whichOf(options);
+      if (options.default && which === 'object') throw invalidInput('--default goes with --initial-file or --initial-dir');
+      const given = [text !== undefined || options.default, options.add !== undefined || options.remove !== undefined].filter(Boolean).length;
+      if (given === 0) throw invalidInput('give the ACL text, - for standard input, --add, --remove or --default');
+      if (given > 1) throw invalidInput('give either the whole ACL or --add/--remove, not both');
+      const body: Record<string, unknown> = { path: target, which };
+      if (options.default) body.acl = null;
+      else if (text !== undefined) {
+        const raw = text === '-' ? await readStdin() : text;
+        body.acl = formatAcl(parseAcl(raw));
+      } else {
+        if (options.add !== undefined) body.add = options.add;
+        if (options.remove !== undefined) body.remove = options.remove;
+      }
+      const view = await clientOf(command).request<AclView>('PUT', '/api/fs/acl', body);
+      out.result(view, () => showAcl(out, view));
+    });
+  acl
+    .command('edit')
+    .description('edit the ACL in $EDITOR; a mistake is shown and you edit again')
+    .argument('<path>', 'the path')
+    .option('--initial-file', 'the directory\'s initial ACL for new files')
+    .option('--initial-dir', 'the directory\'s initial ACL for new subdirectories')
+    .action(async (target, options, command) => {
+      const out = outputOf(command);
+      const view = await editAcl(clientOf(command), out, target, whichOf(options));
+      if (view) out.result(view, () => showAcl(out, view));
+    });
+}
+
