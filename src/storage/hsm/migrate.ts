@@ -97,55 +97,59 @@ export class Migrator {
         }
         if (items.length === 0) continue;
         report.batches++;
-        let results: Array<{ fileId: number; location?: ArchiveLocation; error?: string }>;
-        try {
-          results = await this.ctx.archive.write(batch.family, batch.copy, items);
-        } catch (error) {
-          const message = error instanceof Error ? error.message : String(error);
-          this.ctx.logger.error({ family: batch.family, copy: batch.copy, files: items.length, error: message }, 'hsm: migration batch failed');
-          results = items.map((i) => ({ fileId: i.fileId, error: message }));
-        }
         const changedFamilies = new Set<string | null>();
-        for (const result of results) {
-          const row = rows.get(result.fileId)!;
-          if (!result.location) {
-            const key = `${result.fileId}/${batch.copy}`;
-            const previous = this.failures.get(key)?.count ?? 0;
-            this.failures.set(key, { count: previous + 1, retryAt: clock.now().getTime() + Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** previous) });
-            report.failed.push({ fileId: result.fileId, copy: batch.copy, error: result.error ?? 'unknown error' });
-            this.ctx.logger.error({ fileId: result.fileId, copy: batch.copy, error: result.error }, 'hsm: a file could not be migrated (retried later)');
-            continue;
+        // The batch goes to one family's volume in one drive session; each file is written and
+        // then recorded at once, so a crash leaves at most the one entry being written unrecorded.
+        for (const item of items) {
+          let results: Array<{ fileId: number; location?: ArchiveLocation; error?: string }>;
+          try {
+            results = await this.ctx.archive.write(batch.family, batch.copy, [item]);
+          } catch (error) {
+            const message = error instanceof Error ? error.message : String(error);
+            this.ctx.logger.error({ family: batch.family, copy: batch.copy, fileId: item.fileId, error: message }, 'hsm: migration write failed');
+            results = [{ fileId: item.fileId, error: message }];
           }
-          this.failures.delete(`${result.fileId}/${batch.copy}`);
-          const location = result.location;
-          const recorded = await db.transaction().execute(async (tx) => {
-            const at = clock.now();
-            const current = await ns.byId(tx, row.id);
-            const stillCurrent = current !== undefined && current.generation === row.generation && current.kind === ns.FILE;
-            await ns.insertCopy(tx, row.id, row.generation, batch.copy, location, at, !stillCurrent);
-            if (!stillCurrent) return null;
-            const family = await this.ctx.quotas.archived(tx, row.id, row.generation, batch.family, row.size, at);
-            const present = new Set(
-              (await tx.selectFrom('fs_copies').select('copy_no').where('file_id', '=', row.id).where('generation', '=', row.generation).where('obsolete_at', 'is', null).execute()).map((c) => c.copy_no),
-            );
-            const wanted = classOf(book.classes(), row.class_of_service).copies;
-            let complete = true;
-            for (let c = 1; c <= wanted; c++) if (!present.has(c)) complete = false;
-            if (complete) {
-              await tx
-                .updateTable('fs_entries')
-                .set({ dirty: 0, migrated_at: at.toISOString() })
-                .where('id', '=', row.id)
-                .where('generation', '=', row.generation)
-                .execute();
+          for (const result of results) {
+            const row = rows.get(result.fileId)!;
+            if (!result.location) {
+              const key = `${result.fileId}/${batch.copy}`;
+              const previous = this.failures.get(key)?.count ?? 0;
+              this.failures.set(key, { count: previous + 1, retryAt: clock.now().getTime() + Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** previous) });
+              report.failed.push({ fileId: result.fileId, copy: batch.copy, error: result.error ?? 'unknown error' });
+              this.ctx.logger.error({ fileId: result.fileId, copy: batch.copy, error: result.error }, 'hsm: a file could not be migrated (retried later)');
+              continue;
             }
-            return { family };
-          });
-          if (recorded) {
-            changedFamilies.add(recorded.family);
-            report.copiesWritten++;
-            report.bytes += row.size;
-            migratedFiles.add(row.id);
+            this.failures.delete(`${result.fileId}/${batch.copy}`);
+            const location = result.location;
+            const recorded = await db.transaction().execute(async (tx) => {
+              const at = clock.now();
+              const current = await ns.byId(tx, row.id);
+              const stillCurrent = current !== undefined && current.generation === row.generation && current.kind === ns.FILE;
+              await ns.insertCopy(tx, row.id, row.generation, batch.copy, location, at, !stillCurrent);
+              if (!stillCurrent) return null;
+              const family = await this.ctx.quotas.archived(tx, row.id, row.generation, batch.family, row.size, at);
+              const present = new Set(
+                (await tx.selectFrom('fs_copies').select('copy_no').where('file_id', '=', row.id).where('generation', '=', row.generation).where('obsolete_at', 'is', null).execute()).map((c) => c.copy_no),
+              );
+              const wanted = classOf(book.classes(), row.class_of_service).copies;
+              let complete = true;
+              for (let c = 1; c <= wanted; c++) if (!present.has(c)) complete = false;
+              if (complete) {
+                await tx
+                  .updateTable('fs_entries')
+                  .set({ dirty: 0, migrated_at: at.toISOString() })
+                  .where('id', '=', row.id)
+                  .where('generation', '=', row.generation)
+                  .execute();
+              }
+              return { family };
+            });
+            if (recorded) {
+              changedFamilies.add(recorded.family);
+              report.copiesWritten++;
+              report.bytes += row.size;
+              migratedFiles.add(row.id);
+            }
           }
         }
         await this.ctx.quotas.refresh(changedFamilies);

@@ -143,6 +143,8 @@ export class HsmService {
     const interrupted = await store.interruptRuns(this.o.db, now);
     const requeued = await store.requeueInFlight(this.o.db, now);
     if (interrupted || requeued) this.o.logger.info({ interruptedRuns: interrupted, requeuedStages: requeued }, 'hsm: resuming work a restart interrupted');
+    const recovered = (this.o.archive as { recovered?: Array<{ volume: string; droppedBytes: number }> }).recovered ?? [];
+    if (recovered.length) this.o.logger.warn({ recovered }, 'hsm: the archive dropped half-written entries a crash left on its volumes (never recorded, never read)');
     // Repack jobs that were running go on from where the database says they are.
     for (const job of await store.readRepacks(this.o.db, { openOnly: true })) {
       if (job.state === 'running') await store.updateRepack(this.o.db, job.id, { state: 'queued' }, now);
