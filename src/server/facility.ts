@@ -79,6 +79,11 @@ batch:
 #     libraryQuota: 500G
 #     warnPercent: 90
 #     usageInterval: 1h      # how often usage is measured (0: on demand only)
+#   classes:                 # HSM classes of service (first start only; then keisan admin storage class)
+#     - { name: default, migrationDelay: 1h, copies: 1, purgeHigh: 85%, purgeLow: 70%, staging: async }
+#     - { name: physics, migrationDelay: 10m, copies: 2, workgroups: [phys] }
+#   families:                # trees with their own archive volumes and quotas (default: one per subgroup)
+#     - { name: ana-raw, tree: /phys/ana/raw, quotaWarn: 800G, quotaLimit: 1T }
 
 # mail: e-mail for job notices (keisan submit --mail). Without it notices stay in-app
 # (keisan notifications). Test it with \`keisan admin mail test you@example.org\`.

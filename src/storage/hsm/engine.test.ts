@@ -59,6 +59,22 @@ describeEachDatabase('HSM engine', (database) => {
     assert.ok(status.recentRuns.some((r) => r.kind === 'migrate' && r.state === 'done'));
   });
 
+  it('a declared family tree gets its own volumes; a class for the workgroup sets the copies', async () => {
+    w = await hsmWorld(db, {
+      storage: {
+        classes: [{ name: 'default', migrationDelay: 0 }, { name: 'physics', migrationDelay: 0, copies: 2, workgroups: ['phys'] }],
+        families: [{ name: 'ana-raw', tree: '/phys/ana/raw' }],
+      },
+    });
+    await w.storage.mkdir(w.alice, { path: '/phys/ana/raw' });
+    await w.put(w.alice, '/phys/ana/raw/r1', randomBytes(1000));
+    await w.put(w.alice, '/phys/ana/other', randomBytes(1000));
+    const report = await w.hsm.migrateNow(w.operator);
+    assert.equal(report.copiesWritten, 4);
+    const volumes = await w.hsm.volumes(w.operator);
+    assert.deepEqual(volumes.map((v) => `${v.family}/${v.copy}`).sort(), ['ana-raw/1', 'ana-raw/2', 'phys.ana/1', 'phys.ana/2']);
+  });
+
   it('purge frees the disk tier from the high water mark down to the low one, oldest first, never a dirty file', async () => {
     // capacity 10 MiB, high 80 %, low 40 %
     w = await hsmWorld(db, { storage: zeroDelay, capacity: 10 * MIB });

@@ -147,7 +147,13 @@ export class Repacker {
       families.add(family);
     }
     await ctx.quotas.refresh(families);
-    await ctx.archive.retire(job.volume);
+    try {
+      await ctx.archive.retire(job.volume);
+    } catch (error) {
+      // E.g. an entry written in the instant before a crash and never recorded: the volume stays.
+      await store.updateRepack(ctx.db, job.id, { state: 'failed', filesDone, bytesDone, error: `every recorded copy was moved, but the volume could not be retired: ${error instanceof Error ? error.message : String(error)}` }, now());
+      return;
+    }
     await store.updateRepack(ctx.db, job.id, { state: 'done', filesDone, bytesDone }, now());
     ctx.logger.info({ volume: job.volume, files: filesDone, bytes: bytesDone }, 'hsm: repack done; volume retired');
   }

@@ -153,6 +153,9 @@ export class HsmService {
       void this.quotas.refreshAll().catch(() => undefined);
       this.lanes.migrate.kick();
     });
+    // Files' class and family follow their path through the book (so operators' changes apply
+    // to files already there): workgroup and subgroup directories carry neither.
+    this.o.storage.setAreaPolicy(() => ({ classOfService: null, family: null }));
     this.o.storage.setStager(this.stager);
     // The guard sees every write just before it commits: a migration pass follows soon after
     // (debounced), so files of classes with short delays migrate without waiting for the timer.
