@@ -111,8 +111,16 @@ export class QuotaKeeper {
     }
   }
 
-  /** Every family with usage, again (after an operator changed quotas). */
-  async refreshAll(): Promise<void> {
+  private refreshing: Promise<void> = Promise.resolve();
+
+  /** Every family with usage, again (after an operator changed quotas); one at a time, so a crossing is told once. */
+  refreshAll(): Promise<void> {
+    const next = this.refreshing.then(() => this.refreshAllNow());
+    this.refreshing = next.catch(() => undefined);
+    return next;
+  }
+
+  private async refreshAllNow(): Promise<void> {
     const names = new Set([...this.usage.keys(), ...this.book.listFamilies().map((f) => f.name)]);
     for (const name of names) {
       const v = await this.verdict(name);

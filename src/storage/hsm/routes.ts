@@ -127,6 +127,7 @@ export function registerHsmRoutes(app: ZodApp, ctx: ServerContext): void {
     async (request, reply) => {
       const hsm = hsmOf(ctx);
       const f = await hsm.book.addFamily(authOf(request).actor, request.body);
+      await hsm.quotas.refreshAll();
       return reply.code(201).send((await hsm.listFamilies()).find((x) => x.name === f.name)!);
     },
   );
@@ -136,6 +137,7 @@ export function registerHsmRoutes(app: ZodApp, ctx: ServerContext): void {
     async (request) => {
       const hsm = hsmOf(ctx);
       const f = await hsm.book.changeFamily(authOf(request).actor, request.params.name, request.body);
+      await hsm.quotas.refreshAll();
       return (await hsm.listFamilies()).find((x) => x.name === f.name)!;
     },
   );
@@ -144,6 +146,7 @@ export function registerHsmRoutes(app: ZodApp, ctx: ServerContext): void {
     { schema: { tags, summary: 'Remove a declared family; its tree falls back to the subgroup family (operators; audited)', params: named, response: { 200: ok, ...commonErrors } } },
     async (request) => {
       await hsmOf(ctx).book.removeFamily(authOf(request).actor, request.params.name);
+      await hsmOf(ctx).quotas.refreshAll();
       return { ok: true as const };
     },
   );
