@@ -125,6 +125,15 @@ export function registerHsmCommands(program: Command, admin: Command): void {
       out.result(request, () => showStage(out, request));
     });
 
+  fs.command('stage-release')
+    .description('release a stage request: its files are no longer kept on disk for you, and files still waiting are not staged')
+    .argument('<id>', 'the request id')
+    .action(async (id, _options, command) => {
+      const out = outputOf(command);
+      const request = await clientOf(command).request<StageRequestView>('POST', `/api/fs/stage/${encodeURIComponent(id)}/release`, {});
+      out.result(request, () => out.line(`Released stage request ${request.id}.`));
+    });
+
   // ---------------------------------------------------------------- operators: keisan hsm
   const hsm = program.command('hsm').description('the hierarchical storage manager: status, volumes, drives, migration, purge, repack (operators)');
   hsm

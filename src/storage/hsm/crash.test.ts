@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { initTestDataDir } from '../../server/testing.ts';
 
 /**
- * kill -9 of a real `keisan server` while it migrates and while it stages: after a restart the
+ * kill -9 of a real `keisan server` while it migrates, while it stages and while it repacks: after a restart the
  * work resumes and completes, every file reads back with its checksum, and the archive-dir
  * volumes drop what was half-written (never reported as a location).
  */
@@ -46,8 +46,8 @@ describe('HSM: kill -9 of the server during migration and during staging', () =>
         disk: { capacity: '256M' },
         // Two copies, migrated at once; purge only when asked.
         classes: [{ name: 'default', migrationDelay: 0, copies: 2, purgeHigh: 99, purgeLow: 98 }],
-        // 4 MB/s per drive: a 6 MiB file takes ~1.6 s to write or read.
-        archive: { kind: 'dir', drives: 2, timeScale: 0, rateMBps: 4, volumeCapacity: '256M' },
+        // 4 MB/s per drive: a 6 MiB file takes ~1.6 s to write or read; a volume holds two of them.
+        archive: { kind: 'dir', drives: 2, timeScale: 0, rateMBps: 4, volumeCapacity: '13M' },
       },
     });
     const port = await freePort();
@@ -148,6 +148,37 @@ describe('HSM: kill -9 of the server during migration and during staging', () =>
     assert.equal(status.files.archiveOnly.files, 0, 'every file is back on disk');
     for (const [p, bytes] of files) assert.equal(sha256(await content(p)), sha256(bytes), `${p} after the staging crash`);
     assert.match(log, /resuming work a restart interrupted/);
+    // The request's files stay pinned on disk until it is released.
+    assert.equal(((await api<{ purgedFiles: number }>('/api/hsm/purge', 'POST', { to: 0 })).purgedFiles), 0);
+    await api(`/api/fs/stage/${request.id}/release`, 'POST', {});
+
+    // ---------------------------------------------------------------- kill -9 during repack
+    // run1 goes: its copies leave holes on the first full volume of each copy number.
+    const [gone, ...kept] = [...files.keys()];
+    const rm = await fetch(`${url}/api/fs/entries?path=${encodeURIComponent(gone!)}`, { method: 'DELETE', headers: auth });
+    assert.ok(rm.ok, await rm.text());
+    type Volume = { name: string; state: string; holesPct: number; liveEntries: number };
+    await api('/api/hsm/migrate', 'POST', {}); // runs the cleanup of obsolete copies now
+    await waitUntil('the removed copies to become holes', async () => (await api<Volume[]>('/api/hsm/volumes')).filter((v) => v.holesPct >= 40).length >= 2, 60_000);
+    const jobs = await api<Array<{ id: number; volume: string }>>('/api/hsm/repack', 'POST', { holes: 40 });
+    assert.ok(jobs.length >= 1, 'a full volume with holes to repack');
+    await waitUntil('repack moving a file', async () => (await api<Array<{ state: string }>>('/api/hsm/drives')).some((d) => d.state === 'reading' || d.state === 'writing'), 30_000);
+    await sleep(1000);
+    await kill9();
+    start();
+    await waitUntil('the server back', healthy, 60_000);
+    await waitUntil(
+      'repack to finish after the restart',
+      async () => (await api<Array<{ state: string }>>('/api/hsm/repack?all=true')).every((j) => j.state === 'done' || j.state === 'failed'),
+      120_000,
+    );
+    assert.match(log, /"resumedRepacks":[1-9]/, 'the repack was cut short and resumed');
+    const repacked = await api<Array<{ volume: string; state: string; error: string | null; filesDone: number; filesTotal: number }>>('/api/hsm/repack?all=true');
+    for (const j of repacked) assert.equal(j.state, 'done', JSON.stringify(j));
+    const afterRepack = await api<Volume[]>('/api/hsm/volumes');
+    for (const j of repacked) assert.equal(afterRepack.find((v) => v.name === j.volume)?.state, 'retired', `${j.volume} retired`);
+    assert.equal((await api<{ purgedFiles: number }>('/api/hsm/purge', 'POST', { to: 0 })).purgedFiles, 2, 'read back from the archive, not from disk');
+    for (const p of kept) assert.equal(sha256(await content(p)), sha256(files.get(p)!), `${p} after the repack crash`);
     if (process.env.KEISAN_HSM_CRASH_LOG) writeFileSync(process.env.KEISAN_HSM_CRASH_LOG, log);
 
     server!.kill('SIGTERM');

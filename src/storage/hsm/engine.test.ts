@@ -98,6 +98,26 @@ describeEachDatabase('HSM engine', (database) => {
     for (const f of ['b', 'c', 'd']) assert.equal((await entry(w, `/phys/ana/${f}`)).locality, 'archive');
   });
 
+  it('disk tier full: the writer gets a clear error, purge runs at once, the write then fits; nothing is lost', async () => {
+    w = await hsmWorld(db, { storage: zeroDelay, capacity: 4 * MIB });
+    const a = randomBytes(3 * MIB);
+    await w.put(w.alice, '/phys/ana/a', a);
+    await w.hsm.migrateNow(w.operator);
+    const b = randomBytes(2 * MIB);
+    await assert.rejects(w.put(w.alice, '/phys/ana/b', b), (error: unknown) => {
+      assert.ok(error instanceof KeisanError);
+      assert.equal(error.httpStatus, 507);
+      assert.match(error.message, /the disk tier is full: \/phys\/ana\/b needs 2\.0 MiB/);
+      return true;
+    });
+    await w.hsm.settle();
+    assert.equal((await entry(w, '/phys/ana/a')).locality, 'archive', 'purged below the high water mark because a write needed room');
+    await w.put(w.alice, '/phys/ana/b', b);
+    assert.equal(sha256(await w.read(w.alice, '/phys/ana/b')), sha256(b));
+    await w.storage.remove(w.alice, '/phys/ana/b');
+    assert.equal(sha256(await w.read(w.alice, '/phys/ana/a')), sha256(a));
+  });
+
   it('async staging: the first bytes reach the reader well before the whole file is staged', async () => {
     // 4 MiB at 3 MB/s ≈ 1.4 s of transfer
     w = await hsmWorld(db, { storage: zeroDelay, timing: { ...ZERO_TIMING, rateMBps: 3 } });

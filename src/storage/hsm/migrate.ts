@@ -278,7 +278,7 @@ export async function runPurge(ctx: HsmContext, options: { force?: boolean; toPc
     kept: { ...plan.kept },
   };
   if (plan.purge.length === 0) {
-    if (plan.triggered && plan.ranOut) ctx.logger.warn({ usage: usage.usedBytes, capacity, kept: plan.kept }, 'hsm: disk tier above its high water mark and nothing more may be purged');
+    if (plan.triggered && plan.ranOut && !options.force && options.toPct === undefined) ctx.logger.warn({ usage: usage.usedBytes, capacity, kept: plan.kept }, 'hsm: disk tier above its high water mark and nothing more may be purged');
     return report;
   }
   const runId = await store.startRun(db, 'purge', now);

@@ -167,6 +167,11 @@ export function registerHsmRoutes(app: ZodApp, ctx: ServerContext): void {
       return reply.code(201).header('location', `/api/fs/stage/${created.id}`).send(created);
     },
   );
+  app.post(
+    '/api/fs/stage/:id/release',
+    { schema: { tags: ['storage'], summary: 'Release a stage request: its files are no longer pinned on disk (they may be purged), and files still waiting are not staged', params: z.object({ id: z.string().min(1).max(40) }).strict(), body: z.object({}).strict().nullish(), response: { 200: stageRequestSchema, ...commonErrors } } },
+    async (request) => hsmOf(ctx).releaseStageRequest(authOf(request).actor, request.params.id),
+  );
   app.get(
     '/api/fs/stage/:id',
     { schema: { tags: ['storage'], summary: 'A stage request: per-file state (QUEUED, MOUNTING, POSITIONING, TRANSFERRING, ON_DISK, FAILED), queue position, estimate', params: z.object({ id: z.string().min(1).max(40) }).strict(), response: { 200: stageRequestSchema, ...commonErrors } } },

@@ -106,6 +106,7 @@ export class HsmService {
   private lastPurge: PurgeReport | null = null;
   private started = false;
   private unsubscribePressure: (() => void) | null = null;
+  private pressured = false;
 
   constructor(private readonly o: HsmServiceOptions) {
     this.book = new HsmPolicyBook(o.db, o.settings, o.clock);
@@ -125,7 +126,11 @@ export class HsmService {
         if (this.lastMigration.copiesWritten > 0) this.lanes.purge.kick();
       }, o.logger),
       purge: new Lane('purge', async () => {
-        const report = await runPurge(this.ctx);
+        // A write refused for lack of space purges down to the low water marks at once, even
+        // below the high ones.
+        const force = this.pressured;
+        this.pressured = false;
+        const report = await runPurge(this.ctx, { force });
         if (report.triggered) this.lastPurge = report;
       }, o.logger),
       stage: new Lane('staging', () => this.stager.processQueue(), o.logger),
@@ -142,13 +147,17 @@ export class HsmService {
     await this.quotas.refreshAll();
     const interrupted = await store.interruptRuns(this.o.db, now);
     const requeued = await store.requeueInFlight(this.o.db, now);
-    if (interrupted || requeued) this.o.logger.info({ interruptedRuns: interrupted, requeuedStages: requeued }, 'hsm: resuming work a restart interrupted');
+    // Repack jobs that were running go on from where the database says they are.
+    let repacks = 0;
+    for (const job of await store.readRepacks(this.o.db, { openOnly: true })) {
+      if (job.state !== 'running') continue;
+      await store.updateRepack(this.o.db, job.id, { state: 'queued' }, now);
+      repacks++;
+    }
+    if (interrupted || requeued || repacks) this.o.logger.info({ interruptedRuns: interrupted, requeuedStages: requeued, resumedRepacks: repacks }, 'hsm: resuming work a restart interrupted');
     const recovered = (this.o.archive as { recovered?: Array<{ volume: string; droppedBytes: number }> }).recovered ?? [];
     if (recovered.length) this.o.logger.warn({ recovered }, 'hsm: the archive dropped half-written entries a crash left on its volumes (never recorded, never read)');
-    // Repack jobs that were running go on from where the database says they are.
-    for (const job of await store.readRepacks(this.o.db, { openOnly: true })) {
-      if (job.state === 'running') await store.updateRepack(this.o.db, job.id, { state: 'queued' }, now);
-    }
+
     this.book.onChange(() => {
       void this.quotas.refreshAll().catch(() => undefined);
       this.lanes.migrate.kick();
@@ -163,7 +172,10 @@ export class HsmService {
       await this.quotas.guard(intent);
       this.soon();
     });
-    this.unsubscribePressure = this.o.storage.onDiskPressure(() => this.lanes.purge.kick());
+    this.unsubscribePressure = this.o.storage.onDiskPressure(() => {
+      this.pressured = true;
+      this.lanes.purge.kick();
+    });
     this.started = true;
     for (const lane of Object.values(this.lanes)) lane.kick();
     this.arm();
@@ -426,6 +438,38 @@ export class HsmService {
     });
     await store.settleStageRequests(this.o.db, now);
     this.lanes.stage.kick();
+    return this.stageStatus(actor, id);
+  }
+
+  /**
+   * Releases a request's pins (WLCG "release"): its staged files may be purged again unless
+   * another request still pins them. Waiting files of the request are not staged any more.
+   */
+  async releaseStageRequest(actor: Actor, id: string): Promise<StageRequestView> {
+    const request = await store.readStageRequest(this.o.db, id);
+    if (!request || (request.owner !== actor.name && !actor.isOperator)) throw notFound('stage request', id);
+    const now = this.o.clock.now();
+    await this.o.db.transaction().execute(async (tx) => {
+      const rows = await tx.selectFrom('hsm_stage_files').select(['file_id', 'state']).where('request_id', '=', id).execute();
+      await tx.updateTable('hsm_stage_files').set({ pin_until: null, updated_at: now.toISOString() }).where('request_id', '=', id).where('state', '=', 'ON_DISK').execute();
+      await tx
+        .updateTable('hsm_stage_files')
+        .set({ state: 'FAILED', error: 'released before it was staged', queue_position: null, eta_at: null, updated_at: now.toISOString() })
+        .where('request_id', '=', id)
+        .where('state', '=', 'QUEUED')
+        .execute();
+      for (const fileId of new Set(rows.map((r) => r.file_id).filter((f): f is number => f !== null))) {
+        const other = await tx
+          .selectFrom('hsm_stage_files')
+          .select((eb) => eb.fn.max<string | null>('pin_until').as('until'))
+          .where('file_id', '=', fileId)
+          .where('state', '=', 'ON_DISK')
+          .where('pin_until', '>', now.toISOString())
+          .executeTakeFirst();
+        await tx.updateTable('fs_entries').set({ pinned_until: other?.until ?? null }).where('id', '=', fileId).execute();
+      }
+    });
+    await store.settleStageRequests(this.o.db, now);
     return this.stageStatus(actor, id);
   }
 
