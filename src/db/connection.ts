@@ -13,6 +13,12 @@ export interface Db {
   dialect: DialectName;
   /** Where the data lives, without credentials: a file path or host/database. */
   location: string;
+  /**
+   * SQLite only: the better-sqlite3 handle, for the few hot statements that cannot afford
+   * Kysely's per-query cost (the storage namespace's lookups, and its grouped creations, which
+   * run inside a Kysely transaction on this same connection).
+   */
+  sqlite?: SqliteDatabase.Database;
   close(): Promise<void>;
 }
 
@@ -42,6 +48,7 @@ function openSqlite(file: string): Db {
   return {
     kysely,
     dialect: 'sqlite',
+    sqlite,
     location: file === ':memory:' ? 'memory' : path.resolve(file),
     close: () => kysely.destroy(),
   };

@@ -136,7 +136,7 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
     logger: app.log,
     mail: mail.configured ? mail : null,
   });
-  const storage = await openStorage({ settings, ...(options.dataDir !== undefined ? { dataDir: options.dataDir } : {}), db: db.kysely, clock, accounts, logger: app.log });
+  const storage = await openStorage({ settings, ...(options.dataDir !== undefined ? { dataDir: options.dataDir } : {}), db: db.kysely, ...(db.sqlite ? { sqlite: db.sqlite } : {}), clock, accounts, logger: app.log });
   const archiveTemp = options.archive || options.dataDir !== undefined ? null : await mkdtemp(path.join(tmpdir(), 'keisan-archive-'));
   const archive = options.archive ?? createArchiveBackend(settings.storage?.archive, options.dataDir ?? archiveTemp!);
   const hsm = new HsmService({ db: db.kysely, clock, settings, accounts, storage: storage.service, archive, mail: mail.configured ? mail : null, logger: app.log });

@@ -120,9 +120,11 @@ export function hasAll(perms: PermSet, wanted: PermSet): boolean {
 
 // ------------------------------------------------------------------ text form
 
+const PERMS_TEXT: readonly string[] = Array.from({ length: 64 }, (_, perms) => PERMISSION_LETTERS.map((letter) => (perms & BIT[letter] ? letter : '-')).join(''));
+
 /** `rwxcid` positionally, `-` where a permission is absent. */
 export function formatPerms(perms: PermSet): string {
-  return PERMISSION_LETTERS.map((letter) => (perms & BIT[letter] ? letter : '-')).join('');
+  return PERMS_TEXT[perms & ALL]!;
 }
 
 /** Names of the permissions in `perms`, in words ("read and write"). */

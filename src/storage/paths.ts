@@ -60,20 +60,28 @@ export function normalizePath(text: unknown, base: readonly string[] = []): Norm
   const absolute = text.startsWith('/');
   const parts = absolute ? [] : [...base];
   const raw = text.split('/');
+  // Whether `text` is already in normal form (absolute, no empty, `.` or `..` parts): then it is its own text.
+  let normal = absolute && (raw.length === 2 || raw[raw.length - 1] !== '');
   for (let i = 0; i < raw.length; i++) {
     const part = raw[i]!;
-    if (part === '' || part === '.') continue;
+    if (part === '' || part === '.') {
+      if (i > 0 && !(i === 1 && raw.length === 2)) normal = false;
+      else if (part === '.') normal = false;
+      continue;
+    }
     if (part === '..') {
+      normal = false;
       if (parts.length === 0) {
         throw invalidInput(`path ${shown(text)}: '..' (part ${i + (absolute ? 0 : 1)}) would climb above the root /`);
       }
       parts.pop();
       continue;
     }
-    checkName(part, `path ${shown(text)}: part ${i + (absolute ? 0 : 1)}`);
+    // The message is built only when the name is bad (this runs for every part of every path).
+    if (Buffer.byteLength(part, 'utf8') > MAX_NAME_BYTES || hasControl(part)) checkName(part, `path ${shown(text)}: part ${i + (absolute ? 0 : 1)}`);
     parts.push(part);
   }
-  const result = joinParts(parts);
+  const result = normal ? text : joinParts(parts);
   if (Buffer.byteLength(result, 'utf8') > MAX_PATH_BYTES) throw invalidInput(`path is longer than ${MAX_PATH_BYTES} bytes`);
   return { parts, text: result };
 }
@@ -82,7 +90,16 @@ export function normalizePath(text: unknown, base: readonly string[] = []): Norm
 export function splitLast(path: NormalPath): { parent: NormalPath; name: string } | null {
   if (path.parts.length === 0) return null;
   const parts = path.parts.slice(0, -1);
-  return { parent: { parts, text: joinParts(parts) }, name: path.parts.at(-1)! };
+  return {
+    parent: {
+      parts,
+      // Made when asked for (messages), not on every lookup.
+      get text() {
+        return joinParts(parts);
+      },
+    },
+    name: path.parts[path.parts.length - 1]!,
+  };
 }
 
 /** Whether `inner` is `outer` or lies below it. */

@@ -26,6 +26,8 @@ export async function openStorage(options: {
   settings: Settings;
   dataDir?: string;
   db: Kysely<Database>;
+  /** SQLite: the better-sqlite3 handle for fast lookups (Db.sqlite). */
+  sqlite?: StorageServiceOptions['sqlite'];
   clock: Clock;
   accounts: AccountsService;
   logger?: StorageServiceOptions['logger'];
@@ -36,6 +38,7 @@ export async function openStorage(options: {
   const disk = new DiskTier({ root, capacityBytes: settings.storage?.disk?.capacity ?? null, fsync: settings.storage?.disk?.fsync ?? true });
   const service = new StorageService({
     db: options.db,
+    ...(options.sqlite ? { sqlite: options.sqlite } : {}),
     clock: options.clock,
     accounts: options.accounts,
     disk,

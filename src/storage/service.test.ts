@@ -104,6 +104,30 @@ describeEachDatabase('storage service', (database) => {
     assert.deepEqual([rest.entries.map((e) => e.name), rest.next], [['p2', 'p3'], null]);
   });
 
+  it('creations that arrive together are written together: each name is created once, duplicates get 409, mkdir -p tolerates the race', async () => {
+    const { alice, bob } = f.actors;
+    const names = Array.from({ length: 40 }, (_, i) => `/lab/lab-ml/g/d${i % 30}`);
+    await storage.mkdir(alice, { path: '/lab/lab-ml/g' });
+    await storage.setAcl(alice, { path: '/lab/lab-ml/g', add: 'group::rwx-id' });
+    const results = await Promise.allSettled(names.map((p, i) => storage.mkdir(i % 2 ? alice : bob, { path: p })));
+    const ok = results.filter((r) => r.status === 'fulfilled').length;
+    const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    assert.equal(ok, 30);
+    assert.equal(refused.length, 10);
+    for (const r of refused) assert.match(String((r.reason as Error).message), /exists already \(a directory\); use mkdir -p/);
+    assert.equal((await storage.list(alice, '/lab/lab-ml/g')).entries.length, 30);
+    const deep = await Promise.all(Array.from({ length: 8 }, () => storage.mkdir(alice, { path: '/lab/lab-ml/g/x/y/z', parents: true })));
+    assert.ok(deep.every((e) => e.path === '/lab/lab-ml/g/x/y/z'));
+    // A creation whose directory is removed meanwhile fails cleanly.
+    await storage.mkdir(alice, { path: '/lab/lab-ml/g/gone' });
+    const racing = storage.mkdir(alice, { path: '/lab/lab-ml/g/gone/child' });
+    await storage.remove(alice, '/lab/lab-ml/g/gone', { recursive: true }).catch(() => undefined);
+    await racing.then(
+      () => undefined,
+      (error: unknown) => assert.ok(error instanceof KeisanError && ['CONFLICT', 'NOT_FOUND'].includes(error.code), String(error)),
+    );
+  });
+
   it('ACLs: set, add and remove entries; initial ACLs; named users and groups must exist; changes audited; others need c', async () => {
     const { alice, bob, carol } = f.actors;
     await storage.mkdir(alice, { path: '/lab/lab-ml/shared' });
@@ -239,7 +263,7 @@ describeEachDatabase('storage service', (database) => {
     await rejects(storage.commitUpload(alice, upload.id), 'CONFLICT', /incomplete: 150000 of 300000 bytes arrived/);
     // A restart: a new service over the same database and disk tier has no hash in memory.
     await storage.close();
-    storage = new StorageService({ db: db.kysely, clock: f.clock, accounts: f.accounts, disk: f.disk, operatorName: 'admin', uploadExpiryMs: 24 * 3_600_000 });
+    storage = new StorageService({ db: db.kysely, ...(db.sqlite ? { sqlite: db.sqlite } : {}), clock: f.clock, accounts: f.accounts, disk: f.disk, operatorName: 'admin', uploadExpiryMs: 24 * 3_600_000 });
     f.storage = storage;
     await storage.start({ sweepOrphans: false });
     const mine = await storage.listUploads(alice, '/lab/lab-ml/big');
@@ -333,7 +357,7 @@ describeEachDatabase('storage service', (database) => {
     // The same namespace, served from a disk tier of 1000 bytes.
     const small = new DiskTier({ root: path.join(f.dir, 'small'), capacityBytes: 1000, fsync: false });
     await storage.close();
-    storage = new StorageService({ db: db.kysely, clock: f.clock, accounts: f.accounts, disk: small, operatorName: 'admin', uploadExpiryMs: 3_600_000 });
+    storage = new StorageService({ db: db.kysely, ...(db.sqlite ? { sqlite: db.sqlite } : {}), clock: f.clock, accounts: f.accounts, disk: small, operatorName: 'admin', uploadExpiryMs: 3_600_000 });
     f.storage = storage;
     await storage.start({ sweepOrphans: false });
     const { alice } = f.actors;

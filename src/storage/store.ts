@@ -28,6 +28,52 @@ export async function child(db: Tx, parentId: number, name: string): Promise<Ent
   return db.selectFrom('fs_entries').selectAll().where('parent_id', '=', parentId).where('name', '=', name).executeTakeFirst();
 }
 
+/** The columns of fs_entries in the order `entryFromValues` reads them. */
+export const ENTRY_COLUMNS = [
+  'id', 'parent_id', 'name', 'kind', 'owner_name', 'group_name', 'acl', 'initial_file_acl', 'initial_dir_acl', 'class_of_service', 'family',
+  'size', 'sha256', 'generation', 'next_generation', 'writer', 'disk_state', 'dirty', 'migrated_at', 'pinned_until',
+  'created_at', 'modified_at', 'accessed_at', 'changed_at',
+] as const satisfies readonly (keyof EntryRow)[];
+
+/** A row read as an array of ENTRY_COLUMNS values (better-sqlite3's raw mode). */
+export function entryFromValues(v: readonly unknown[]): EntryRow {
+  return {
+    id: v[0] as number,
+    parent_id: v[1] as number | null,
+    name: v[2] as string,
+    kind: v[3] as string,
+    owner_name: v[4] as string,
+    group_name: v[5] as string,
+    acl: v[6] as string,
+    initial_file_acl: v[7] as string | null,
+    initial_dir_acl: v[8] as string | null,
+    class_of_service: v[9] as string | null,
+    family: v[10] as string | null,
+    size: v[11] as number,
+    sha256: v[12] as string | null,
+    generation: v[13] as number,
+    next_generation: v[14] as number,
+    writer: v[15] as string | null,
+    disk_state: v[16] as string,
+    dirty: v[17] as number,
+    migrated_at: v[18] as string | null,
+    pinned_until: v[19] as string | null,
+    created_at: v[20] as string,
+    modified_at: v[21] as string,
+    accessed_at: v[22] as string,
+    changed_at: v[23] as string,
+  };
+}
+
+/**
+ * `child` compiled once: the same lookup without building and compiling the query each time
+ * (a fifth or more of a lookup's cost). For use outside transactions.
+ */
+export function compiledChild(db: Tx): (parentId: number, name: string) => Promise<EntryRow | undefined> {
+  const compiled = db.selectFrom('fs_entries').selectAll().where('parent_id', '=', 0).where('name', '=', '').compile();
+  return async (parentId, name) => (await db.executeQuery<EntryRow>({ ...compiled, parameters: [parentId, name] })).rows[0];
+}
+
 export async function byId(db: Tx, id: number): Promise<EntryRow | undefined> {
   return db.selectFrom('fs_entries').selectAll().where('id', '=', id).executeTakeFirst();
 }

@@ -50,7 +50,7 @@ export async function storageFixture(db: Db, options: { capacityBytes?: number |
   }
   const dir = await mkdtemp(path.join(tmpdir(), 'keisan-storage-test-'));
   const disk = new DiskTier({ root: dir, capacityBytes: options.capacityBytes ?? null, fsync: false });
-  const storage = new StorageService({ db: db.kysely, clock, accounts, disk, operatorName: 'admin', uploadExpiryMs: options.uploadExpiryMs ?? 24 * 3_600_000 });
+  const storage = new StorageService({ db: db.kysely, ...(db.sqlite ? { sqlite: db.sqlite } : {}), clock, accounts, disk, operatorName: 'admin', uploadExpiryMs: options.uploadExpiryMs ?? 24 * 3_600_000 });
   await storage.start({ sweepOrphans: false });
   return {
     storage,
