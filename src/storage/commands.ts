@@ -142,7 +142,10 @@ async function putFile(client: ApiClient, local: string, remote: string, options
   const resumedFrom = upload.received;
 
   const file = await open(absolute, 'r');
-  const buffer = Buffer.allocUnsafe(Math.min(options.chunk, Math.max(size, 1)));
+  // Two chunk buffers: the next chunk is read while the current one is on its way.
+  const chunkBytes = Math.min(options.chunk, Math.max(size, 1));
+  const buffers = [Buffer.allocUnsafe(chunkBytes), Buffer.allocUnsafe(chunkBytes)];
+  const buffer = Buffer.allocUnsafe(Math.min(chunkBytes, 1024 * 1024));
   const hash = createHash('sha256');
   let hashed = 0;
   /** The local hash over [0, to): continued when possible, else recomputed. */
@@ -166,11 +169,24 @@ async function putFile(client: ApiClient, local: string, remote: string, options
     await hashTo(resumedFrom);
     let offset = resumedFrom;
     let failures = 0;
+    const readChunk = async (into: Buffer, at: number): Promise<Buffer> => {
+      const want = Math.min(into.length, size - at);
+      let got = 0;
+      while (got < want) {
+        const { bytesRead } = await file.read(into, got, want - got, at + got);
+        if (bytesRead === 0) throw invalidInput(`${local} changed while it was sent (shorter than ${size} bytes): put it again with --new`);
+        got += bytesRead;
+      }
+      return into.subarray(0, want);
+    };
+    let which = 0;
+    let current: Promise<Buffer> | null = offset < size ? readChunk(buffers[0]!, offset) : null;
     while (offset < size) {
-      const want = Math.min(buffer.length, size - offset);
-      const { bytesRead } = await file.read(buffer, 0, want, offset);
-      if (bytesRead !== want) throw invalidInput(`${local} changed while it was sent (shorter than ${size} bytes): put it again with --new`);
-      const bytes = buffer.subarray(0, bytesRead);
+      const bytes = await current!;
+      const nextAt = offset + bytes.length;
+      const next = nextAt < size ? readChunk(buffers[1 - which]!, nextAt) : null;
+      // An unhandled rejection must not escape while the current chunk is sent.
+      next?.catch(() => undefined);
       try {
         const after = await client.raw('PUT', `/api/fs/uploads/${encodeURIComponent(id)}`, {
           query: { offset },
@@ -189,13 +205,22 @@ async function putFile(client: ApiClient, local: string, remote: string, options
         if (error instanceof KeisanError && error.code !== 'CONFLICT') await sleep(Math.min(16_000, 500 * 2 ** failures));
         const state = await client.request<Upload>('GET', `/api/fs/uploads/${encodeURIComponent(id)}`).catch(() => null);
         if (!state) {
-          if (failures > 6) throw error;
+          // Try the same chunk again (once the read-ahead is done with the other buffer).
+          await next?.catch(() => undefined);
           continue;
         }
         await hashTo(state.received, { offset, bytes });
         offset = state.received;
       }
       progress.set(offset);
+      if (offset === nextAt) {
+        current = next;
+        which = 1 - which;
+      } else {
+        // A chunk only partly taken (or a retry): read again from where the server stands.
+        await next?.catch(() => undefined);
+        current = offset < size ? readChunk(buffers[which]!, offset) : null;
+      }
     }
     await hashTo(size);
     const entry = await client.request<FsEntry>('POST', `/api/fs/uploads/${encodeURIComponent(id)}/commit`, { sha256: hash.digest('hex') });

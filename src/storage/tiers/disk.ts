@@ -98,18 +98,38 @@ export class DiskTier {
   async writeUpload(uploadId: string, offset: number, source: AsyncIterable<Buffer | string> | Iterable<Buffer | string>, limit: number, hash: Hash): Promise<{ written: number; error?: unknown }> {
     let handle: FileHandle | undefined;
     let written = 0;
+    // Pieces from the network (often 64 KiB) are gathered and written 1 MiB at a time.
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    const flush = async () => {
+      if (pendingBytes === 0) return;
+      let at = offset + written;
+      let buffers = pending;
+      let left = pendingBytes;
+      while (left > 0) {
+        const { bytesWritten } = await handle!.writev(buffers, at);
+        at += bytesWritten;
+        left -= bytesWritten;
+        if (left > 0) buffers = [Buffer.concat(buffers).subarray(bytesWritten)];
+      }
+      for (const buffer of pending) hash.update(buffer);
+      written += pendingBytes;
+      pending = [];
+      pendingBytes = 0;
+    };
     try {
       handle = await open(this.uploadPath(uploadId), 'r+');
-      for await (const piece of source) {
-        const chunk = typeof piece === 'string' ? Buffer.from(piece) : piece;
-        if (offset + written + chunk.length > limit) throw new UploadOverflow(limit);
-        let done = 0;
-        while (done < chunk.length) {
-          const { bytesWritten } = await handle.write(chunk, done, chunk.length - done, offset + written + done);
-          done += bytesWritten;
+      try {
+        for await (const piece of source) {
+          const chunk = typeof piece === 'string' ? Buffer.from(piece) : piece;
+          if (offset + written + pendingBytes + chunk.length > limit) throw new UploadOverflow(limit);
+          pending.push(chunk);
+          pendingBytes += chunk.length;
+          if (pendingBytes >= 1024 * 1024) await flush();
         }
-        hash.update(chunk);
-        written += chunk.length;
+      } finally {
+        // What arrived before the source ended or failed is kept.
+        await flush();
       }
       return { written };
     } catch (error) {
