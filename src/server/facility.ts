@@ -64,6 +64,10 @@ batch:
 # storage.archive: where archive copies go. Default: volumes in storage/archive here that
 # behave like a tape library (2 drives, LTO-9 delays × timeScale). Or an S3 store:
 # storage:
+#   disk:                    # the disk tier of keisan fs (file bytes under ids, never user names)
+#     path: storage/disk     # default, here; a shared filesystem when the server moves
+#     capacity: 20T          # writes past it get 507 (default: only the filesystem limits it)
+#   uploads: { expireAfter: 24h }   # unfinished keisan fs put uploads are removed after this
 #   archive:
 #     kind: dir              # or s3
 #     volumeCapacity: 18G
