@@ -927,3 +927,16 @@ export async function queryComputeApps(options: GpuToolOptions = {}): Promise<{ 
   const apps = parseComputeAppsCsv(outcome.stdout, { fields: COMPUTE_APPS_FIELDS, warn: (m) => warnings.push(m) });
   return { apps, reason: null, warnings };
 }
+
+/** The /dev/nvidiaN minor number of each GPU, by uuid, from `nvidia-smi -q -x`. Never throws; empty when unknown. */
+export async function gpuMinorNumbers(options: GpuToolOptions = {}): Promise<Map<string, number>> {
+  const outcome = await runNvidiaSmi(options, ['-q', '-x']);
+  const minors = new Map<string, number>();
+  if (!outcome.ok) return minors;
+  try {
+    for (const gpu of parseNvidiaSmiXml(outcome.stdout).gpus) if (gpu.minorNumber !== null) minors.set(gpu.uuid, gpu.minorNumber);
+  } catch {
+    // unreadable: GPUs stay unfenced, and the executor says so
+  }
+  return minors;
+}

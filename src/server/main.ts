@@ -10,7 +10,7 @@ import { KeisanError } from '../lib/errors.ts';
 import { detectCgroupLayout } from '../batch/executors/local/cgroups.ts';
 import { LocalExecutor } from '../batch/executors/local/executor.ts';
 import { createMailer } from '../monitor/mail.ts';
-import { discoverGpus } from '../batch/gpus.ts';
+import { discoverGpus, gpuMinorNumbers } from '../batch/gpus.ts';
 import { localNode } from '../batch/node.ts';
 import { areasRuntime } from '../storage/areas/service.ts';
 import { buildApp, type JobRunner, type KeisanApp } from './app.ts';
@@ -122,8 +122,13 @@ async function bootstrap(app: KeisanApp, raw: Record<string, unknown>, dataDir: 
  */
 async function localJobRunner(settings: Settings, dataDir: string, logger: pino.Logger): Promise<JobRunner> {
   const usable = process.getuid?.() === 0 && detectCgroupLayout().kind !== 'none';
-  const executor = new LocalExecutor({ stateDir: path.join(dataDir, 'jobs'), cgroups: usable ? { root: settings.batch.cgroupParent } : false });
   const discovery = await discoverGpus();
+  const minors = discovery.gpus.length > 0 ? await gpuMinorNumbers() : new Map<string, number>();
+  const executor = new LocalExecutor({
+    stateDir: path.join(dataDir, 'jobs'),
+    cgroups: usable ? { root: settings.batch.cgroupParent } : false,
+    gpuDevices: discovery.gpus.map((g) => ({ index: g.index, minor: minors.get(g.uuid) ?? null })),
+  });
   const node = localNode(settings, discovery.gpus);
   const capabilities = executor.capabilities();
   logger.info(

@@ -19,7 +19,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-export const V1_CONTROLLERS = ['memory', 'pids', 'cpu', 'cpuacct', 'freezer'] as const;
+export const V1_CONTROLLERS = ['memory', 'pids', 'cpu', 'cpuacct', 'freezer', 'devices'] as const;
 export type V1Controller = (typeof V1_CONTROLLERS)[number];
 const V2_CONTROLLERS = ['memory', 'pids', 'cpu'] as const;
 
@@ -208,6 +208,8 @@ export interface JobLimits {
   memBytes: number;
   cpus: number;
   pidsMax: number;
+  /** v1 devices cgroup entries the job may not open, e.g. `c 195:1 rwm` (another job's GPU). */
+  deniedDevices?: string[];
 }
 
 export type KillMethod = 'cgroup.kill' | 'freeze-and-signal' | 'signal-walk';
@@ -244,6 +246,8 @@ export interface CgroupFeatures {
   cpu: boolean;
   cpuAccounting: boolean;
   pids: boolean;
+  /** v1 devices controller: device nodes can be denied per job (v2 would need an eBPF program). */
+  devices: boolean;
   kill: KillMethod;
   oomKillCounter: boolean;
   peakMemory: boolean;
@@ -438,6 +442,7 @@ export class CgroupTree {
       cpu: this.cpuHierarchy() !== undefined,
       cpuAccounting: this.dirOf.cpuacct !== undefined || (v2Parent !== null && exists(path.join(v2Parent, 'cpu.stat'))),
       pids: this.pidsHierarchy() !== undefined,
+      devices: this.mode === 'v1' && this.dirOf.devices !== undefined,
       kill,
       oomKillCounter:
         memParent !== null &&
@@ -485,7 +490,17 @@ export class CgroupTree {
   }
 
   /** @internal the per-hierarchy directories of a job, and where each kind of file lives. */
-  jobDirs(jobId: number): { all: string[]; memory?: Hierarchy; pids?: Hierarchy; cpu?: Hierarchy; cpuacct?: Hierarchy; freezer?: Hierarchy; v2?: Hierarchy; dir: (h: Hierarchy) => string } {
+  jobDirs(jobId: number): {
+    all: string[];
+    memory?: Hierarchy;
+    pids?: Hierarchy;
+    cpu?: Hierarchy;
+    cpuacct?: Hierarchy;
+    freezer?: Hierarchy;
+    devices?: Hierarchy;
+    v2?: Hierarchy;
+    dir: (h: Hierarchy) => string;
+  } {
     const name = `job-${jobId}`;
     const dir = (h: Hierarchy) => path.join(this.parentDir(h), name);
     return {
@@ -495,6 +510,7 @@ export class CgroupTree {
       cpu: this.cpuHierarchy(),
       cpuacct: this.mode === 'v1' ? this.dirOf.cpuacct : undefined,
       freezer: this.mode === 'v1' ? this.dirOf.freezer : undefined,
+      devices: this.mode === 'v1' ? this.dirOf.devices : undefined,
       v2: this.dirOf.v2,
       dir,
     };
@@ -605,6 +621,8 @@ export class JobCgroup {
       }
       const pids = this.d.pids;
       if (pids) write(path.join(this.d.dir(pids), 'pids.max'), String(limits.pidsMax));
+      const devices = this.d.devices;
+      if (devices) for (const entry of limits.deniedDevices ?? []) write(path.join(this.d.dir(devices), 'devices.deny'), entry);
     } catch (error) {
       for (const dir of made.reverse()) {
         try {

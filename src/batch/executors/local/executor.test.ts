@@ -5,7 +5,7 @@
  * after() kills and removes everything it made, also when a test failed.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -61,6 +61,11 @@ class Harness {
     fs.rmSync(this.stateDir, { recursive: true, force: true });
     fs.rmSync(this.outDir, { recursive: true, force: true });
   }
+}
+
+function devicesSkip(): string | false {
+  if (skip) return skip;
+  return detectCgroupLayout().v1.devices ? false : 'no v1 devices controller (cgroup v2 device control needs eBPF, not used)';
 }
 
 describe('local executor with cgroups', { skip }, () => {
@@ -223,6 +228,22 @@ describe('local executor with cgroups', { skip }, () => {
     assert.ok(end.cpuSeconds !== null && end.cpuSeconds >= 1, `cpu ${end.cpuSeconds}`);
     assert.ok(end.wallMs !== null && end.wallMs < 10_000, `wall ${end.wallMs}`);
     assert.equal((await ends.end(41, 10_000)).state, 'completed', 'a job that waits uses no CPU time');
+  });
+
+  it('fences GPUs with the v1 devices cgroup: a job opens its own /dev/nvidiaN, not the others\'', { skip: devicesSkip() }, async () => {
+    // Device nodes of the NVIDIA major without a driver: opening an allowed one fails with ENXIO
+    // ("No such device or address"), a denied one with EPERM ("Operation not permitted").
+    const devDir = path.join(h.outDir, 'dev');
+    fs.mkdirSync(devDir, { mode: 0o755 });
+    for (const minor of [0, 1, 2]) execFileSync('mknod', ['-m', '0666', path.join(devDir, `nvidia${minor}`), 'c', '195', String(minor)]);
+    // Index and minor differ on purpose (nvidia-smi's order is not the /dev order).
+    const { ex: fenced, ends: fencedEnds } = h.executor({ gpuDevices: [{ index: 0, minor: 2 }, { index: 1, minor: 0 }, { index: 2, minor: 1 }] });
+    assert.ok(fenced.capabilities().enforced.some((e) => e.startsWith('GPUs fenced per job')));
+    const probe = [0, 1, 2].map((m) => `if (exec 3<${devDir}/nvidia${m}) 2>/dev/null; then echo "nvidia${m} open"; else (exec 3<${devDir}/nvidia${m}) 2>&1 | grep -q 'not permitted' && echo "nvidia${m} denied" || echo "nvidia${m} allowed"; fi`).join('\n');
+    await fenced.start(spec(50, probe, h.outDir, { gpuIndices: [1] }));
+    assert.equal((await fencedEnds.end(50, 10_000)).state, 'completed');
+    assert.deepEqual(h.out(50).trim().split('\n').sort(), ['nvidia0 allowed', 'nvidia1 denied', 'nvidia2 denied']);
+    await fenced.close();
   });
 
   it('cancels a running job', async () => {

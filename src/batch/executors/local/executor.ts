@@ -67,7 +67,15 @@ export interface LocalExecutorOptions {
   retainFinishedMs?: number;
   /** How long finishing a job waits for its leftover processes to die. Default 5 s. */
   killWaitMs?: number;
+  /**
+   * The machine's NVIDIA GPUs with their /dev/nvidiaN minor numbers: where the v1 devices
+   * controller exists, each job is denied the GPUs it was not given.
+   */
+  gpuDevices?: Array<{ index: number; minor: number | null }>;
 }
+
+/** The character-device major of /dev/nvidia0, /dev/nvidia1… (fixed by the NVIDIA driver). */
+const NVIDIA_MAJOR = 195;
 
 /** How a job ended, with everything the executor measured. */
 export interface LocalJobEnd extends JobEnd {
@@ -294,7 +302,13 @@ export class LocalExecutor implements JobExecutor {
       enforced.push('time limits (kill of the job session; processes that call setsid() escape)');
       notEnforced.push('peak memory is not measured; cpu time is that of the processes the script waited for; CPU-time limits are not enforced');
     }
-    notEnforced.push('GPUs are assigned through CUDA_VISIBLE_DEVICES only (no devices cgroup fencing)');
+    const gpus = this.o.gpuDevices ?? [];
+    if (gpus.length > 0) {
+      if (this.gpuFencing()) enforced.push("GPUs fenced per job: the devices cgroup denies the /dev/nvidiaN of GPUs the job was not given");
+      else if (t?.mode === 'v2') notEnforced.push('GPUs are assigned through CUDA_VISIBLE_DEVICES only: cgroup v2 device control needs an eBPF program, which Keisan does not load');
+      else if (gpus.some((g) => g.minor === null)) notEnforced.push('GPUs are assigned through CUDA_VISIBLE_DEVICES only: the minor numbers of the GPUs are unknown (nvidia-smi -q)');
+      else notEnforced.push('GPUs are assigned through CUDA_VISIBLE_DEVICES only: no v1 devices controller');
+    }
     const runsAsUsers = this.isRoot && this.setpriv !== null && this.env !== null;
     if (!this.isRoot) notEnforced.push(`single-user mode: not root, every job runs as uid ${process.getuid?.() ?? '?'}`);
     else if (!runsAsUsers) notEnforced.push('setpriv (util-linux) is missing: jobs of other users cannot start');
@@ -312,6 +326,12 @@ export class LocalExecutor implements JobExecutor {
       cgroupProblem: this.cgroupProblem,
       warnings: t ? [...t.warnings] : [],
     };
+  }
+
+  /** Whether jobs are denied other jobs' GPUs (v1 devices controller and every GPU's minor known). */
+  private gpuFencing(): boolean {
+    const gpus = this.o.gpuDevices ?? [];
+    return this.tree?.features.devices === true && gpus.length > 0 && gpus.every((g) => g.minor !== null);
   }
 
   private readonly knownUids = new Map<number, { known: boolean; at: number }>();
@@ -377,7 +397,10 @@ export class LocalExecutor implements JobExecutor {
         fs.closeSync(fd);
       }
 
-      const limits = { memBytes: spec.memBytes, cpus: spec.cpus, pidsMax: this.o.pidsMax ?? 4096 };
+      const deniedDevices = this.gpuFencing()
+        ? (this.o.gpuDevices ?? []).filter((g) => g.minor !== null && !spec.gpuIndices.includes(g.index)).map((g) => `c ${NVIDIA_MAJOR}:${g.minor} rwm`)
+        : [];
+      const limits = { memBytes: spec.memBytes, cpus: spec.cpus, pidsMax: this.o.pidsMax ?? 4096, deniedDevices };
       const jobCgroup = this.tree ? this.tree.createJob(spec.jobId, limits) : null;
       cgroups = jobCgroup ? jobCgroup.dirs() : [];
       const record: SpecRecord = {
