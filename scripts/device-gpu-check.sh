@@ -14,6 +14,9 @@ node --version; nvidia-smi -L; grep cgroup2 /proc/mounts; cat /sys/fs/cgroup/cgr
 echo "== executor tests (cgroup v2)"
 KEISAN_TEST_CONCURRENCY=1 timeout 300 node scripts/run-tests.js executors/local > $OUT/executor.log 2>&1; echo "rc=$?"
 grep -E "^ℹ (tests|pass|fail|skipped)|✖" $OUT/executor.log | head -20
+echo "== crash tests (kill -9 of the daemons while jobs run; storage work)"
+KEISAN_TEST_CONCURRENCY=1 timeout 300 node scripts/run-tests.js crash > $OUT/crash.log 2>&1; echo "rc=$?"
+grep -E "^ℹ (tests|pass|fail|skipped)|✖" $OUT/crash.log | head -20
 echo "== GPU sharing through keisan server"
 export KEISAN_DATA=/tmp/kd KEISAN_HOME=/tmp/kh K="node $R/bin/keisan.js"
 $K init >/dev/null
