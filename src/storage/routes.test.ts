@@ -248,6 +248,26 @@ describeEachDatabase('storage API over HTTP', (database) => {
     }
   });
 
+  it('HEAD gives the headers only; a download the client abandons drops its read lease', async () => {
+    const bytes = randomBytes(8 * MIB);
+    assert.equal((await put('alice', '/lab/lab-ml/lease.bin', bytes)).status, 200);
+    const head = await fetch(`${server.url}/api/fs/content?path=${q('/lab/lab-ml/lease.bin')}`, { method: 'HEAD', headers: { authorization: `Bearer ${server.tickets.alice}` } });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers.get('content-length'), String(bytes.length));
+    assert.equal(head.headers.get('x-keisan-sha256'), sha(bytes));
+    const leases = () => db.kysely.selectFrom('fs_leases').select('id').execute().then((rows) => rows.length);
+    // A client that reads a little, then goes away (closes its connection).
+    let request: http.ClientRequest | undefined;
+    await new Promise<void>((resolve, reject) => {
+      request = http.get(`${server.url}/api/fs/content?path=${q('/lab/lab-ml/lease.bin')}`, { headers: { authorization: `Bearer ${server.tickets.alice}` } }, (response) => response.once('data', () => resolve()));
+      request.on('error', reject);
+    });
+    assert.equal(await leases(), 1, 'the reader holds a lease');
+    request!.destroy();
+    for (let i = 0; i < 100 && (await leases()) > 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(await leases(), 0, 'the lease went with the abandoned download');
+  });
+
   it('a full disk tier answers 507 and keeps nothing (storage.disk.capacity)', async () => {
     const small = await startApp(db, path.join(scratch, 'small'), { disk: { fsync: false, capacity: '1M' } }, false);
     try {

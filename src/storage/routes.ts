@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { FastifyReply } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { invalidInput, KeisanError } from '../lib/errors.ts';
@@ -18,12 +19,14 @@ import {
   uploadSchema,
   usageSchema,
 } from './model.ts';
-import type { ByteRange } from './service.ts';
+import type { ByteRange, OpenedFile } from './service.ts';
 
 const pathQuery = z.object({ path: z.string({ error: 'give the path as ?path=/workgroup/subgroup/…' }).min(1, 'path must not be empty').max(8192) }).strict();
 const flag = z.enum(['true', 'false', '1', '0'], { error: 'use true or false' }).transform((v) => v === 'true' || v === '1');
 const uploadId = z.object({ id: z.string().min(1).max(64) }).strict();
 const ok = z.object({ ok: z.literal(true) });
+/** A download whose client has taken no bytes for this long is ended. */
+const STALLED_READER_MS = 10 * 60_000;
 const storageErrors = {
   ...commonErrors,
   507: errorResponse.describe('the disk tier is full: nothing was written'),
@@ -201,9 +204,40 @@ export function registerStorageRoutes(app: ZodApp, ctx: ServerContext): void {
     );
 
     // ------------------------------------------------------------ reading
+    const contentHeaders = (reply: FastifyReply, read: Omit<OpenedFile, 'stream'>) => {
+      const { entry, start, end, size, partial } = read;
+      void reply
+        .header('content-type', 'application/octet-stream')
+        .header('content-length', String(Math.max(0, end - start + 1)))
+        .header('accept-ranges', 'bytes')
+        .header('etag', `"${entry.sha256 ?? 'none'}.${entry.generation}"`)
+        .header('x-keisan-size', String(size))
+        .header('x-keisan-generation', String(entry.generation))
+        .header('x-keisan-sha256', entry.sha256 ?? '');
+      if (partial) void reply.code(206).header('content-range', `bytes ${start}-${end}/${size}`);
+    };
+    const rangeRefused = (reply: FastifyReply, error: unknown) => {
+      if (error instanceof KeisanError && error.code === 'RANGE_NOT_SATISFIABLE') void reply.header('content-range', `bytes */${String(error.details?.size ?? '*')}`);
+      return error;
+    };
+    // HEAD: the headers a GET would give, without opening the file.
+    fs.head(
+      '/api/fs/content',
+      { schema: { hide: true, querystring: pathQuery } },
+      async (request, reply) => {
+        const range = parseRangeHeader(typeof request.headers.range === 'string' ? request.headers.range : undefined);
+        try {
+          contentHeaders(reply, await storage.describeRead(authOf(request).actor, request.query.path, range));
+        } catch (error) {
+          throw rangeRefused(reply, error);
+        }
+        return reply.send();
+      },
+    );
     fs.get(
       '/api/fs/content',
       {
+        exposeHeadRoute: false,
         schema: {
           tags,
           summary: "A file's bytes (needs r), streamed; Range: bytes=START-END gives 206 with Content-Range. Archive-only files are staged, or 409 when staging is not configured",
@@ -218,24 +252,16 @@ export function registerStorageRoutes(app: ZodApp, ctx: ServerContext): void {
       },
       async (request, reply) => {
         const range = parseRangeHeader(typeof request.headers.range === 'string' ? request.headers.range : undefined);
-        let opened;
+        let opened: OpenedFile;
         try {
           opened = await storage.openRead(authOf(request).actor, request.query.path, range);
         } catch (error) {
-          if (error instanceof KeisanError && error.code === 'RANGE_NOT_SATISFIABLE') void reply.header('content-range', `bytes */${String(error.details?.size ?? '*')}`);
-          throw error;
+          throw rangeRefused(reply, error);
         }
-        const { entry, stream, start, end, size, partial } = opened;
-        void reply
-          .header('content-type', 'application/octet-stream')
-          .header('content-length', String(Math.max(0, end - start + 1)))
-          .header('accept-ranges', 'bytes')
-          .header('etag', `"${entry.sha256 ?? 'none'}.${entry.generation}"`)
-          .header('x-keisan-size', String(size))
-          .header('x-keisan-generation', String(entry.generation))
-          .header('x-keisan-sha256', entry.sha256 ?? '');
-        if (partial) void reply.code(206).header('content-range', `bytes ${start}-${end}/${size}`);
-        return reply.send(stream);
+        contentHeaders(reply, opened);
+        // A reader that takes nothing for this long is cut off: its lease would keep the file on disk.
+        reply.raw.setTimeout(STALLED_READER_MS, () => reply.raw.destroy());
+        return reply.send(opened.stream);
       },
     );
   });

@@ -1304,26 +1304,42 @@ export class StorageService {
    * (the disk copy is leased, so purge leaves it alone while it is read); archive-only bytes come
    * through the stager, or 409 when none is set.
    */
+  /** What a read of `path` (and `range`) would give, checked like a read, without opening anything (HEAD). */
+  async describeRead(actor: Actor, pathText: unknown, range: ByteRange | null = null): Promise<Omit<OpenedFile, 'stream'>> {
+    const caller = await this.callerOf(actor);
+    const path = this.pathOf(caller, pathText);
+    const { row } = await this.existing(caller, [], path);
+    const { perms, start, end } = this.readable(caller, row, path, range);
+    return { entry: this.entryOf(row, path.text, perms), start, end, size: row.size, partial: range !== null };
+  }
+
+  /** Read permission and the byte range of a read; 416 for a range past the end. */
+  private readable(caller: Caller, row: store.EntryRow, path: NormalPath, range: ByteRange | null): { perms: number; start: number; end: number } {
+    if (row.kind === store.DIRECTORY) throw invalidInput(`${path.text} is a directory: list it with keisan fs ls`);
+    const perms = this.require(caller, [], { acl: storedAcl(row.acl), owner: row.owner_name, group: row.group_name }, R, 'read', path.text);
+    const size = row.size;
+    let start = 0;
+    let end = size - 1;
+    if (range) {
+      if ('suffix' in range) start = Math.max(0, size - range.suffix);
+      else {
+        start = range.start;
+        end = range.end === undefined ? size - 1 : Math.min(range.end, size - 1);
+      }
+      if (start >= size || end < start) {
+        throw new KeisanError('RANGE_NOT_SATISFIABLE', `${path.text} has ${size} bytes: the range asked for starts past its end`, { size });
+      }
+    }
+    return { perms, start, end };
+  }
+
   async openRead(actor: Actor, pathText: unknown, range: ByteRange | null = null): Promise<OpenedFile> {
     const caller = await this.callerOf(actor);
     const path = this.pathOf(caller, pathText);
     for (let attempt = 0; ; attempt++) {
       const { row } = await this.existing(caller, [], path);
-      if (row.kind === store.DIRECTORY) throw invalidInput(`${path.text} is a directory: list it with keisan fs ls`);
-      const perms = this.require(caller, [], { acl: storedAcl(row.acl), owner: row.owner_name, group: row.group_name }, R, 'read', path.text);
+      const { perms, start, end } = this.readable(caller, row, path, range);
       const size = row.size;
-      let start = 0;
-      let end = size - 1;
-      if (range) {
-        if ('suffix' in range) start = Math.max(0, size - range.suffix);
-        else {
-          start = range.start;
-          end = range.end === undefined ? size - 1 : Math.min(range.end, size - 1);
-        }
-        if (start >= size || end < start) {
-          throw new KeisanError('RANGE_NOT_SATISFIABLE', `${path.text} has ${size} bytes: the range asked for starts past its end`, { size });
-        }
-      }
       const now = this.now();
       const entry = this.entryOf({ ...row, accessed_at: iso(now) }, path.text, perms);
       if (row.disk_state === 'complete') {
