@@ -11,7 +11,7 @@ import { describeEachDatabase } from '../db/testing.ts';
 import { KeisanError, type ErrorCode } from '../lib/errors.ts';
 import type { DiskPressure, StageTarget } from './model.ts';
 import { StorageService } from './service.ts';
-import { DiskTier } from './tiers/disk.ts';
+import { DiskFullError, DiskTier } from './tiers/disk.ts';
 import { putBytes, readAll, storageFixture, type StorageFixture } from './testing.ts';
 
 async function rejects(promise: Promise<unknown>, code: ErrorCode, message?: RegExp): Promise<KeisanError> {
@@ -351,6 +351,42 @@ describeEachDatabase('storage service', (database) => {
     assert.equal((await storage.recordCopy(record.id, 1, 1, location)).current, false, 'a copy of an old generation is recorded obsolete');
     await storage.forgetCopy(obsolete[0]!.id);
     assert.equal(await storage.markMigrated(record.id, 1), false);
+  });
+
+  it('the filesystem fills up during a chunk (ENOSPC): 507, the upload and its bytes go, the HSM hears; a file removed during its upload is not resurrected', async () => {
+    const { alice } = f.actors;
+    class FillingDisk extends DiskTier {
+      override async writeUpload(...args: Parameters<DiskTier['writeUpload']>) {
+        const result = await super.writeUpload(...args);
+        return { written: result.written, error: new DiskFullError('enospc') };
+      }
+    }
+    const filling = new FillingDisk({ root: path.join(f.dir, 'filling'), capacityBytes: null, fsync: false });
+    await storage.close();
+    storage = new StorageService({ db: db.kysely, ...(db.sqlite ? { sqlite: db.sqlite } : {}), clock: f.clock, accounts: f.accounts, disk: filling, operatorName: 'admin', uploadExpiryMs: 3_600_000 });
+    f.storage = storage;
+    await storage.start({ sweepOrphans: false });
+    const events: DiskPressure[] = [];
+    storage.onDiskPressure((event) => events.push(event));
+    const upload = await storage.createUpload(alice, { path: '/lab/lab-ml/enospc', size: 100 });
+    await rejects(storage.writeChunk(alice, upload.id, 0, [Buffer.alloc(40)]), 'INSUFFICIENT_STORAGE', /the disk tier is full: its filesystem has no space left \(ENOSPC\) while writing \/lab\/lab-ml\/enospc\. The partial upload was removed/);
+    assert.deepEqual(events.map((e) => [e.reason, e.path]), [['enospc', '/lab/lab-ml/enospc']]);
+    await rejects(storage.getUpload(alice, upload.id), 'NOT_FOUND');
+    assert.deepEqual(readdirSync(path.join(f.dir, 'filling', 'uploads')), []);
+    assert.equal(filling.reservedBytes, 0);
+    await rejects(storage.stat(alice, '/lab/lab-ml/enospc'), 'NOT_FOUND');
+    // An upload whose directory is removed before the commit: nothing appears.
+    await storage.close();
+    storage = new StorageService({ db: db.kysely, ...(db.sqlite ? { sqlite: db.sqlite } : {}), clock: f.clock, accounts: f.accounts, disk: f.disk, operatorName: 'admin', uploadExpiryMs: 3_600_000 });
+    f.storage = storage;
+    await storage.start({ sweepOrphans: false });
+    await storage.mkdir(alice, { path: '/lab/lab-ml/tmp' });
+    const doomed = await storage.createUpload(alice, { path: '/lab/lab-ml/tmp/f', size: 3 });
+    await storage.writeChunk(alice, doomed.id, 0, [Buffer.from('abc')]);
+    await storage.remove(alice, '/lab/lab-ml/tmp', { recursive: true });
+    await rejects(storage.commitUpload(alice, doomed.id), 'NOT_FOUND', /upload .* does not exist/);
+    await rejects(storage.stat(alice, '/lab/lab-ml/tmp/f'), 'NOT_FOUND');
+    assert.equal(f.disk.reservedBytes, 0);
   });
 
   it('the disk tier is full: 507 before any byte is sent, the HSM hears about it, nothing is left behind', async () => {
