@@ -162,6 +162,22 @@ describe('local executor with cgroups', { skip }, () => {
     assert.equal(fs.statSync(path.join(h.outDir, '6.out')).uid, 65534);
   });
 
+  it("gives a job user exactly the job's environment, also with names /bin/sh cannot export", async () => {
+    const nobody = { name: 'nobody', uid: 65534, gid: 65534 };
+    const listing = '/usr/bin/env | grep -v -e ^PWD= -e ^OLDPWD= | sort';
+    const plain = { PATH: '/usr/bin:/bin', FOO: 'bar  baz', EMPTY: '', QUOTE: `it's "x" $HOME \\` };
+    const odd = { ...plain, 'dotted.name': 'd', 'with-dash': 'w' };
+    await ex.start(spec(15, listing, h.outDir, { user: nobody, env: plain }));
+    await ex.start(spec(16, listing, h.outDir, { user: nobody, env: odd }));
+    assert.equal((await ends.end(15)).state, 'completed');
+    assert.equal((await ends.end(16)).state, 'completed');
+    const expected = (env: Record<string, string>) => Object.entries(env).map(([k, v]) => `${k}=${v}`).sort().join('\n') + '\n';
+    assert.equal(h.out(15), expected(plain));
+    // Through `env -i`; dash itself drops names that are not shell variables before the script runs.
+    const shellNames = h.out(16).split('\n').filter((l) => /^[A-Za-z_][A-Za-z0-9_]*=/.test(l));
+    assert.equal(shellNames.join('\n') + '\n', expected(plain));
+  });
+
   it("runs a user's script from a descriptor when the user cannot reach the state directory", async () => {
     const priv = tempDir('keisan-exec-private');
     fs.chmodSync(priv, 0o700);

@@ -72,6 +72,11 @@ export interface LocalExecutorOptions {
    * controller exists, each job is denied the GPUs it was not given.
    */
   gpuDevices?: Array<{ index: number; minor: number | null }>;
+  /**
+   * Start the RCU grace period that a job's first cgroup move waits for when the job's start
+   * begins, so that it passes while the start is prepared (CgroupTree.primeMigration). Default true.
+   */
+  primeCgroupMigration?: boolean;
 }
 
 /** The character-device major of /dev/nvidia0, /dev/nvidia1… (fixed by the NVIDIA driver). */
@@ -169,6 +174,14 @@ function searchableByOthers(dir: string): boolean {
   }
 }
 
+/** Variables /bin/sh treats specially (dash, bash): set through `env -i`, never by `export`. */
+const SHELL_SPECIAL = new Set(['IFS', 'OPTIND', 'OPTARG', 'LINENO', 'PPID', 'PWD', 'OLDPWD', 'PS1', 'PS2', 'PS4', 'ENV', 'MAILCHECK', 'SHELLOPTS', 'BASHOPTS', 'BASH_ENV', 'UID', 'EUID', 'GROUPS', 'RANDOM', 'SECONDS']);
+
+/** Whether the job's /bin/sh can `export NAME=value` exactly as `env -i` would set it. */
+function shellCanExport(name: string): boolean {
+  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) && !SHELL_SPECIAL.has(name);
+}
+
 function signalName(n: number): string | null {
   for (const [name, value] of Object.entries(osConstants.signals)) if (value === n) return name;
   return null;
@@ -197,6 +210,7 @@ export class LocalExecutor implements JobExecutor {
   private readonly listeners = new Set<(end: LocalJobEnd) => void>();
   private readonly poller: NodeJS.Timeout;
   private lastGc = 0;
+  private readonly primeMigrations: boolean;
   private closed = false;
   private readonly lockFile: string;
   private readonly lockText: string;
@@ -241,6 +255,7 @@ export class LocalExecutor implements JobExecutor {
     }
     this.tree = tree;
     this.cgroupProblem = problem;
+    this.primeMigrations = o.primeCgroupMigration ?? true;
     this.setpriv = findProgram('setpriv');
     this.nice = findProgram('nice');
     this.env = findProgram('env');
@@ -370,6 +385,7 @@ export class LocalExecutor implements JobExecutor {
   async start(spec: LaunchSpec): Promise<StartedLocalJob> {
     if (this.closed) throw new KeisanError('UNAVAILABLE', 'the local executor is closed');
     this.validate(spec);
+    if (this.primeMigrations) this.tree?.primeMigration();
     const dir = this.jobDir(spec.jobId);
     try {
       fs.mkdirSync(dir, { mode: 0o711 });
@@ -422,25 +438,20 @@ export class LocalExecutor implements JobExecutor {
       const command = [byFd ? '/dev/fd/4' : script, ...spec.args];
       const niceWords = spec.nice !== 0 && this.nice ? [this.nice, '-n', String(spec.nice), '--'] : [];
       let prefix: string[] = [];
+      let envWords: string[] = [];
       let tail: string[];
       let env: Record<string, string>;
       if (switchUser) {
-        // setpriv and env run as root: give them a clean environment (no LD_PRELOAD from the job).
+        // setpriv (and env) run as root: give them a clean environment (no LD_PRELOAD from the job).
         // A user the system knows gets their groups; a Keisan-only account (no passwd entry yet:
         // see the LDAP publishing of accounts) runs with its primary group alone.
         const groups = this.systemKnowsUid(uid) ? ['--init-groups'] : [`--groups=${gid}`];
-        prefix = [
-          ...niceWords,
-          this.setpriv!,
-          `--reuid=${uid}`,
-          `--regid=${gid}`,
-          ...groups,
-          '--',
-          this.env!,
-          '-i',
-          '--',
-          ...Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
-        ];
+        const words = Object.entries(spec.env).map(([k, v]) => `${k}=${v}`);
+        prefix = [...niceWords, this.setpriv!, `--reuid=${uid}`, `--regid=${gid}`, ...groups, '--'];
+        // The user's /bin/sh exports the job's environment itself (one exec fewer than `env -i`),
+        // unless a name is not a plain shell variable: then `env -i` sets it exactly.
+        if (Object.keys(spec.env).every(shellCanExport)) envWords = words;
+        else prefix.push(this.env!, '-i', '--', ...words);
         tail = command;
         env = { PATH: DEFAULT_PATH };
       } else {
@@ -465,6 +476,8 @@ export class LocalExecutor implements JobExecutor {
         stderr === stdout ? '' : stderr,
         this.o.openMode ?? 'truncate',
         spec.cwd,
+        String(envWords.length),
+        ...envWords,
         ...tail,
       ];
 
