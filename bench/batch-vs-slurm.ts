@@ -91,6 +91,8 @@ interface Options {
   slurm: boolean;
   json: boolean;
   million: boolean;
+  /** Measure the pure scheduler pass (`--no-scheduler` skips it). */
+  scheduler: boolean;
   /** Seconds to wait at most, before each series, for other work on the machine to calm down (0: do not wait). */
   waitIdleS: number;
 }
@@ -104,7 +106,7 @@ function parseOptions(argv: string[]): Options {
     if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} needs a whole number of at least 1, not '${arg}'`);
     return value;
   };
-  const known = /^--(quick|no-slurm|no-keisan|json|no-million|(samples|jobs|slurm-jobs|submit-jobs|array|slurm-pending|sdiag-wait|runs|concurrency|wait-idle)=.*)$/;
+  const known = /^--(quick|no-slurm|no-keisan|json|no-million|no-scheduler|(samples|jobs|slurm-jobs|submit-jobs|array|slurm-pending|sdiag-wait|runs|concurrency|wait-idle)=.*)$/;
   const unknown = argv.filter((a) => !known.test(a));
   if (unknown.length) throw new Error(`unknown option${unknown.length > 1 ? 's' : ''} ${unknown.join(' ')} (see the comment at the top of bench/batch-vs-slurm.ts)`);
   return {
@@ -121,6 +123,7 @@ function parseOptions(argv: string[]): Options {
     slurm: !argv.includes('--no-slurm'),
     json: argv.includes('--json'),
     million: !argv.includes('--no-million') && !quick,
+    scheduler: !argv.includes('--no-scheduler'),
     waitIdleS: argv.some((a) => a.startsWith('--wait-idle=')) ? number('wait-idle', 0, 0) : 0,
   };
 }
@@ -1566,7 +1569,7 @@ async function main(argv: string[]): Promise<number> {
   const env = environment(slurmVersion, busyBeforePct);
 
   let sched: SchedulerSummary | null = null;
-  if (o.keisan) {
+  if (o.keisan && o.scheduler) {
     await beforeSeries('keisan scheduler');
     log(`keisan: scheduler pass over 100 000 pending (${o.runs} runs)${o.million ? ' and the heap of 1 000 000 pending' : ''}, in a child process …`);
     sched = await measureScheduler(o);

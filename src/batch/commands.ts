@@ -31,6 +31,19 @@ function elapsed(job: Job, now: number): string {
   return formatDuration(end - Date.parse(job.startedAt));
 }
 
+/** 5-10004,10010 (long lists shortened). */
+function compactIds(ids: number[]): string {
+  const sorted = [...ids].sort((a, b) => a - b);
+  const parts: string[] = [];
+  for (let i = 0; i < sorted.length; ) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
+    parts.push(i === j ? String(sorted[i]) : `${sorted[i]}-${sorted[j]}`);
+    i = j + 1;
+  }
+  return parts.length > 20 ? `${parts.slice(0, 20).join(',')},…` : parts.join(',');
+}
+
 function parseJobIds(ids: string[]): number[] {
   return ids.map((id) => {
     if (!/^\d+$/.test(id)) throw invalidInput(`'${id}' is not a job id: job ids are numbers, as \`keisan jobs\` shows them`);
@@ -357,8 +370,29 @@ export function registerBatchCommands(program: Command): void {
       });
     });
 
+  program
+    .command('cancel')
+    .description("cancel pending or running jobs in one request: by id (an array's id cancels the whole array, as scancel does), or all of a user's")
+    .argument('[ids...]', 'job ids or array ids')
+    .option('-u, --user <user>', "cancel every pending and running job of this user (yours, or of a group you administer)")
+    .addHelpText('after', examples('keisan cancel 1234', 'keisan cancel 1234 1240 1241', 'keisan cancel 5000   # an array: all its tasks', 'keisan cancel --user alice'))
+    .action(async (ids, options, command) => {
+      const out = outputOf(command);
+      const client = clientOf(command);
+      if ((ids.length > 0) === (options.user !== undefined)) throw invalidInput('name the jobs to cancel: job ids, or --user NAME (not both)');
+      const body = options.user !== undefined ? { user: options.user } : { ids: parseJobIds(ids) };
+      const result = await client.request<{ cancelled: number[]; skipped: Array<{ id: number; state: string }> }>('POST', '/api/jobs/cancel', body);
+      out.result(result, () => {
+        const n = result.cancelled.length;
+        if (n === 1) out.line(`Job ${result.cancelled[0]} cancelled.`);
+        else if (n > 1) out.line(`${n} jobs cancelled (${compactIds(result.cancelled)}).`);
+        else if (result.skipped.length === 0) out.line('Nothing to cancel: no pending or running job.');
+        for (const s of result.skipped) out.line(`Job ${s.id} already ended (${s.state}): nothing to cancel.`);
+      });
+      if (result.cancelled.length === 0 && result.skipped.length > 0) process.exitCode = EXIT_FAILED;
+    });
+
   for (const [name, verb, route, done] of [
-    ['cancel', 'cancel pending or running jobs', 'cancel', 'cancelled'],
     ['hold', 'hold pending jobs: they will not start until released', 'hold', 'held'],
   ] as const) {
     program

@@ -69,6 +69,28 @@ export function registerBatchRoutes(app: ZodApp, ctx: ServerContext): void {
   );
 
   app.post(
+    '/api/jobs/cancel',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: "Cancel many jobs in one request: ids (an array's id cancels the whole array), arrayId, or every job of a user",
+        body: z
+          .object({
+            ids: z.array(z.number().int().min(1).max(2_147_483_647)).min(1).max(100_000).optional(),
+            arrayId: z.number().int().min(1).max(2_147_483_647).optional(),
+            user: z.string().min(1).max(32).optional(),
+          })
+          .strict(),
+        response: {
+          200: z.object({ cancelled: z.array(z.number().int()), skipped: z.array(z.object({ id: z.number().int(), state: z.string() })) }),
+          ...commonErrors,
+        },
+      },
+    },
+    async (request) => batch.cancelMany(authOf(request).actor, request.body),
+  );
+
+  app.post(
     '/api/jobs/:id/hold',
     { schema: { tags: ['jobs'], summary: 'Hold a pending job: it will not start until released', params: jobId, response: { 200: jobSchema, ...commonErrors } } },
     async (request) => batch.setHeld(authOf(request).actor, request.params.id, true),

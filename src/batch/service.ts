@@ -6,6 +6,7 @@ import { SYSTEM_ACTOR, type Actor } from '../accounts/model.ts';
 import type { AccountsService } from '../accounts/service.ts';
 import type { Database } from '../db/schema.ts';
 import type { Clock } from '../lib/clock.ts';
+import { writeAudit } from '../accounts/audit.ts';
 import { conflict, forbidden, invalidInput, KeisanError, notFound } from '../lib/errors.ts';
 import { formatDuration, formatSize } from '../lib/units.ts';
 import type { UserMail } from '../monitor/service.ts';
@@ -49,6 +50,31 @@ export interface BatchServiceOptions {
 }
 
 const ARRAY_INSERT_CHUNK = 500;
+/** At most this many changes in one grouped transaction (a 10 000-task array counts as one). */
+const WRITE_GROUP_MAX = 1000;
+/** Ids per `where id in (…)` of a bulk update. */
+const UPDATE_CHUNK = 500;
+
+/** A change waiting for the next grouped transaction (group commit). */
+interface PendingWrite {
+  work: (tx: Kysely<Database>) => Promise<unknown>;
+  settle: (value: unknown) => void;
+  fail: (error: unknown) => void;
+}
+
+/** What `cancelMany` was asked to cancel: jobs by id (an array's id: the whole array, as scancel does), an array, or a user's jobs. */
+export interface CancelRequest {
+  ids?: number[];
+  arrayId?: number;
+  user?: string;
+}
+
+export interface CancelResult {
+  /** Jobs cancelled (pending ones at once; running ones are being killed and end as cancelled). */
+  cancelled: number[];
+  /** Named jobs that had already ended, with their state. */
+  skipped: Array<{ id: number; state: string }>;
+}
 
 export interface UsageRow {
   key: string;
@@ -82,6 +108,11 @@ export class BatchService {
   private scheduled = false;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Changes waiting for the next grouped transaction, and whether one is being written. */
+  private writes: PendingWrite[] = [];
+  private writing = false;
+  /** Jobs marked running whose start is in progress: a cancel waits for it, then kills. */
+  private readonly launches = new Map<number, Promise<void>>();
 
   constructor(private readonly o: BatchServiceOptions) {
     o.executor.onEnded((end) => void this.ended(end).catch((error: unknown) => o.logger.error({ err: error, job: end.jobId }, 'recording the end of a job failed')));
@@ -89,6 +120,60 @@ export class BatchService {
 
   private now(): number {
     return this.o.clock.now().getTime();
+  }
+
+  // ------------------------------------------------------------------ group commit
+
+  /**
+   * Runs `work` in the next grouped transaction: every change queued in the same tick, or while
+   * a transaction is being written, shares one transaction and one commit (one fsync). Resolves
+   * after that commit; if the transaction fails, every change in it fails (nothing of it is
+   * stored) with an error that says so. Changes are written in the order they were queued.
+   */
+  private write<T>(work: (tx: Kysely<Database>) => Promise<T>): Promise<T> {
+    return new Promise<T>((settle, fail) => {
+      this.writes.push({ work, settle: settle as (value: unknown) => void, fail });
+      if (!this.writing) void this.writeGroups();
+    });
+  }
+
+  private async writeGroups(): Promise<void> {
+    this.writing = true;
+    try {
+      while (this.writes.length > 0) {
+        // Let the rest of this tick (other requests, the scheduling pass just asked for) join.
+        await new Promise((resolve) => setImmediate(resolve));
+        const group = this.writes.splice(0, WRITE_GROUP_MAX);
+        let results: unknown[];
+        try {
+          results = await this.o.db.transaction().execute(async (tx) => {
+            const out: unknown[] = [];
+            for (const op of group) out.push(await op.work(tx));
+            return out;
+          });
+        } catch (error) {
+          const cause = error instanceof Error ? error.message : String(error);
+          this.o.logger.error({ err: error, changes: group.length }, 'batch: a grouped transaction failed; none of its changes were stored');
+          const failure =
+            error instanceof KeisanError
+              ? error
+              : new KeisanError(
+                  'UNAVAILABLE',
+                  `the database could not store this change${group.length > 1 ? ` (written together with ${group.length - 1} other${group.length > 2 ? 's' : ''}, all refused)` : ''}: ${cause}. Nothing of it was stored: try again`,
+                );
+          for (const op of group) op.fail(failure);
+          continue;
+        }
+        group.forEach((op, i) => op.settle(results[i]));
+      }
+    } finally {
+      this.writing = false;
+    }
+  }
+
+  /** Waits until every change queued so far is committed (or failed). For tests and shutdown. */
+  async flushed(): Promise<void> {
+    await this.write(async () => undefined).catch(() => undefined);
   }
 
   // ------------------------------------------------------------------ start-up and reconcile
@@ -100,11 +185,14 @@ export class BatchService {
     for (const row of rows) this.active.set(row.id, store.toJob(row));
     const running = [...this.active.values()].filter((j) => j.state === 'running').map((j) => j.id);
     const { running: stillRunning, ended } = await this.o.executor.reattach(running);
-    for (const end of ended) await this.ended(end);
+    // Recorded together: one transaction for all the ends found (group commit).
+    await Promise.all(ended.map((end) => this.ended(end)));
     const lost = running.filter((id) => !stillRunning.includes(id) && !ended.some((e) => e.jobId === id));
-    for (const id of lost) {
-      await this.ended({ jobId: id, state: 'node-fail', exitCode: null, signal: null, endedAt: this.now(), cpuSeconds: null, maxRssBytes: null, reason: 'the job was running but is gone and left no exit status' });
-    }
+    await Promise.all(
+      lost.map((id) =>
+        this.ended({ jobId: id, state: 'node-fail', exitCode: null, signal: null, endedAt: this.now(), cpuSeconds: null, maxRssBytes: null, reason: 'the job was running but is gone and left no exit status' }),
+      ),
+    );
     await this.loadDependencyStates();
     this.o.logger.info({ pending: [...this.active.values()].filter((j) => j.state === 'pending').length, running: stillRunning.length, endedWhileDown: ended.length, lost: lost.length }, 'batch: jobs re-attached');
     this.requestSchedule();
@@ -121,6 +209,7 @@ export class BatchService {
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
+    await this.flushed();
   }
 
   // ------------------------------------------------------------------ scheduling loop
@@ -150,11 +239,13 @@ export class BatchService {
       const running = jobs.filter((j) => j.state === 'running').map(store.toRunningSchedJob);
       const result = this.o.schedule({ pending, running, finished: this.finished, usage: this.usage }, [this.o.node()], this.o.queues.policy(), now);
       this.explanations = new Map(result.pending.map((e) => [e.jobId, e]));
-      for (const decision of result.start) await this.launch(decision.jobId, decision.node, decision.gpuIndices);
+      await this.launchAll(result.start);
+      const cancels: Promise<void>[] = [];
       for (const kill of result.kill) {
         if (kill.reason === 'timeout') await this.o.executor.kill(kill.jobId, 'timeout');
-        else await this.finishPending(kill.jobId, 'cancelled', 'a job it depends on ended in a way that can never satisfy the dependency');
+        else cancels.push(this.finishPending(kill.jobId, 'cancelled', 'a job it depends on ended in a way that can never satisfy the dependency'));
       }
+      await Promise.all(cancels);
       this.armTimer(now);
     } finally {
       this.scheduling = false;
@@ -179,17 +270,67 @@ export class BatchService {
     this.timer.unref();
   }
 
-  private async launch(jobId: number, node: string, gpuIndices: number[]): Promise<void> {
-    const job = this.active.get(jobId);
-    if (!job || job.state !== 'pending') return;
+  /**
+   * Starts the jobs one scheduling pass chose: all of them are marked running in ONE transaction
+   * (group commit), and only after it committed are they handed to the executor — so a job the
+   * database still calls pending never runs (after a crash it would be started a second time).
+   */
+  private async launchAll(decisions: Array<{ jobId: number; node: string; gpuIndices: number[] }>): Promise<void> {
+    if (decisions.length === 0) return;
+    const launches: Array<() => Promise<void>> = [];
+    const stored: Promise<void>[] = [];
+    const marked: number[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const rows = await this.o.db.selectFrom('jobs').select(['id', 'uid', 'gid', 'script', 'env']).where('id', 'in', decisions.map((d) => d.jobId)).execute();
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    for (const { jobId, node, gpuIndices } of decisions) {
+      const job = this.active.get(jobId);
+      const row = byId.get(jobId);
+      if (!job || job.state !== 'pending' || !row || this.launches.has(jobId)) continue;
+      const at = new Date(this.now()).toISOString();
+      const names = { jobId, jobName: job.name, user: job.user, arrayJobId: job.arrayJobId, arrayTaskId: job.arrayTaskId, node };
+      const output = path.resolve(job.chdir, expandOutputPattern(job.output, names));
+      const error = path.resolve(job.chdir, expandOutputPattern(job.error, names));
+      const transitions: Job['transitions'] = [...job.transitions, { state: 'running', at }];
+      const started: Job = { ...job, state: 'running', startedAt: at, node, gpuIndices, output, error, transitions };
+      // In memory at once (the scheduler must not choose it again); a cancel meanwhile waits for the start.
+      this.active.set(jobId, started);
+      this.launches.set(jobId, gate);
+      marked.push(jobId);
+      const write = this.write((tx) =>
+        tx
+          .updateTable('jobs')
+          .set({ state: 'running', started_at: at, node, gpu_indices: JSON.stringify(gpuIndices), output, error, transitions: JSON.stringify(transitions) })
+          .where('id', '=', jobId)
+          .execute(),
+      ).then(
+        () => {
+          launches.push(() => this.launch(started, row));
+        },
+        (failure: unknown) => {
+          // Not stored: the job stays pending and a later pass tries again.
+          this.o.logger.error({ job: jobId, err: failure }, 'batch: a job could not be marked running; it stays pending');
+          if (this.active.get(jobId) === started) this.active.set(jobId, job);
+        },
+      );
+      stored.push(write);
+    }
+    try {
+      await Promise.all(stored);
+      for (const launch of launches) await launch();
+    } finally {
+      for (const id of marked) if (this.launches.get(id) === gate) this.launches.delete(id);
+      release();
+    }
+  }
+
+  private async launch(job: Job, row: { uid: number; gid: number; script: string; env: string }): Promise<void> {
+    const jobId = job.id;
+    const node = job.node ?? 'local';
+    const { gpuIndices, output, error } = job;
     const queue = this.o.queues.policy().queues.get(job.queue);
-    const row = await store.findJob(this.o.db, jobId);
-    if (!row) return;
-    const at = new Date(this.now()).toISOString();
     const context = JSON.parse(row.env) as LaunchContext;
-    const names = { jobId, jobName: job.name, user: job.user, arrayJobId: job.arrayJobId, arrayTaskId: job.arrayTaskId, node };
-    const output = path.resolve(job.chdir, expandOutputPattern(job.output, names));
-    const error = path.resolve(job.chdir, expandOutputPattern(job.error, names));
     const env = {
       ...context.base,
       ...jobEnvironment({
@@ -215,14 +356,6 @@ export class BatchService {
             : null,
       }),
     };
-    const transitions = JSON.stringify([...job.transitions, { state: 'running', at }]);
-    await this.o.db
-      .updateTable('jobs')
-      .set({ state: 'running', started_at: at, node, gpu_indices: JSON.stringify(gpuIndices), output, error, transitions })
-      .where('id', '=', jobId)
-      .execute();
-    const started: Job = { ...job, state: 'running', startedAt: at, node, gpuIndices, output, error, transitions: JSON.parse(transitions) as Transition[] };
-    this.active.set(jobId, started);
     try {
       await this.o.executor.start({
         jobId,
@@ -241,7 +374,9 @@ export class BatchService {
         cpuTimeLimitMs: queue?.cpuTimeLimitMs ?? null,
         nice: queue?.nice ?? 0,
       });
-      if (job.mail.begin) await this.notify(started, 'job-began', `Job ${jobId} (${job.name}) started`, true);
+      if (job.mail.begin) {
+        void this.notify(job, 'job-began', `Job ${jobId} (${job.name}) started`, true).catch((failure: unknown) => this.o.logger.error({ err: failure, job: jobId }, 'batch: the start notice could not be stored'));
+      }
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       this.o.logger.error({ job: jobId, err: error }, 'batch: job could not be started');
@@ -249,28 +384,42 @@ export class BatchService {
     }
   }
 
-  /** Records how a job ended: state, exit status, accounting; notifies; schedules again. */
+  /**
+   * Records how a job ended: state, exit status, accounting; notifies; schedules again. The
+   * memory is updated at once (the CPUs are free for the next start); the row is written in the
+   * next grouped transaction. Until it commits the executor's own records are the truth: after a
+   * crash `reattach()` reports the end again.
+   */
   private async ended(end: JobEnd): Promise<void> {
-    const row = await store.findJob(this.o.db, end.jobId);
-    if (!row || FINAL_STATES.has(row.state as JobState)) return;
-    const job = store.toJob(row);
+    if (this.finished.has(end.jobId)) return;
+    let job = this.active.get(end.jobId);
+    if (!job) {
+      const row = await store.findJob(this.o.db, end.jobId);
+      if (!row || FINAL_STATES.has(row.state as JobState) || this.finished.has(end.jobId)) return;
+      job = store.toJob(row);
+    }
     const endedAt = new Date(end.endedAt).toISOString();
-    const transitions = JSON.stringify([...job.transitions, { state: end.state, at: endedAt }]);
+    const transitions: Job['transitions'] = [...job.transitions, { state: end.state, at: endedAt }];
     const gpuSeconds = job.startedAt ? (job.gpuIndices.length * Math.max(0, end.endedAt - Date.parse(job.startedAt))) / 1000 : null;
-    await this.o.db
-      .updateTable('jobs')
-      .set({ state: end.state, ended_at: endedAt, exit_code: end.exitCode, exit_signal: end.signal, reason: end.reason, cpu_seconds: end.cpuSeconds, max_rss_bytes: end.maxRssBytes, gpu_seconds: gpuSeconds, transitions })
-      .where('id', '=', end.jobId)
-      .execute();
+    const finalJob: Job = { ...job, state: end.state, endedAt, exitCode: end.exitCode, exitSignal: end.signal, reason: end.reason, cpuSeconds: end.cpuSeconds, maxRssBytes: end.maxRssBytes, gpuSeconds, transitions };
     this.active.delete(end.jobId);
     this.finished.set(end.jobId, end.state);
     if (job.startedAt) this.chargeUsage(job, Math.max(0, end.endedAt - Date.parse(job.startedAt)));
-    const finalJob: Job = { ...job, state: end.state, endedAt, exitCode: end.exitCode, exitSignal: end.signal, reason: end.reason, cpuSeconds: end.cpuSeconds, maxRssBytes: end.maxRssBytes, gpuSeconds };
-    const bad = end.state !== 'completed';
-    if (end.state === 'timeout' || end.state === 'out-of-memory' || (bad && job.mail.fail) || (!bad && job.mail.end) || (bad && job.mail.end)) {
-      await this.notify(finalJob, `job-${end.state}`, `Job ${job.id} (${job.name}) ${describeEnd(finalJob)}`, bad ? job.mail.fail || job.mail.end : job.mail.end);
-    }
     this.requestSchedule();
+    const stored = this.write((tx) =>
+      tx
+        .updateTable('jobs')
+        .set({ state: end.state, ended_at: endedAt, exit_code: end.exitCode, exit_signal: end.signal, reason: end.reason, cpu_seconds: end.cpuSeconds, max_rss_bytes: end.maxRssBytes, gpu_seconds: gpuSeconds, transitions: JSON.stringify(transitions) })
+        .where('id', '=', end.jobId)
+        .execute(),
+    );
+    const bad = end.state !== 'completed';
+    const notice =
+      end.state === 'timeout' || end.state === 'out-of-memory' || (bad && job.mail.fail) || (!bad && job.mail.end) || (bad && job.mail.end)
+        ? this.notify(finalJob, `job-${end.state}`, `Job ${job.id} (${job.name}) ${describeEnd(finalJob)}`, bad ? job.mail.fail || job.mail.end : job.mail.end)
+        : undefined;
+    await stored;
+    await notice;
   }
 
   private chargeUsage(job: Job, wallMs: number): void {
@@ -295,10 +444,19 @@ export class BatchService {
     const job = this.active.get(jobId);
     if (!job || job.state !== 'pending') return;
     const at = new Date(this.now()).toISOString();
-    const transitions = JSON.stringify([...job.transitions, { state, at }]);
-    await this.o.db.updateTable('jobs').set({ state, ended_at: at, reason, transitions }).where('id', '=', jobId).execute();
+    const transitions: Job['transitions'] = [...job.transitions, { state, at }];
     this.active.delete(jobId);
     this.finished.set(jobId, state);
+    try {
+      await this.write((tx) => tx.updateTable('jobs').set({ state, ended_at: at, reason, transitions: JSON.stringify(transitions) }).where('id', '=', jobId).execute());
+    } catch (error) {
+      // Not stored: the job is pending again, as the database says.
+      if (!this.active.has(jobId) && this.finished.get(jobId) === state) {
+        this.active.set(jobId, job);
+        this.finished.delete(jobId);
+      }
+      throw error;
+    }
   }
 
   /** An in-app notice with the job's numbers; an e-mail too when the job asked and the facility sends mail. */
@@ -314,7 +472,8 @@ export class BatchService {
         body += ' — the e-mail could not be queued (see the server log)';
       }
     }
-    await store.addNotification(this.o.db, job.user, kind, title, body, this.o.clock.now());
+    const now = this.o.clock.now();
+    await this.write((tx) => store.addNotification(tx, job.user, kind, title, body, now));
   }
 
   // ------------------------------------------------------------------ submitting
@@ -357,31 +516,36 @@ export class BatchService {
       submitted_at: at,
       transitions: JSON.stringify([{ state: 'pending', at }, ...(job.held ? [{ state: 'held', at }] : [])]),
     };
-    const ids = await this.o.db.transaction().execute(async (tx) => {
-      if (job.arrayIndices.length === 0) {
+    const { arrayIndices, arrayMaxRunning } = job;
+    // Written in the next grouped transaction with the other submissions of this tick; the
+    // answer (201) comes after that commit.
+    const ids = await this.write(async (tx) => {
+      if (arrayIndices.length === 0) {
         const row = await tx.insertInto('jobs').values({ ...base, array_job_id: null, array_task_id: null, array_max_running: null }).returning('id').executeTakeFirstOrThrow();
         return [row.id];
       }
-      const [firstIndex, ...rest] = job.arrayIndices;
+      const [firstIndex, ...rest] = arrayIndices;
       const first = await tx
         .insertInto('jobs')
-        .values({ ...base, array_job_id: null, array_task_id: firstIndex!, array_max_running: job.arrayMaxRunning })
+        .values({ ...base, array_job_id: null, array_task_id: firstIndex!, array_max_running: arrayMaxRunning })
         .returning('id')
         .executeTakeFirstOrThrow();
       await tx.updateTable('jobs').set({ array_job_id: first.id }).where('id', '=', first.id).execute();
       const all = [first.id];
       // Many rows per statement: a 10 000-task array is a few statements, not 10 000.
       for (let i = 0; i < rest.length; i += ARRAY_INSERT_CHUNK) {
-        const rows = rest.slice(i, i + ARRAY_INSERT_CHUNK).map((index) => ({ ...base, array_job_id: first.id, array_task_id: index, array_max_running: job.arrayMaxRunning }));
+        const rows = rest.slice(i, i + ARRAY_INSERT_CHUNK).map((index) => ({ ...base, array_job_id: first.id, array_task_id: index, array_max_running: arrayMaxRunning }));
         const inserted = await tx.insertInto('jobs').values(rows).returning('id').execute();
         for (const row of inserted) all.push(row.id);
       }
       return all;
     });
-    const rows = await this.o.db.selectFrom('jobs').selectAll().where('id', '>=', ids[0]!).where('id', '<=', ids.at(-1)!).execute();
-    for (const row of rows) this.active.set(row.id, store.toJob(row));
+    // The in-memory jobs from the values just stored (no reading back): one template, per-task fields.
+    const template = store.toJob({ ...base, id: ids[0]!, array_job_id: null, array_task_id: null, array_max_running: null, started_at: null, ended_at: null, node: null, gpu_indices: null, exit_code: null, exit_signal: null, reason: null, cpu_seconds: null, max_rss_bytes: null, gpu_seconds: null });
+    if (arrayIndices.length === 0) this.active.set(ids[0]!, template);
+    else ids.forEach((id, i) => this.active.set(id, { ...template, id, arrayJobId: ids[0]!, arrayTaskId: arrayIndices[i]!, arrayMaxRunning }));
     this.requestSchedule();
-    return { jobs: ids, arrayJobId: job.arrayIndices.length ? ids[0]! : null, queue: job.queue, warnings };
+    return { jobs: ids, arrayJobId: arrayIndices.length ? ids[0]! : null, queue: job.queue, warnings };
   }
 
   private async missingDependencies(ids: number[]): Promise<number[]> {
@@ -409,7 +573,7 @@ export class BatchService {
     if (!row) throw notFound('job', id);
     const job = store.toJob(row);
     if (!(await this.mayManage(actor, job))) throw forbidden(`job ${id} belongs to ${job.user}: you may see only your own jobs and those of groups you administer`);
-    return this.active.get(id) ?? job;
+    return this.current(job);
   }
 
   async listJobs(actor: Actor, filter: JobFilter): Promise<Job[]> {
@@ -427,19 +591,140 @@ export class BatchService {
     const jobs: Job[] = [];
     for (const row of rows) {
       const job = store.toJob(row);
-      if (await this.mayManage(actor, job)) jobs.push(this.active.get(job.id) ?? job);
+      if (await this.mayManage(actor, job)) jobs.push(this.current(job));
     }
     return jobs;
   }
 
+  /**
+   * The freshest copy of a stored job: in memory while pending or running. A job that ended shows
+   * its end once that is committed (until then the stored row), so what a reader sees is durable.
+   */
+  private current(job: Job): Job {
+    const active = this.active.get(job.id);
+    return active && active.state === job.state ? active : job;
+  }
+
+  /** Cancels one job (`POST /api/jobs/ID/cancel`): CONFLICT if it already ended. */
   async cancel(actor: Actor, id: number): Promise<Job> {
     const job = await this.getJob(actor, id);
     if (FINAL_STATES.has(job.state as JobState)) throw conflict(`job ${id} already ended (${job.state}): nothing to cancel`);
-    if (job.state === 'pending') await this.finishPending(id, 'cancelled', `cancelled by ${actor.name}`);
-    else await this.o.executor.kill(id, 'cancelled');
-    await this.o.accounts.record({ actor, action: 'job.cancel', targetType: 'job', target: String(id), outcome: 'ok' });
-    this.requestSchedule();
+    await this.cancelJobs(actor, [job], { action: 'job.cancel', targetType: 'job', target: String(id) });
     return this.getJob(actor, id);
+  }
+
+  /**
+   * Cancels many jobs in one request (`POST /api/jobs/cancel`): jobs by id — an array's id
+   * cancels the whole array, as scancel does —, every task of an array, or every pending and
+   * running job of a user. Users cancel their own jobs; operators and group admins those of
+   * their groups; one job the actor may not cancel refuses the whole request. The pending ones
+   * end in one transaction with ONE audit entry (count and ids); the running ones are killed and
+   * end as cancelled; one scheduling pass follows.
+   */
+  async cancelMany(actor: Actor, request: CancelRequest): Promise<CancelResult> {
+    const asked = [request.ids !== undefined && request.ids.length > 0, request.arrayId !== undefined, request.user !== undefined].filter(Boolean).length;
+    if (asked !== 1) throw invalidInput('name what to cancel: ids (job ids; an array\'s id cancels the whole array), arrayId, or user — exactly one of them');
+    const targets = new Map<number, Job>();
+    const skipped: CancelResult['skipped'] = [];
+    const active = [...this.active.values()];
+    let target: string;
+    if (request.user !== undefined) {
+      const name = request.user;
+      target = `user:${name}`;
+      for (const job of active) if (job.user === name) targets.set(job.id, job);
+      if (targets.size === 0 && name !== actor.name) await this.o.accounts.getUser(SYSTEM_ACTOR, name);
+    } else {
+      const ids = request.arrayId !== undefined ? [request.arrayId] : [...new Set(request.ids)];
+      target = request.arrayId !== undefined ? `array:${request.arrayId}` : ids.length === 1 ? String(ids[0]) : `jobs:${idRanges(ids)}`;
+      const arrays = new Set<number>();
+      const rows = ids.length ? await this.o.db.selectFrom('jobs').selectAll().where('id', 'in', ids).execute() : [];
+      const byId = new Map(rows.map((r) => [r.id, this.current(store.toJob(r))]));
+      for (const id of ids) {
+        const job = byId.get(id);
+        if (!job) throw notFound('job', id);
+        // An array's own id (its first task) names the whole array.
+        if (job.arrayJobId === id) arrays.add(id);
+        else if (request.arrayId !== undefined) throw invalidInput(`job ${id} is not an array: cancel it by its id (ids)`);
+        if (FINAL_STATES.has(job.state as JobState)) skipped.push({ id, state: job.state });
+        else targets.set(id, job);
+      }
+      if (arrays.size) for (const job of active) if (job.arrayJobId !== null && arrays.has(job.arrayJobId)) targets.set(job.id, job);
+      // The array head was checked above; a finished head must not hide the array's other tasks.
+      for (const id of arrays) {
+        const index = skipped.findIndex((s) => s.id === id);
+        if (index >= 0 && [...targets.values()].some((j) => j.arrayJobId === id)) skipped.splice(index, 1);
+      }
+    }
+    // Permission per owner and group (the same for all jobs of one owner and subgroup).
+    const checked = new Map<string, boolean>();
+    for (const job of targets.values()) {
+      const key = `${job.user}\0${job.subgroup}\0${job.workgroup}`;
+      let may = checked.get(key);
+      if (may === undefined) checked.set(key, (may = await this.mayManage(actor, job)));
+      if (!may) throw forbidden(`job ${job.id} belongs to ${job.user}: you may cancel only your own jobs and those of groups you administer`);
+    }
+    if (request.user !== undefined && targets.size === 0 && request.user !== actor.name && !actor.isOperator) {
+      // Nothing to cancel, but say so only to those who could have cancelled them.
+      const probe = await this.o.accounts.getUser(SYSTEM_ACTOR, request.user);
+      if (!(await this.mayManage(actor, { user: probe.name, subgroup: probe.primarySubgroup, workgroup: probe.workgroup } as Job))) {
+        throw forbidden(`${request.user}'s jobs are not yours: you may cancel only your own jobs and those of groups you administer`);
+      }
+    }
+    const jobs = [...targets.values()].sort((a, b) => a.id - b.id);
+    if (jobs.length) await this.cancelJobs(actor, jobs, { action: 'job.cancel', targetType: jobs.length === 1 && request.ids ? 'job' : 'jobs', target });
+    return { cancelled: jobs.map((j) => j.id), skipped };
+  }
+
+  /**
+   * Ends pending jobs as cancelled in one transaction with one audit entry, then kills the
+   * running ones (their end is recorded when they are gone) and asks for one scheduling pass.
+   */
+  private async cancelJobs(actor: Actor, jobs: Job[], audit: { action: string; targetType: string; target: string }): Promise<void> {
+    // Jobs being started right now: wait for the start, then they are killed like running ones.
+    await Promise.all(jobs.map((j) => this.launches.get(j.id)).filter((p) => p !== undefined));
+    const at = new Date(this.now()).toISOString();
+    const reason = `cancelled by ${actor.name}`;
+    const pending: Array<{ before: Job; transitions: string }> = [];
+    const running: number[] = [];
+    for (const j of jobs) {
+      const job = this.active.get(j.id);
+      if (!job) continue;
+      if (job.state === 'pending') {
+        const transitions: Job['transitions'] = [...job.transitions, { state: 'cancelled', at }];
+        pending.push({ before: job, transitions: JSON.stringify(transitions) });
+      } else running.push(job.id);
+    }
+    for (const { before } of pending) {
+      this.active.delete(before.id);
+      this.finished.set(before.id, 'cancelled');
+    }
+    const ids = jobs.map((j) => j.id);
+    const now = this.o.clock.now();
+    try {
+      await this.write(async (tx) => {
+        // Rows with the same history are updated together: an array is a few statements.
+        const byTransitions = new Map<string, number[]>();
+        for (const p of pending) byTransitions.set(p.transitions, [...(byTransitions.get(p.transitions) ?? []), p.before.id]);
+        for (const [transitions, group] of byTransitions) {
+          for (let i = 0; i < group.length; i += UPDATE_CHUNK) {
+            await tx.updateTable('jobs').set({ state: 'cancelled', ended_at: at, reason, transitions }).where('id', 'in', group.slice(i, i + UPDATE_CHUNK)).execute();
+          }
+        }
+        const detail = ids.length === 1 ? {} : { count: ids.length, ids: idRanges(ids), pending: pending.length, running: running.length };
+        await writeAudit(tx, { actor, action: audit.action, targetType: audit.targetType, target: audit.target, outcome: 'ok', detail }, now);
+      });
+    } catch (error) {
+      // Nothing was stored: the jobs are pending again, as the database says.
+      for (const { before } of pending) {
+        if (!this.active.has(before.id) && this.finished.get(before.id) === 'cancelled') {
+          this.active.set(before.id, before);
+          this.finished.delete(before.id);
+        }
+      }
+      throw error;
+    }
+    for (const id of running) await this.o.executor.kill(id, 'cancelled');
+    this.requestSchedule();
   }
 
   async setHeld(actor: Actor, id: number, held: boolean): Promise<Job> {
@@ -448,7 +733,7 @@ export class BatchService {
     if (job.held === held) return job;
     const at = new Date(this.now()).toISOString();
     const transitions = JSON.stringify([...job.transitions, { state: held ? 'held' : 'released', at }]);
-    await this.o.db.updateTable('jobs').set({ held: held ? 1 : 0, transitions }).where('id', '=', id).execute();
+    await this.write((tx) => tx.updateTable('jobs').set({ held: held ? 1 : 0, transitions }).where('id', '=', id).execute());
     this.active.set(id, { ...job, held, transitions: JSON.parse(transitions) as Transition[] });
     this.requestSchedule();
     return this.active.get(id)!;
@@ -566,4 +851,17 @@ export function describeEnd(job: Pick<Job, 'state' | 'exitCode' | 'exitSignal' |
     default:
       return job.state;
   }
+}
+
+/** Ids as ranges, for audit entries: 5-10004,10010. */
+export function idRanges(ids: number[]): string {
+  const sorted = [...new Set(ids)].sort((a, b) => a - b);
+  const parts: string[] = [];
+  for (let i = 0; i < sorted.length; ) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
+    parts.push(i === j ? String(sorted[i]) : `${sorted[i]}-${sorted[j]}`);
+    i = j + 1;
+  }
+  return parts.join(',');
 }
