@@ -8,6 +8,8 @@
  *   node --import tsx bench/storage-namespace.ts --json     # one JSON document
  *   node --import tsx bench/storage-namespace.ts --check    # exit 2 when a goal is missed
  *
+ * `bench/storage.ts` (npm run bench:storage) imports `measureNamespace` for its table.
+ *
  * Environment: KEISAN_BENCH_CREATES (default 20000), KEISAN_BENCH_STATS (default 200000),
  * KEISAN_BENCH_CONCURRENCY (requests in flight, default 16), KEISAN_TEST_POSTGRES_URL (also
  * PostgreSQL; without it a throwaway cluster is started when PostgreSQL is installed).
@@ -27,13 +29,32 @@ import { parseSettings } from '../src/lib/config.ts';
 import { StorageService } from '../src/storage/service.ts';
 import { DiskTier } from '../src/storage/tiers/disk.ts';
 
-const CREATES = Number(process.env.KEISAN_BENCH_CREATES ?? 20_000);
-const STATS = Number(process.env.KEISAN_BENCH_STATS ?? 200_000);
-const CONCURRENCY = Number(process.env.KEISAN_BENCH_CONCURRENCY ?? 16);
-const GOALS = { createsPerSecond: 10_000, statsPerSecond: 100_000 };
-const json = process.argv.includes('--json');
-const check = process.argv.includes('--check');
-const log = (text: string) => process.stderr.write(`${text}\n`);
+export const NAMESPACE_GOALS = { createsPerSecond: 10_000, statsPerSecond: 100_000 };
+
+export interface NamespaceOptions {
+  /** Directory creations per series (default 20000). */
+  creates?: number;
+  /** Stats per series (default 200000). */
+  stats?: number;
+  /** Requests in flight for the concurrent series (default 16). */
+  concurrency?: number;
+  /** Also PostgreSQL (KEISAN_TEST_POSTGRES_URL, or a throwaway cluster when installed); default true. */
+  postgres?: boolean;
+  /** Progress lines (default: stderr). */
+  log?: (text: string) => void;
+}
+
+export interface NamespaceResult {
+  /** The raw filesystem in the same run: writeFileSync of 1-byte files (no fsync) and statSync, per second. */
+  baseline: { creates: number; stats: number };
+  goals: typeof NAMESPACE_GOALS;
+  concurrency: number;
+  rows: NamespaceRow[];
+  /** Databases whose best figures miss a goal. */
+  missed: string[];
+}
+
+const stderrLog = (text: string) => process.stderr.write(`${text}\n`);
 
 function baseline(dir: string): { creates: number; stats: number } {
   const n = 20_000;
@@ -58,7 +79,7 @@ async function rate(total: number, concurrency: number, work: (i: number) => Pro
   return total / ((performance.now() - started) / 1000);
 }
 
-interface Row {
+export interface NamespaceRow {
   database: string;
   createsSequential: number;
   createsConcurrent: number;
@@ -66,7 +87,8 @@ interface Row {
   statsConcurrent: number;
 }
 
-async function measure(db: Db, label: string): Promise<Row> {
+async function measure(db: Db, label: string, o: Required<Omit<NamespaceOptions, 'postgres'>>): Promise<NamespaceRow> {
+  const { creates: CREATES, stats: STATS, concurrency: CONCURRENCY, log } = o;
   await migrateToLatest(db);
   const settings = parseSettings({ accounts: { passwordHash: { cost: 1024 } } }, 'bench');
   const accounts = new AccountsService(db.kysely, settings, systemClock);
@@ -96,7 +118,7 @@ async function measure(db: Db, label: string): Promise<Row> {
   }
 }
 
-async function postgresUrl(): Promise<{ url: string; stop(): Promise<void> } | null> {
+async function postgresUrl(log: (text: string) => void): Promise<{ url: string; stop(): Promise<void> } | null> {
   if (process.env.KEISAN_TEST_POSTGRES_URL) return { url: process.env.KEISAN_TEST_POSTGRES_URL, stop: async () => undefined };
   try {
     const script = pathToFileURL(path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'scripts', 'throwaway-postgres.js')).href;
@@ -108,57 +130,86 @@ async function postgresUrl(): Promise<{ url: string; stop(): Promise<void> } | n
   }
 }
 
-const scratch = mkdtempSync(path.join(tmpdir(), 'keisan-bench-ns-'));
-const rows: Row[] = [];
-let raw: { creates: number; stats: number };
-try {
-  log('baseline: raw filesystem creates and stats…');
-  raw = baseline(mkdtempSync(path.join(scratch, 'raw-')));
-  const sqlite = openDatabase(`sqlite:${path.join(scratch, 'keisan.db')}`);
+/** The best of the sequential and concurrent series, per database. */
+export const bestOf = (r: NamespaceRow) => ({ creates: Math.max(r.createsSequential, r.createsConcurrent), stats: Math.max(r.statsSequential, r.statsConcurrent) });
+
+/**
+ * Creates and stats per second at the service level on SQLite (a file, the server's settings) and
+ * PostgreSQL, beside the raw filesystem measured first in the same run.
+ */
+export async function measureNamespace(options: NamespaceOptions = {}): Promise<NamespaceResult> {
+  const o = {
+    creates: options.creates ?? 20_000,
+    stats: options.stats ?? 200_000,
+    concurrency: options.concurrency ?? 16,
+    log: options.log ?? stderrLog,
+  };
+  const { log } = o;
+  const scratch = mkdtempSync(path.join(tmpdir(), 'keisan-bench-ns-'));
+  const rows: NamespaceRow[] = [];
+  let raw: { creates: number; stats: number };
   try {
-    rows.push(await measure(sqlite, 'sqlite (file)'));
-  } finally {
-    await sqlite.close();
-  }
-  const server = await postgresUrl();
-  if (server) {
-    const name = `keisan_bench_${process.pid}`;
-    const admin = new pg.Client({ connectionString: server.url });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${name}`);
-    await admin.end();
-    const url = new URL(server.url);
-    url.pathname = `/${name}`;
-    const db = openDatabase(url.toString());
+    log('baseline: raw filesystem creates and stats…');
+    raw = baseline(mkdtempSync(path.join(scratch, 'raw-')));
+    const sqlite = openDatabase(`sqlite:${path.join(scratch, 'keisan.db')}`);
     try {
-      rows.push(await measure(db, 'postgres'));
+      rows.push(await measure(sqlite, 'sqlite (file)', o));
     } finally {
-      await db.close();
-      const cleanup = new pg.Client({ connectionString: server.url });
-      await cleanup.connect();
-      await cleanup.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await cleanup.end();
-      await server.stop();
+      await sqlite.close();
     }
+    const server = options.postgres === false ? null : await postgresUrl(log);
+    if (server) {
+      const name = `keisan_bench_${process.pid}`;
+      const admin = new pg.Client({ connectionString: server.url });
+      await admin.connect();
+      await admin.query(`CREATE DATABASE ${name}`);
+      await admin.end();
+      const url = new URL(server.url);
+      url.pathname = `/${name}`;
+      const db = openDatabase(url.toString());
+      try {
+        rows.push(await measure(db, 'postgres', o));
+      } finally {
+        await db.close();
+        const cleanup = new pg.Client({ connectionString: server.url });
+        await cleanup.connect();
+        await cleanup.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+        await cleanup.end();
+        await server.stop();
+      }
+    }
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
   }
-} finally {
-  rmSync(scratch, { recursive: true, force: true });
+  const missed = rows.filter((r) => bestOf(r).creates < NAMESPACE_GOALS.createsPerSecond || bestOf(r).stats < NAMESPACE_GOALS.statsPerSecond).map((r) => r.database);
+  return { baseline: raw, goals: NAMESPACE_GOALS, concurrency: o.concurrency, rows, missed };
 }
 
-const best = (r: Row) => ({ creates: Math.max(r.createsSequential, r.createsConcurrent), stats: Math.max(r.statsSequential, r.statsConcurrent) });
-const missed = rows.filter((r) => best(r).creates < GOALS.createsPerSecond || best(r).stats < GOALS.statsPerSecond);
-if (json) {
-  process.stdout.write(`${JSON.stringify({ baseline: raw!, goals: GOALS, concurrency: CONCURRENCY, rows, missed: missed.map((r) => r.database) }, null, 2)}\n`);
-} else {
-  const k = (n: number) => `${(n / 1000).toFixed(1)}k/s`;
-  const ratio = (n: number, base: number) => `${((n / base) * 100).toFixed(0)} %`;
-  process.stdout.write(`baseline (raw filesystem): creates ${k(raw!.creates)}, stats ${k(raw!.stats)}\n`);
-  process.stdout.write(`goals: creates >= ${k(GOALS.createsPerSecond)}, stats >= ${k(GOALS.statsPerSecond)} (service level)\n\n`);
-  process.stdout.write('database        creates 1 / ' + String(CONCURRENCY).padEnd(3) + '        stats 1 / ' + String(CONCURRENCY).padEnd(3) + '        of raw (best)\n');
-  for (const r of rows) {
-    process.stdout.write(
-      `${r.database.padEnd(16)}${k(r.createsSequential).padStart(8)} ${k(r.createsConcurrent).padStart(9)}    ${k(r.statsSequential).padStart(9)} ${k(r.statsConcurrent).padStart(9)}    creates ${ratio(best(r).creates, raw!.creates)}, stats ${ratio(best(r).stats, raw!.stats)}\n`,
-    );
+async function main(): Promise<void> {
+  const json = process.argv.includes('--json');
+  const check = process.argv.includes('--check');
+  const result = await measureNamespace({
+    creates: Number(process.env.KEISAN_BENCH_CREATES ?? 20_000),
+    stats: Number(process.env.KEISAN_BENCH_STATS ?? 200_000),
+    concurrency: Number(process.env.KEISAN_BENCH_CONCURRENCY ?? 16),
+  });
+  const { baseline: raw, rows, concurrency: CONCURRENCY } = result;
+  if (json) {
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  } else {
+    const k = (n: number) => `${(n / 1000).toFixed(1)}k/s`;
+    const ratio = (n: number, base: number) => `${((n / base) * 100).toFixed(0)} %`;
+    process.stdout.write(`baseline (raw filesystem): creates ${k(raw.creates)}, stats ${k(raw.stats)}\n`);
+    process.stdout.write(`goals: creates >= ${k(NAMESPACE_GOALS.createsPerSecond)}, stats >= ${k(NAMESPACE_GOALS.statsPerSecond)} (service level)\n\n`);
+    process.stdout.write('database        creates 1 / ' + String(CONCURRENCY).padEnd(3) + '        stats 1 / ' + String(CONCURRENCY).padEnd(3) + '        of raw (best)\n');
+    for (const r of rows) {
+      process.stdout.write(
+        `${r.database.padEnd(16)}${k(r.createsSequential).padStart(8)} ${k(r.createsConcurrent).padStart(9)}    ${k(r.statsSequential).padStart(9)} ${k(r.statsConcurrent).padStart(9)}    creates ${ratio(bestOf(r).creates, raw.creates)}, stats ${ratio(bestOf(r).stats, raw.stats)}\n`,
+      );
+    }
   }
+  if (check && result.missed.length) process.exit(2);
 }
-if (check && missed.length) process.exit(2);
+
+// Run as a script (not when bench/storage.ts imports it).
+if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) await main();
