@@ -1167,7 +1167,11 @@ async function runKeisan(o: Options): Promise<KeisanResults> {
     const rssWithArray = processRss(k.pid);
     let cancelArray: Rate | null = null;
     try {
-      cancelArray = await rate('keisan', `cancel the array's ${o.arrayTasks} tasks, one request each`, array.jobs.length, 8, pids, (i) => k.api('POST', `/api/jobs/${array.jobs[i]}/cancel`));
+      // One request for the whole array (POST /api/jobs/cancel, as `keisan cancel ARRAYID`), like scancel ID.
+      cancelArray = await rateOf('keisan', `cancel the array's ${o.arrayTasks} tasks, one request`, array.jobs.length, 1, pids, async () => {
+        const result = await k.api<{ cancelled: number[] }>('POST', '/api/jobs/cancel', { arrayId: array.arrayJobId });
+        if (result.cancelled.length !== array.jobs.length) throw new Error(`keisan: ${result.cancelled.length} of ${array.jobs.length} array tasks cancelled`);
+      });
     } catch (error) {
       log(`keisan: cancelling the array failed: ${errorText(error)}`);
     }
@@ -1437,7 +1441,7 @@ function rows(k: KeisanResults | null, s: SlurmResults | null, sched: SchedulerS
       goal: '',
     },
     {
-      measure: `   cancel the ${fmt(k?.arrayTasks ?? s?.arrayTasks)}-task array (Keisan: one request per task; SLURM: scancel ID)`,
+      measure: `   cancel the ${fmt(k?.arrayTasks ?? s?.arrayTasks)}-task array (Keisan: POST /api/jobs/cancel {arrayId}; SLURM: scancel ID)`,
       keisan: k?.cancelArray ? ms(k.cancelArray.seconds * 1000) : k ? 'failed' : '—',
       slurm: ms(s?.cancelArrayMs),
       ratio: ratio(k?.cancelArray ? k.cancelArray.seconds * 1000 : null, s?.cancelArrayMs, 'lower'),

@@ -1,5 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import type { Kysely } from 'kysely';
 import type { FastifyBaseLogger } from 'fastify';
 import { SYSTEM_ACTOR, type Actor } from '../accounts/model.ts';
@@ -17,6 +18,8 @@ import {
   type NodeResources,
   type PendingExplanation,
   type Queue,
+  type RunningSchedJob,
+  type SchedJob,
   type ScheduleResult,
   type SchedulerPolicy,
   type SchedulerState,
@@ -52,6 +55,9 @@ export interface BatchServiceOptions {
 const ARRAY_INSERT_CHUNK = 500;
 /** At most this many changes in one grouped transaction (a 10 000-task array counts as one). */
 const WRITE_GROUP_MAX = 1000;
+/** Passes shorter than this are not paced; a paced pass waits at most PACE_MAX_MS. */
+const PACE_FROM_MS = 2;
+const PACE_MAX_MS = 250;
 /** Ids per `where id in (…)` of a bulk update. */
 const UPDATE_CHUNK = 500;
 
@@ -110,6 +116,11 @@ export class BatchService {
   private closed = false;
   /** Changes waiting for the next grouped transaction, and whether one is being written. */
   private writes: PendingWrite[] = [];
+  /** The scheduler's projections of the active jobs, by job object. */
+  private projections = new WeakMap<Job, SchedJob>();
+  /** How long the last scheduling pass took, and when it ended (performance.now()), for pacing. */
+  private lastPassMs = 0;
+  private lastPassEnd = 0;
   private writing = false;
   /** Jobs marked running whose start is in progress: a cancel waits for it, then kills. */
   private readonly launches = new Map<number, Promise<void>>();
@@ -223,10 +234,26 @@ export class BatchService {
     }
     if (this.scheduled) return;
     this.scheduled = true;
-    setImmediate(() => {
+    const run = () => {
       this.scheduled = false;
       void this.runSchedule().catch((error: unknown) => this.o.logger.error({ err: error }, 'batch: scheduling pass failed'));
-    });
+    };
+    // Paced: after a pass that took d ms, the next starts d ms after it at the earliest, so that
+    // passes over a long queue take at most half of the thread (submissions and ends go on
+    // meanwhile, and the next pass sees all of them). Short passes follow at once.
+    const wait = this.lastPassMs >= PACE_FROM_MS ? this.lastPassEnd + this.lastPassMs - performance.now() : 0;
+    if (wait >= 1) setTimeout(run, Math.min(wait, PACE_MAX_MS)).unref();
+    else setImmediate(run);
+  }
+
+  /** The scheduler's view of a job, computed once per job object (jobs are replaced, never changed). */
+  private schedOf(job: Job): SchedJob {
+    let projected = this.projections.get(job);
+    if (!projected) {
+      projected = job.state === 'running' ? store.toRunningSchedJob(job) : store.toSchedJob(job);
+      this.projections.set(job, projected);
+    }
+    return projected;
   }
 
   private async runSchedule(): Promise<void> {
@@ -234,11 +261,17 @@ export class BatchService {
     this.scheduling = true;
     try {
       const now = this.now();
-      const jobs = [...this.active.values()];
-      const pending = jobs.filter((j) => j.state === 'pending').map(store.toSchedJob);
-      const running = jobs.filter((j) => j.state === 'running').map(store.toRunningSchedJob);
+      const started = performance.now();
+      const pending: SchedJob[] = [];
+      const running: RunningSchedJob[] = [];
+      for (const job of this.active.values()) {
+        if (job.state === 'pending') pending.push(this.schedOf(job));
+        else if (job.state === 'running') running.push(this.schedOf(job) as RunningSchedJob);
+      }
       const result = this.o.schedule({ pending, running, finished: this.finished, usage: this.usage }, [this.o.node()], this.o.queues.policy(), now);
       this.explanations = new Map(result.pending.map((e) => [e.jobId, e]));
+      this.lastPassMs = performance.now() - started;
+      this.lastPassEnd = performance.now();
       await this.launchAll(result.start);
       const cancels: Promise<void>[] = [];
       for (const kill of result.kill) {
@@ -261,8 +294,8 @@ export class BatchService {
     if (this.timer) clearTimeout(this.timer);
     let next = Number.POSITIVE_INFINITY;
     for (const job of this.active.values()) {
-      if (job.state === 'pending' && job.eligibleAt) next = Math.min(next, Date.parse(job.eligibleAt));
-      if (job.state === 'running' && job.startedAt) next = Math.min(next, Date.parse(job.startedAt) + job.timeLimitMs);
+      if (job.state === 'pending' && job.eligibleAt) next = Math.min(next, this.schedOf(job).eligibleAt!);
+      if (job.state === 'running' && job.startedAt) next = Math.min(next, (this.schedOf(job) as RunningSchedJob).startedAt + job.timeLimitMs);
     }
     if (!Number.isFinite(next)) return;
     const delay = Math.max(0, Math.min(next - now + 5, 2_147_000_000));
