@@ -265,6 +265,11 @@ export interface FsCopyTable {
   created_at: string;
   verified_at: string | null;
   obsolete_at: string | null;
+  /** A member of a container (0009): its offset inside the entry; null = the copy is the whole entry. length and sha256 are then the member's own. */
+  container_offset: number | null;
+  /** The container entry's own length and SHA-256 (they address the entry); null for whole entries. */
+  container_length: number | null;
+  container_sha256: string | null;
 }
 
 /** A resumable upload: received bytes are in a temporary file named after the id. */
@@ -322,6 +327,10 @@ export interface HsmClassTable {
   workgroups: string;
   created_at: string;
   updated_at: string;
+  /** Files smaller than this (bytes) are aggregated into containers; 0 = never (0009). */
+  aggregate_below: number;
+  /** The largest container (bytes). */
+  container_size: number;
 }
 
 /** A declared file family: a tree with its own volumes and quota (bytes; null = none). */

@@ -86,6 +86,8 @@ batch:
 #   classes:                 # HSM classes of service (first start only; then keisan admin storage class)
 #     - { name: default, migrationDelay: 1h, copies: 1, purgeHigh: 85%, purgeLow: 70%, staging: async }
 #     - { name: physics, migrationDelay: 10m, copies: 2, workgroups: [phys] }
+#     # aggregateBelow: 64M (files smaller are packed into containers on the volumes; 0 = never)
+#     # containerSize: 1G (the largest container; at most a quarter of a volume)
 #   families:                # trees with their own archive volumes and quotas (default: one per subgroup)
 #     - { name: ana-raw, tree: /phys/ana/raw, quotaWarn: 800G, quotaLimit: 1T }
 

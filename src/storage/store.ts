@@ -388,7 +388,19 @@ export async function findFiles(db: Tx, filter: FileFilter): Promise<EntryRow[]>
   return query.orderBy('id').limit(filter.limit).execute();
 }
 
-export async function insertCopy(db: Tx, fileId: number, generation: number, copyNo: number, location: ArchiveLocation, at: Date, obsolete: boolean): Promise<number> {
+/** Where a copy lies inside a container entry (hsm/migrate.ts): the member's offset, and the entry's own length and SHA-256. */
+export interface ContainerPart {
+  offset: number;
+  containerLength: number;
+  containerSha256: string;
+}
+
+/**
+ * Records a copy. A whole entry: `location` as the backend returned it. A container member:
+ * `location` has the entry's backend/volume/entry/position with the MEMBER's length and SHA-256,
+ * and `member` says where it lies in the entry.
+ */
+export async function insertCopy(db: Tx, fileId: number, generation: number, copyNo: number, location: ArchiveLocation, at: Date, obsolete: boolean, member?: ContainerPart | null): Promise<number> {
   const row = await db
     .insertInto('fs_copies')
     .values({
@@ -404,6 +416,9 @@ export async function insertCopy(db: Tx, fileId: number, generation: number, cop
       created_at: at.toISOString(),
       verified_at: null,
       obsolete_at: obsolete ? at.toISOString() : null,
+      container_offset: member?.offset ?? null,
+      container_length: member?.containerLength ?? null,
+      container_sha256: member?.containerSha256 ?? null,
     })
     .returning('id')
     .executeTakeFirstOrThrow();
@@ -450,7 +465,7 @@ export async function obsoleteCopyRows(db: Tx, limit: number, volume?: string): 
 export async function copiesOnVolume(db: Tx, volume: string, includeObsolete: boolean): Promise<CopyRow[]> {
   let query = db.selectFrom('fs_copies').selectAll().where('volume', '=', volume);
   if (!includeObsolete) query = query.where('obsolete_at', 'is', null);
-  return query.orderBy('position').execute();
+  return query.orderBy('position').orderBy('container_offset').orderBy('id').execute();
 }
 
 export async function deleteCopy(db: Tx, id: number): Promise<void> {
@@ -505,6 +520,34 @@ export function toCopyRecord(row: CopyRow): CopyRecord {
   };
 }
 
+/** The archive entry that holds a copy (for a container member: the whole container entry). */
 export function locationOf(row: CopyRow): ArchiveLocation {
+  if (row.container_offset !== null && row.container_length !== null && row.container_sha256 !== null) {
+    return { backend: row.backend, volume: row.volume, entry: row.entry, position: row.position, length: row.container_length, sha256: row.container_sha256 };
+  }
   return { backend: row.backend, volume: row.volume, entry: row.entry, position: row.position, length: row.length, sha256: row.sha256 };
+}
+
+/** The byte range of the entry that is this copy: undefined for a whole entry, the member's bytes for a container member. */
+export function rangeOf(row: CopyRow): { start: number; end: number } | undefined {
+  return row.container_offset === null ? undefined : { start: row.container_offset, end: row.container_offset + row.length };
+}
+
+/** The container part of a copy row (null for a whole entry). */
+export function containerPartOf(row: CopyRow): ContainerPart | null {
+  if (row.container_offset === null || row.container_length === null || row.container_sha256 === null) return null;
+  return { offset: row.container_offset, containerLength: row.container_length, containerSha256: row.container_sha256 };
+}
+
+/** Other copy rows (live or obsolete) that share a copy's archive entry: a container's entry is removed only with its last row. */
+export async function othersInEntry(db: Tx, row: Pick<CopyRow, 'id' | 'volume' | 'entry' | 'backend'>): Promise<number> {
+  const found = await db
+    .selectFrom('fs_copies')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('volume', '=', row.volume)
+    .where('entry', '=', row.entry)
+    .where('backend', '=', row.backend)
+    .where('id', '<>', row.id)
+    .executeTakeFirst();
+  return Number(found?.n ?? 0);
 }

@@ -7,6 +7,7 @@ import * as mail from './0004-mail.ts';
 import * as storage from './0005-storage.ts';
 import * as storageAreas from './0006-storage-areas.ts';
 import * as hsm from './0007-hsm.ts';
+import * as hsmContainers from './0009-hsm-containers.ts';
 
 /** Dialect-specific pieces a portable migration needs. */
 export interface MigrationContext {
@@ -28,6 +29,7 @@ const MIGRATIONS: Record<string, KeisanMigration> = {
   '0005-storage': storage,
   '0006-storage-areas': storageAreas,
   '0007-hsm': hsm,
+  '0009-hsm-containers': hsmContainers,
 };
 
 export class KeisanMigrationProvider implements MigrationProvider {

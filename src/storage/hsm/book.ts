@@ -5,7 +5,7 @@ import type { Database } from '../../db/schema.ts';
 import type { Clock } from '../../lib/clock.ts';
 import { describeIssues, type Settings } from '../../lib/config.ts';
 import { conflict, invalidInput, KeisanError, notFound } from '../../lib/errors.ts';
-import { formatDuration, parseDuration, parseSize } from '../../lib/units.ts';
+import { formatDuration, formatSize, parseDuration, parseSize } from '../../lib/units.ts';
 import { classBook, defaultFamilyName, familyOfPath, type ClassBook } from './decisions.ts';
 import {
   classChangeInput,
@@ -76,7 +76,10 @@ export function classFromInput(name: string, input: Record<string, unknown>, bas
     purgeLowPct: pct('purgeLow', i.purgeLow, base.purgeLowPct),
     staging: i.staging ?? base.staging,
     workgroups: i.workgroups ? [...new Set(i.workgroups)].sort() : base.workgroups,
+    aggregateBelowBytes: size('aggregateBelow', i.aggregateBelow, base.aggregateBelowBytes) ?? 0,
+    containerSizeBytes: size('containerSize', i.containerSize, base.containerSizeBytes) ?? DEFAULT_CLASS.containerSizeBytes,
   };
+  if (c.containerSizeBytes < 1024 * 1024) throw invalidInput(`class '${name}': containerSize must be at least 1M, not ${c.containerSizeBytes} bytes`);
   if (c.purgeLowPct >= c.purgeHighPct) {
     throw invalidInput(`class '${name}': purgeLow (${c.purgeLowPct}%) must be below purgeHigh (${c.purgeHighPct}%): purge runs from the high water mark down to the low one`);
   }
@@ -328,5 +331,5 @@ function checkFamilySet(families: readonly FileFamily[]): void {
 
 /** For messages: a class in words. */
 export function describeClass(c: ClassOfService): string {
-  return `migrate after ${formatDuration(c.migrationDelayMs)}, ${c.copies} cop${c.copies === 1 ? 'y' : 'ies'}, purge ${c.purgeHighPct}% → ${c.purgeLowPct}%, staging ${c.staging}`;
+  return `migrate after ${formatDuration(c.migrationDelayMs)}, ${c.copies} cop${c.copies === 1 ? 'y' : 'ies'}, purge ${c.purgeHighPct}% → ${c.purgeLowPct}%, staging ${c.staging}${c.aggregateBelowBytes > 0 ? `, files < ${formatSize(c.aggregateBelowBytes)} in containers ≤ ${formatSize(c.containerSizeBytes)}` : ''}`;
 }

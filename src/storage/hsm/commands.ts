@@ -53,6 +53,7 @@ function showClass(out: Output, c: ClassView): void {
     ['copies', c.copies],
     ['purge', `from ${c.purgeHighPct}% down to ${c.purgeLowPct}% of the disk tier`],
     ['staging', c.staging],
+    ['containers', c.aggregateBelowBytes > 0 ? `files below ${size(c.aggregateBelowBytes)} packed into containers of up to ${size(c.containerSizeBytes)}` : 'off (every file its own archive entry)'],
     ['workgroups', c.name === 'default' ? `${c.workgroups.join(', ') || ''}${c.workgroups.length ? ', ' : ''}every workgroup no other class names` : c.workgroups.join(', ')],
   ]);
 }
@@ -152,6 +153,7 @@ export function registerHsmCommands(program: Command, admin: Command): void {
           ['stage queue', Object.entries(s.stageQueue).map(([k, v]) => `${v} ${k}`).join(', ') || 'empty'],
           ['next migration', s.nextMigrationAt],
           ['repack', s.repack.map((j) => `${j.volume} ${j.state} ${j.filesDone}/${j.filesTotal}`).join('; ') || 'none'],
+          ['containers', s.containers ? `${s.containers.members} small file copies in ${s.containers.entries} container(s), ${size(s.containers.bytes)}` : 'none'],
           ['damaged copies', s.damagedCopies.length ? s.damagedCopies.map((d) => `file ${d.fileId} copy ${d.copy} on ${d.volume}${d.repairedAt ? ' (repaired)' : ''}`).join('; ') : 'none'],
         ]);
         out.line();
@@ -163,11 +165,11 @@ export function registerHsmCommands(program: Command, admin: Command): void {
     .description('archive volumes: family, copy, used, live, holes, state, drive')
     .action(async (_options, command) => {
       const out = outputOf(command);
-      const volumes = await clientOf(command).request<Array<{ name: string; family: string; copy: number; capacityBytes: number | null; usedBytes: number; liveBytes: number; liveEntries: number; holesBytes: number; holesPct: number; state: string; mountedIn: string | null; problem?: string }>>('GET', '/api/hsm/volumes');
+      const volumes = await clientOf(command).request<Array<{ name: string; family: string; copy: number; capacityBytes: number | null; usedBytes: number; liveBytes: number; liveEntries: number; holesBytes: number; holesPct: number; containers?: number; state: string; mountedIn: string | null; problem?: string }>>('GET', '/api/hsm/volumes');
       out.result(volumes, () =>
         out.table(
-          ['VOLUME', 'FAMILY', 'COPY', 'STATE', 'USED', 'CAPACITY', 'LIVE', 'FILES', 'HOLES', 'DRIVE', 'PROBLEM'],
-          volumes.map((v) => [v.name, v.family, v.copy, v.state, size(v.usedBytes), size(v.capacityBytes), size(v.liveBytes), v.liveEntries, `${v.holesPct}%`, v.mountedIn, v.problem]),
+          ['VOLUME', 'FAMILY', 'COPY', 'STATE', 'USED', 'CAPACITY', 'LIVE', 'ENTRIES', 'CONTAINERS', 'HOLES', 'DRIVE', 'PROBLEM'],
+          volumes.map((v) => [v.name, v.family, v.copy, v.state, size(v.usedBytes), size(v.capacityBytes), size(v.liveBytes), v.liveEntries, v.containers ?? 0, `${v.holesPct}%`, v.mountedIn, v.problem]),
           '(no volumes yet: nothing has been migrated)',
         ),
       );
@@ -258,7 +260,9 @@ export function registerHsmCommands(program: Command, admin: Command): void {
       .option('--purge-high <percent>', 'purge starts above this share of the disk tier')
       .option('--purge-low <percent>', 'and stops at this share')
       .option('--staging <mode>', 'async (stream while staging), sync (whole file first) or none (prestage only)')
-      .option('--workgroups <list>', 'comma-separated workgroups using this class');
+      .option('--workgroups <list>', 'comma-separated workgroups using this class')
+      .option('--aggregate-below <size>', 'pack files smaller than this into containers on the volumes, e.g. 64M; 0 = never')
+      .option('--container-size <size>', 'the largest container, e.g. 1G');
   const classBody = (o: Record<string, string | undefined>) => ({
     ...(o.migrationDelay !== undefined ? { migrationDelay: o.migrationDelay } : {}),
     ...(o.copies !== undefined ? { copies: Number(o.copies) } : {}),
@@ -266,6 +270,8 @@ export function registerHsmCommands(program: Command, admin: Command): void {
     ...(o.purgeLow !== undefined ? { purgeLow: o.purgeLow } : {}),
     ...(o.staging !== undefined ? { staging: o.staging } : {}),
     ...(o.workgroups !== undefined ? { workgroups: o.workgroups.split(',').map((w) => w.trim()).filter(Boolean) } : {}),
+    ...(o.aggregateBelow !== undefined ? { aggregateBelow: o.aggregateBelow } : {}),
+    ...(o.containerSize !== undefined ? { containerSize: o.containerSize } : {}),
   });
   cls.command('list').description('every class').action(async (_o, command) => {
     const out = outputOf(command);

@@ -1,8 +1,11 @@
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
 import { KeisanError } from '../../lib/errors.ts';
 import * as ns from '../store.ts';
 import type { ArchiveLocation, ArchiveWriteItem } from '../tiers/archive.ts';
 import { classBook, planMigration, planPurge, classOf, type MigrationFile, type PurgeCandidate } from './decisions.ts';
+import type { ClassOfService } from './model.ts';
 import { PolicyResolver, type HsmContext } from './context.ts';
 import * as store from './store.ts';
 
@@ -98,9 +101,42 @@ export class Migrator {
         if (items.length === 0) continue;
         report.batches++;
         const changedFamilies = new Set<string | null>();
-        // The batch goes to one family's volume in one drive session; each file is written and
-        // then recorded at once, so a crash leaves at most the one entry being written unrecorded.
-        for (const item of items) {
+        // Small files are packed into containers (one archive entry each); the others are
+        // written one entry at a time. Each entry is recorded as soon as the backend returned it
+        // durable, so a crash leaves at most the one entry being written unrecorded.
+        const { singles, containers } = packContainers(items, (id) => classOf(book.classes(), rows.get(id)!.class_of_service), this.containerLimit());
+        const fail = (fileId: number, error: string) => {
+          const key = `${fileId}/${batch.copy}`;
+          const previous = this.failures.get(key)?.count ?? 0;
+          this.failures.set(key, { count: previous + 1, retryAt: clock.now().getTime() + Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** previous) });
+          report.failed.push({ fileId, copy: batch.copy, error });
+          this.ctx.logger.error({ fileId, copy: batch.copy, error }, 'hsm: a file could not be migrated (retried later)');
+        };
+        const recorded = (row: ns.EntryRow, family: string | null | undefined) => {
+          this.failures.delete(`${row.id}/${batch.copy}`);
+          if (family === undefined) return;
+          changedFamilies.add(family);
+          report.copiesWritten++;
+          report.bytes += row.size;
+          migratedFiles.add(row.id);
+        };
+        for (const members of containers) {
+          const written = await this.writeContainer(batch.family, batch.copy, members);
+          for (const f of written.failed) fail(f.fileId, f.error);
+          if (!written.location) continue;
+          const location = written.location;
+          // Every member in one transaction: a container is recorded whole or not at all.
+          const families = await db.transaction().execute(async (tx) => {
+            const out: Array<string | null | undefined> = [];
+            for (const m of written.members) {
+              const row = rows.get(m.fileId)!;
+              out.push(await this.recordIn(tx, row, batch.copy, batch.family, { ...location, length: row.size, sha256: row.sha256! }, { offset: m.offset, containerLength: location.length, containerSha256: location.sha256 }));
+            }
+            return out;
+          });
+          written.members.forEach((m, i) => recorded(rows.get(m.fileId)!, families[i]));
+        }
+        for (const item of singles) {
           let results: Array<{ fileId: number; location?: ArchiveLocation; error?: string }>;
           try {
             results = await this.ctx.archive.write(batch.family, batch.copy, [item]);
@@ -112,44 +148,12 @@ export class Migrator {
           for (const result of results) {
             const row = rows.get(result.fileId)!;
             if (!result.location) {
-              const key = `${result.fileId}/${batch.copy}`;
-              const previous = this.failures.get(key)?.count ?? 0;
-              this.failures.set(key, { count: previous + 1, retryAt: clock.now().getTime() + Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** previous) });
-              report.failed.push({ fileId: result.fileId, copy: batch.copy, error: result.error ?? 'unknown error' });
-              this.ctx.logger.error({ fileId: result.fileId, copy: batch.copy, error: result.error }, 'hsm: a file could not be migrated (retried later)');
+              fail(result.fileId, result.error ?? 'unknown error');
               continue;
             }
-            this.failures.delete(`${result.fileId}/${batch.copy}`);
             const location = result.location;
-            const recorded = await db.transaction().execute(async (tx) => {
-              const at = clock.now();
-              const current = await ns.byId(tx, row.id);
-              const stillCurrent = current !== undefined && current.generation === row.generation && current.kind === ns.FILE;
-              await ns.insertCopy(tx, row.id, row.generation, batch.copy, location, at, !stillCurrent);
-              if (!stillCurrent) return null;
-              const family = await this.ctx.quotas.archived(tx, row.id, row.generation, batch.family, row.size, at);
-              const present = new Set(
-                (await tx.selectFrom('fs_copies').select('copy_no').where('file_id', '=', row.id).where('generation', '=', row.generation).where('obsolete_at', 'is', null).execute()).map((c) => c.copy_no),
-              );
-              const wanted = classOf(book.classes(), row.class_of_service).copies;
-              let complete = true;
-              for (let c = 1; c <= wanted; c++) if (!present.has(c)) complete = false;
-              if (complete) {
-                await tx
-                  .updateTable('fs_entries')
-                  .set({ dirty: 0, migrated_at: at.toISOString() })
-                  .where('id', '=', row.id)
-                  .where('generation', '=', row.generation)
-                  .execute();
-              }
-              return { family };
-            });
-            if (recorded) {
-              changedFamilies.add(recorded.family);
-              report.copiesWritten++;
-              report.bytes += row.size;
-              migratedFiles.add(row.id);
-            }
+            const family = await db.transaction().execute((tx) => this.recordIn(tx, row, batch.copy, batch.family, location, null));
+            recorded(row, family);
           }
         }
         await this.ctx.quotas.refresh(changedFamilies);
@@ -162,6 +166,97 @@ export class Migrator {
     }
     if (report.copiesWritten > 0) this.ctx.logger.info({ files: report.files, copies: report.copiesWritten, bytes: report.bytes, failed: report.failed.length }, 'hsm: migration run done');
     return report;
+  }
+
+  /**
+   * Records one archive copy in `tx`: only if the file still has the generation that was copied
+   * (else the copy is recorded obsolete, so cleanup removes it); the file stops being dirty once
+   * every copy its class asks for exists. Returns the family whose usage changed, or undefined
+   * when the file had changed.
+   */
+  private async recordIn(tx: ns.Tx, row: ns.EntryRow, copy: number, batchFamily: string, location: ArchiveLocation, member: ns.ContainerPart | null): Promise<string | null | undefined> {
+    const at = this.ctx.clock.now();
+    const current = await ns.byId(tx, row.id);
+    const stillCurrent = current !== undefined && current.generation === row.generation && current.kind === ns.FILE;
+    await ns.insertCopy(tx, row.id, row.generation, copy, location, at, !stillCurrent, member);
+    if (!stillCurrent) return undefined;
+    const family = await this.ctx.quotas.archived(tx, row.id, row.generation, batchFamily, row.size, at);
+    const present = new Set(
+      (await tx.selectFrom('fs_copies').select('copy_no').where('file_id', '=', row.id).where('generation', '=', row.generation).where('obsolete_at', 'is', null).execute()).map((c) => c.copy_no),
+    );
+    const wanted = classOf(this.ctx.book.classes(), row.class_of_service).copies;
+    let complete = true;
+    for (let c = 1; c <= wanted; c++) if (!present.has(c)) complete = false;
+    if (complete) {
+      await tx.updateTable('fs_entries').set({ dirty: 0, migrated_at: at.toISOString() }).where('id', '=', row.id).where('generation', '=', row.generation).execute();
+    }
+    return family;
+  }
+
+  /** The largest container: the class's size, but at most a quarter of a volume where volumes have a fixed capacity. */
+  private containerLimit(): number {
+    const capacity = (this.ctx.archive as { capacity?: unknown }).capacity;
+    return typeof capacity === 'number' && capacity > 0 ? Math.floor(capacity / 4) : Number.MAX_SAFE_INTEGER;
+  }
+
+  /**
+   * Writes one container: a first pass hashes every member's disk bytes (a member whose bytes do
+   * not match its ingest SHA-256 is left out and reported), then the members are streamed back
+   * to back as ONE archive entry whose SHA-256 the backend verifies. Nothing is recorded here.
+   */
+  private async writeContainer(
+    family: string,
+    copy: number,
+    items: ArchiveWriteItem[],
+  ): Promise<{ location?: ArchiveLocation; members: Array<{ fileId: number; offset: number }>; failed: Array<{ fileId: number; error: string }> }> {
+    const failed: Array<{ fileId: number; error: string }> = [];
+    const good: ArchiveWriteItem[] = [];
+    let whole = createHash('sha256');
+    for (const item of items) {
+      // The container's hash so far, kept to go back to when this member is left out.
+      const before = whole.copy();
+      try {
+        const memberHash = createHash('sha256');
+        let bytes = 0;
+        for await (const piece of item.open()) {
+          const chunk = piece as Buffer;
+          memberHash.update(chunk);
+          whole.update(chunk);
+          bytes += chunk.length;
+        }
+        const actual = memberHash.digest('hex');
+        if (actual !== item.sha256 || bytes !== item.size) {
+          whole = before;
+          failed.push({ fileId: item.fileId, error: `the disk copy has ${bytes} bytes with SHA-256 ${actual}, the file was written with ${item.size} bytes and SHA-256 ${item.sha256}` });
+          continue;
+        }
+        good.push(item);
+      } catch (error) {
+        whole = before;
+        failed.push({ fileId: item.fileId, error: error instanceof Error ? error.message : String(error) });
+      }
+    }
+    const members: Array<{ fileId: number; offset: number }> = [];
+    let size = 0;
+    for (const item of good) {
+      members.push({ fileId: item.fileId, offset: size });
+      size += item.size;
+    }
+    if (good.length === 0) return { members: [], failed };
+    const sha256 = whole.digest('hex');
+    const container: ArchiveWriteItem = { fileId: good[0]!.fileId, size, sha256, open: () => Readable.from(concatenate(good)) };
+    let result: { location?: ArchiveLocation; error?: string } | undefined;
+    try {
+      [result] = await this.ctx.archive.write(family, copy, [container]);
+    } catch (error) {
+      result = { error: error instanceof Error ? error.message : String(error) };
+    }
+    if (!result?.location) {
+      const error = `the container of ${good.length} files could not be written: ${result?.error ?? 'no location'}`;
+      this.ctx.logger.error({ family, copy, files: good.length, bytes: size, error }, 'hsm: container write failed');
+      return { members: [], failed: [...failed, ...good.map((g) => ({ fileId: g.fileId, error }))] };
+    }
+    return { location: result.location, members, failed };
   }
 }
 
@@ -176,12 +271,10 @@ export async function cleanupObsolete(ctx: HsmContext, limit = 1000): Promise<nu
   let removed = 0;
   for (const row of rows) {
     try {
-      await ctx.archive.remove(ns.locationOf(row));
+      await removeEntryOf(ctx, row);
     } catch (error) {
-      if (!(error instanceof KeisanError && error.code === 'NOT_FOUND')) {
-        ctx.logger.warn({ volume: row.volume, entry: row.entry, error: error instanceof Error ? error.message : String(error) }, 'hsm: could not remove an obsolete archive copy (retried later)');
-        continue;
-      }
+      ctx.logger.warn({ volume: row.volume, entry: row.entry, error: error instanceof Error ? error.message : String(error) }, 'hsm: could not remove an obsolete archive copy (retried later)');
+      continue;
     }
     const family = await ctx.db.transaction().execute(async (tx) => {
       await ns.deleteCopy(tx, row.id);
@@ -192,6 +285,21 @@ export async function cleanupObsolete(ctx: HsmContext, limit = 1000): Promise<nu
   }
   await ctx.quotas.refresh(families);
   return removed;
+}
+
+/**
+ * Removes the archive entry of a copy that is about to be forgotten, unless other copy rows still
+ * share it (the other members of a container: the member's bytes stay a hole inside the
+ * container until its last member goes, or repack rebuilds it). The entry goes before the row,
+ * so a crash in between only repeats the remove (an entry already gone is fine).
+ */
+export async function removeEntryOf(ctx: HsmContext, row: ns.CopyRow): Promise<void> {
+  if (row.container_offset !== null && (await ns.othersInEntry(ctx.db, row)) > 0) return;
+  try {
+    await ctx.archive.remove(ns.locationOf(row));
+  } catch (error) {
+    if (!(error instanceof KeisanError && error.code === 'NOT_FOUND')) throw error;
+  }
 }
 
 export interface PurgeReport {
@@ -297,4 +405,50 @@ export async function runPurge(ctx: HsmContext, options: { force?: boolean; toPc
   await store.endRun(db, runId, 'done', report.purgedFiles, report.freedBytes, { ...report }, clock.now());
   ctx.logger.info({ files: report.purgedFiles, freed: report.freedBytes, usageAfter: report.usageAfter, capacity, ranOut: report.ranOut }, 'hsm: purge run done');
   return report;
+}
+
+/** The members' bytes back to back. */
+async function* concatenate(items: readonly ArchiveWriteItem[]): AsyncGenerator<Buffer> {
+  for (const item of items) {
+    for await (const piece of item.open()) yield piece as Buffer;
+  }
+}
+
+/**
+ * Which files of a batch go into containers (pure): files smaller than their class's
+ * `aggregateBelowBytes`, in batch order, packed into containers of at most the class's
+ * `containerSizeBytes` (and `limit`); a container that would hold one file is written as a plain
+ * entry. Files of different classes are not mixed.
+ */
+export function packContainers<T extends { fileId: number; size: number }>(
+  items: readonly T[],
+  classOfFile: (fileId: number) => Pick<ClassOfService, 'name' | 'aggregateBelowBytes' | 'containerSizeBytes'>,
+  limit: number = Number.MAX_SAFE_INTEGER,
+): { singles: T[]; containers: T[][] } {
+  const singles: T[] = [];
+  const containers: T[][] = [];
+  const open = new Map<string, { items: T[]; bytes: number }>();
+  const close = (name: string) => {
+    const c = open.get(name);
+    if (!c) return;
+    open.delete(name);
+    if (c.items.length === 1) singles.push(c.items[0]!);
+    else containers.push(c.items);
+  };
+  for (const item of items) {
+    const cos = classOfFile(item.fileId);
+    const max = Math.min(cos.containerSizeBytes, limit);
+    if (cos.aggregateBelowBytes <= 0 || item.size >= cos.aggregateBelowBytes || item.size >= max) {
+      singles.push(item);
+      continue;
+    }
+    const current = open.get(cos.name);
+    if (current && current.bytes + item.size > max) close(cos.name);
+    const c = open.get(cos.name) ?? { items: [], bytes: 0 };
+    c.items.push(item);
+    c.bytes += item.size;
+    open.set(cos.name, c);
+  }
+  for (const name of [...open.keys()]) close(name);
+  return { singles, containers };
 }

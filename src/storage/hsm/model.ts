@@ -29,6 +29,10 @@ export interface ClassOfService {
   staging: StagingMode;
   /** Workgroups that use this class (the `default` class serves every other workgroup). */
   workgroups: string[];
+  /** Files smaller than this (bytes) are packed into containers, one archive entry each; 0 = never. */
+  aggregateBelowBytes: number;
+  /** The largest container (bytes; smaller on small volumes: at most a quarter of a volume). */
+  containerSizeBytes: number;
 }
 
 /** A file family: a directory tree whose files go to their own archive volumes, with a quota. */
@@ -58,6 +62,8 @@ export const DEFAULT_CLASS: ClassOfService = {
   purgeLowPct: 70,
   staging: 'async',
   workgroups: [],
+  aggregateBelowBytes: 64 * 1024 * 1024,
+  containerSizeBytes: 1024 * 1024 * 1024,
 };
 
 export const STAGE_FILE_STATES = ['QUEUED', 'MOUNTING', 'POSITIONING', 'TRANSFERRING', 'ON_DISK', 'FAILED'] as const;
@@ -88,6 +94,8 @@ export const classInputFields = {
   purgeLow: percent('purgeLow').optional().describe('percent of the disk tier; default 70'),
   staging: z.enum(STAGING_MODES, { error: 'staging must be async, sync or none' }).optional(),
   workgroups: z.array(z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'a workgroup name')).max(1000).optional(),
+  aggregateBelow: sizeText('aggregateBelow').optional().describe('files smaller than this are packed into containers on the volumes; 0 = never; default 64M'),
+  containerSize: sizeText('containerSize').optional().describe('the largest container; default 1G'),
 };
 
 export const classInput = z.object({ name: hsmName('class'), ...classInputFields }).strict();
@@ -117,6 +125,8 @@ export const classSchema = z.object({
   purgeLowPct: z.number(),
   staging: z.enum(STAGING_MODES),
   workgroups: z.array(z.string()),
+  aggregateBelowBytes: z.number().describe('files smaller than this are packed into containers; 0 = never'),
+  containerSizeBytes: z.number(),
 });
 export type ClassView = z.infer<typeof classSchema>;
 

@@ -100,7 +100,7 @@ describeEachDatabase('HSM API', (database) => {
     assert.equal((await api('alice', 'POST', '/api/hsm/classes', { name: 'fast' })).status, 403);
     const added = await api('oper', 'POST', '/api/hsm/classes', { name: 'fast', migrationDelay: '5m', copies: 2, purgeHigh: '95%', purgeLow: '80%', workgroups: ['phys'] });
     assert.equal(added.status, 201, JSON.stringify(added.body));
-    assert.deepEqual(added.body, { name: 'fast', migrationDelaySeconds: 300, copies: 2, purgeHighPct: 95, purgeLowPct: 80, staging: 'async', workgroups: ['phys'] });
+    assert.deepEqual(added.body, { name: 'fast', migrationDelaySeconds: 300, copies: 2, purgeHighPct: 95, purgeLowPct: 80, staging: 'async', workgroups: ['phys'], aggregateBelowBytes: 64 * 1024 * 1024, containerSizeBytes: 1024 * 1024 * 1024 });
     const bad = await api('oper', 'PATCH', '/api/hsm/classes/fast', { purgeLow: 99 });
     assert.equal(bad.status, 400);
     assert.match(bad.body.error!.message, /purgeLow \(99%\) must be below purgeHigh \(95%\)/);

@@ -9,14 +9,14 @@ import type { Settings } from '../../lib/config.ts';
 import { invalidInput, notFound } from '../../lib/errors.ts';
 import type { UserMail } from '../../monitor/service.ts';
 import type { StorageService } from '../service.ts';
-import type { ArchiveBackend, DriveInfo, VolumeInfo } from '../tiers/archive.ts';
+import type { ArchiveBackend, DriveInfo } from '../tiers/archive.ts';
 import { HsmPolicyBook } from './book.ts';
 import type { HsmContext, HsmLogger } from './context.ts';
 import { holesPct } from './decisions.ts';
 import { cleanupObsolete, Migrator, runPurge, type MigrationReport, type PurgeReport } from './migrate.ts';
 import type { ClassView, FamilyView, RepackJobView, StageFileState, StageRequestView } from './model.ts';
 import { QuotaKeeper } from './quotas.ts';
-import { Repacker } from './repack.ts';
+import { containerSummary, Repacker, volumesWithContainers, type HsmVolume } from './repack.ts';
 import { Stager } from './staging.ts';
 import * as store from './store.ts';
 
@@ -289,12 +289,13 @@ export class HsmService {
       recentRuns: (await store.recentRuns(db, 10)).map((r) => ({ id: r.id, kind: r.kind, state: r.state, files: r.files, bytes: r.bytes, startedAt: r.startedAt, endedAt: r.endedAt })),
       damagedCopies: problems.map((p) => ({ fileId: p.file_id, generation: p.generation, copy: p.copy_no, volume: p.volume, problem: p.problem, detectedAt: p.detected_at, repairedAt: p.repaired_at })),
       lanes: Object.fromEntries(Object.entries(this.lanes).map(([k, l]) => [k, l.busy ? 'running' : 'idle'])),
+      containers: await containerSummary(db),
     };
   }
 
-  async volumes(actor: Actor): Promise<Array<VolumeInfo & { holesPct: number }>> {
+  async volumes(actor: Actor): Promise<Array<HsmVolume & { holesPct: number }>> {
     await this.operator(actor, 'hsm.volumes', 'volumes');
-    return (await this.o.archive.volumes()).map((v) => ({ ...v, holesPct: Math.round(holesPct(v) * 10) / 10 }));
+    return (await volumesWithContainers(this.ctx)).map((v) => ({ ...v, holesPct: Math.round(holesPct(v) * 10) / 10 }));
   }
 
   async drives(actor: Actor): Promise<DriveInfo[]> {
@@ -372,6 +373,8 @@ export class HsmService {
       purgeLowPct: c.purgeLowPct,
       staging: c.staging,
       workgroups: c.workgroups,
+      aggregateBelowBytes: c.aggregateBelowBytes,
+      containerSizeBytes: c.containerSizeBytes,
     }));
   }
 
@@ -518,4 +521,6 @@ export interface HsmStatus {
   recentRuns: Array<{ id: number; kind: string; state: string; files: number; bytes: number; startedAt: string; endedAt: string | null }>;
   damagedCopies: Array<{ fileId: number; generation: number; copy: number; volume: string; problem: string; detectedAt: string; repairedAt: string | null }>;
   lanes: Record<string, string>;
+  /** Small files aggregated into containers: live container entries and their live members. */
+  containers: { entries: number; members: number; bytes: number };
 }

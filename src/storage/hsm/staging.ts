@@ -300,7 +300,9 @@ export class Stager {
           const progress: ArchiveProgress = (event) => {
             if (event.kind === 'mounting' || event.kind === 'positioning') stage.emit({ kind: event.kind, volume: event.volume });
           };
-          const stream = await ctx.archive.read(ns.locationOf(copy), undefined, progress);
+          // A container member is a range read of the container's entry: the backend cannot check
+          // the entry's SHA-256 on a range, so the member's own SHA-256 is checked below.
+          const stream = await ctx.archive.read(ns.locationOf(copy), ns.rangeOf(copy), progress);
           const hash = createHash('sha256');
           let transferring = false;
           for await (const piece of stream) {
@@ -431,7 +433,7 @@ export class Stager {
           fileId: id,
           size: row.size,
           requestedAt: new Date(r.updatedAt),
-          locations: copies.filter((c) => c.file_id === id && c.generation === row.generation && !bad.has(c.copy_no)).map((c) => ({ copy: c.copy_no, volume: c.volume, position: c.position })),
+          locations: copies.filter((c) => c.file_id === id && c.generation === row.generation && !bad.has(c.copy_no)).map((c) => ({ copy: c.copy_no, volume: c.volume, position: c.position + (c.container_offset ?? 0) })),
         });
       }
     }

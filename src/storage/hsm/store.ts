@@ -18,6 +18,8 @@ export async function readClasses(db: Tx): Promise<ClassOfService[]> {
     purgeLowPct: r.purge_low_pct,
     staging: r.staging as StagingMode,
     workgroups: JSON.parse(r.workgroups) as string[],
+    aggregateBelowBytes: r.aggregate_below,
+    containerSizeBytes: r.container_size,
   }));
 }
 
@@ -29,6 +31,8 @@ export async function writeClass(db: Tx, c: ClassOfService, now: Date): Promise<
     purge_low_pct: c.purgeLowPct,
     staging: c.staging,
     workgroups: JSON.stringify(c.workgroups),
+    aggregate_below: c.aggregateBelowBytes,
+    container_size: c.containerSizeBytes,
     updated_at: now.toISOString(),
   };
   const updated = await db.updateTable('hsm_classes').set(values).where('name', '=', c.name).executeTakeFirst();
