@@ -297,11 +297,16 @@ export class DirArchive implements ArchiveBackend {
     lease.transferring('writing');
     progress?.({ kind: 'transferring', volume: volume.name, fileId: item.fileId, bytes: 0 });
     let source: Readable | undefined;
+    let writing: () => Promise<void> = () => Promise.resolve();
     try {
       await writeFully(fh, encodeHeader({ entryId: id, fileId: item.fileId, length: item.size, sha256: item.sha256, writtenAt: Date.now() }), pos);
       const hash = createHash('sha256');
       const started = performance.now();
+      // One write in flight while the next chunk is read and hashed (SHA-256 runs on this thread,
+      // the write in the thread pool): the hash costs about as much as the I/O.
+      let queued = 0;
       let written = 0;
+      let inflight: Promise<void> = Promise.resolve();
       let pending: Buffer[] = [];
       let pendingBytes = 0;
       const flush = async () => {
@@ -309,22 +314,31 @@ export class DirArchive implements ArchiveBackend {
         const buffer = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
         pending = [];
         pendingBytes = 0;
-        await writeFully(fh, buffer, pos + HEADER_BYTES + written);
-        written += buffer.length;
-        lease.head = pos + HEADER_BYTES + written;
-        await lease.pace(started, written);
-        progress?.({ kind: 'transferring', volume: volume.name, fileId: item.fileId, bytes: written });
+        const at = pos + HEADER_BYTES + queued;
+        queued += buffer.length;
+        await inflight;
+        inflight = (async () => {
+          await writeFully(fh, buffer, at);
+          written += buffer.length;
+          lease.head = at + buffer.length;
+          await lease.pace(started, written);
+          progress?.({ kind: 'transferring', volume: volume.name, fileId: item.fileId, bytes: written });
+        })();
+        // A failed write is reported where it is awaited (the next flush, the end, or the repair below).
+        inflight.catch(() => undefined);
       };
+      writing = () => inflight;
       source = item.open();
       for await (const chunk of source as AsyncIterable<Buffer | string>) {
         const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-        if (written + pendingBytes + bytes.length > item.size) throw new Error(`file ${item.fileId} has more bytes than its size (${item.size}): not archived`);
+        if (queued + pendingBytes + bytes.length > item.size) throw new Error(`file ${item.fileId} has more bytes than its size (${item.size}): not archived`);
         hash.update(bytes);
         pending.push(bytes);
         pendingBytes += bytes.length;
         if (pendingBytes >= CHUNK) await flush();
       }
       await flush();
+      await inflight;
       if (written !== item.size) throw new Error(`file ${item.fileId} ended after ${written} of its ${item.size} bytes: not archived`);
       const sha256 = hash.digest('hex');
       if (sha256 !== item.sha256) {
@@ -336,7 +350,9 @@ export class DirArchive implements ArchiveBackend {
     } catch (error) {
       source?.destroy();
       try {
-        // Cut the half-written entry off again: the volume ends where it ended before.
+        // Cut the half-written entry off again: the volume ends where it ended before (once the
+        // write in flight, if any, has landed).
+        await writing().catch(() => undefined);
         await fh.truncate(pos);
         await fh.datasync();
         lease.head = pos;
@@ -384,6 +400,7 @@ export class DirArchive implements ArchiveBackend {
       throw error;
     }
     async function* stream(): AsyncGenerator<Buffer> {
+      let next: Promise<{ buffer: Buffer; got: number }> | null = null;
       try {
         let at = entry.pos + HEADER_BYTES + start;
         const stop = entry.pos + HEADER_BYTES + end;
@@ -393,12 +410,20 @@ export class DirArchive implements ArchiveBackend {
         const hash = whole ? createHash('sha256') : null;
         const started = performance.now();
         let done = 0;
-        while (at < stop) {
-          const buffer = Buffer.allocUnsafe(Math.min(CHUNK, stop - at));
-          const got = await readFully(fh, buffer, at);
+        // The next chunk is read (thread pool) while this one is hashed and taken by the reader.
+        const readAt = (from: number) => {
+          const buffer = Buffer.allocUnsafe(Math.min(CHUNK, stop - from));
+          const read = readFully(fh, buffer, from).then((got) => ({ buffer, got }));
+          read.catch(() => undefined);
+          return read;
+        };
+        next = at < stop ? readAt(at) : null;
+        while (at < stop && next) {
+          const { buffer, got } = await next;
           if (got < buffer.length) {
             throw new ArchiveChecksumError(location, null, `${volume.name} ends at byte ${at + got}, inside the entry`);
           }
+          next = at + got < stop ? readAt(at + got) : null;
           hash?.update(buffer);
           at += got;
           done += got;
@@ -413,6 +438,8 @@ export class DirArchive implements ArchiveBackend {
         }
         progress?.({ kind: 'done', volume: volume.name, fileId: entry.fileId, bytes: done });
       } finally {
+        // A reader that stopped early leaves no read in flight on the drive it gives back.
+        await next?.catch(() => undefined);
         lease.release();
       }
     }
