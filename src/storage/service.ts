@@ -1343,7 +1343,13 @@ export class StorageService {
       const now = this.now();
       const entry = this.entryOf({ ...row, accessed_at: iso(now) }, path.text, perms);
       if (row.disk_state === 'complete') {
-        const lease = await store.addLease(this.k, row.id, row.generation, 'read', caller.user, now, new Date(now.getTime() + LEASE_MS));
+        // The lease and the access time in one commit: a durable commit (an fsync) is most of
+        // the time to the first byte of a file on disk.
+        const lease = await this.transaction(async (tx) => {
+          const id = await store.addLease(tx, row.id, row.generation, 'read', caller.user, now, new Date(now.getTime() + LEASE_MS));
+          await store.touchAccessed(tx, row.id, now);
+          return id;
+        });
         let stream: Readable;
         try {
           stream = await this.disk.openRead(row.id, row.generation, start, end);
@@ -1354,7 +1360,6 @@ export class StorageService {
           throw error;
         }
         this.holdLease(lease, stream);
-        await store.touchAccessed(this.k, row.id, now);
         return { entry, stream, start, end, size, partial: range !== null };
       }
       if (!this.stager) {
