@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, afterEach, beforeEach, it } from 'node:test';
@@ -157,6 +157,36 @@ describeEachDatabase('batch: group commit and bulk cancel', (database) => {
     assert.equal((await api('POST', '/api/jobs/cancel', { ids: [999_999] })).status, 404);
     assert.equal((await api('POST', '/api/jobs/cancel', {})).status, 400, 'say what to cancel');
     assert.equal((await api('POST', '/api/jobs/cancel', { ids: [other], user: 'alice' })).status, 400, 'one kind at a time');
+  });
+
+  it('adopts at start-up a job that was started but not yet recorded as running (a crash in between): it is never started twice', async () => {
+    const ledger = path.join(work, 'ledger');
+    writeFileSync(ledger, '');
+    chmodSync(ledger, 0o666);
+    const script = `#!/bin/sh\necho "$SLURM_JOB_ID" >> ${ledger}\nsleep 30\n`;
+    const id = ((await submit({}, 'alice', script)).body as { jobs: number[] }).jobs[0]!;
+    const deadline = Date.now() + 20_000;
+    while (!readFileSync(ledger, 'utf8').includes(String(id))) {
+      assert.ok(Date.now() < deadline, 'the job runs');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    // As if the server died between the executor's start and the grouped commit: the row is pending.
+    await app.close();
+    await db.kysely.updateTable('jobs').set({ state: 'pending', started_at: null, transitions: JSON.stringify([{ state: 'pending', at: new Date().toISOString() }]) }).where('id', '=', id).execute();
+    const settings = parseSettings({ accounts: { passwordHash: { cost: 1024 } } }, 'test');
+    app = await buildApp({ settings, db, nodeSecret: 'secret', jobs: { executor: new LocalExecutor({ stateDir: path.join(work, 'state'), cgroups: false }), node: NODE } });
+    const alice = actor('alice');
+    const adopted = await app.keisan.batch.getJob(alice, id);
+    assert.equal(adopted.state, 'running', 'found running and recorded so');
+    assert.equal((await storedJobs()).find((j) => j.id === id)!.state, 'running');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(readFileSync(ledger, 'utf8').trim().split('\n').length, 1, 'not started a second time');
+    await app.keisan.batch.cancelMany(alice, { ids: [id] });
+    const endDeadline = Date.now() + 20_000;
+    while ((await app.keisan.batch.getJob(alice, id)).state !== 'cancelled') {
+      assert.ok(Date.now() < endDeadline, 'the adopted job is cancelled');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   });
 
   it("cancels a user's jobs: their own, or anyone's for an operator; never another user's", async () => {

@@ -195,7 +195,32 @@ export class BatchService {
     const rows = await store.jobsInStates(this.o.db, ['pending', 'running']);
     for (const row of rows) this.active.set(row.id, store.toJob(row));
     const running = [...this.active.values()].filter((j) => j.state === 'running').map((j) => j.id);
-    const { running: stillRunning, ended } = await this.o.executor.reattach(running);
+    const pendingIds = [...this.active.values()].filter((j) => j.state === 'pending').map((j) => j.id);
+    // Pending jobs too: one started just before a crash may not have been recorded as running yet.
+    const report = await this.o.executor.reattach([...running, ...pendingIds]);
+    const isPending = new Set(pendingIds);
+    const adopted = report.running.filter((id) => isPending.has(id));
+    if (adopted.length) {
+      const at = new Date(this.now()).toISOString();
+      const node = this.o.node().name;
+      await Promise.all(
+        adopted.map((id) => {
+          // Its GPUs (if any) are not known here: the scheduler sees it without GPUs.
+          const started = this.runningCopy(this.active.get(id)!, node, [], at);
+          this.active.set(id, started);
+          return this.write((tx) =>
+            tx
+              .updateTable('jobs')
+              .set({ state: 'running', started_at: at, node, gpu_indices: '[]', output: started.output, error: started.error, transitions: JSON.stringify(started.transitions) })
+              .where('id', '=', id)
+              .execute(),
+          );
+        }),
+      );
+      this.o.logger.warn({ jobs: adopted }, 'batch: jobs started just before the restart were found running and adopted');
+    }
+    const stillRunning = report.running.filter((id) => !isPending.has(id));
+    const ended = report.ended;
     // Recorded together: one transaction for all the ends found (group commit).
     await Promise.all(ended.map((end) => this.ended(end)));
     const lost = running.filter((id) => !stillRunning.includes(id) && !ended.some((e) => e.jobId === id));
@@ -304,61 +329,69 @@ export class BatchService {
   }
 
   /**
-   * Starts the jobs one scheduling pass chose: all of them are marked running in ONE transaction
-   * (group commit), and only after it committed are they handed to the executor — so a job the
-   * database still calls pending never runs (after a crash it would be started a second time).
+   * Starts the jobs one scheduling pass chose, then records them as running — all of them in
+   * ONE transaction (group commit), written while the jobs already run. Crash-safety: the
+   * executor's own record of a start is made before the job runs, and at start-up `start()` asks
+   * the executor about pending jobs too, so a job started just before a crash (its row still
+   * pending) is found and adopted, never started a second time (the executor also refuses to
+   * start a job id twice).
    */
   private async launchAll(decisions: Array<{ jobId: number; node: string; gpuIndices: number[] }>): Promise<void> {
     if (decisions.length === 0) return;
-    const launches: Array<() => Promise<void>> = [];
-    const stored: Promise<void>[] = [];
-    const marked: number[] = [];
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
     const rows = await this.o.db.selectFrom('jobs').select(['id', 'uid', 'gid', 'script', 'env']).where('id', 'in', decisions.map((d) => d.jobId)).execute();
     const byId = new Map(rows.map((r) => [r.id, r]));
+    const chosen: Array<{ before: Job; started: Job; row: (typeof rows)[number] }> = [];
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
     for (const { jobId, node, gpuIndices } of decisions) {
       const job = this.active.get(jobId);
       const row = byId.get(jobId);
       if (!job || job.state !== 'pending' || !row || this.launches.has(jobId)) continue;
-      const at = new Date(this.now()).toISOString();
-      const names = { jobId, jobName: job.name, user: job.user, arrayJobId: job.arrayJobId, arrayTaskId: job.arrayTaskId, node };
-      const output = path.resolve(job.chdir, expandOutputPattern(job.output, names));
-      const error = path.resolve(job.chdir, expandOutputPattern(job.error, names));
-      const transitions: Job['transitions'] = [...job.transitions, { state: 'running', at }];
-      const started: Job = { ...job, state: 'running', startedAt: at, node, gpuIndices, output, error, transitions };
+      const started = this.runningCopy(job, node, gpuIndices, new Date(this.now()).toISOString());
       // In memory at once (the scheduler must not choose it again); a cancel meanwhile waits for the start.
       this.active.set(jobId, started);
       this.launches.set(jobId, gate);
-      marked.push(jobId);
-      const write = this.write((tx) =>
-        tx
-          .updateTable('jobs')
-          .set({ state: 'running', started_at: at, node, gpu_indices: JSON.stringify(gpuIndices), output, error, transitions: JSON.stringify(transitions) })
-          .where('id', '=', jobId)
-          .execute(),
-      ).then(
-        () => {
-          launches.push(() => this.launch(started, row));
-        },
-        (failure: unknown) => {
-          // Not stored: the job stays pending and a later pass tries again.
-          this.o.logger.error({ job: jobId, err: failure }, 'batch: a job could not be marked running; it stays pending');
-          if (this.active.get(jobId) === started) this.active.set(jobId, job);
-        },
-      );
-      stored.push(write);
+      chosen.push({ before: job, started, row });
     }
+    const stored: Promise<void>[] = [];
     try {
+      for (const { before, started, row } of chosen) {
+        if (!(await this.launch(started, row))) continue;
+        // Queued right after the start: the job's end (queued later) is written after it.
+        stored.push(
+          this.write((tx) =>
+            tx
+              .updateTable('jobs')
+              .set({ state: 'running', started_at: started.startedAt, node: started.node, gpu_indices: JSON.stringify(started.gpuIndices), output: started.output, error: started.error, transitions: JSON.stringify(started.transitions) })
+              .where('id', '=', started.id)
+              .where('state', '=', 'pending')
+              .execute(),
+          ).then(
+            () => undefined,
+            (failure: unknown) => {
+              // It runs; the row says pending until its end is written (or a restart adopts it).
+              this.o.logger.error({ job: before.id, err: failure }, 'batch: a started job could not be recorded as running');
+            },
+          ),
+        );
+      }
       await Promise.all(stored);
-      for (const launch of launches) await launch();
     } finally {
-      for (const id of marked) if (this.launches.get(id) === gate) this.launches.delete(id);
+      for (const { started } of chosen) if (this.launches.get(started.id) === gate) this.launches.delete(started.id);
       release();
     }
   }
 
-  private async launch(job: Job, row: { uid: number; gid: number; script: string; env: string }): Promise<void> {
+  /** The job as it runs: node, GPUs, output paths expanded, the `running` transition. */
+  private runningCopy(job: Job, node: string, gpuIndices: number[], at: string): Job {
+    const names = { jobId: job.id, jobName: job.name, user: job.user, arrayJobId: job.arrayJobId, arrayTaskId: job.arrayTaskId, node };
+    const output = path.resolve(job.chdir, expandOutputPattern(job.output, names));
+    const error = path.resolve(job.chdir, expandOutputPattern(job.error, names));
+    return { ...job, state: 'running', startedAt: at, node, gpuIndices, output, error, transitions: [...job.transitions, { state: 'running', at }] };
+  }
+
+  /** Hands one job to the executor; false (and the job ended as failed) when it could not start. */
+  private async launch(job: Job, row: { uid: number; gid: number; script: string; env: string }): Promise<boolean> {
     const jobId = job.id;
     const node = job.node ?? 'local';
     const { gpuIndices, output, error } = job;
@@ -410,10 +443,12 @@ export class BatchService {
       if (job.mail.begin) {
         void this.notify(job, 'job-began', `Job ${jobId} (${job.name}) started`, true).catch((failure: unknown) => this.o.logger.error({ err: failure, job: jobId }, 'batch: the start notice could not be stored'));
       }
+      return true;
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       this.o.logger.error({ job: jobId, err: error }, 'batch: job could not be started');
       await this.ended({ jobId, state: 'failed', exitCode: null, signal: null, endedAt: this.now(), cpuSeconds: null, maxRssBytes: null, reason: `could not start: ${message}` });
+      return false;
     }
   }
 
