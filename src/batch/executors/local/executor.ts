@@ -4,7 +4,8 @@
  *
  * Start: the executor creates the job's cgroups (limits written), writes its records and the
  * script, and spawns the job shim (`job-shim.sh`, a /bin/sh script) in a new session, from a
- * worker thread so that starting never blocks this thread (spawner.ts). The shim
+ * small helper process so that starting never blocks this thread and never forks the daemon
+ * (spawner.ts). The shim
  * moves itself out of the daemon's cgroups, records `started`, then runs the job as a child:
  * that child joins the job's cgroups before any user code runs, drops to the user's uid/gid
  * with setpriv (when the executor is root), opens the output files as the user and execs the
@@ -481,8 +482,6 @@ export class LocalExecutor implements JobExecutor {
         ...tail,
       ];
 
-      // The shim's stderr is the job's `launch` record (see job-shim.sh).
-      const launchFd = fs.openSync(path.join(dir, 'launch'), 'wx', 0o644);
       const tracked: Tracked = {
         jobId: spec.jobId,
         dir,
@@ -498,12 +497,11 @@ export class LocalExecutor implements JobExecutor {
         launchingSince: null,
         lastLiveCheck: Date.now(),
       };
-      let pid: number;
-      try {
-        pid = await new Promise<number>((resolve, reject) => {
+      // The shim's stderr is the job's `launch` record (see job-shim.sh).
+      const pid = await new Promise<number>((resolve, reject) => {
           let spawned = false;
           tracked.unwatch = spawner.spawn(
-            { file: '/bin/sh', argv, env, cwd: dir, stderrFd: launchFd },
+            { file: '/bin/sh', argv, env, cwd: dir, stderrPath: path.join(dir, 'launch') },
             {
               spawned: (p) => {
                 spawned = true;
@@ -520,9 +518,6 @@ export class LocalExecutor implements JobExecutor {
             },
           );
         });
-      } finally {
-        fs.closeSync(launchFd);
-      }
       tracked.pid = pid;
       tracked.startedAt = Date.now();
       this.tracked.set(spec.jobId, tracked);
