@@ -261,6 +261,7 @@ export class LocalExecutor implements JobExecutor {
     this.nice = findProgram('nice');
     this.env = findProgram('env');
 
+    spawner.prepare();
     this.poller = setInterval(() => this.poll(), o.pollIntervalMs ?? 200);
     this.poller.unref();
   }

@@ -6,8 +6,8 @@
  * until the child has exec'd; the helper does that waiting instead, and the daemon's thread only
  * sends a message.
  *
- * One helper per daemon, shared by every executor, started on the first spawn (and again if it
- * ever dies), unref'd while no spawn is pending (it never keeps the daemon alive), and gone when
+ * One helper per daemon, shared by every executor, started when the first executor opens (and
+ * again at the next spawn if it ever dies), unref'd while no spawn is pending (it never keeps the daemon alive), and gone when
  * the daemon goes (it exits when its IPC channel closes). The shims are the helper's children:
  * it reports their exits at once. If the helper dies, the shims it started keep running (detached,
  * re-parented to PID 1): their ends are found by polling the job records, as after a restart.
@@ -108,6 +108,11 @@ class Spawner {
     this.starting.clear();
     // Children already started are no longer watched: their callers find their ends by polling.
     for (const callbacks of all) callbacks.error(message);
+  }
+
+  /** Starts the helper now (an executor does when it opens), so that no job's start waits for it. */
+  prepare(): void {
+    this.ensureHelper();
   }
 
   /** Starts a child; returns a function that stops reporting to these callbacks. */
