@@ -7,7 +7,7 @@ import { clientOf, examples, outputOf } from '../cli/context.ts';
 import { EXIT_FAILED, formatTime } from '../cli/output.ts';
 import { readStdin } from '../cli/prompt.ts';
 import { releaseDevice } from '../devices/commands.ts';
-import { invalidInput } from '../lib/errors.ts';
+import { conflict, invalidInput } from '../lib/errors.ts';
 import { formatDuration, formatSize } from '../lib/units.ts';
 import { FINAL_STATES, type JobState, type Queue } from './model.ts';
 import type { Job } from './store.ts';
@@ -382,6 +382,10 @@ export function registerBatchCommands(program: Command): void {
       if ((ids.length > 0) === (options.user !== undefined)) throw invalidInput('name the jobs to cancel: job ids, or --user NAME (not both)');
       const body = options.user !== undefined ? { user: options.user } : { ids: parseJobIds(ids) };
       const result = await client.request<{ cancelled: number[]; skipped: Array<{ id: number; state: string }> }>('POST', '/api/jobs/cancel', body);
+      // Nothing cancelled because every job named had ended: an error, as for one job before.
+      if (result.cancelled.length === 0 && result.skipped.length > 0) {
+        throw conflict(result.skipped.map((s) => `job ${s.id} already ended (${s.state}): nothing to cancel`).join('; '));
+      }
       out.result(result, () => {
         const n = result.cancelled.length;
         if (n === 1) out.line(`Job ${result.cancelled[0]} cancelled.`);
@@ -389,7 +393,6 @@ export function registerBatchCommands(program: Command): void {
         else if (result.skipped.length === 0) out.line('Nothing to cancel: no pending or running job.');
         for (const s of result.skipped) out.line(`Job ${s.id} already ended (${s.state}): nothing to cancel.`);
       });
-      if (result.cancelled.length === 0 && result.skipped.length > 0) process.exitCode = EXIT_FAILED;
     });
 
   for (const [name, verb, route, done] of [
