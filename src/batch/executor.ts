@@ -53,6 +53,8 @@ export interface JobExecutor {
   start(spec: LaunchSpec): Promise<{ startedAt: number }>;
   kill(jobId: number, reason: 'cancelled' | 'timeout'): Promise<void>;
   onEnded(listener: (end: JobEnd) => void): void;
+  /** What a job was launched with (its GPUs, when it started), for jobs adopted after a restart; null when unknown. */
+  launchDetails?(jobId: number): { gpuIndices: number[]; startedAt: number | null } | null;
   /** After a restart: which of these jobs still run, and how the others ended. */
   reattach(jobIds: number[]): Promise<{ running: number[]; ended: JobEnd[] }>;
   close(): Promise<void>;

@@ -171,6 +171,7 @@ describeEachDatabase('batch: group commit and bulk cancel', (database) => {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     // As if the server died between the executor's start and the grouped commit: the row is pending.
+    const beforeCrash = Date.now();
     await app.close();
     await db.kysely.updateTable('jobs').set({ state: 'pending', started_at: null, transitions: JSON.stringify([{ state: 'pending', at: new Date().toISOString() }]) }).where('id', '=', id).execute();
     const settings = parseSettings({ accounts: { passwordHash: { cost: 1024 } } }, 'test');
@@ -178,6 +179,7 @@ describeEachDatabase('batch: group commit and bulk cancel', (database) => {
     const alice = actor('alice');
     const adopted = await app.keisan.batch.getJob(alice, id);
     assert.equal(adopted.state, 'running', 'found running and recorded so');
+    assert.ok(adopted.startedAt !== null && Date.parse(adopted.startedAt) <= beforeCrash, 'with its real start time, from the executor');
     assert.equal((await storedJobs()).find((j) => j.id === id)!.state, 'running');
     await new Promise((resolve) => setTimeout(resolve, 300));
     assert.equal(readFileSync(ledger, 'utf8').trim().split('\n').length, 1, 'not started a second time');

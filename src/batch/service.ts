@@ -205,13 +205,16 @@ export class BatchService {
       const node = this.o.node().name;
       await Promise.all(
         adopted.map((id) => {
-          // Its GPUs (if any) are not known here: the scheduler sees it without GPUs.
-          const started = this.runningCopy(this.active.get(id)!, node, [], at);
+          // The executor recorded what it launched: the job keeps its GPUs and its real start time.
+          const details = this.o.executor.launchDetails?.(id) ?? null;
+          const gpuIndices = details?.gpuIndices ?? [];
+          const startedAt = details?.startedAt != null ? new Date(details.startedAt).toISOString() : at;
+          const started = this.runningCopy(this.active.get(id)!, node, gpuIndices, startedAt);
           this.active.set(id, started);
           return this.write((tx) =>
             tx
               .updateTable('jobs')
-              .set({ state: 'running', started_at: at, node, gpu_indices: '[]', output: started.output, error: started.error, transitions: JSON.stringify(started.transitions) })
+              .set({ state: 'running', started_at: startedAt, node, gpu_indices: JSON.stringify(gpuIndices), output: started.output, error: started.error, transitions: JSON.stringify(started.transitions) })
               .where('id', '=', id)
               .execute(),
           );

@@ -426,6 +426,19 @@ describe('local executor: re-attaching after a restart or a crash', { skip }, ()
     await ex.close();
   });
 
+  it('tells what a job was launched with (its GPUs, its start) for jobs adopted after a restart', async () => {
+    const { ex, ends } = h.executor();
+    await ex.start(spec(70, 'sleep 0.3', h.outDir, { gpuIndices: [1, 3] }));
+    const details = await waitFor('the start record', () => {
+      const d = ex.launchDetails(70);
+      return d?.startedAt != null ? d : undefined;
+    });
+    assert.deepEqual(details.gpuIndices, [1, 3]);
+    assert.equal(ex.launchDetails(71), null, 'unknown job');
+    await ends.end(70, 10_000);
+    await ex.close();
+  });
+
   it('a second live executor on the same state directory is refused', async () => {
     const { ex } = h.executor();
     assert.ok(ex.capabilities());

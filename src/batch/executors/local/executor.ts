@@ -429,6 +429,7 @@ export class LocalExecutor implements JobExecutor {
         memBytes: spec.memBytes,
         timeLimitMs: spec.timeLimitMs > 0 ? spec.timeLimitMs : null,
         cpuTimeLimitMs: spec.cpuTimeLimitMs && spec.cpuTimeLimitMs > 0 ? spec.cpuTimeLimitMs : null,
+        gpuIndices: spec.gpuIndices,
         createdAt: Date.now(),
         cgroups,
       };
@@ -870,6 +871,15 @@ export class LocalExecutor implements JobExecutor {
         // not finished
       }
     }
+  }
+
+  /** The GPUs a job was launched with and when its shim recorded the start (JobExecutor). */
+  launchDetails(jobId: number): { gpuIndices: number[]; startedAt: number | null } | null {
+    const dir = this.jobDir(jobId);
+    const spec = readSpec(dir);
+    if (!spec) return null;
+    const started = readStarted(dir);
+    return { gpuIndices: spec.gpuIndices ?? [], startedAt: started ? Math.round(started.at) : null };
   }
 
   /** Drops a finished job's records (after the caller has stored its end). Running jobs are kept. */

@@ -47,6 +47,7 @@ export interface SpecRecord {
   memBytes: number;
   timeLimitMs: number | null;
   cpuTimeLimitMs?: number | null;
+  gpuIndices?: number[];
   createdAt: number;
   cgroups: string[];
 }
