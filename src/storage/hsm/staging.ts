@@ -15,11 +15,13 @@ import * as store from './store.ts';
  *
  * One `ActiveStage` per file at a time, whoever asks (a read, a bulk request, several of each):
  * they all join it. It reads the copies in turn (the preferred volume first, then by copy
- * number) into the file's generation on the disk tier, hashing as it goes; the disk copy
- * becomes `complete` only after the whole entry arrived, the backend raised no error and the
- * SHA-256 equals the one recorded at ingest. A damaged copy is recorded in `hsm_copy_problems`,
- * logged, marked obsolete (cleanup removes it from its volume) and the file is marked dirty, so
- * migration writes that copy anew from the good disk copy.
+ * number) into the file's generation on the disk tier; the disk copy becomes `complete` only
+ * after the whole entry arrived, the backend raised no error and the SHA-256 equals the one
+ * recorded at ingest (a whole entry: checked by the backend as it streams, against the copy's
+ * SHA-256, which is the file's; a container member, a range read: hashed here as it goes). A
+ * damaged copy is recorded in `hsm_copy_problems`, logged, marked obsolete (cleanup removes it
+ * from its volume) and the file is marked dirty, so migration writes that copy anew from the
+ * good disk copy.
  *
  * Async readers follow the stage: they get bytes as soon as they are on disk. If the copy being
  * read turns out damaged after a reader already got bytes, that reader's stream fails (the bytes
@@ -88,7 +90,8 @@ export class ActiveStage {
   }
 }
 
-const CHUNK = 256 * 1024;
+/** Bytes a follower reads at a time (and its stream's high water mark). */
+const CHUNK = 1024 * 1024;
 
 /** A stream of `range` of a file, following an active stage as its bytes reach the disk file. */
 export function followStage(stage: ActiveStage, filePath: string, range: { start: number; end: number }): Readable {
@@ -97,7 +100,6 @@ export function followStage(stage: ActiveStage, filePath: string, range: { start
   let delivered = false;
   let handle: FileHandle | null = null;
   let busy = false;
-  const buffer = Buffer.allocUnsafe(CHUNK);
 
   const closeHandle = async () => {
     const h = handle;
@@ -158,6 +160,8 @@ export function followStage(stage: ActiveStage, filePath: string, range: { start
         const available = stage.state === 'done' ? stage.size : Math.min(stage.written, stage.size - 1);
         if (position < available) {
           const want = Math.min(CHUNK, available - position, range.end + 1 - position);
+          // A buffer of its own for each read, handed to the reader as is (no copy).
+          const buffer = Buffer.allocUnsafe(want);
           const { bytesRead } = await handle!.read(buffer, 0, want, position);
           if (bytesRead === 0) {
             await stage.changed();
@@ -165,7 +169,7 @@ export function followStage(stage: ActiveStage, filePath: string, range: { start
           }
           position += bytesRead;
           delivered = true;
-          if (!readable.push(Buffer.from(buffer.subarray(0, bytesRead)))) return;
+          if (!readable.push(bytesRead === want ? buffer : buffer.subarray(0, bytesRead))) return;
           continue;
         }
         if (stage.state === 'done') {
@@ -302,8 +306,12 @@ export class Stager {
           };
           // A container member is a range read of the container's entry: the backend cannot check
           // the entry's SHA-256 on a range, so the member's own SHA-256 is checked below.
-          const stream = await ctx.archive.read(ns.locationOf(copy), ns.rangeOf(copy), progress);
-          const hash = createHash('sha256');
+          const range = ns.rangeOf(copy);
+          const stream = await ctx.archive.read(ns.locationOf(copy), range, progress);
+          // A whole entry is verified by the backend while it streams (ArchiveBackend.read: the
+          // stream fails with an ArchiveChecksumError when the bytes differ from the entry's
+          // SHA-256, which is the copy's): hashing it again here would double the CPU of a stage.
+          const hash = range === undefined && copy.sha256 === row.sha256 ? null : createHash('sha256');
           let transferring = false;
           for await (const piece of stream) {
             const chunk = piece as Buffer;
@@ -311,14 +319,19 @@ export class Stager {
               transferring = true;
               stage.emit({ kind: 'transferring', volume: copy.volume, bytes: 0 });
             }
-            let done = 0;
-            while (done < chunk.length) done += (await handle.write(chunk, done, chunk.length - done, stage.written + done)).bytesWritten;
-            hash.update(chunk);
+            const at = stage.written;
+            const writing = (async () => {
+              let done = 0;
+              while (done < chunk.length) done += (await handle.write(chunk, done, chunk.length - done, at + done)).bytesWritten;
+            })();
+            // Hashed while the write is in flight (thread pool).
+            hash?.update(chunk);
+            await writing;
             stage.written += chunk.length;
             stage.emit({ kind: 'transferring', volume: copy.volume, bytes: stage.written });
             stage.notify();
           }
-          const actual = hash.digest('hex');
+          const actual = hash ? hash.digest('hex') : copy.sha256;
           if (stage.written !== row.size || actual !== row.sha256) {
             throw new StageChecksumError(`copy ${copy.copy_no} on ${copy.volume} gave ${stage.written} bytes with SHA-256 ${actual}; the file has ${row.size} bytes with SHA-256 ${row.sha256}`);
           }
