@@ -139,6 +139,7 @@ export class Repacker {
   private async runJob(job: store.RepackRow): Promise<void> {
     const { ctx } = this;
     const now = () => ctx.clock.now();
+    if (this.paused.has(job.id)) return;
     await store.updateRepack(ctx.db, job.id, { state: 'running' }, now());
     const volume = (await ctx.archive.volumes()).find((v) => v.name === job.volume);
     if (!volume) {
@@ -150,7 +151,11 @@ export class Repacker {
     let bytesDone = job.bytesDone;
     const problems: string[] = [];
     for (let round = 0; round < 1_000_000; round++) {
-      if (await this.isPaused(job.id)) return;
+      if (await this.isPaused(job.id)) {
+        // A pause that raced with the start above may have been overwritten by 'running': say it again.
+        if (this.paused.has(job.id)) await store.updateRepack(ctx.db, job.id, { state: 'paused' }, now());
+        return;
+      }
       const live = (await ns.copiesOnVolume(ctx.db, job.volume, false)).filter((c) => !problems.some((p) => p.startsWith(`#${c.id}:`)));
       const next = live[0];
       if (!next) break;
