@@ -57,7 +57,6 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -67,6 +66,7 @@ import type { Job } from '../src/batch/store.ts';
 import type { SubmitResult } from '../src/batch/submission-input.ts';
 import { initTestDataDir } from '../src/server/testing.ts';
 import { SCHEDULER_GOALS, gc, measureFullPass, measureMillionPending, median, type MillionPendingResult } from './scheduler-workload.ts';
+import { freePort } from '../src/lib/net.ts';
 
 const BENCH_FILE = fileURLToPath(import.meta.url);
 const REPO_ROOT = path.resolve(path.dirname(BENCH_FILE), '..');
@@ -332,17 +332,6 @@ function idOf(name: string, file: '/etc/passwd' | '/etc/group'): number {
   return Number(line.split(':')[2]);
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function mkdirOpen(dir: string): string {
   fs.mkdirSync(dir, { recursive: true });

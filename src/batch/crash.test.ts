@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -10,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { initTestDataDir } from '../server/testing.ts';
 import { CgroupTree, detectCgroupLayout } from './executors/local/cgroups.ts';
 import type { Job } from './store.ts';
+import { freePort } from '../lib/net.ts';
 
 /**
  * Jobs survive a crash of the daemons: under `keisan up`, `kill -9` the server and the agent
@@ -20,16 +20,6 @@ const BIN = fileURLToPath(new URL('../../bin/keisan.js', import.meta.url));
 const JOBS = 200;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 describe('batch: a kill -9 of the server and the agent loses no job', () => {
   const scratch = mkdtempSync(path.join(tmpdir(), 'keisan-crash-test-'));

@@ -11,7 +11,8 @@ import { parseSettings, parseYaml, type MailSettings } from '../lib/config.ts';
 import { DEFAULT_FACILITY_FILE } from '../server/facility.ts';
 import { createMailer, type MailError, type Mailer } from './mail.ts';
 import { FIRST_RETRY_MS, GIVE_UP_AFTER_MS, MailOutbox, MAX_RETRY_MS, nextAttempt } from './outbox.ts';
-import { describeWithSmtp, freePort, TestSmtpServer } from './testing-smtp.ts';
+import { freePort } from '../lib/net.ts';
+import { describeWithSmtp, TestSmtpServer } from './testing-smtp.ts';
 
 const FROM = 'Keisan Test <keisan@example.org>';
 const mailSettings = (port: number, extra: Partial<MailSettings['smtp']> = {}): MailSettings =>

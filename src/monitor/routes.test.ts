@@ -5,7 +5,8 @@ import type { Db } from '../db/connection.ts';
 import { describeEachDatabase } from '../db/testing.ts';
 import { parseSettings } from '../lib/config.ts';
 import { buildApp, type KeisanApp } from '../server/app.ts';
-import { describeWithSmtp, freePort, TestSmtpServer } from './testing-smtp.ts';
+import { freePort } from '../lib/net.ts';
+import { describeWithSmtp, TestSmtpServer } from './testing-smtp.ts';
 
 /** The operators' mail API against a real SMTP server on loopback. */
 describeWithSmtp('mail admin API', () => {

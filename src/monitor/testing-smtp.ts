@@ -1,6 +1,5 @@
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe } from 'node:test';
@@ -95,17 +94,6 @@ export function describeWithSmtp(title: string, suite: () => void): void {
   describe(title, { skip: SMTP_SKIP_REASON }, suite);
 }
 
-/** A loopback port nothing listens on (at the moment of asking). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address() as net.AddressInfo;
-      server.close(() => resolve(address.port));
-    });
-  });
-}
 
 export class TestSmtpServer {
   readonly host = '127.0.0.1';

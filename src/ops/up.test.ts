@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { processExists } from '../lib/process.ts';
 import { OPERATOR_PASSWORD_FILE } from '../server/facility.ts';
 import { initTestDataDir } from '../server/testing.ts';
+import { freePort } from '../lib/net.ts';
 
 /**
  * `keisan up` as a user runs it: the real executable, supervising real watchdog, server and
@@ -26,14 +27,6 @@ function childEnv(home: string): NodeJS.ProcessEnv {
 }
 
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  assert.ok(address && typeof address === 'object');
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return address.port;
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -312,32 +312,8 @@ export class StorageService {
   private async ensureRoot(): Promise<store.EntryRow> {
     let row = await store.root(this.k);
     if (!row) {
-      const at = iso(this.now());
-      await store.insertEntry(this.k, {
-        parent_id: null,
-        name: '',
-        kind: store.DIRECTORY,
-        owner_name: this.operatorName,
-        group_name: this.operatorName,
-        acl: ROOT_ACL,
-        initial_file_acl: null,
-        initial_dir_acl: null,
-        class_of_service: null,
-        family: null,
-        size: 0,
-        sha256: null,
-        generation: 0,
-        next_generation: 1,
-        writer: null,
-        disk_state: 'none',
-        dirty: 0,
-        migrated_at: null,
-        pinned_until: null,
-        created_at: at,
-        modified_at: at,
-        accessed_at: at,
-        changed_at: at,
-      });
+      const values = this.newRow(0, '', store.DIRECTORY, this.operatorName, this.operatorName, ROOT_ACL, null, null, null, null, this.now());
+      await store.insertEntry(this.k, { ...values, parent_id: null });
       row = (await store.root(this.k))!;
     }
     this.rootRow = row;

@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { initTestDataDir } from '../../server/testing.ts';
+import { freePort } from '../../lib/net.ts';
 
 /**
  * kill -9 of a real `keisan server` while it migrates, while it stages and while it repacks: after a restart the
@@ -19,16 +19,6 @@ const MIB = 1024 * 1024;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 describe('HSM: kill -9 of the server during migration and during staging', () => {
   const scratch = mkdtempSync(path.join(tmpdir(), 'keisan-hsm-crash-'));
