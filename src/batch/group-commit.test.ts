@@ -67,6 +67,36 @@ describeEachDatabase('batch: group commit and bulk cancel', (database) => {
     api('POST', '/api/jobs', { script, args: [], submitDir: work, environment: { PATH: '/usr/bin:/bin' }, options: { time: '5', ...options } }, as);
   const storedJobs = async () => (await db.kysely.selectFrom('jobs').selectAll().orderBy('id').execute()).map(toJob);
 
+  it('a job whose end is reported before its start is confirmed keeps its start in the record (and in the accounting)', async () => {
+    await app.close();
+    // The executor tells of the end before start() returns: the end's write is queued before the `running` one.
+    class EndsBeforeStartReturns extends LocalExecutor {
+      private readonly endedIds = new Set<number>();
+      constructor() {
+        super({ stateDir: path.join(work, 'state-fast'), cgroups: false });
+        this.onEnded((end) => this.endedIds.add(end.jobId));
+      }
+      override async start(spec: Parameters<LocalExecutor['start']>[0]) {
+        const started = await super.start(spec);
+        for (let i = 0; i < 1000 && !this.endedIds.has(spec.jobId); i++) await new Promise((resolve) => setTimeout(resolve, 5));
+        return started;
+      }
+    }
+    const settings = parseSettings({ accounts: { passwordHash: { cost: 1024 } } }, 'test');
+    app = await buildApp({ settings, db, nodeSecret: 'secret', jobs: { executor: new EndsBeforeStartReturns(), node: NODE } });
+    const id = ((await submit({}, 'alice', '#!/bin/sh\nexit 3\n')).body as { jobs: number[] }).jobs[0]!;
+    const deadline = Date.now() + 20_000;
+    let job: Job | undefined;
+    while ((job = (await storedJobs()).find((j) => j.id === id))!.state !== 'failed') {
+      assert.ok(Date.now() < deadline, `the job ends (${job!.state})`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.equal(job!.exitCode, 3);
+    assert.ok(job!.startedAt !== null && job!.node === NODE.name, 'the start is recorded with the end');
+    const usage = (await api('GET', '/api/usage?by=user&from=1h')).body as { key: string; jobs: number }[];
+    assert.deepEqual(usage.map((u) => [u.key, u.jobs]), [['alice', 1]]);
+  });
+
   it('stores concurrent submissions with distinct ids and acknowledges every one after its commit', async () => {
     const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => submit({ hold: true, name: `c${i}` })));
     assert.deepEqual(answers.map((a) => a.status), Array(40).fill(201));

@@ -477,10 +477,12 @@ export class BatchService {
     this.finished.set(end.jobId, end.state);
     if (job.startedAt) this.chargeUsage(job, Math.max(0, end.endedAt - Date.parse(job.startedAt)));
     this.requestSchedule();
+    // The start is written too: a job that ends at once may have its end queued before its `running` record.
+    const start = job.startedAt ? { started_at: job.startedAt, node: job.node, gpu_indices: JSON.stringify(job.gpuIndices), output: job.output, error: job.error } : {};
     const stored = this.write((tx) =>
       tx
         .updateTable('jobs')
-        .set({ state: end.state, ended_at: endedAt, exit_code: end.exitCode, exit_signal: end.signal, reason: end.reason, cpu_seconds: end.cpuSeconds, max_rss_bytes: end.maxRssBytes, gpu_seconds: gpuSeconds, transitions: JSON.stringify(transitions) })
+        .set({ ...start, state: end.state, ended_at: endedAt, exit_code: end.exitCode, exit_signal: end.signal, reason: end.reason, cpu_seconds: end.cpuSeconds, max_rss_bytes: end.maxRssBytes, gpu_seconds: gpuSeconds, transitions: JSON.stringify(transitions) })
         .where('id', '=', end.jobId)
         .execute(),
     );
