@@ -152,7 +152,7 @@ describe('keisan up', () => {
   });
 
   it('starts the watchdog, the server and the agent, and says it is up', async () => {
-    await up.waitFor(/Keisan is up at (\S+)/, 60_000);
+    await up.waitFor(/Ctrl-C stops everything/, 60_000);
     assert.match(up.stdout, new RegExp(`Keisan is up at ${url}$`, 'm'));
     const processes = await up.waitFor(/processes\s+watchdog pid (\d+), server pid (\d+), agent pid (\d+)/, 5000);
     const [watchdogPid, serverPid, agentPid] = processes.slice(1).map(Number);
