@@ -6,6 +6,7 @@
  *
  * Importing this module runs nothing.
  */
+import { seededRandom } from '../src/lib/random.ts';
 import { performance } from 'node:perf_hooks';
 import type { NodeResources, RunningSchedJob, SchedJob, SchedulerPolicy, SchedulerState } from '../src/batch/model.ts';
 import { defaultQueues } from '../src/batch/queues.ts';
@@ -19,17 +20,7 @@ const HOUR = 3_600_000;
 /** The scheduler's clock in every pass (the state is built relative to it). */
 export const NOW = Date.parse('2026-03-02T09:00:00Z');
 
-/** A small deterministic PRNG (mulberry32), so every run builds the same state. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = seededRandom;
 
 const USERS = Array.from({ length: 50 }, (_, i) => ({ user: `user${String(i).padStart(2, '0')}`, subgroup: `sg${i % 10}`, workgroup: `wg${i % 5}` }));
 const QUEUE_MIX = ['short', 'short', 'short', 'middle', 'middle', 'large', 'express', 'huge'];

@@ -1,3 +1,4 @@
+import { seededRandom } from '../lib/random.ts';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decayMultiplier, decayUsage, expectedCharge, fairShareFactor, fairShareNumbers, FairShareLane, usageRate } from './fairshare.ts';
@@ -138,17 +139,7 @@ describe('FairShareLane', () => {
 
 // ---------------------------------------------------------------------------- a simulated day
 
-/** mulberry32: deterministic pseudo-random numbers in [0, 1). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = seededRandom;
 
 describe('fair share under flooding: a simulated day', () => {
   it('A floods 10 000 jobs; B, C, D, E keep submitting: deliveries match the shares within ±5 %, and B starts at the next completion', () => {

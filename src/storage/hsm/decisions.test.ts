@@ -1,3 +1,4 @@
+import { seededRandom } from '../../lib/random.ts';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
@@ -25,17 +26,7 @@ const GIB = 1024 ** 3;
 const NOW = new Date('2026-06-01T12:00:00Z');
 const ago = (ms: number) => new Date(NOW.getTime() - ms);
 
-/** A small seeded PRNG (mulberry32), so property loops are reproducible. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 
 const cls = (name: string, over: Partial<ClassOfService> = {}): ClassOfService => ({ ...DEFAULT_CLASS, name, ...over });
 
