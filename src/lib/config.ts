@@ -5,19 +5,12 @@ import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { invalidInput, KeisanError } from './errors.ts';
 import { parseDuration, parseSize } from './units.ts';
+import { duration } from './zod-units.ts';
+import { monitorSettings } from '../monitor/settings.ts';
 
 /** The facility file is `keisan.yaml` in the data directory. */
 export const FACILITY_FILE = 'keisan.yaml';
 export const DEFAULT_PORT = 8470;
-
-const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
-  try {
-    return parseDuration(value);
-  } catch (error) {
-    ctx.addIssue({ code: 'custom', message: error instanceof Error ? error.message : String(error) });
-    return z.NEVER;
-  }
-});
 
 const idRange = z
   .tuple([z.number().int().min(1), z.number().int().min(1)])
@@ -278,6 +271,8 @@ export const settingsSchema = z
       .strict()
       .default({ backfill: true, decayHalfLife: parseDuration('7d'), usageWeights: { cpu: 1, memGiB: 0.25, gpu: 8 }, subgroupShares: {}, cgroupParent: 'keisan' }),
     mail: mailSettings.optional(),
+    /** Agents' metrics and health checks, the server's history, alert rules and notifications. */
+    monitor: monitorSettings.default(() => monitorSettings.parse({})),
     storage: z
       .object({
         areas: storageAreasSettings.optional(),

@@ -23,6 +23,8 @@ import type { Settings } from '../lib/config.ts';
 import { KEISAN_VERSION } from '../lib/version.ts';
 import { createMailer, type Mailer } from '../monitor/mail.ts';
 import { MailOutbox } from '../monitor/outbox.ts';
+import { MonitorHub } from '../monitor/hub.ts';
+import { registerReportRoutes } from '../monitor/report-routes.ts';
 import { registerMonitorRoutes } from '../monitor/routes.ts';
 import { MailService } from '../monitor/service.ts';
 import { DaemonsService } from '../ops/daemons.ts';
@@ -140,6 +142,11 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
   const archiveTemp = options.archive || options.dataDir !== undefined ? null : await mkdtemp(path.join(tmpdir(), 'keisan-archive-'));
   const archive = options.archive ?? createArchiveBackend(settings.storage?.archive, options.dataDir ?? archiveTemp!);
   const hsm = new HsmService({ db: db.kysely, clock, settings, accounts, storage: storage.service, archive, mail: mail.configured ? mail : null, logger: app.log });
+  const monitor = new MonitorHub({
+    retentionMs: settings.monitor.history,
+    maxSeries: settings.monitor.maxSeries,
+    staleAfterMs: 3 * settings.monitor.interval,
+  });
   const context: ServerContext = {
     settings,
     clock,
@@ -153,9 +160,13 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
     hsm,
     batch,
     mail,
+    monitor,
   };
   app.decorate('keisan', context);
+  const monitorTicker = setInterval(() => monitor.tick(clock.now().getTime()), 5_000);
+  monitorTicker.unref();
   app.addHook('onClose', async () => {
+    clearInterval(monitorTicker);
     await hsm.close();
     await archive.close();
     if (archiveTemp) await rm(archiveTemp, { recursive: true, force: true });
@@ -224,6 +235,7 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
     registerHsmRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
     registerBatchRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
     registerMonitorRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
+    registerReportRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
   });
 
   app.get('/api/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());

@@ -4,6 +4,7 @@ import type { Db } from '../db/connection.ts';
 import type { DevicesService } from '../devices/service.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { Settings } from '../lib/config.ts';
+import type { MonitorHub } from '../monitor/hub.ts';
 import type { MailService } from '../monitor/service.ts';
 import type { DaemonsService } from '../ops/daemons.ts';
 import type { AreasService } from '../storage/areas/service.ts';
@@ -25,4 +26,6 @@ export interface ServerContext {
   /** The hierarchical storage manager (migration, purge, staging, repack, quotas) over the archive tier. */
   hsm: HsmService;
   mail: MailService;
+  /** Recent metrics and the latest health checks of every node (pushed by the agents). */
+  monitor: MonitorHub;
 }
