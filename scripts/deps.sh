@@ -13,6 +13,17 @@ packages=(
   # OpenStack Swift with s3api: the S3 archive tier's real test server (scripts/throwaway-swift.js)
   swift swift-proxy swift-account swift-container swift-object python3-swift
   memcached         # the Swift proxy's token cache
+  # Monitoring (src/monitor, deploy/, bench/agent.ts):
+  prometheus        # promtool: src/monitor/deploy.test.ts checks deploy/prometheus (config, rules, rule unit tests).
+                    # With policy-rc.d in place (below) installing it starts no Prometheus server: its
+                    # postinst calls invoke-rc.d / deb-systemd-invoke, which policy-rc.d's exit 101 refuses
+                    # (checked: running its postinst prints "policy-rc.d denied execution of restart", no process).
+  prometheus-node-exporter  # bench/agent.ts: the footprint peer the agent is compared with (the bench starts its own)
+  iputils-arping    # arping -D: the duplicate-IP check's address probe (src/monitor/checks) and its netns test
+  fping             # the ping check's many-hosts probe (src/monitor/checks)
+  iputils-ping      # ping: the ping check (src/monitor/checks)
+  ieee-data         # OUI vendor names for the MAC addresses a duplicate-IP alert names (src/monitor/checks)
+  iproute2          # ip netns / ip neigh: the duplicate-IP check and its two-namespace test, bench/agent.ts
 )
 
 missing=()
@@ -34,7 +45,8 @@ fi
 echo "deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
-# policy-rc.d keeps Debian from starting the packaged services (PostgreSQL, Swift, memcached):
+# policy-rc.d keeps Debian from starting the packaged services (PostgreSQL, Swift, memcached,
+# Prometheus, node_exporter):
 # tests run their own instances on private ports.
 if [ ! -e /usr/sbin/policy-rc.d ]; then
   printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
