@@ -12,9 +12,30 @@ export function registerMonitorCommands(program: Command, admin: Command): void 
     .description('run the node agent (metrics, health checks, jobs); one per node; `keisan up` runs it for you')
     .option('--data <dir>', 'data directory holding keisan.yaml and node-secret')
     .option('--server <url>', 'the Keisan server (default: from keisan.yaml)')
+    .option('--roles <roles>', "the node's roles for health checks, comma-separated: login, compute, storage, server (default: compute)")
+    .option('--interval <duration>', "report every this long instead of the server's monitor.interval (tests; env KEISAN_AGENT_INTERVAL)")
+    .option('--metrics-port <port>', "serve /metrics on this port instead of monitor.metrics.port; 'off' serves none")
+    .option('--metrics-listen <address>', 'serve /metrics on this address instead of monitor.metrics.listen')
     .action(async (options) => {
       const { runAgentProcess } = await import('./agent.ts');
-      await runAgentProcess(daemonConnection(options));
+      const { parseDuration } = await import('../lib/units.ts');
+      const { resolveDataDir } = await import('../lib/config.ts');
+      const { invalidInput } = await import('../lib/errors.ts');
+      let metricsPort: number | false | undefined;
+      if (options.metricsPort !== undefined) {
+        metricsPort = options.metricsPort === 'off' ? false : Number(options.metricsPort);
+        if (metricsPort !== false && !(Number.isInteger(metricsPort) && metricsPort >= 0 && metricsPort <= 65535)) {
+          throw invalidInput(`--metrics-port '${options.metricsPort}' must be a port number (0-65535) or 'off'`);
+        }
+      }
+      await runAgentProcess({
+        ...daemonConnection(options),
+        dataDir: resolveDataDir(options.data),
+        ...(options.roles ? { roles: options.roles.split(',').map((r) => r.trim()).filter(Boolean) } : {}),
+        ...(options.interval ? { intervalMs: Math.max(100, parseDuration(options.interval)) } : {}),
+        ...(metricsPort !== undefined ? { metricsPort } : {}),
+        ...(options.metricsListen ? { metricsListen: options.metricsListen } : {}),
+      });
     });
 
   const mail = admin.command('mail').description('outgoing e-mail: test the SMTP settings, see the outbox (operators)');
