@@ -136,7 +136,7 @@ describe('alert expressions: evaluation', () => {
     assert.equal(asVector(run('predict_linear(node_filesystem_avail_bytes[10m], 5m)'))[0]!.value.toFixed(0), String(5e9));
     assert.deepEqual(lines('predict_linear(node_filesystem_avail_bytes[30m], 4h) < 0'), ['{"host":"n1","mountpoint":"/scratch"} => -230000000000']);
     assert.deepEqual(lines('predict_linear(node_filesystem_avail_bytes[30m], 600 / 60) > 0').length, 1, 'a computed scalar argument');
-    assert.deepEqual(lines('avg_over_time(node_filesystem_avail_bytes[2m])'), ['{"host":"n1","mountpoint":"/scratch"} => 11000000000']);
+    assert.deepEqual(lines('avg_over_time(node_filesystem_avail_bytes[2m])'), ['{"host":"n1","mountpoint":"/scratch"} => 10500000000']);
     assert.deepEqual(lines('min_over_time(node_filesystem_avail_bytes[1h])'), ['{"host":"n1","mountpoint":"/scratch"} => 10000000000']);
     assert.deepEqual(lines('max_over_time(node_filesystem_avail_bytes[1h])'), ['{"host":"n1","mountpoint":"/scratch"} => 20000000000']);
     assert.deepEqual(lines('max_over_time(node_filesystem_avail_bytes[90s])'), ['{"host":"n1","mountpoint":"/scratch"} => 11000000000'], 'the window is (t − 90 s, t]');
