@@ -5,6 +5,7 @@ import { registerDeviceCommands } from '../devices/commands.ts';
 import { KeisanError } from '../lib/errors.ts';
 import { KEISAN_VERSION } from '../lib/version.ts';
 import { registerMonitorCommands } from '../monitor/commands.ts';
+import { registerMetricsCommands } from '../monitor/metrics/commands.ts';
 import { registerOpsCommands } from '../ops/commands.ts';
 import { registerRecoveryCommands } from '../recovery/commands.ts';
 import { registerServerCommands } from '../server/commands.ts';
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerOpsCommands(program, admin);
   registerServerCommands(program);
   registerMonitorCommands(program, admin);
+  registerMetricsCommands(program);
   registerRecoveryCommands(program);
   registerAccountCommands(program, admin);
   registerBatchCommands(program);

@@ -35,6 +35,8 @@ export interface AgentOptions {
   daemonLink?: boolean;
   /** Where procfs is (tests). */
   proc?: string;
+  /** The health-check runner (default: checks/runner.ts createCheckRunner; tests pass their own). */
+  createChecks?: typeof createCheckRunner;
 }
 
 /** A host name as the report schema wants it (letters, digits, dots and dashes). */
@@ -90,7 +92,7 @@ export class Agent {
       jobs: { parent: settings.batch.cgroupParent },
       gpus: settings.monitor.metrics.gpus ? {} : false,
     });
-    this.checks = createCheckRunner({
+    this.checks = (options.createChecks ?? createCheckRunner)({
       host: this.host,
       serverUrl: options.serverUrl,
       nodeSecret: options.nodeSecret,

@@ -24,6 +24,7 @@ import { KEISAN_VERSION } from '../lib/version.ts';
 import { createMailer, type Mailer } from '../monitor/mail.ts';
 import { MailOutbox } from '../monitor/outbox.ts';
 import { MonitorHub } from '../monitor/hub.ts';
+import { registerMetricsRoutes } from '../monitor/metrics/routes.ts';
 import { registerReportRoutes } from '../monitor/report-routes.ts';
 import { registerMonitorRoutes } from '../monitor/routes.ts';
 import { MailService } from '../monitor/service.ts';
@@ -236,6 +237,7 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
     registerBatchRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
     registerMonitorRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
     registerReportRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
+    registerMetricsRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
   });
 
   app.get('/api/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
