@@ -398,10 +398,12 @@ const storage: DashboardSpec = {
     {
       row: 'Keisan server',
       panels: [
-        { title: 'Server up', type: 'stat', w: 6, h: 4, targets: [{ expr: 'up{job="keisan-server"}', legend: '{{instance}}' }] },
-        { title: 'Server memory (RSS)', type: 'stat', w: 6, h: 4, unit: 'bytes', targets: [{ expr: 'process_resident_memory_bytes{job="keisan-server"}', legend: '{{instance}}' }] },
-        { title: 'Server CPU', w: 6, h: 4, type: 'stat', unit: 'percentunit', targets: [{ expr: `rate(process_cpu_seconds_total{job="keisan-server"}[${RATE}])`, legend: '{{instance}}' }] },
-        { title: 'Server event loop lag (p99)', description: 'Long lags delay API answers, staging and migration.', w: 6, h: 4, type: 'stat', unit: 's', thresholds: { warn: 0.1, red: 0.5 }, targets: [{ expr: 'nodejs_eventloop_lag_p99_seconds{job="keisan-server"}', legend: '{{instance}}' }] },
+        { title: 'Server up', type: 'stat', w: 4, h: 4, targets: [{ expr: 'up{job="keisan-server"}', legend: '{{instance}}' }] },
+        { title: 'Nodes reporting', description: 'Agents that report to the server (up) and those that stopped (down).', type: 'stat', w: 4, h: 4, targets: [{ expr: 'keisan_nodes{job="keisan-server"}', legend: '{{state}}' }] },
+        { title: 'Jobs', type: 'stat', w: 4, h: 4, targets: [{ expr: 'keisan_jobs{job="keisan-server"}', legend: '{{state}}' }] },
+        { title: 'Server memory (RSS)', type: 'stat', w: 4, h: 4, unit: 'bytes', targets: [{ expr: 'keisan_server_process_resident_memory_bytes{job="keisan-server"}', legend: '{{instance}}' }] },
+        { title: 'Server CPU', type: 'stat', w: 4, h: 4, unit: 'percentunit', targets: [{ expr: `rate(keisan_server_process_cpu_seconds_total{job="keisan-server"}[${RATE}])`, legend: '{{instance}}' }] },
+        { title: 'Server event loop lag (p99)', description: 'Long lags delay API answers, staging and migration.', type: 'stat', w: 4, h: 4, unit: 's', thresholds: { warn: 0.1, red: 0.5 }, targets: [{ expr: 'keisan_server_nodejs_eventloop_lag_p99_seconds{job="keisan-server"}', legend: '{{instance}}' }] },
       ],
     },
   ],
