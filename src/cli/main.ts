@@ -4,6 +4,7 @@ import { registerBatchCommands, registerQueueCommands } from '../batch/commands.
 import { registerDeviceCommands } from '../devices/commands.ts';
 import { KeisanError } from '../lib/errors.ts';
 import { KEISAN_VERSION } from '../lib/version.ts';
+import { registerCheckCommands } from '../monitor/checks/commands.ts';
 import { registerMonitorCommands } from '../monitor/commands.ts';
 import { registerMetricsCommands } from '../monitor/metrics/commands.ts';
 import { registerOpsCommands } from '../ops/commands.ts';
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerOpsCommands(program, admin);
   registerServerCommands(program);
   registerMonitorCommands(program, admin);
+  registerCheckCommands(program);
   registerMetricsCommands(program);
   registerRecoveryCommands(program);
   registerAccountCommands(program, admin);

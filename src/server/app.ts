@@ -25,6 +25,7 @@ import { createMailer, type Mailer } from '../monitor/mail.ts';
 import { MailOutbox } from '../monitor/outbox.ts';
 import { MonitorHub } from '../monitor/hub.ts';
 import { registerMetricsRoutes } from '../monitor/metrics/routes.ts';
+import { registerCheckRoutes } from '../monitor/checks/routes.ts';
 import { registerReportRoutes } from '../monitor/report-routes.ts';
 import { registerMonitorRoutes } from '../monitor/routes.ts';
 import { MailService } from '../monitor/service.ts';
@@ -237,6 +238,7 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
     registerBatchRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
     registerMonitorRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
     registerReportRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
+    registerCheckRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
     registerMetricsRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
   });
 

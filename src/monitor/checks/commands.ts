@@ -1,0 +1,42 @@
+import type { Command } from '@commander-js/extra-typings';
+import pc from 'picocolors';
+import { clientOf, examples, outputOf } from '../../cli/context.ts';
+import type { CheckStatus } from '../model.ts';
+import type { HostCheckResult } from './routes.ts';
+
+const COLOURS: Record<CheckStatus, (text: string) => string> = { ok: pc.green, warning: pc.yellow, critical: pc.red, unknown: pc.magenta };
+
+/** "12s", "4m", "3h", "2d": how long ago a result was taken. */
+export function formatAge(iso: string, nowMs: number): string {
+  const seconds = Math.max(0, Math.round((nowMs - Date.parse(iso)) / 1000));
+  if (seconds < 120) return `${seconds}s`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)}m`;
+  if (seconds < 172_800) return `${Math.round(seconds / 3600)}h`;
+  return `${Math.round(seconds / 86_400)}d`;
+}
+
+export function registerCheckCommands(program: Command): void {
+  program
+    .command('checks')
+    .description('the latest result of every health check, per host (ping, ssh, http, processes, disks, RAID, hardware, duplicate IPs…)')
+    .option('--host <host>', 'only this host')
+    .option('--failing', 'only checks that are warning, critical or unknown')
+    .option('--status <statuses>', 'only these statuses (comma-separated: ok, warning, critical, unknown)')
+    .addHelpText('after', examples('keisan checks', 'keisan checks --failing', 'keisan checks --host node7 --json'))
+    .action(async (options, command) => {
+      const out = outputOf(command);
+      const status = options.failing ? 'failing' : options.status;
+      const rows = await clientOf(command).request<HostCheckResult[]>('GET', '/api/monitor/checks', undefined, { host: options.host, status });
+      // The server keeps results per host: show hosts together, the worst first within each.
+      const order: Record<CheckStatus, number> = { critical: 0, warning: 1, unknown: 2, ok: 3 };
+      const sorted = [...rows].sort((a, b) => a.host.localeCompare(b.host) || order[a.status] - order[b.status] || a.check.localeCompare(b.check));
+      const now = Date.now();
+      out.result(sorted, () =>
+        out.table(
+          ['HOST', 'CHECK', 'STATUS', 'SUMMARY', 'AGE'],
+          sorted.map((r) => [r.host, r.check, COLOURS[r.status](r.status), r.summary, formatAge(r.at, now)]),
+          options.failing || options.status ? '(no checks in that state)' : '(no check results yet: are the agents running?)',
+        ),
+      );
+    });
+}
