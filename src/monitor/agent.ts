@@ -7,7 +7,7 @@ import { untilSignal } from '../lib/process.ts';
 import { parseDuration } from '../lib/units.ts';
 import { KEISAN_VERSION } from '../lib/version.ts';
 import { DaemonLink } from '../ops/daemon-client.ts';
-import { createCheckRunner, type CheckRunner } from './checks/runner.ts';
+import { createCheckRunner, type CheckRunner, type CheckRunnerOptions } from './checks/runner.ts';
 import type { AgentReport, CheckResult } from './model.ts';
 import { NodeCollector } from './metrics/collector.ts';
 import { samplesRegistry } from './metrics/exposition.ts';
@@ -36,7 +36,7 @@ export interface AgentOptions {
   /** Where procfs is (tests). */
   proc?: string;
   /** The health-check runner (default: checks/runner.ts createCheckRunner; tests pass their own). */
-  createChecks?: typeof createCheckRunner;
+  createChecks?: (options: CheckRunnerOptions) => CheckRunner;
 }
 
 /** A host name as the report schema wants it (letters, digits, dots and dashes). */
