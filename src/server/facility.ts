@@ -91,6 +91,15 @@ batch:
 #   families:                # trees with their own archive volumes and quotas (default: one per subgroup)
 #     - { name: ana-raw, tree: /phys/ana/raw, quotaWarn: 800G, quotaLimit: 1T }
 
+# monitor: node metrics, health checks and alerts (keisan nodes, keisan metrics NODE).
+# monitor:
+#   interval: 15s          # agents sample and report this often
+#   history: 6h            # recent history the server keeps in memory
+#   metrics:               # each agent's Prometheus endpoint (like node_exporter's :9100)
+#     listen: 0.0.0.0
+#     port: 9810           # false: no /metrics on the agents (they still report to the server)
+#     gpus: true           # sample GPUs with nvidia-smi where it is installed
+
 # mail: e-mail for job notices (keisan submit --mail). Without it notices stay in-app
 # (keisan notifications). Test it with \`keisan admin mail test you@example.org\`.
 # mail:
