@@ -213,6 +213,7 @@ interface KeisanRule {
   name: string;
   severity: string;
   forMs: number;
+  expr: string;
 }
 
 /**
@@ -231,11 +232,13 @@ async function keisanDefaultRules(): Promise<KeisanRule[] | undefined> {
       severity: (rule.severity ?? (rule.labels as Record<string, unknown> | undefined)?.severity) as unknown,
       for: rule.forMs ?? rule.for ?? rule.forSeconds,
       forSeconds: rule.forSeconds,
+      expr: typeof rule.expr === 'string' ? rule.expr : '',
     }));
     if (!rules.every((rule) => typeof rule.name === 'string' && typeof rule.severity === 'string')) continue;
     return rules.map((rule) => ({
       name: rule.name as string,
       severity: rule.severity as string,
+      expr: rule.expr,
       forMs:
         typeof rule.forSeconds === 'number'
           ? rule.forSeconds * 1000
@@ -351,6 +354,9 @@ describe("deploy/prometheus alert rules match Keisan's defaults", () => {
       if (prom.labels?.severity !== rule.severity) problems.push(`${rule.name}: severity ${prom.labels?.severity} in Prometheus, ${rule.severity} in Keisan`);
       const promFor = promDurationMs(prom.for ?? '0s');
       if (promFor !== rule.forMs) problems.push(`${rule.name}: for ${prom.for} in Prometheus, ${rule.forMs / 1000} s in Keisan`);
+      // The same series: every metric Keisan's expression reads, the Prometheus one reads too.
+      const promMetrics = new Set(metricNamesIn(prom.expr));
+      for (const name of metricNamesIn(rule.expr)) if (!promMetrics.has(name)) problems.push(`${rule.name}: Keisan's expression reads ${name}, the Prometheus one does not`);
     }
     const keisanNames = new Set(defaults.map((rule) => rule.name));
     for (const name of shipped.keys()) if (!keisanNames.has(name)) problems.push(`${name}: in Prometheus but not among Keisan's defaults`);
