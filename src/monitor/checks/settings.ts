@@ -86,7 +86,7 @@ export const checksSettings = z
       const parsed = check.params.safeParse(entry.params);
       if (!parsed.success) {
         for (const issue of parsed.error.issues) {
-          ctx.addIssue({ code: 'custom', path: ['extra', index, 'params', ...issue.path.map(String)], message: `check ${label}: params.${issue.path.join('.') || ''}: ${issue.message}` });
+          ctx.addIssue({ code: 'custom', path: ['extra', index, 'params', ...issue.path.map(String)], message: `check ${label}: params${issue.path.length > 0 ? `.${issue.path.join('.')}` : ''}: ${issue.message}` });
         }
         return;
       }
