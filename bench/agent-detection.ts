@@ -67,6 +67,8 @@ export interface DetectionResult {
   machine: string;
   intervalMs: number;
   rows: DetectionRow[];
+  /** Whether the agent's /metrics carried keisan_check_status (what Prometheus's CheckCritical reads). */
+  agentExposesCheckStatus?: boolean;
 }
 
 export interface DetectionOptions {
@@ -353,6 +355,13 @@ export async function measureDetection(options: DetectionOptions = {}): Promise<
       } catch (error) {
         throw new Error(`${String(error)}\n${(await view.summary(scenario.check)) || '(no summary)'}\nlast daemon lines:\n${logs.slice(-20).join('\n')}`);
       }
+    }
+    // What Prometheus would see (deploy/prometheus): the check results on the agent's own /metrics.
+    try {
+      const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+      result.agentExposesCheckStatus = /^keisan_check_status\{/m.test(text);
+    } catch {
+      result.agentExposesCheckStatus = false;
     }
     for (const scenario of scenarios) {
       const detected: number[] = [];
