@@ -99,6 +99,20 @@ batch:
 #     listen: 0.0.0.0
 #     port: 9810           # false: no /metrics on the agents (they still report to the server)
 #     gpus: true           # sample GPUs with nvidia-smi where it is installed
+#   checks:                # health checks (keisan checks); every node gets filesystem, inodes, process,
+#                          # raid, hardware, duplicate-ip and time-drift checks for its roles
+#     interval: 15s
+#     timeout: 10s
+#     roles:               # replaces a role's automatic list (all: every node)
+#       gpu: [hardware, mirror]
+#     processes:           # essential processes per role (all, login: sshd, slurm: slurmd munged)
+#       storage: [nfsd, { name: hsm mover, pattern: "keisan.* mover" }]
+#     defaults:            # parameters of the automatic checks
+#       filesystem: { warning: 80, critical: 90, fullWithin: 24h }
+#     extra:               # more checks: ping tcp ssh http certificate storage-log mirror…
+#       - { type: http, name: portal, roles: [login], params: { url: "https://portal.example.org/", keyword: Welcome } }
+#       - { type: certificate, hosts: ["login*"], params: { host: portal.example.org, port: 443 } }
+#       - { type: storage-log, roles: [storage], params: { path: /var/log/hsm/tier.log } }
 
 # mail: e-mail for job notices (keisan submit --mail). Without it notices stay in-app
 # (keisan notifications). Test it with \`keisan admin mail test you@example.org\`.
