@@ -75,7 +75,9 @@ export function humanMs(ms: number): string {
 export function errorText(error: unknown): string {
   if (error instanceof Error) {
     const code = (error as NodeJS.ErrnoException).code;
-    return code && !error.message.includes(code) ? `${code}: ${error.message}` : error.message;
+    const text = code && !error.message.includes(code) ? `${code}: ${error.message}` : error.message;
+    // fetch() says only "fetch failed": the reason is in its cause (ECONNREFUSED, a TLS error…).
+    return error.cause !== undefined && error.cause !== null ? `${text} (${errorText(error.cause)})` : text;
   }
   return String(error);
 }

@@ -169,7 +169,7 @@ describe('filesystem trend (pure)', () => {
         '40 22 0:35 / /mnt/my\\040disk ro,nosuid shared:20 - vfat /dev/sdb1 ro\n' +
         '23 22 0:21 / /proc rw,nosuid - proc proc rw\n',
     );
-    assert.deepEqual(mounts.map((m) => [m.mountpoint, m.fstype, m.readOnly]), [['/', 'ext4', false], ['/mnt/my disk', 'vfat', true], ['/proc', 'proc', false]]);
+    assert.deepEqual(mounts.map((m) => [m.mountpoint, m.fstype, m.readOnly, m.devno]), [['/', 'ext4', false, '254:0'], ['/mnt/my disk', 'vfat', true, '0:35'], ['/proc', 'proc', false, '0:21']]);
   });
 });
 

@@ -2,6 +2,8 @@ import { readFile, statfs } from 'node:fs/promises';
 
 export interface Mount {
   mountpoint: string;
+  /** major:minor of the filesystem: bind mounts of one filesystem share it. */
+  devno?: string;
   fstype: string;
   device: string;
   readOnly: boolean;
@@ -25,7 +27,7 @@ export function parseMountinfo(text: string): Mount[] {
     const fields = left.split(' ');
     const [fstype, device] = right.split(' ');
     if (fields.length < 6 || !fstype) continue;
-    mounts.push({ mountpoint: unescape(fields[4]!), fstype, device: unescape(device ?? ''), readOnly: fields[5]!.split(',').includes('ro') });
+    mounts.push({ mountpoint: unescape(fields[4]!), devno: fields[2]!, fstype, device: unescape(device ?? ''), readOnly: fields[5]!.split(',').includes('ro') });
   }
   // A path mounted twice: the later mount hides the earlier one.
   const byPoint = new Map(mounts.map((m) => [m.mountpoint, m]));
@@ -69,5 +71,14 @@ export async function mountsToCheck(given: readonly string[], excludeFsTypes: re
   if (given.length > 0) {
     return given.map((point) => mounts.find((m) => m.mountpoint === point) ?? { mountpoint: point, fstype: '?', device: '?', readOnly: false });
   }
-  return mounts.filter((m) => !m.readOnly && !excludeFsTypes.includes(m.fstype) && !m.mountpoint.startsWith('/proc/') && !m.mountpoint.startsWith('/sys/'));
+  const seen = new Set<string>();
+  return mounts.filter((m) => {
+    if (m.readOnly || excludeFsTypes.includes(m.fstype) || m.mountpoint.startsWith('/proc/') || m.mountpoint.startsWith('/sys/')) return false;
+    // A filesystem mounted again elsewhere (bind mounts, /run/netns): checked once, at its first mount point.
+    if (m.devno !== undefined && m.devno !== '0:0') {
+      if (seen.has(m.devno)) return false;
+      seen.add(m.devno);
+    }
+    return true;
+  });
 }
