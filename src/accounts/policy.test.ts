@@ -70,6 +70,7 @@ const ACTIONS: { [K in Kind]: Extract<AccountAction, { kind: K }> } = {
   'daemons.read': { kind: 'daemons.read' },
   'mail.admin': { kind: 'mail.admin' },
   'areas.admin': { kind: 'areas.admin' },
+  'alerts.admin': { kind: 'alerts.admin' },
   'library.writers': { kind: 'library.writers', workgroup: W },
 };
 
@@ -107,6 +108,7 @@ const ALLOWED: Record<Kind, readonly RoleName[]> = {
   'daemons.read': ['operator'],
   'mail.admin': ['operator'],
   'areas.admin': ['operator'],
+  'alerts.admin': ['operator'],
   'library.writers': ['operator', 'wgAdmin'],
 };
 

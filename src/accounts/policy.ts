@@ -50,6 +50,7 @@ export type AccountAction =
   | { kind: 'daemons.read' }
   | { kind: 'mail.admin' }
   | { kind: 'areas.admin' }
+  | { kind: 'alerts.admin' }
   | { kind: 'library.writers'; workgroup: GroupRef };
 
 export type Decision = { allowed: true } | { allowed: false; reason: string };
@@ -106,6 +107,8 @@ export function authorize(actor: Actor, action: AccountAction): Decision {
       return operatorOnly('send test mail or read the mail outbox');
     case 'areas.admin':
       return operatorOnly('provision the user areas or measure their usage');
+    case 'alerts.admin':
+      return operatorOnly('add or remove alert silences or read the notification log');
     case 'library.writers':
       return adminsWorkgroup(actor, action.workgroup)
         ? allow

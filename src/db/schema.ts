@@ -126,6 +126,9 @@ export interface Database {
   hsm_stage_files: HsmStageFileTable;
   hsm_repack_jobs: HsmRepackJobTable;
   hsm_runs: HsmRunTable;
+  alerts: AlertTable;
+  alert_silences: AlertSilenceTable;
+  alert_notifications: AlertNotificationTable;
 }
 
 export interface QueueTable {
@@ -458,4 +461,59 @@ export interface StorageAreaUsageTable {
   duration_ms: number;
   /** When the area's owners were last warned about its soft quota (at most once a day). */
   warned_at: string | null;
+}
+
+/** Monitor alerts: one row per episode (pending/firing until resolved), see migration 0010. */
+export interface AlertTable {
+  id: Generated<number>;
+  fingerprint: string;
+  /** rule or alertmanager */
+  source: string;
+  rule: string;
+  /** JSON object of labels */
+  labels: string;
+  severity: string;
+  /** pending, firing or resolved */
+  state: string;
+  value: number | null;
+  summary: string;
+  description: string;
+  started_at: string;
+  fired_at: string | null;
+  resolved_at: string | null;
+  last_eval_at: string;
+  /** what the last notification said: firing or resolved */
+  notified: string | null;
+  notified_at: string | null;
+}
+
+export interface AlertSilenceTable {
+  id: Generated<number>;
+  /** JSON array of matchers (name, op, value) */
+  matchers: string;
+  starts_at: string;
+  ends_at: string;
+  created_by: string;
+  comment: string;
+  created_at: string;
+  removed_by: string | null;
+}
+
+export interface AlertNotificationTable {
+  id: Generated<number>;
+  at: string;
+  /** email, webhook or in-app */
+  channel: string;
+  target: string;
+  /** queued, sent or failed */
+  status: string;
+  attempts: number;
+  error: string | null;
+  group_key: string;
+  subject: string;
+  firing: number;
+  resolved: number;
+  /** JSON array of the alerts' fingerprints */
+  fingerprints: string;
+  delivered_at: string | null;
 }

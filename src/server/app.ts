@@ -23,6 +23,8 @@ import type { Settings } from '../lib/config.ts';
 import { KEISAN_VERSION } from '../lib/version.ts';
 import { createMailer, type Mailer } from '../monitor/mail.ts';
 import { MailOutbox } from '../monitor/outbox.ts';
+import { registerAlertRoutes } from '../monitor/alerts/routes.ts';
+import { AlertsService } from '../monitor/alerts/service.ts';
 import { MonitorHub } from '../monitor/hub.ts';
 import { registerMetricsRoutes } from '../monitor/metrics/routes.ts';
 import { registerCheckRoutes } from '../monitor/checks/routes.ts';
@@ -149,13 +151,24 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
     maxSeries: settings.monitor.maxSeries,
     staleAfterMs: 3 * settings.monitor.interval,
   });
+  const daemons = new DaemonsService(db.kysely, options.nodeSecret, clock, settings.daemons.heartbeatInterval, settings.daemons.staleAfterMissed);
+  const alerts = new AlertsService({
+    db: db.kysely,
+    clock,
+    settings: settings.monitor.alerts,
+    facility: settings.facility.name,
+    monitor,
+    mail,
+    logger: app.log,
+    verifyNodeSecret: (header) => daemons.verifyNodeSecret(header),
+  });
   const context: ServerContext = {
     settings,
     clock,
     version: KEISAN_VERSION,
     database: { dialect: db.dialect, location: db.location },
     accounts,
-    daemons: new DaemonsService(db.kysely, options.nodeSecret, clock, settings.daemons.heartbeatInterval, settings.daemons.staleAfterMissed),
+    daemons,
     devices: new DevicesService(db.kysely, clock),
     areas,
     storage: storage.service,
@@ -163,12 +176,14 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
     batch,
     mail,
     monitor,
+    alerts,
   };
   app.decorate('keisan', context);
   const monitorTicker = setInterval(() => monitor.tick(clock.now().getTime()), 5_000);
   monitorTicker.unref();
   app.addHook('onClose', async () => {
     clearInterval(monitorTicker);
+    await alerts.close();
     await hsm.close();
     await archive.close();
     if (archiveTemp) await rm(archiveTemp, { recursive: true, force: true });
@@ -238,6 +253,7 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
     registerBatchRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
     registerMonitorRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
     registerReportRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
+    registerAlertRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
     registerCheckRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
     registerMetricsRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
   });
@@ -251,5 +267,6 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
   await hsm.start();
   areas.start();
   mail.start();
+  await alerts.start();
   return app as unknown as KeisanApp;
 }

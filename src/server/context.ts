@@ -4,6 +4,7 @@ import type { Db } from '../db/connection.ts';
 import type { DevicesService } from '../devices/service.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { Settings } from '../lib/config.ts';
+import type { AlertsService } from '../monitor/alerts/service.ts';
 import type { MonitorHub } from '../monitor/hub.ts';
 import type { MailService } from '../monitor/service.ts';
 import type { DaemonsService } from '../ops/daemons.ts';
@@ -28,4 +29,6 @@ export interface ServerContext {
   mail: MailService;
   /** Recent metrics and the latest health checks of every node (pushed by the agents). */
   monitor: MonitorHub;
+  /** Alert rules over the hub, silences, notifications, the Alertmanager receiver and the incident hook. */
+  alerts: AlertsService;
 }

@@ -8,6 +8,7 @@ import * as storage from './0005-storage.ts';
 import * as storageAreas from './0006-storage-areas.ts';
 import * as hsm from './0007-hsm.ts';
 import * as hsmContainers from './0009-hsm-containers.ts';
+import * as alerts from './0010-alerts.ts';
 
 /** Dialect-specific pieces a portable migration needs. */
 export interface MigrationContext {
@@ -30,6 +31,7 @@ const MIGRATIONS: Record<string, KeisanMigration> = {
   '0006-storage-areas': storageAreas,
   '0007-hsm': hsm,
   '0009-hsm-containers': hsmContainers,
+  '0010-alerts': alerts,
 };
 
 export class KeisanMigrationProvider implements MigrationProvider {
