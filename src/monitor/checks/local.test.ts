@@ -301,6 +301,31 @@ describe('hardware check (fake sysfs and kmsg)', () => {
     assert.deepEqual(parseKmsg('6,1,2,-;a\n SUB=x\n4,2,3,c;b'), [{ seq: 1, message: 'a' }, { seq: 2, message: 'b' }]);
   });
 
+  it('journalctl -k where kmsg cannot be read: the first read is a baseline, then only entries after the cursor', async () => {
+    const calls: string[][] = [];
+    const answers = [
+      'blk_update_request: I/O error, dev sdz\n-- cursor: s=abc;i=1\n',
+      '',
+      'EDAC MC0: 1 UE memory read error on CPU_SrcID#0\n-- cursor: s=abc;i=3\n',
+    ];
+    const context = testContext({
+      exec: async (command, args) => {
+        calls.push([command, ...args]);
+        return { code: 0, stdout: answers[calls.length - 1] ?? '', stderr: '', timedOut: false };
+      },
+    });
+    const params = { sysfsRoot: path.join(root, 'nosys'), kernelLog: 'journalctl' };
+    const log = async () => (await runType('hardware', params, context)).find((o) => o.target === 'kernel-log')!;
+    assert.equal((await log()).status, 'ok');
+    assert.ok(calls[0]!.includes('-b'));
+    assert.equal((await log()).status, 'ok');
+    assert.ok(calls[1]!.includes('--after-cursor=s=abc;i=1'));
+    const ue = await log();
+    assert.equal(ue.status, 'critical', ue.summary);
+    assert.match(ue.summary, /latest: EDAC MC0: 1 UE memory read error/);
+    assert.equal(ue.details?.source, 'journalctl -k');
+  });
+
   it('an unreadable kernel log is unknown with the reason', async () => {
     const outcomes = await runType('hardware', { sysfsRoot: path.join(root, 'nosys'), kmsgPath: path.join(root, 'missing-kmsg'), kernelLog: 'kmsg' });
     const log = outcomes.find((o) => o.target === 'kernel-log')!;

@@ -80,6 +80,8 @@ interface Hit {
 interface HardwareState {
   kmsgSeq?: number;
   journalCursor?: string;
+  /** Set after the first successful read of the kernel log (seconds since the epoch, for journalctl --since). */
+  logReadAt?: number;
   edac?: Record<string, { ce: number; ue: number }>;
   edacHits: Hit[];
   logHits: Hit[];
@@ -149,28 +151,34 @@ async function checkEdac(p: Params, context: CheckContext, state: HardwareState)
 }
 
 async function newKernelLines(p: Params, context: CheckContext, state: HardwareState): Promise<{ lines: string[]; first: boolean; source: string } | { failure: string }> {
-  const first = state.kmsgSeq === undefined && state.journalCursor === undefined;
+  const first = state.logReadAt === undefined;
+  const readAt = Math.floor(context.now() / 1000);
   const tryKmsg = p.kernelLog === 'kmsg' || (p.kernelLog === 'auto' && state.journalCursor === undefined);
   if (tryKmsg) {
     try {
       const records = parseKmsg(await readKmsg(p.kmsgPath));
+      // The first read of kmsg (also after falling back to the journal before) is the log since boot: a baseline.
+      const baseline = state.kmsgSeq === undefined;
       const last = state.kmsgSeq ?? -1;
       const fresh = records.filter((r) => r.seq > last);
       if (records.length > 0) state.kmsgSeq = Math.max(last, records.at(-1)!.seq);
       else state.kmsgSeq ??= -1;
-      return { lines: fresh.map((r) => r.message), first, source: p.kmsgPath };
+      state.logReadAt = readAt;
+      return { lines: fresh.map((r) => r.message), first: first || baseline, source: p.kmsgPath };
     } catch (error) {
       if (p.kernelLog === 'kmsg') return { failure: `cannot read ${p.kmsgPath}: ${errorText(error)}` };
     }
   }
   const args = ['-k', '--no-pager', '-q', '-o', 'cat', '--show-cursor'];
   if (state.journalCursor) args.push(`--after-cursor=${state.journalCursor}`);
+  else if (state.logReadAt !== undefined) args.push(`--since=@${state.logReadAt}`);
   else args.push('-b');
   const result = await context.exec('journalctl', args, { timeoutMs: 20_000, signal: context.signal, maxBytes: 8 * 1024 * 1024 });
   if (result.failure || result.code !== 0) return { failure: `cannot read the kernel log (${p.kmsgPath} unreadable, journalctl: ${result.failure ?? result.stderr.trim().split('\n')[0]})` };
   const lines = result.stdout.split('\n');
   const cursorLine = lines.findLast((line) => line.startsWith('-- cursor: '));
   if (cursorLine) state.journalCursor = cursorLine.slice('-- cursor: '.length).trim();
+  state.logReadAt = readAt;
   return { lines: lines.filter((line) => line && !line.startsWith('-- ')), first, source: 'journalctl -k' };
 }
 

@@ -51,7 +51,7 @@ export function matchProcesses(processes: readonly ProcessInfo[], spec: { name: 
   const comm = spec.comm ?? (spec.pattern === undefined ? spec.name : undefined);
   const pattern = spec.pattern === undefined ? undefined : new RegExp(spec.pattern);
   return processes.filter(
-    (p) => p.pid !== process.pid && (comm === undefined || p.comm === comm) && (pattern === undefined || pattern.test(p.cmdline)) && p.cmdline !== '',
+    (p) => (comm === undefined || p.comm === comm) && (pattern === undefined || pattern.test(p.cmdline)) && p.cmdline !== '',
   );
 }
 
