@@ -53,7 +53,8 @@ describe('check runner', () => {
       running--;
       return { code: 1, stdout: '', stderr: 'x', timedOut: false };
     };
-    const { r, results } = runner(list([check('ping:192.0.2.77', 'ping', { host: '192.0.2.77' }, 100, 200)]), { exec });
+    // mirror runs lvs through exec and has no timeout of its own: the runner's 200 ms applies.
+    const { r, results } = runner(list([check('mirror:mirrors', 'mirror', { mdstat: '/nonexistent' }, 100, 200)]), { exec });
     r.start();
     try {
       await until('two results', 4000, () => results.length >= 2);
@@ -61,9 +62,28 @@ describe('check runner', () => {
       await r.stop();
     }
     assert.equal(results[0]!.status, 'unknown');
-    assert.match(results[0]!.summary, /check ping:192\.0\.2\.77 on testnode did not finish within 200 ms/);
+    assert.match(results[0]!.summary, /check mirror:mirrors on testnode did not finish within 200 ms/);
     assert.equal(maxRunning, 1, 'never two runs of one check at once');
     assert.ok(calls >= 2);
+  });
+
+  it('a check\'s own timeout speaks first: a silent SSH port is critical ("no banner"), not unknown', async () => {
+    const { createServer } = await import('node:net');
+    const sockets: import('node:net').Socket[] = [];
+    const silent = createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as { port: number }).port;
+    const { r, results } = runner(list([check(`ssh:127.0.0.1:${port}`, 'ssh', { port, timeout: '400ms' }, 5000, 100)]));
+    r.start();
+    try {
+      await until('a result', 4000, () => results.length >= 1);
+    } finally {
+      await r.stop();
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+    assert.equal(results[0]!.status, 'critical');
+    assert.match(results[0]!.summary, /sent no SSH banner within 400 ms/);
   });
 
   it('bounded concurrency: with concurrency 2, at most two checks run at once', async () => {

@@ -228,9 +228,14 @@ export class LocalCheckRunner implements CheckRunner {
       signal: controller.signal,
       serverUrl: this.options.serverUrl,
     };
+    // A check's own timeout (an HTTP or SSH wait, ping's per-reply wait × count) gets to speak first: its
+    // answer ("no answer within 10 s", critical) says more than the runner's "did not finish" (unknown).
+    const own = parsed.data as { timeout?: unknown; count?: unknown };
+    const ownMs = typeof own.timeout === 'number' ? own.timeout * (typeof own.count === 'number' ? own.count : 1) + 2_000 : 0;
+    const limitMs = Math.max(check.timeoutMs, ownMs);
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), check.timeoutMs);
+      timer = setTimeout(() => resolve('timeout'), limitMs);
     });
     const run = (async () => type.run(parsed.data, context))().catch((error: unknown) => ({ crashed: errorText(error) }));
     try {
@@ -239,7 +244,7 @@ export class LocalCheckRunner implements CheckRunner {
         controller.abort();
         entry.hung = run.finally(() => (entry.hung = null));
         onTimeout();
-        return fail(`check ${check.id} on ${host} did not finish within ${humanMs(check.timeoutMs)}`);
+        return fail(`check ${check.id} on ${host} did not finish within ${humanMs(limitMs)}`);
       }
       if ('crashed' in outcome) return fail(`check ${check.id} on ${host} failed to run: ${outcome.crashed}`);
       const outcomes = Array.isArray(outcome) ? outcome : [outcome];
