@@ -5,6 +5,7 @@ import { registerDeviceCommands } from '../devices/commands.ts';
 import { KeisanError } from '../lib/errors.ts';
 import { KEISAN_VERSION } from '../lib/version.ts';
 import { registerCheckCommands } from '../monitor/checks/commands.ts';
+import { registerAlertCommands } from '../monitor/alerts/commands.ts';
 import { registerMonitorCommands } from '../monitor/commands.ts';
 import { registerMetricsCommands } from '../monitor/metrics/commands.ts';
 import { registerOpsCommands } from '../ops/commands.ts';
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerOpsCommands(program, admin);
   registerServerCommands(program);
   registerMonitorCommands(program, admin);
+  registerAlertCommands(program);
   registerCheckCommands(program);
   registerMetricsCommands(program);
   registerRecoveryCommands(program);

@@ -1,0 +1,132 @@
+import { Option, type Command } from '@commander-js/extra-typings';
+import pc from 'picocolors';
+import { clientOf, examples, outputOf } from '../../cli/context.ts';
+import { formatTime } from '../../cli/output.ts';
+import { KeisanError } from '../../lib/errors.ts';
+import type { AlertView, NotificationEntry, RuleView, Silence } from './model.ts';
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+function colourState(alert: AlertView): string {
+  const muted = alert.silencedBy.length > 0 || alert.inhibitedBy.length > 0;
+  if (alert.state === 'firing') return muted ? pc.yellow('firing (muted)') : pc.red('firing');
+  if (alert.state === 'pending') return pc.yellow('pending');
+  return pc.green('resolved');
+}
+
+export function registerAlertCommands(program: Command): void {
+  const alerts = program
+    .command('alerts')
+    .description('alerts: firing and pending now (--all: resolved too), the rules, checking an expression')
+    .option('--all', 'resolved alerts too')
+    .addOption(new Option('--state <state>', 'only these').choices(['active', 'firing', 'pending', 'resolved', 'all']))
+    .option('--limit <n>', 'at most this many resolved ones', '200')
+    .addHelpText('after', examples('keisan alerts', 'keisan alerts --all', 'keisan alerts rules', "keisan alerts check-rule 'node_load1 > 2 * count without(cpu, mode) (node_cpu_seconds_total{mode=\"idle\"})'"))
+    .action(async (options, command) => {
+      const out = outputOf(command);
+      const state = options.state ?? (options.all ? 'all' : 'active');
+      const rows = await clientOf(command).request<AlertView[]>('GET', '/api/monitor/alerts', undefined, { state, limit: options.limit });
+      out.result(rows, () =>
+        out.table(
+          ['STATE', 'SEVERITY', 'ALERT', 'HOST', 'SUMMARY', 'SINCE', 'SILENCED-BY'],
+          rows.map((a) => [
+            colourState(a),
+            a.severity === 'critical' ? pc.red(a.severity) : a.severity,
+            a.alertname,
+            a.labels.host ?? a.labels.instance ?? '-',
+            a.summary,
+            formatTime(a.state === 'resolved' ? a.resolvedAt : (a.firedAt ?? a.startedAt)),
+            [...a.silencedBy.map((id) => `silence ${id}`), ...a.inhibitedBy].join(', ') || '-',
+          ]),
+          state === 'active' ? '(no alerts: everything is fine)' : '(none)',
+        ),
+      );
+    });
+
+  alerts
+    .command('rules')
+    .description('the alert rules in effect (defaults and keisan.yaml) and their health')
+    .action(async (_options, command) => {
+      const out = outputOf(command);
+      const rules = await clientOf(command).request<RuleView[]>('GET', '/api/monitor/rules');
+      out.result(rules, () =>
+        out.table(
+          ['RULE', 'SEVERITY', 'FOR', 'ACTIVE', 'ORIGIN', 'EXPR', 'ERROR'],
+          rules.map((r) => [r.name, r.severity, r.for, r.health.active, r.origin, r.expr.length > 80 ? `${r.expr.slice(0, 77)}...` : r.expr, r.health.lastError ?? '-']),
+        ),
+      );
+    });
+
+  alerts
+    .command('check-rule')
+    .description('check an alert expression: its type, or where and why it is wrong')
+    .argument('<expr>', 'the expression (quote it)')
+    .action(async (expr, _options, command) => {
+      const out = outputOf(command);
+      try {
+        const result = await clientOf(command).request<{ ok: true; type: string }>('POST', '/api/monitor/alerts/validate', { expr });
+        out.result(result, () => out.line(`ok: ${result.type === 'vector' ? 'an instant vector' : 'a number'} — a valid alert expression`));
+      } catch (error) {
+        if (error instanceof KeisanError && typeof error.details?.pointer === 'string' && !out.json) {
+          throw new KeisanError(error.code, `${error.message}\n${error.details.pointer}`);
+        }
+        throw error;
+      }
+    });
+
+  alerts
+    .command('notifications')
+    .description('the notification log: every e-mail, webhook and in-app notice for alerts, and whether it went out (operators)')
+    .option('--limit <n>', 'at most this many', '50')
+    .action(async (options, command) => {
+      const out = outputOf(command);
+      const rows = await clientOf(command).request<NotificationEntry[]>('GET', '/api/monitor/alerts/notifications', undefined, { limit: options.limit });
+      out.result(rows, () =>
+        out.table(
+          ['ID', 'AT', 'CHANNEL', 'TO', 'STATUS', 'TRIES', 'SUBJECT', 'ERROR'],
+          rows.map((n) => [n.id, formatTime(n.at), n.channel, n.target, n.status === 'failed' ? pc.red(n.status) : n.status, n.attempts, n.subject, n.error]),
+        ),
+      );
+    });
+
+  const silence = program.command('silence').description('silence alerts for a while (maintenance): add, rm, list (operators add and remove)');
+  silence
+    .command('add')
+    .description('silence alerts matching every --match, for a duration, with a comment')
+    .requiredOption('--match <matcher>', 'label=value, label!=value, label=~regex, label!~regex (repeat: all must match)', collect)
+    .option('--for <duration>', 'how long, e.g. 2h, 30m, 1d', '2h')
+    .option('--until <time>', 'instead of --for: an ISO time, e.g. 2026-11-24T08:00:00Z')
+    .requiredOption('--comment <text>', 'why (shown with the silence)')
+    .addHelpText('after', examples('keisan silence add --match host=node1 --for 2h --comment "disk swap"', 'keisan silence add --match alertname=CheckCritical --match check=process:slurmd --for 1d --comment "slurm upgrade"'))
+    .action(async (options, command) => {
+      const out = outputOf(command);
+      const body = { matchers: options.match, comment: options.comment, ...(options.until ? { endsAt: options.until } : { for: options.for }) };
+      const created = await clientOf(command).request<Silence>('POST', '/api/monitor/silences', body);
+      out.result(created, () => out.line(`Silence ${created.id} until ${formatTime(created.endsAt)}: ${created.matchers.map((m) => `${m.name}${m.op}${m.value}`).join(', ')}`));
+    });
+  silence
+    .command('rm')
+    .description('end a silence now')
+    .argument('<id>', 'the silence (keisan silence list)')
+    .action(async (id, _options, command) => {
+      const out = outputOf(command);
+      if (!/^\d+$/.test(id)) throw new KeisanError('INVALID_INPUT', `'${id}' is not a silence id: see keisan silence list`);
+      const ended = await clientOf(command).request<Silence>('DELETE', `/api/monitor/silences/${id}`);
+      out.result(ended, () => out.line(`Silence ${ended.id} ended.`));
+    });
+  silence
+    .command('list')
+    .description('silences in force or scheduled (--all: expired ones too)')
+    .option('--all', 'expired silences too')
+    .action(async (options, command) => {
+      const out = outputOf(command);
+      const rows = await clientOf(command).request<Silence[]>('GET', '/api/monitor/silences', undefined, { all: options.all ? 'true' : undefined });
+      out.result(rows, () =>
+        out.table(
+          ['ID', 'STATE', 'MATCHERS', 'STARTS', 'ENDS', 'BY', 'COMMENT'],
+          rows.map((s) => [s.id, s.state, s.matchers.map((m) => `${m.name}${m.op}${m.value}`).join(', '), formatTime(s.startsAt), formatTime(s.endsAt), s.createdBy, s.comment]),
+          '(no silences)',
+        ),
+      );
+    });
+}
