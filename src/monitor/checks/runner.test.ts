@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type { Socket } from 'node:net';
 import { describe, it } from 'node:test';
 import pino from 'pino';
 import type { CheckResult } from '../model.ts';
@@ -69,7 +70,7 @@ describe('check runner', () => {
 
   it('a check\'s own timeout speaks first: a silent SSH port is critical ("no banner"), not unknown', async () => {
     const { createServer } = await import('node:net');
-    const sockets: import('node:net').Socket[] = [];
+    const sockets: Socket[] = [];
     const silent = createServer((socket) => sockets.push(socket));
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const port = (silent.address() as { port: number }).port;
