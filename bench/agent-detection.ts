@@ -438,6 +438,14 @@ export function detectionMarkdown(result: DetectionResult): string {
         `| ${r.what} | ${r.samplesMs.map((ms) => seconds(ms)).join(', ') || '—'} | ${seconds(r.measuredMs)} | ${r.goal} | ${r.ratio === null ? '—' : r.ratio.toFixed(2)} | ${r.clearedMs.map((ms) => seconds(ms)).join(', ') || '—'} | ${r.note.replace(/\|/g, '\\|') || '—'} |`,
     ),
   ];
+  if (result.agentExposesCheckStatus !== undefined) {
+    lines.push(
+      '',
+      result.agentExposesCheckStatus
+        ? "The agent's `/metrics` carried `keisan_check_status`, so Prometheus's CheckCritical and CheckWarning (deploy/prometheus) see the same check results."
+        : "The agent's `/metrics` did not carry `keisan_check_status`: Prometheus's CheckCritical and CheckWarning (deploy/prometheus) cannot see these check results from agent scrapes.",
+    );
+  }
   return lines.join('\n');
 }
 
