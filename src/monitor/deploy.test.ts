@@ -421,7 +421,10 @@ describeWith(PROMETHEUS_SKIP, 'deploy/prometheus/prometheus.yml in a real Promet
     agent = createServer((request, response) => {
       if (request.url !== '/metrics') return void response.writeHead(404).end();
       response.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
-      response.end('# TYPE node_load1 gauge\nnode_load1 0.5\n# TYPE keisan_job_pids gauge\nkeisan_job_pids{job="42",user="alice"} 3\n');
+      response.end(
+        '# TYPE node_load1 gauge\nnode_load1 0.5\n# TYPE keisan_job_pids gauge\nkeisan_job_pids{job="42",user="alice"} 3\n' +
+          '# TYPE keisan_check_status gauge\nkeisan_check_status{check="process:sshd",type="process",target="sshd"} 2\n',
+      );
     });
     await new Promise<void>((resolve) => agent.listen(0, '127.0.0.1', resolve));
     const agentPort = (agent.address() as AddressInfo).port;
@@ -502,6 +505,20 @@ describeWith(PROMETHEUS_SKIP, 'deploy/prometheus/prometheus.yml in a real Promet
       assert.equal(s.metric.job, '42');
       assert.equal(s.metric.user, 'alice');
     }
+  });
+
+  it('fires the shipped rules on what it scrapes: CheckCritical names the check and the host', async () => {
+    const alerts = await eventually('CheckCritical firing', async () => {
+      const response = await fetch(`http://127.0.0.1:${promPort}/api/v1/alerts`, { signal: AbortSignal.timeout(2000) });
+      const body = (await response.json()) as { data: { alerts: Array<{ labels: Record<string, string>; state: string; annotations: Record<string, string> }> } };
+      const firing = body.data.alerts.filter((a) => a.labels.alertname === 'CheckCritical' && a.state === 'firing');
+      return firing.length === 2 ? firing : undefined;
+    });
+    const byHost = Object.fromEntries(alerts.map((a) => [a.labels.host, a]));
+    assert.deepEqual(Object.keys(byHost).sort(), ['127.0.0.1', 'store1']);
+    assert.equal(byHost.store1!.labels.severity, 'critical');
+    assert.equal(byHost.store1!.labels.check, 'process:sshd');
+    assert.equal(byHost.store1!.annotations.summary, 'Check process:sshd on store1 is critical');
   });
 
   it('gives a server target listed without a port the port 8470, and HostDown sees up == 0 per host', async () => {
