@@ -13,7 +13,7 @@ import { parseKmsg } from './types/hardware.ts';
 import { judgeArray, parseMdstat } from './types/mdstat.ts';
 import { parseLvs } from './types/mirror.ts';
 import { parseMountinfo } from './types/mounts.ts';
-import { estimateOffset } from './types/time-drift.ts';
+import { estimateOffset, parseChronyTracking } from './types/time-drift.ts';
 
 const fixture = (name: string) => new URL(`./fixtures/${name}`, import.meta.url).pathname;
 const isRoot = process.getuid?.() === 0;
@@ -400,9 +400,20 @@ describe('time-drift check', () => {
     assert.equal(down.status, 'unknown');
     assert.match(down.summary, /cannot compare the clock of testnode with the server/);
     skewMs = 0;
-    const unsynced = await runOne('time-drift', {}, testContext({ serverUrl: url, exec: async () => ({ code: 0, stdout: 'no\nyes\n', stderr: '', timedOut: false }) }));
+    const noChrony = { code: null, stdout: '', stderr: '', failure: 'chronyc is not installed (not found on PATH)', timedOut: false };
+    const unsynced = await runOne(
+      'time-drift',
+      {},
+      testContext({ serverUrl: url, exec: async (command) => (command === 'chronyc' ? noChrony : { code: 0, stdout: 'no\nyes\n', stderr: '', timedOut: false }) }),
+    );
     assert.equal(unsynced.status, 'warning');
     assert.match(unsynced.summary, /the clock of testnode is not synchronised by NTP/);
     assert.deepEqual(estimateOffset(1000, 1600, 1200), { offsetSeconds: 0.5, roundTripSeconds: 0.2 });
+    const chronyLine = 'A9FEA97B,169.254.169.123,4,1763884800.123456789,-0.000012345,0.000001,0.00002,-3.2,0.001,0.02,0.0003,0.0004,64.2,Not synchronised\n';
+    assert.deepEqual(parseChronyTracking(chronyLine), { reference: '169.254.169.123', offsetSeconds: -0.000012345, leap: 'Not synchronised' });
+    const chrony = await runOne('time-drift', {}, testContext({ serverUrl: url, exec: async () => ({ code: 0, stdout: chronyLine, stderr: '', timedOut: false }) }));
+    assert.equal(chrony.status, 'warning');
+    assert.match(chrony.summary, /the clock of testnode is not synchronised: chrony has no usable time source/);
+    assert.equal(chrony.details?.chronyReference, '169.254.169.123');
   });
 });

@@ -28,6 +28,21 @@ export function estimateOffset(sentMs: number, serverMs: number, receivedMs: num
   return { offsetSeconds: (serverMs - (sentMs + receivedMs) / 2) / 1000, roundTripSeconds: (receivedMs - sentMs) / 1000 };
 }
 
+export interface ChronyTracking {
+  reference: string;
+  /** chrony's estimate of the system clock's offset from true time (seconds, positive: fast). */
+  offsetSeconds: number;
+  leap: string;
+}
+
+/** `chronyc -c tracking`: ref id, name, stratum, ref time, system time offset, …, leap status (last field). */
+export function parseChronyTracking(text: string): ChronyTracking | undefined {
+  const fields = text.trim().split('\n')[0]?.split(',') ?? [];
+  if (fields.length < 14) return undefined;
+  const offset = Number(fields[4]);
+  return { reference: fields[1] || fields[0]!, offsetSeconds: Number.isFinite(offset) ? offset : NaN, leap: fields[fields.length - 1]!.trim() };
+}
+
 async function serverOffset(url: string, timeoutMs: number, signal: AbortSignal): Promise<Offset> {
   const sent = Date.now();
   const response = await fetch(new URL('/api/health', url), { signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) });
@@ -70,14 +85,23 @@ export default defineCheck({
       });
     }
     if (p.syncState) {
-      const result = await context.exec('timedatectl', ['show', '-p', 'NTPSynchronized', '-p', 'NTP', '--value'], { timeoutMs: p.timeout, signal: context.signal });
-      if (!result.failure && result.code === 0) {
-        const [synchronized, ntp] = result.stdout.trim().split('\n');
-        details.ntpSynchronized = synchronized === 'yes';
-        details.ntpService = ntp === 'yes';
-        if (synchronized === 'no') outcomes.push({ status: 'warning', summary: `the clock of ${context.host} is not synchronised by NTP (timedatectl: NTPSynchronized=no${ntp === 'no' ? ', NTP service off' : ''})`, value: offset?.offsetSeconds ?? null });
+      // chrony where it runs (it says its own offset from its sources), else systemd's view (timedatectl).
+      const chrony = await context.exec('chronyc', ['-c', 'tracking'], { timeoutMs: p.timeout, signal: context.signal });
+      const tracking = !chrony.failure && chrony.code === 0 ? parseChronyTracking(chrony.stdout) : undefined;
+      if (tracking) {
+        Object.assign(details, { chronyReference: tracking.reference, chronyOffsetSeconds: tracking.offsetSeconds, chronyLeap: tracking.leap });
+        if (tracking.leap === 'Not synchronised')
+          outcomes.push({ status: 'warning', summary: `the clock of ${context.host} is not synchronised: chrony has no usable time source (chronyc tracking: ${tracking.leap})`, value: offset?.offsetSeconds ?? null });
       } else {
-        details.syncState = result.failure ?? result.stderr.trim().split('\n')[0];
+        const result = await context.exec('timedatectl', ['show', '-p', 'NTPSynchronized', '-p', 'NTP', '--value'], { timeoutMs: p.timeout, signal: context.signal });
+        if (!result.failure && result.code === 0) {
+          const [synchronized, ntp] = result.stdout.trim().split('\n');
+          details.ntpSynchronized = synchronized === 'yes';
+          details.ntpService = ntp === 'yes';
+          if (synchronized === 'no') outcomes.push({ status: 'warning', summary: `the clock of ${context.host} is not synchronised by NTP (timedatectl: NTPSynchronized=no${ntp === 'no' ? ', NTP service off' : ''})`, value: offset?.offsetSeconds ?? null });
+        } else {
+          details.syncState = result.failure ?? result.stderr.trim().split('\n')[0];
+        }
       }
     }
     const status = worst(outcomes.map((o) => o.status));
