@@ -321,6 +321,30 @@ describeWithSmtp('alerts service', () => {
       assert.deepEqual(critical, ['firing NodeRAIDDegraded', 'resolved NodeRAIDDegraded']);
     });
 
+    it('a webhook that keeps failing is logged as failed with why; closing the server does not wait out its retries', async () => {
+      hooks.failFirst = 1_000;
+      const { app, operator, report } = await start({ group: { wait: '0s' } });
+      app.keisan.alerts['o'].webhookRetryDelaysMs = [60_000];
+      report({ host: 'node1', samples: [], checks: [sshdDown('critical')] });
+      await app.keisan.alerts.evaluateNow();
+      for (let i = 0; i < 200; i++) {
+        const log = (await operator('GET', '/api/monitor/alerts/notifications')).body as unknown as { target: string; attempts: number }[];
+        if (log.filter((e) => e.target.startsWith(hooks.url) && e.attempts === 1).length === 2) break;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      const started = Date.now();
+      await app.close();
+      apps.splice(apps.indexOf(app), 1);
+      assert.ok(Date.now() - started < 5_000, 'close did not wait for the 60 s retry');
+      const rows = await db.kysely.selectFrom('alert_notifications').selectAll().where('channel', '=', 'webhook').execute();
+      assert.equal(rows.length, 2, 'json and slack');
+      assert.deepEqual(
+        rows.map((r) => [r.status, r.attempts, r.error]),
+        rows.map((r) => ['failed', 1, `${r.target} answered 500: busy (the server stopped before the next attempt)`]),
+      );
+      hooks.failFirst = 0;
+    });
+
     it('after a restart restores active alerts without notifying again; webhooks are retried and logged', async () => {
       hooks.failFirst = 1;
       const first = await start({ group: { wait: '0s' } });

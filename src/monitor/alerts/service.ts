@@ -81,6 +81,7 @@ export class AlertsService {
   private timer: NodeJS.Timeout | undefined;
   private pass: Promise<void> = Promise.resolve();
   private readonly deliveries = new Set<Promise<void>>();
+  private readonly wakers = new Set<() => void>();
   private closed = false;
 
   constructor(private readonly o: AlertsServiceOptions) {
@@ -112,6 +113,7 @@ export class AlertsService {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     await this.pass.catch(() => undefined);
+    for (const wake of [...this.wakers]) wake();
     await Promise.allSettled([...this.deliveries]);
   }
 
@@ -310,6 +312,20 @@ export class AlertsService {
     }
   }
 
+  /** Waits between webhook attempts; cut short when the server closes. */
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wakers.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      timer.unref();
+      this.wakers.add(done);
+    });
+  }
+
   private async postWithRetries(id: number, url: string, body: unknown, headers: Record<string, string>): Promise<void> {
     const { webhookAttempts, webhookTimeout } = this.o.settings.notify;
     const delays = this.o.webhookRetryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
@@ -324,7 +340,11 @@ export class AlertsService {
         const final = attempt === webhookAttempts || this.closed;
         await store.updateNotification(this.o.db, id, { status: final ? 'failed' : 'queued', attempts: attempt, error: lastError, deliveredAt: null });
         if (final) break;
-        await new Promise((resolve) => setTimeout(resolve, delays[Math.min(attempt - 1, delays.length - 1)]).unref());
+        await this.sleep(delays[Math.min(attempt - 1, delays.length - 1)]!);
+        if (this.closed) {
+          await store.updateNotification(this.o.db, id, { status: 'failed', attempts: attempt, error: `${lastError} (the server stopped before the next attempt)`, deliveredAt: null });
+          break;
+        }
       }
     }
     this.o.logger.warn({ url, error: lastError }, 'alerts: webhook not delivered');
