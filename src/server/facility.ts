@@ -113,6 +113,25 @@ batch:
 #       - { type: http, name: portal, roles: [login], params: { url: "https://portal.example.org/", keyword: Welcome } }
 #       - { type: certificate, hosts: ["login*"], params: { host: portal.example.org, port: 443 } }
 #       - { type: storage-log, roles: [storage], params: { path: /var/log/hsm/tier.log } }
+#   alerts:                # alert rules, silences, notifications (keisan alerts, keisan silence)
+#     evaluationInterval: 5s
+#     rules:               # add rules, change the defaults by name (keisan alerts rules), or turn them off
+#       - { name: HostDown, for: 1m }
+#       - { name: GpuHot, disabled: true }
+#       - name: SlurmdDown
+#         expr: keisan_check_status{check="process:slurmd"} >= 2
+#         severity: critical         # critical, warning or info
+#         summary: "slurmd is down on {{ $labels.host }}"
+#     group: { by: [alertname, host], wait: 10s, interval: 1m, repeat: 4h }
+#     inhibit:             # default: HostDown mutes the other alerts of its host
+#       - { source: [alertname=HostDown], target: [alertname!=HostDown], equal: [host] }
+#     notify:
+#       email: [ops@example.org]     # through the mail outbox (needs mail: below); operators get them too
+#       minSeverity: warning
+#       webhooks:
+#         - { url: "https://hooks.slack.com/services/…", format: slack, minSeverity: critical }
+#         - { url: "https://incident.example.org/hook", format: json }   # Alertmanager's webhook JSON
+#     alertmanagerToken: a-long-random-token   # Alertmanager POSTs to /api/monitor/alertmanager with it
 
 # mail: e-mail for job notices (keisan submit --mail). Without it notices stay in-app
 # (keisan notifications). Test it with \`keisan admin mail test you@example.org\`.

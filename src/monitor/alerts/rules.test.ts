@@ -140,3 +140,16 @@ describe('default rules on realistic series', () => {
     assert.deepEqual(fired('CheckWarning').map((l) => l.check), ['time-drift']);
   });
 });
+
+describe('the facility file template', () => {
+  it('its monitor.alerts example is valid once uncommented', async () => {
+    const { DEFAULT_FACILITY_FILE } = await import('../../server/facility.ts');
+    const { parseYaml } = await import('../../lib/config.ts');
+    const block = DEFAULT_FACILITY_FILE.slice(DEFAULT_FACILITY_FILE.indexOf('# monitor:\n')).split('\n\n')[0]!;
+    const text = block.split('\n').map((line) => line.replace(/^# /, '')).join('\n');
+    const alerts = parseSettings(parseYaml(text, 'keisan.yaml'), 'keisan.yaml').monitor.alerts;
+    assert.deepEqual(effectiveRules(alerts.rules).map((r) => r.name).slice(-1), ['SlurmdDown']);
+    assert.deepEqual(alerts.notify.webhooks.map((w) => w.format), ['slack', 'json']);
+    assert.equal(alerts.alertmanagerToken, 'a-long-random-token');
+  });
+});
