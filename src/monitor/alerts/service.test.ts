@@ -321,6 +321,23 @@ describeWithSmtp('alerts service', () => {
       assert.deepEqual(critical, ['firing NodeRAIDDegraded', 'resolved NodeRAIDDegraded']);
     });
 
+    it('an alert resolved within group_interval of its notification is told at the next interval', async () => {
+      const { app, report } = await start({ group: { wait: '0s', interval: '1m' } });
+      report({ host: 'node1', samples: [], checks: [sshdDown('critical')] });
+      await app.keisan.alerts.evaluateNow();
+      clock.advance(5_000);
+      report({ host: 'node1', samples: [], checks: [sshdDown('ok')] });
+      await app.keisan.alerts.evaluateNow();
+      clock.advance(50_000);
+      await app.keisan.alerts.evaluateNow();
+      await app.keisan.alerts.settled();
+      assert.deepEqual(hooks.received.filter((h) => h.url === '/json').map((h) => h.body.status), ['firing']);
+      clock.advance(5_000);
+      await app.keisan.alerts.evaluateNow();
+      await app.keisan.alerts.settled();
+      assert.deepEqual(hooks.received.filter((h) => h.url === '/json').map((h) => h.body.status), ['firing', 'resolved']);
+    });
+
     it('a webhook that keeps failing is logged as failed with why; closing the server does not wait out its retries', async () => {
       hooks.failFirst = 1_000;
       const { app, operator, report } = await start({ group: { wait: '0s' } });

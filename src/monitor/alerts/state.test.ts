@@ -51,6 +51,8 @@ describe('alert state machine', () => {
     const resolvedFingerprint = step.alerts[0]?.fingerprint;
 
     clock.advance(5_000);
+    step = stepRule(rule, step.alerts, [], t());
+    assert.deepEqual([step.alerts.map((a) => a.state), step.transitions], [['resolved'], []], 'kept, unchanged, until its resolution is notified');
     step = stepRule(rule, step.alerts, [result('n1')], t());
     assert.deepEqual(step.transitions.map((x) => [x.from, x.to]), [['inactive', 'pending']], 'a resolved alert is history: the condition again starts a new one');
     assert.equal(step.alerts[0]?.fingerprint, resolvedFingerprint, 'with the same fingerprint');

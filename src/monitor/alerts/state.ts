@@ -132,6 +132,9 @@ export function stepRule(
     transitions.push({ alert: resolved, from: 'firing', to: 'resolved' });
     next.set(id, resolved);
   }
+  // Alerts resolved earlier stay until their resolution is notified (the service drops them),
+  // unless the condition came back: then the new alert takes the fingerprint.
+  for (const alert of current) if (alert.state === 'resolved' && !next.has(alert.fingerprint)) next.set(alert.fingerprint, alert);
   return { alerts: [...next.values()], transitions };
 }
 
