@@ -12,6 +12,7 @@ export function registerMonitorCommands(program: Command, admin: Command): void 
     .description('run the node agent (metrics, health checks, jobs); one per node; `keisan up` runs it for you')
     .option('--data <dir>', 'data directory holding keisan.yaml and node-secret')
     .option('--server <url>', 'the Keisan server (default: from keisan.yaml)')
+    .option('--host <name>', "the node's name in reports (default: this machine's host name)")
     .option('--roles <roles>', "the node's roles for health checks, comma-separated: login, compute, storage, server (default: compute)")
     .option('--interval <duration>', "report every this long instead of the server's monitor.interval (tests; env KEISAN_AGENT_INTERVAL)")
     .option('--metrics-port <port>', "serve /metrics on this port instead of monitor.metrics.port; 'off' serves none")
@@ -31,6 +32,7 @@ export function registerMonitorCommands(program: Command, admin: Command): void 
       await runAgentProcess({
         ...daemonConnection(options),
         dataDir: resolveDataDir(options.data),
+        ...(options.host ? { host: options.host } : {}),
         ...(options.roles ? { roles: options.roles.split(',').map((r) => r.trim()).filter(Boolean) } : {}),
         ...(options.interval ? { intervalMs: Math.max(100, parseDuration(options.interval)) } : {}),
         ...(metricsPort !== undefined ? { metricsPort } : {}),

@@ -63,11 +63,12 @@ export class NodeCollector {
   private async collectNow(): Promise<Sample[]> {
     const proc = this.options.proc ?? '/proc';
     const nowMs = this.now();
-    const sources: Array<[string, () => Promise<Sample[]>]> = [
+    // /proc files are read synchronously (tiny, never blocking); statfs, cgroups and nvidia-smi asynchronously.
+    const sources: Array<[string, () => Sample[] | Promise<Sample[]>]> = [
       [
         'stat',
-        async () => {
-          const stat = await readProcStat(proc);
+        () => {
+          const stat = readProcStat(proc);
           const samples = procStatSamples(stat, this.previousStat);
           this.previousStat = stat;
           return samples;

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import type { Sample } from '../model.ts';
 
 /** Devices node_exporter leaves out too: loop and RAM disks, floppies, and partitions of whole disks. */
@@ -24,6 +24,6 @@ export function parseDiskstats(text: string, ignore: RegExp = IGNORED_DISKS): Sa
   return out;
 }
 
-export async function readDiskstats(proc = '/proc'): Promise<Sample[]> {
-  return parseDiskstats(await readFile(`${proc}/diskstats`, 'utf8'));
+export function readDiskstats(proc = '/proc'): Sample[] {
+  return parseDiskstats(readFileSync(`${proc}/diskstats`, 'utf8'));
 }

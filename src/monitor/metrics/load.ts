@@ -1,4 +1,4 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
 import type { Sample } from '../model.ts';
 
 /** /proc/loadavg: "0.10 1.28 2.16 3/90 15359". */
@@ -24,8 +24,10 @@ export function countProcesses(names: readonly string[]): number {
   return n;
 }
 
-export async function readLoadAndProcesses(proc = '/proc', nowMs = Date.now()): Promise<Sample[]> {
-  const [loadavg, uptime, names] = await Promise.all([readFile(`${proc}/loadavg`, 'utf8'), readFile(`${proc}/uptime`, 'utf8'), readdir(proc)]);
+export function readLoadAndProcesses(proc = '/proc', nowMs = Date.now()): Sample[] {
+  const loadavg = readFileSync(`${proc}/loadavg`, 'utf8');
+  const uptime = readFileSync(`${proc}/uptime`, 'utf8');
+  const names = readdirSync(proc);
   return [
     ...parseLoadavg(loadavg),
     ...parseUptime(uptime),

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import type { Sample } from '../model.ts';
 
 export const MEMINFO_FIELDS = ['MemTotal', 'MemAvailable', 'MemFree', 'Buffers', 'Cached', 'SwapTotal', 'SwapFree'] as const;
@@ -16,6 +16,6 @@ export function parseMeminfo(text: string): Sample[] {
   return out;
 }
 
-export async function readMeminfo(proc = '/proc'): Promise<Sample[]> {
-  return parseMeminfo(await readFile(`${proc}/meminfo`, 'utf8'));
+export function readMeminfo(proc = '/proc'): Sample[] {
+  return parseMeminfo(readFileSync(`${proc}/meminfo`, 'utf8'));
 }

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import type { Sample } from '../model.ts';
 
 /**
@@ -23,6 +23,6 @@ export function parseNetDev(text: string): Sample[] {
   return out;
 }
 
-export async function readNetDev(proc = '/proc'): Promise<Sample[]> {
-  return parseNetDev(await readFile(`${proc}/net/dev`, 'utf8'));
+export function readNetDev(proc = '/proc'): Sample[] {
+  return parseNetDev(readFileSync(`${proc}/net/dev`, 'utf8'));
 }

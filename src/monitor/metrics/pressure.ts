@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import type { Sample } from '../model.ts';
 
 export const PSI_RESOURCES = ['cpu', 'memory', 'io'] as const;
@@ -22,15 +22,12 @@ export function parsePressure(resource: PsiResource, text: string): Sample[] {
 }
 
 /** Every PSI file there is; a kernel without PSI (or with psi=0) gives none. */
-export async function readPressure(proc = '/proc'): Promise<Sample[]> {
-  const parts = await Promise.all(
-    PSI_RESOURCES.map(async (resource) => {
-      try {
-        return parsePressure(resource, await readFile(`${proc}/pressure/${resource}`, 'utf8'));
-      } catch {
-        return [];
-      }
-    }),
-  );
-  return parts.flat();
+export function readPressure(proc = '/proc'): Sample[] {
+  return PSI_RESOURCES.flatMap((resource) => {
+    try {
+      return parsePressure(resource, readFileSync(`${proc}/pressure/${resource}`, 'utf8'));
+    } catch {
+      return [];
+    }
+  });
 }
