@@ -16,6 +16,7 @@
  *   npm run bench:agent                           # 60 s, table on stdout
  *   npm run bench:agent -- --duration=120s --write  # and a dated section in bench/RESULTS.md
  *   npm run bench:agent -- --write --detection      # and the detection times (bench/agent-detection.ts; needs root)
+ *   npm run bench:agent -- --agent-node-flags=--max-semi-space-size=1   # the agents with Node.js flags
  *
  * Everything it starts is stopped in `finally`, also after a failure or Ctrl-C.
  */
@@ -60,6 +61,8 @@ export interface FootprintResult {
   durationMs: number;
   scrapeEveryMs: number;
   rows: FootprintRow[];
+  /** Node.js flags the agents ran with. */
+  agentNodeFlags: string[];
   /** Other work on the machine during the window, % of one core (from /proc/stat less the two targets). */
   otherCpuPercent: number;
 }
@@ -69,6 +72,8 @@ export interface FootprintOptions {
   warmupMs?: number;
   scrapeEveryMs?: number;
   log?: (line: string) => void;
+  /** Node.js flags for both agents' processes, e.g. --max-semi-space-size=1 (what a service unit could pass). */
+  agentNodeFlags?: string[];
 }
 
 // ------------------------------------------------------------------------------ /proc readers
@@ -203,9 +208,10 @@ export async function measureFootprint(options: FootprintOptions = {}): Promise<
     const base = `http://127.0.0.1:${port}`;
     const server = start('server', process.execPath, [KEISAN_BIN, 'server', '--data', dataDir]);
     await waitFor('the server', async () => (await fetch(`${base}/api/health`)).ok, 60_000, server, logs);
-    const agent = start('agent', process.execPath, [KEISAN_BIN, 'agent', '--data', dataDir]);
+    const flags = options.agentNodeFlags ?? [];
+    const agent = start('agent', process.execPath, [...flags, KEISAN_BIN, 'agent', '--data', dataDir]);
     const secret = readFileSync(path.join(dataDir, 'node-secret'), 'utf8').trim();
-    const bare = start('agent-bare', process.execPath, [KEISAN_BIN, 'agent', '--data', bareDir, '--server', base, '--host', 'bench-metrics-only'], { KEISAN_NODE_SECRET: secret });
+    const bare = start('agent-bare', process.execPath, [...flags, KEISAN_BIN, 'agent', '--data', bareDir, '--server', base, '--host', 'bench-metrics-only'], { KEISAN_NODE_SECRET: secret });
     const exporter = start('node-exporter', NODE_EXPORTER, [`--web.listen-address=127.0.0.1:${exporterPort}`]);
     const targets = [
       { name: AGENT, child: agent, url: `http://127.0.0.1:${agentPort}/metrics` },
@@ -260,7 +266,7 @@ export async function measureFootprint(options: FootprintOptions = {}): Promise<
       processes: rss[i]!.processes,
     }));
     const otherCpuPercent = Math.max(0, ((machineAfter - machineBefore - used.reduce((a, b) => a + b, 0)) / TICKS / seconds) * 100);
-    return { at: new Date().toISOString(), machine: machine(), commit: gitCommit(), durationMs, scrapeEveryMs, rows, otherCpuPercent };
+    return { at: new Date().toISOString(), machine: machine(), commit: gitCommit(), durationMs, scrapeEveryMs, rows, otherCpuPercent, agentNodeFlags: flags };
   } finally {
     process.off('SIGINT', interrupted);
     process.off('SIGTERM', interrupted);
@@ -317,7 +323,7 @@ export function footprintTable(result: FootprintResult): string {
   const widths = HEADER.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const format = (c: string[]) => c.map((x, i) => x.padEnd(widths[i]!)).join('  ');
   return [
-    `${formatDuration(result.durationMs)} measured, scraped every ${formatDuration(result.scrapeEveryMs)}; other work on the machine meanwhile: ${fixed(result.otherCpuPercent, 1)} % of a core`,
+    `${result.agentNodeFlags.length ? `agents with node ${result.agentNodeFlags.join(' ')}; ` : ''}${formatDuration(result.durationMs)} measured, scraped every ${formatDuration(result.scrapeEveryMs)}; other work on the machine meanwhile: ${fixed(result.otherCpuPercent, 1)} % of a core`,
     format(HEADER),
     format(widths.map((w) => '-'.repeat(w))),
     ...rows.map(format),
@@ -327,7 +333,7 @@ export function footprintTable(result: FootprintResult): string {
 export function footprintMarkdown(result: FootprintResult): string {
   const rows = cells(result);
   return [
-    `Footprint (${formatDuration(result.durationMs)} measured after a 15 s warm-up, both running at the same time, both scraped every ${formatDuration(result.scrapeEveryMs)}; the agent reported to a local \`keisan server\` every 15 s and ran its default health checks; other work on the machine during the window: ${fixed(result.otherCpuPercent, 1)} % of a core):`,
+    `Footprint${result.agentNodeFlags.length ? ` (agents started as \`node ${result.agentNodeFlags.join(' ')} bin/keisan.js agent\`)` : ''} (${formatDuration(result.durationMs)} measured after a 15 s warm-up, both running at the same time, both scraped every ${formatDuration(result.scrapeEveryMs)}; the agent reported to a local \`keisan server\` every 15 s and ran its default health checks; other work on the machine during the window: ${fixed(result.otherCpuPercent, 1)} % of a core):`,
     '',
     `| ${HEADER.join(' | ')} |`,
     `|${HEADER.map((_, i) => (i === 0 || i === HEADER.length - 1 ? '---' : '---:')).join('|')}|`,
@@ -373,7 +379,8 @@ function spawnSyncText(file: string, args: string[]): string {
 if (process.argv[1] && path.resolve(process.argv[1]) === BENCH_FILE) {
   const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
   const durationMs = arg('duration') ? parseDuration(arg('duration')!) : 60_000;
-  const result = await measureFootprint({ durationMs });
+  const agentNodeFlags = arg('agent-node-flags')?.split(/\s+/).filter(Boolean) ?? [];
+  const result = await measureFootprint({ durationMs, agentNodeFlags });
   console.log(footprintTable(result));
   const extra: string[] = [];
   if (process.argv.includes('--detection')) {
