@@ -14,12 +14,15 @@ import type { Severity } from './model.ts';
  * - HostDown fires at once too: the hub marks a host down only after 3 intervals without a
  *   report, which is its grace already;
  * - static metric thresholds wait one report interval (15 s), so one odd sample does not page;
- * - predictions and pressure wait longer (node-mixin waits 1 h; 15 m here, history is 6 h).
+ * - predictions and pressure wait longer (node-mixin waits 1 h; 15 m here, history is 6 h);
+ *   the predictions fit a line through 6 h of points per filesystem, so they run once a minute.
  */
 export interface DefaultRule {
   name: string;
   expr: string;
   for: string;
+  /** Evaluated this often instead of every evaluationInterval (costly rules whose `for` is long). */
+  interval?: string;
   severity: Severity;
   labels?: Record<string, string>;
   summary: string;
@@ -52,6 +55,7 @@ export const DEFAULT_RULES: readonly DefaultRule[] = [
       `100 * node_filesystem_avail_bytes{${FS}} / node_filesystem_size_bytes{${FS}} < 40` +
       ` and predict_linear(node_filesystem_avail_bytes{${FS}}[6h], 24h) < 0 and node_filesystem_readonly == 0`,
     for: '15m',
+    interval: '1m',
     severity: 'warning',
     summary: '{{ $labels.mountpoint }} on {{ $labels.host }} will be full within 24 hours ({{ $value | printf "%.1f" }} % free)',
     description: 'At the rate of the last 6 hours, {{ $labels.mountpoint }} on {{ $labels.host }} runs out of space within a day.',
@@ -62,6 +66,7 @@ export const DEFAULT_RULES: readonly DefaultRule[] = [
       `100 * node_filesystem_avail_bytes{${FS}} / node_filesystem_size_bytes{${FS}} < 20` +
       ` and predict_linear(node_filesystem_avail_bytes{${FS}}[6h], 4h) < 0 and node_filesystem_readonly == 0`,
     for: '15m',
+    interval: '1m',
     severity: 'critical',
     summary: '{{ $labels.mountpoint }} on {{ $labels.host }} will be full within 4 hours ({{ $value | printf "%.1f" }} % free)',
     description: 'At the rate of the last 6 hours, {{ $labels.mountpoint }} on {{ $labels.host }} runs out of space within 4 hours.',

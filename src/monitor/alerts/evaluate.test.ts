@@ -86,6 +86,10 @@ describe('alert expressions: evaluation', () => {
     assert.throws(() => run('b / on(host) a'), (error: unknown) => error instanceof EvalError && /^many-to-many matching is not allowed: a\{host="n1", x="1"\} and a\{host="n1", x="2"\}/.test(error.message));
     assert.throws(() => run('a / on(host) b'), /found duplicate series for one match: a\{host="n1", x="1"\} and a\{host="n1", x="2"\} on the left; use group_left/);
     assert.deepEqual(lines('a / on(host) group_left b'), ['{"host":"n1","x":"1"} => 1', '{"host":"n1","x":"2"} => 1']);
+    // With nothing on the left, `and`/`unless` do not evaluate the right side at all.
+    assert.deepEqual(lines('nothing and (a / on(host) b)'), []);
+    assert.deepEqual(lines('nothing unless (b / on(host) a)'), []);
+    assert.throws(() => run('b and (b / on(host) a)'), /many-to-many/);
   });
 
   it('aggregates with by() and without()', () => {

@@ -92,8 +92,13 @@ class Evaluator {
         return { type: 'vector', samples: aggregate(expr.op, this.vector(this.eval(expr.expr)), expr.grouping) };
       case 'call':
         return this.call(expr);
-      case 'binary':
-        return this.binary(expr.op, this.eval(expr.lhs), this.eval(expr.rhs), expr.bool, expr.matching);
+      case 'binary': {
+        const lhs = this.eval(expr.lhs);
+        // `a and b`, `a unless b` with nothing on the left are empty whatever b is: b (often an
+        // expensive prediction over hours of points) is not evaluated.
+        if ((expr.op === 'and' || expr.op === 'unless') && lhs.type === 'vector' && lhs.samples.length === 0) return lhs;
+        return this.binary(expr.op, lhs, this.eval(expr.rhs), expr.bool, expr.matching);
+      }
     }
   }
 

@@ -34,6 +34,7 @@ export const ruleSchema = z.object({
   expr: z.string(),
   for: z.string().describe('as written, e.g. 0s, 15m'),
   forSeconds: z.number(),
+  intervalSeconds: z.number().nullable().describe('evaluated this often; null: every evaluationInterval'),
   severity: severitySchema,
   labels: z.record(z.string(), z.string()),
   summary: z.string(),

@@ -30,6 +30,7 @@ describe('alert rules in keisan.yaml', () => {
     }
     const rules = effectiveRules(load({}).monitor.alerts.rules);
     assert.deepEqual(rules.map((r) => r.name), names);
+    assert.deepEqual(rules.filter((r) => r.intervalMs !== null).map((r) => [r.name, r.intervalMs]), [['FilesystemFillingUp', 60_000], ['FilesystemFillingUpFast', 60_000]], 'the costly predictions run once a minute');
     assert.ok(rules.every((r) => r.origin === 'default'));
   });
 
@@ -39,7 +40,7 @@ describe('alert rules in keisan.yaml', () => {
         { name: 'HostDown', for: '1m', labels: { team: 'hpc' } },
         { name: 'GpuHot', disabled: true },
         { name: 'SlurmdDown', expr: 'keisan_check_status{check="process:slurmd"} >= 2', severity: 'critical', summary: 'slurmd down on {{ $labels.host }}' },
-        { name: 'LoadHigh', expr: 'node_load15 > 64', for: '10m', severity: 'info' },
+        { name: 'LoadHigh', expr: 'node_load15 > 64', for: '10m', interval: '30s', severity: 'info' },
       ],
     });
     const rules = effectiveRules(settings.monitor.alerts.rules);
@@ -47,7 +48,7 @@ describe('alert rules in keisan.yaml', () => {
     assert.deepEqual([hostDown.forMs, hostDown.labels, hostDown.expr, hostDown.severity, hostDown.origin], [60_000, { team: 'hpc' }, 'up{job="agent"} == 0', 'critical', 'default, changed in settings']);
     assert.equal(rules.some((r) => r.name === 'GpuHot'), false);
     const added = rules.slice(-2);
-    assert.deepEqual(added.map((r) => [r.name, r.forMs, r.severity, r.origin]), [['SlurmdDown', 0, 'critical', 'settings'], ['LoadHigh', 600_000, 'info', 'settings']]);
+    assert.deepEqual(added.map((r) => [r.name, r.forMs, r.intervalMs, r.severity, r.origin]), [['SlurmdDown', 0, null, 'critical', 'settings'], ['LoadHigh', 600_000, 30_000, 'info', 'settings']]);
     assert.equal(added[1]?.summary, 'LoadHigh on {{ $labels.host }}', 'a default summary');
   });
 
@@ -62,6 +63,7 @@ describe('alert rules in keisan.yaml', () => {
     );
     assert.match(refusal({ rules: [{ name: 'New' }] }), /rules\.0\.expr: rule 'New' is not a default rule, so it needs an expr; monitor\.alerts\.rules\.0\.severity: rule 'New' needs a severity/);
     assert.match(refusal({ rules: [{ name: 'X', expr: 'up', severity: 'warning', for: 'soon' }] }), /rules\.0\.for: rule 'X': 'soon' is not a duration/);
+    assert.match(refusal({ rules: [{ name: 'X', expr: 'up', severity: 'warning', interval: 'often' }] }), /rules\.0\.interval: rule 'X': 'often' is not a duration/);
     assert.match(refusal({ rules: [{ name: 'X', expr: 'up', severity: 'warning', summary: '{{ $labels }}' }] }), /rules\.0\.summary: rule 'X': '\{\{ \$labels \}\}' at column 1: write \{\{ \$value \}\}/);
     assert.match(refusal({ rules: [{ name: 'X', expr: 'up', severity: 'page' }] }), /rules\.0\.severity/);
     assert.match(refusal({ rules: [{ name: 'HostDown', for: '1m' }, { name: 'HostDown', for: '2m' }] }), /rule 'HostDown' is given twice/);

@@ -8,6 +8,8 @@ export interface CompiledRule extends AlertRule {
   ast: Expr;
   /** `for` as written (for display). */
   forText: string;
+  /** Evaluated at most this often (null: every evaluationInterval). */
+  intervalMs: number | null;
 }
 
 /**
@@ -22,11 +24,13 @@ export function effectiveRules(settings: readonly RuleSetting[]): CompiledRule[]
     const change = byName.get(base.name);
     if (change?.disabled) continue;
     const forText = change?.for !== undefined ? String(change.for) : base.for;
+    const interval = change?.interval !== undefined ? change.interval : base.interval;
     rules.push(
       compile({
         name: base.name,
         expr: change?.expr ?? base.expr,
         forText,
+        intervalMs: interval === undefined ? null : parseDuration(interval),
         severity: change?.severity ?? base.severity,
         labels: { ...(base.labels ?? {}), ...(change?.labels ?? {}) },
         summary: change?.summary ?? base.summary,
@@ -42,6 +46,7 @@ export function effectiveRules(settings: readonly RuleSetting[]): CompiledRule[]
         name: rule.name,
         expr: rule.expr!,
         forText: rule.for !== undefined ? String(rule.for) : '0s',
+        intervalMs: rule.interval === undefined ? null : parseDuration(rule.interval),
         severity: rule.severity!,
         labels: rule.labels ?? {},
         summary: rule.summary ?? `${rule.name} on {{ $labels.host }}`,

@@ -153,6 +153,8 @@ export class AlertsService {
     const changed = new Set<string>();
     const ruleNames = new Set(this.rules.map((r) => r.name));
     for (const rule of this.rules) {
+      const last = this.health.get(rule.name)?.lastEvalAt;
+      if (rule.intervalMs !== null && last !== null && last !== undefined && nowMs - last < rule.intervalMs && nowMs >= last) continue;
       const current = [...this.alerts.values()].filter((a) => a.source === 'rule' && a.rule === rule.name);
       let results;
       try {
@@ -237,19 +239,12 @@ export class AlertsService {
     return rows.map((row) => ({ id: Number(row.id), matchers: JSON.parse(row.matchers) as SilenceWindow['matchers'], startsAt: Date.parse(row.starts_at), endsAt: Date.parse(row.ends_at) }));
   }
 
-  private muting(alert: Alert, silences: readonly SilenceWindow[], nowMs: number) {
-    const firing = [...this.alerts.values()].filter((a) => a.state === 'firing');
-    return { silenced: silencedBy(alert.labels, silences, nowMs), inhibited: inhibitedBy(alert, firing, this.inhibit) };
-  }
-
   private async notify(nowMs: number): Promise<void> {
     const silences = await this.activeSilences(nowMs);
+    const firing = [...this.alerts.values()].filter((a) => a.state === 'firing');
     const candidates: NotifiableAlert[] = [...this.alerts.values()]
       .filter((a) => a.source === 'rule' && a.state !== 'pending')
-      .map((a) => {
-        const { silenced, inhibited } = this.muting(a, silences, nowMs);
-        return { ...a, muted: silenced.length > 0 || inhibited.length > 0 };
-      });
+      .map((a) => ({ ...a, muted: silencedBy(a.labels, silences, nowMs).length > 0 || inhibitedBy(a, firing, this.inhibit).length > 0 }));
     const g = this.o.settings.group;
     const plan = planNotifications(this.groups, candidates, nowMs, { by: g.by, waitMs: g.wait, intervalMs: g.interval, repeatMs: g.repeat });
     this.groups = plan.groups;
@@ -460,6 +455,7 @@ export class AlertsService {
         expr: rule.expr,
         for: rule.forText,
         forSeconds: rule.forMs / 1000,
+        intervalSeconds: rule.intervalMs === null ? null : rule.intervalMs / 1000,
         severity: rule.severity,
         labels: rule.labels,
         summary: rule.summary,

@@ -18,6 +18,8 @@ const ruleSetting = z
     name: ruleName,
     expr: z.string().min(1).max(10_000).optional(),
     for: z.union([z.string(), z.number()]).optional(),
+    /** Evaluate this rule only this often (default: every evaluationInterval). */
+    interval: z.union([z.string(), z.number()]).optional(),
     severity: z.enum(SEVERITIES).optional(),
     labels: z.record(labelName, z.string().max(1000)).optional(),
     summary: z.string().max(2000).optional(),
@@ -135,11 +137,13 @@ export const alertsSettings = z
         const problem = exprProblem(rule.expr);
         if (problem) ctx.addIssue({ code: 'custom', path: at('expr'), message: `rule '${rule.name}': ${problem}` });
       }
-      if (rule.for !== undefined) {
+      for (const field of ['for', 'interval'] as const) {
+        const value = rule[field];
+        if (value === undefined) continue;
         try {
-          parseDuration(rule.for);
+          parseDuration(value);
         } catch (error) {
-          ctx.addIssue({ code: 'custom', path: at('for'), message: `rule '${rule.name}': ${error instanceof Error ? error.message : String(error)}` });
+          ctx.addIssue({ code: 'custom', path: at(field), message: `rule '${rule.name}': ${error instanceof Error ? error.message : String(error)}` });
         }
       }
       for (const field of ['summary', 'description'] as const) {
