@@ -272,7 +272,8 @@ describeWithSmtp('alerts service', () => {
         [{ matchers: ['host=n1'], comment: '' }, /comment.*a comment is required/],
         [{ matchers: ['host=n1'], for: 'soon', comment: 'x' }, /for: 'soon' is not a duration/],
         [{ matchers: ['host=n1'], endsAt: '2020-01-01T00:00:00Z', comment: 'x' }, /would already be over/],
-        [{ matchers: ['alertname=~".*"'], comment: 'x' }, /match every alert/],
+        [{ matchers: ['alertname=~".*"'], comment: 'x' }, /would also match alerts without those labels \(every alert\)/],
+        [{ matchers: ['host!=node1', 'check=~"x|"'], comment: 'x' }, /every alert/],
         [{ matchers: [], comment: 'x' }, /matchers/],
       ];
       for (const [payload, message] of cases) {

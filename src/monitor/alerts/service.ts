@@ -22,6 +22,7 @@ import {
   compileInhibit,
   fingerprint,
   inhibitedBy,
+  matchesAll,
   parseMatcher,
   planNotifications,
   silencedBy,
@@ -504,8 +505,9 @@ export class AlertsService {
       if (problem) throw invalidInput(`--match ${problem}`);
       return parseMatcher(text)!;
     });
-    if (matchers.every((m) => (m.op === '=~' && /^(\.\*)?$/.test(m.value)) || (m.op === '!=' && m.value === ''))) {
-      throw invalidInput('these matchers match every alert: name at least one label, e.g. host=node1 or alertname=HostDown');
+    // As Alertmanager: at least one matcher must not match an absent label, or the silence could mute everything.
+    if (matchers.every((m) => matchesAll([m], {}))) {
+      throw invalidInput('these matchers would also match alerts without those labels (every alert): give at least one that needs a value, e.g. host=node1 or alertname=HostDown');
     }
     const nowMs = this.now();
     const startsAt = input.startsAt ? Date.parse(input.startsAt) : nowMs;
