@@ -1,0 +1,150 @@
+/**
+ * Runs every query of the shipped Grafana dashboards against live data: a real `keisan server`
+ * and `keisan agent` on loopback, scraped by a real Prometheus (Debian's) with the shipped rules;
+ * the agent's nvidia-smi is a stand-in that prints the recorded H200 output of
+ * ../shared/fixtures/gpu-h200x2 (or $KEISAN_GPU_FIXTURES), and one small batch job runs (sleep)
+ * so the job panels have a job. Prints each panel that returned nothing and exits 1 when one
+ * that should have data did not.
+ *
+ *   node --import tsx scripts/grafana-live-check.ts        # needs root (the job runs as a user)
+ *
+ * Everything it starts is stopped and its directory removed at the end, also after a failure.
+ * The unit test (src/monitor/deploy.test.ts) checks syntax and metric names; this checks that
+ * the label names and selectors match what Keisan really exposes.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import { freePort } from '../src/lib/net.ts';
+import { OPERATOR_PASSWORD_FILE } from '../src/server/facility.ts';
+import { initTestDataDir } from '../src/server/testing.ts';
+import { GRAFANA_DIR } from './grafana-dashboards.ts';
+
+const REPO = fileURLToPath(new URL('..', import.meta.url));
+const KEISAN_BIN = path.join(REPO, 'bin/keisan.js');
+const FIXTURES = process.env.KEISAN_GPU_FIXTURES ?? path.resolve(REPO, '../shared/fixtures/gpu-h200x2');
+
+/** Panels that are empty on a healthy machine: they list what is wrong. */
+const EMPTY_WHEN_HEALTHY = new Set(['Checks not ok', 'Storage checks not ok']);
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function stop(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function until(what: string, ms: number, probe: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await probe().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms / 1000} s`);
+    await sleep(500);
+  }
+}
+
+interface Panel {
+  title: string;
+  targets?: Array<{ refId: string; expr: string }>;
+}
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'keisan-grafana-live-'));
+const children: ChildProcess[] = [];
+let failures = 0;
+try {
+  chmodSync(dir, 0o755);
+  const [port, metricsPort, promPort] = [await freePort(), await freePort(), await freePort()];
+  const dataDir = path.join(dir, 'data');
+  initTestDataDir(dataDir, { monitor: { interval: '2s' } });
+
+  const bin = path.join(dir, 'bin');
+  mkdirSync(bin);
+  if (!existsSync(path.join(FIXTURES, 'query-gpu-busy.csv'))) throw new Error(`no recorded nvidia-smi output in ${FIXTURES}: set KEISAN_GPU_FIXTURES`);
+  writeFileSync(
+    path.join(bin, 'nvidia-smi'),
+    `#!/bin/sh\nF='${FIXTURES}'\ncase "$*" in\n  *--query-compute-apps*) cat "$F/query-apps-busy.csv" ;;\n  *--query-gpu*noheader*) tail -n +2 "$F/query-gpu-busy.csv" ;;\n  *--query-gpu*) cat "$F/query-gpu-busy.csv" ;;\n  *) cat "$F/nvidia-smi-busy.txt" ;;\nesac\n`,
+    { mode: 0o755 },
+  );
+  const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${bin}:${process.env.PATH}`, KEISAN_PORT: String(port), KEISAN_LOG_LEVEL: 'warn' };
+  for (const key of ['KEISAN_SERVER', 'KEISAN_DATABASE_URL', 'KEISAN_DATA', 'KEISAN_HOME']) delete env[key];
+  const base = `http://127.0.0.1:${port}`;
+
+  children.push(spawn(process.execPath, [KEISAN_BIN, 'server', '--data', dataDir], { env, stdio: 'ignore' }));
+  await until('the server answers', 60_000, async () => (await fetch(`${base}/api/health`)).ok);
+  children.push(spawn(process.execPath, [KEISAN_BIN, 'agent', '--data', dataDir, '--metrics-port', String(metricsPort), '--interval', '2s'], { env, stdio: 'ignore' }));
+
+  // The shipped config's jobs and rules, with static targets and a 2 s scrape.
+  const config = {
+    global: { scrape_interval: '2s', evaluation_interval: '2s' },
+    rule_files: [path.join(REPO, 'deploy/prometheus/rules/keisan.rules.yml')],
+    scrape_configs: [
+      { job_name: 'keisan-agent', honor_labels: true, static_configs: [{ targets: [`127.0.0.1:${metricsPort}`], labels: { host: 'live-check' } }] },
+      { job_name: 'keisan-server', honor_labels: true, static_configs: [{ targets: [`127.0.0.1:${port}`] }] },
+    ],
+  };
+  writeFileSync(path.join(dir, 'prometheus.yml'), stringify(config));
+  children.push(
+    spawn('prometheus', [`--config.file=${path.join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${path.join(dir, 'tsdb')}`, `--web.listen-address=127.0.0.1:${promPort}`], { stdio: 'ignore' }),
+  );
+
+  // One job, so the job panels have something: a minute of sleep, as the operator.
+  const home = path.join(dir, 'home');
+  const jobDir = path.join(dir, 'job');
+  mkdirSync(home);
+  mkdirSync(jobDir, { mode: 0o777 });
+  chmodSync(jobDir, 0o777);
+  writeFileSync(path.join(jobDir, 'job.sh'), '#!/bin/sh\nsleep 60\n', { mode: 0o755 });
+  const cli = { env: { ...env, KEISAN_HOME: home, KEISAN_SERVER: base }, encoding: 'utf8' as const, cwd: jobDir, timeout: 30_000 };
+  const [user, password] = readFileSync(path.join(dataDir, OPERATOR_PASSWORD_FILE), 'utf8').split('\n');
+  execFileSync(process.execPath, [KEISAN_BIN, 'login', '--password-stdin', user!], { ...cli, input: password });
+  const submitted = execFileSync(process.execPath, [KEISAN_BIN, 'submit', '-m', '64M', '-t', '5m', path.join(jobDir, 'job.sh')], cli);
+  const jobId = /job (\d+)/.exec(submitted)?.[1];
+
+  const query = async (expr: string) => {
+    const response = await fetch(`http://127.0.0.1:${promPort}/api/v1/query?query=${encodeURIComponent(expr)}`, { signal: AbortSignal.timeout(5000) });
+    const body = (await response.json()) as { status: string; error?: string; data?: { result: unknown[] } };
+    if (body.status !== 'success') throw new Error(`${expr}: ${body.error}`);
+    return body.data!.result.length;
+  };
+  for (const name of ['keisan_gpu_utilization_ratio', 'keisan_jobs', 'keisan_job_pids']) {
+    try {
+      await until(`Prometheus has ${name}`, 60_000, async () => (await query(name)) > 0);
+    } catch (error) {
+      const jobs = execFileSync(process.execPath, [KEISAN_BIN, 'jobs', '--all'], cli);
+      throw new Error(`${String(error)}\n${jobs}`);
+    }
+  }
+  await sleep(15_000); // enough points for rate() over the 10 s window below
+
+  for (const file of ['keisan-nodes.json', 'keisan-gpus.json', 'keisan-jobs.json', 'keisan-storage.json']) {
+    const dashboard = JSON.parse(readFileSync(path.join(GRAFANA_DIR, file), 'utf8')) as { panels: Panel[] };
+    let panels = 0;
+    for (const panel of dashboard.panels) {
+      for (const target of panel.targets ?? []) {
+        const expr = target.expr.replace(/\$__rate_interval/g, '10s').replace(/\$\{?[a-z_]+\}?/g, '.*');
+        const n = await query(expr);
+        panels++;
+        if (n > 0) continue;
+        if (EMPTY_WHEN_HEALTHY.has(panel.title)) {
+          console.log(`${file}: "${panel.title}" ${target.refId}: empty (nothing is wrong)`);
+        } else {
+          console.log(`${file}: "${panel.title}" ${target.refId}: NO DATA — ${target.expr}`);
+          failures++;
+        }
+      }
+    }
+    console.log(`${file}: ${panels} queries run`);
+  }
+  if (jobId) execFileSync(process.execPath, [KEISAN_BIN, 'cancel', jobId], cli);
+} finally {
+  for (const child of children.reverse()) await stop(child);
+  rmSync(dir, { recursive: true, force: true });
+}
+console.log(failures === 0 ? 'every panel that should have data has data' : `${failures} queries returned no data`);
+process.exit(failures === 0 ? 0 : 1);
