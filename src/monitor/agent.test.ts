@@ -5,7 +5,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import { SYSTEM_ACTOR } from '../accounts/model.ts';
-import { expectCode, runKeisan } from '../cli/testing.ts';
+import { spawn } from 'node:child_process';
+import { cliEnv, expectCode, KEISAN_BIN, REPO_ROOT, runKeisan } from '../cli/testing.ts';
 import { openDatabase, type Db } from '../db/connection.ts';
 import { migrateToLatest } from '../db/migrate.ts';
 import { loadFacilityFile, type Settings } from '../lib/config.ts';
@@ -183,6 +184,31 @@ describe('the agent against a real server', () => {
     assert.deepEqual(serverSamples.find((s) => s.name === 'keisan_nodes' && s.labels.state === 'up')?.value, 1);
     assert.deepEqual(serverSamples.find((s) => s.name === 'keisan_jobs' && s.labels.state === 'pending')?.value, 0);
   });
+
+  it('`keisan agent` as its own process: reports under --host at --interval, stops cleanly on SIGTERM', async () => {
+    const child = spawn(process.execPath, [KEISAN_BIN, 'agent', '--server', url, '--host', 'node-c', '--interval', '500ms', '--metrics-port', 'off', '--roles', 'compute'], {
+      cwd: REPO_ROOT,
+      env: { ...cliEnv(home), KEISAN_NODE_SECRET: 'node-secret', KEISAN_DATA: path.join(scratch, 'no-data-here'), KEISAN_LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      const hub = app.keisan.monitor;
+      await until('reports from node-c', () => {
+        const clock = hub.reader.select('node_time_seconds', [{ name: 'host', op: '=', value: 'node-c' }], 0, Date.now() + 1000)[0];
+        return clock && clock.points.length >= 3;
+      }, 30_000).catch((error: Error) => {
+        throw new Error(`${error.message}; the agent said:\n${output}`);
+      });
+      child.kill('SIGTERM');
+      assert.equal(await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve('still running'), 8000))]), 0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
 });
 
 describe('the agent while the server is down', () => {
@@ -198,7 +224,7 @@ describe('the agent while the server is down', () => {
     let app: KeisanApp | undefined;
     try {
       assert.equal(await agent.reportNow(), false);
-      assert.match(agent.lastError ?? '', /fetch failed|ECONNREFUSED/);
+      assert.ok(agent.lastError, 'the failure is kept for the log');
       await new Promise((resolve) => setTimeout(resolve, 1500));
       assert.equal(agent.reportsSent, 0);
       db = openDatabase('sqlite::memory:');

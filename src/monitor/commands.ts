@@ -1,6 +1,6 @@
 import type { Command } from '@commander-js/extra-typings';
 import pc from 'picocolors';
-import { clientOf, examples, outputOf } from '../cli/context.ts';
+import { clientOf, examples, globalsOf, outputOf } from '../cli/context.ts';
 import { formatTime } from '../cli/output.ts';
 import { daemonConnection } from '../ops/daemon-options.ts';
 import type { MailTestResult } from './service.ts';
@@ -17,8 +17,10 @@ export function registerMonitorCommands(program: Command, admin: Command): void 
     .option('--interval <duration>', "report every this long instead of the server's monitor.interval (tests; env KEISAN_AGENT_INTERVAL)")
     .option('--metrics-port <port>', "serve /metrics on this port instead of monitor.metrics.port; 'off' serves none")
     .option('--metrics-listen <address>', 'serve /metrics on this address instead of monitor.metrics.listen')
-    .action(async (options) => {
+    .action(async (options, command) => {
       const { runAgentProcess } = await import('./agent.ts');
+      // The program's global --server takes the option wherever it is written.
+      const server = options.server ?? globalsOf(command).server;
       const { parseDuration } = await import('../lib/units.ts');
       const { resolveDataDir } = await import('../lib/config.ts');
       const { invalidInput } = await import('../lib/errors.ts');
@@ -30,7 +32,7 @@ export function registerMonitorCommands(program: Command, admin: Command): void 
         }
       }
       await runAgentProcess({
-        ...daemonConnection(options),
+        ...daemonConnection({ ...options, ...(server ? { server } : {}) }),
         dataDir: resolveDataDir(options.data),
         ...(options.host ? { host: options.host } : {}),
         ...(options.roles ? { roles: options.roles.split(',').map((r) => r.trim()).filter(Boolean) } : {}),
