@@ -16,6 +16,7 @@
  *   npm run bench:agent                           # 60 s, table on stdout
  *   npm run bench:agent -- --duration=120s --write  # and a dated section in bench/RESULTS.md
  *   npm run bench:agent -- --write --detection      # and the detection times (bench/agent-detection.ts; needs root)
+ *   npm run bench:agent -- --detection --detection-interval=15s --detection-repeat=3
  *   npm run bench:agent -- --agent-node-flags=--max-semi-space-size=1   # the agents with Node.js flags
  *
  * Everything it starts is stopped in `finally`, also after a failure or Ctrl-C.
@@ -28,6 +29,7 @@ import { fileURLToPath } from 'node:url';
 import { freePort } from '../src/lib/net.ts';
 import { formatDuration, parseDuration } from '../src/lib/units.ts';
 import { initTestDataDir } from '../src/server/testing.ts';
+import { detectionMarkdown, detectionTable, measureDetection } from './agent-detection.ts';
 
 const BENCH_FILE = fileURLToPath(import.meta.url);
 const KEISAN_BIN = fileURLToPath(new URL('../bin/keisan.js', import.meta.url));
@@ -384,14 +386,14 @@ if (process.argv[1] && path.resolve(process.argv[1]) === BENCH_FILE) {
   console.log(footprintTable(result));
   const extra: string[] = [];
   if (process.argv.includes('--detection')) {
-    // The detection times of the health checks: bench/agent-detection.ts (measureDetection).
-    const detection = (await import(new URL('./agent-detection.ts', import.meta.url).href)) as {
-      measureDetection(options: object): Promise<unknown>;
-      detectionMarkdown(result: unknown): string;
-    };
-    extra.push(detection.detectionMarkdown(await detection.measureDetection({})));
+    // The detection times of the health checks (bench/agent-detection.ts): after the footprint
+    // window, so its server, agent and namespaces do not load the machine being measured.
+    const intervalMs = arg('detection-interval') ? parseDuration(arg('detection-interval')!) : 5000;
+    const repeat = arg('detection-repeat') ? Number(arg('detection-repeat')) : 3;
+    const detection = await measureDetection({ intervalMs, repeat });
     console.log('');
-    console.log(extra[0]);
+    console.log(detectionTable(detection));
+    extra.push(detectionMarkdown(detection));
   }
   if (process.argv.includes('--json')) console.log(JSON.stringify(result, null, 2));
   if (process.argv.includes('--write')) {
