@@ -85,7 +85,7 @@ export const DEFAULT_RULES: readonly DefaultRule[] = [
     for: '0s',
     severity: 'critical',
     summary: '{{ $summary }}',
-    description: 'Check {{ $labels.check }} on {{ $labels.host }} is critical or could not run (status {{ $value }}: 2 critical, 3 unknown). This is how a stopped essential process, a duplicate IP address, a degraded RAID or a hardware error alert.',
+    description: 'Check {{ $labels.check }} on {{ $labels.host }} reports critical (status 2) or could not run (status 3, unknown): see keisan checks --host {{ $labels.host }}.',
   },
   {
     name: 'CheckWarning',
@@ -93,7 +93,7 @@ export const DEFAULT_RULES: readonly DefaultRule[] = [
     for: '0s',
     severity: 'warning',
     summary: '{{ $summary }}',
-    description: 'Check {{ $labels.check }} on {{ $labels.host }} warns.',
+    description: 'Check {{ $labels.check }} on {{ $labels.host }} warns: see keisan checks --host {{ $labels.host }}.',
   },
   {
     name: 'HighMemoryPressure',

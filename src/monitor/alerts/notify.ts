@@ -21,9 +21,11 @@ export function subjectOf(facility: string, n: Notification): string {
   return `[${facility}] [${status}] ${what}`;
 }
 
+/** The command that silences just this alert: its name, host and what it is about (check, mount, GPU). */
 function silenceHint(alert: NotifiableAlert): string {
-  const matchers = [`alertname=${alert.labels.alertname ?? alert.rule}`, ...(alert.labels.host ? [`host=${alert.labels.host}`] : [])];
-  return `keisan silence add ${matchers.map((m) => `--match ${m}`).join(' ')} --for 2h --comment "why"`;
+  const names = ['alertname', 'host', 'check', 'mountpoint', 'gpu', 'device'].filter((name) => alert.labels[name]);
+  const quote = (text: string) => (/^[A-Za-z0-9_.:/@=,+-]+$/.test(text) ? text : `'${text.replace(/'/g, "'\\''")}'`);
+  return `keisan silence add ${names.map((name) => `--match ${quote(`${name}=${alert.labels[name]}`)}`).join(' ')} --for 2h --comment "why"`;
 }
 
 export function mailText(n: Notification, nowMs: number): string {

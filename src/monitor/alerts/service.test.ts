@@ -146,7 +146,8 @@ describeWithSmtp('alerts service', () => {
       assert.match(mail.text, /alert: +CheckCritical \(critical\) on node1/);
       assert.match(mail.text, /since: +2026-11-23T08:00:00\.000Z \(10s ago\)/);
       assert.match(mail.text, /value: +2/);
-      assert.match(mail.text, /silence: +keisan silence add --match alertname=CheckCritical --match host=node1 --for 2h --comment "why"/);
+      assert.match(mail.text, /silence: +keisan silence add --match alertname=CheckCritical --match host=node1 --match check=process:sshd --for 2h --comment "why"/);
+      assert.match(mail.text, /see keisan checks --host node1/);
       await smtp.waitFor((m) => m.rcptTo.includes(`olga-${database.dialect}@example.org`), 10_000);
       await app.keisan.alerts.settled();
       const json = hooks.received.find((h) => h.url === '/json');
