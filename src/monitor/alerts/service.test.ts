@@ -372,8 +372,16 @@ describeWithSmtp('alerts service', () => {
       await first.app.keisan.alerts.evaluateNow();
       await first.app.keisan.alerts.settled();
       assert.equal(hooks.received.filter((h) => h.url === '/json').length, 1, 'delivered on the second attempt');
+      // node2 reported once, then went silent: HostDown.
+      first.report({ host: 'node2', samples: [], checks: [] });
+      clock.advance(46_000);
+      first.app.keisan.monitor.tick(clock.now().getTime());
+      first.report({ host: 'node1', samples: [], checks: [sshdDown('critical')] });
+      await first.app.keisan.alerts.evaluateNow();
+      await first.app.keisan.alerts.settled();
+      assert.deepEqual(((await first.user('GET', '/api/monitor/alerts')).body as unknown as AlertView[]).map((a) => [a.alertname, a.labels.host, a.notified]), [['CheckCritical', 'node1', 'firing'], ['HostDown', 'node2', 'firing']]);
       const log = (await first.operator('GET', '/api/monitor/alerts/notifications')).body as unknown as { channel: string; target: string; attempts: number; status: string }[];
-      const jsonEntry = log.find((e) => e.target.endsWith('/json'));
+      const jsonEntry = log.filter((e) => e.target.endsWith('/json')).at(-1);
       assert.deepEqual([jsonEntry?.status, jsonEntry?.attempts], ['sent', 2]);
       await first.app.close();
       apps.splice(apps.indexOf(first.app), 1);
@@ -382,7 +390,7 @@ describeWithSmtp('alerts service', () => {
       clock.advance(20_000);
       const second = await start({ group: { wait: '0s' } });
       const restored = (await second.user('GET', '/api/monitor/alerts')).body as unknown as AlertView[];
-      assert.deepEqual(restored.map((a) => [a.alertname, a.state, a.notified]), [['CheckCritical', 'firing', 'firing']]);
+      assert.deepEqual(restored.map((a) => [a.alertname, a.state, a.notified]), [['CheckCritical', 'firing', 'firing'], ['HostDown', 'firing', 'firing']]);
       // The hub's history is empty after the restart: the alert is held, not resolved, and not sent again.
       await second.app.keisan.alerts.evaluateNow();
       second.report({ host: 'node1', samples: [], checks: [sshdDown('critical')] });
@@ -390,7 +398,23 @@ describeWithSmtp('alerts service', () => {
       await second.app.keisan.alerts.evaluateNow();
       await second.app.keisan.alerts.settled();
       assert.deepEqual(hooks.received, []);
-      assert.deepEqual(((await second.user('GET', '/api/monitor/alerts')).body as unknown as AlertView[]).map((a) => a.state), ['firing']);
+      // Past the grace: node1 reported (its alert goes on as before); node2 never did since the
+      // restart, so its HostDown is kept firing rather than resolved for want of data.
+      clock.advance(120_000);
+      second.report({ host: 'node1', samples: [], checks: [sshdDown('critical')] });
+      await second.app.keisan.alerts.evaluateNow();
+      await second.app.keisan.alerts.settled();
+      assert.deepEqual(((await second.user('GET', '/api/monitor/alerts')).body as unknown as AlertView[]).map((a) => [a.alertname, a.state]), [['CheckCritical', 'firing'], ['HostDown', 'firing']]);
+      assert.deepEqual(hooks.received, []);
+      // node2 comes back: HostDown resolves, and that is told.
+      second.report({ host: 'node2', samples: [], checks: [] });
+      clock.advance(60_000);
+      second.report({ host: 'node1', samples: [], checks: [sshdDown('critical')] });
+      await second.app.keisan.alerts.evaluateNow();
+      await second.app.keisan.alerts.settled();
+      assert.deepEqual(((await second.user('GET', '/api/monitor/alerts')).body as unknown as AlertView[]).map((a) => a.alertname), ['CheckCritical']);
+      const received: Hooks['received'] = hooks.received; // (assert.deepEqual above narrowed the field to [])
+      assert.deepEqual(received.filter((h) => h.url === '/json').map((h) => [h.body.status, (h.body.groupLabels as Record<string, string>).alertname]), [['resolved', 'HostDown']]);
     });
   });
 });

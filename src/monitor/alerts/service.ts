@@ -79,6 +79,8 @@ export class AlertsService {
   private readonly health = new Map<string, { lastEvalAt: number | null; lastError: string | null }>();
   private readonly hooks: IncidentHook[] = [];
   private holdUntilMs: number | undefined;
+  /** Alerts restored at start: held while their host has not reported since (see runPass). */
+  private readonly restored = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private pass: Promise<void> = Promise.resolve();
   private readonly deliveries = new Set<Promise<void>>();
@@ -103,7 +105,10 @@ export class AlertsService {
   /** Restores the alerts of before a restart (without notifying them again) and starts evaluating. */
   async start(): Promise<void> {
     const restored = await store.activeAlerts(this.o.db);
-    for (const alert of restored) this.alerts.set(alert.fingerprint, alert);
+    for (const alert of restored) {
+      this.alerts.set(alert.fingerprint, alert);
+      if (alert.source === 'rule') this.restored.add(alert.fingerprint);
+    }
     if (restored.some((a) => a.source === 'rule')) this.holdUntilMs = this.now() + this.o.settings.restoreGrace;
     if (restored.length > 0) this.o.logger.info({ restored: restored.length }, 'alerts: restored active alerts');
     this.timer = setInterval(() => void this.evaluateNow().catch((error: unknown) => this.o.logger.error({ err: error }, 'alerts: evaluation failed')), this.o.settings.evaluationInterval);
@@ -149,7 +154,21 @@ export class AlertsService {
 
   private async runPass(): Promise<void> {
     const nowMs = this.now();
-    const hold = this.holdUntilMs !== undefined && nowMs < this.holdUntilMs ? { holdUntilMs: this.holdUntilMs } : {};
+    // After a restart the hub's history is empty: a restored alert whose condition is not seen is
+    // held for restoreGrace, and beyond it while its host has not reported since the restart (a
+    // host that was down before stays down, rather than "resolved" for want of data).
+    const reporting = new Set(this.o.monitor.hosts(nowMs).map((h) => h.host));
+    const graceOver = this.holdUntilMs === undefined || nowMs >= this.holdUntilMs;
+    const hold = {
+      hold: (alert: Alert) => {
+        if (!this.restored.has(alert.fingerprint)) return false;
+        if (!graceOver) return true;
+        const host = alert.labels.host;
+        if (host !== undefined && !reporting.has(host)) return true;
+        this.restored.delete(alert.fingerprint);
+        return false;
+      },
+    };
     const transitions: Transition[] = [];
     const changed = new Set<string>();
     const ruleNames = new Set(this.rules.map((r) => r.name));
@@ -169,6 +188,7 @@ export class AlertsService {
         continue;
       }
       const step = stepRule(rule, current, results, nowMs, hold);
+      for (const alert of step.alerts) if (alert.lastEvalAt === nowMs && alert.state !== 'resolved') this.restored.delete(alert.fingerprint);
       this.apply(current, step.alerts, step.transitions, changed);
       transitions.push(...step.transitions);
     }

@@ -78,6 +78,8 @@ describe('alert state machine', () => {
     assert.equal(held.alerts[0]?.state, 'firing');
     const after = stepRule(rule, held.alerts, [], 60_000, { holdUntilMs: 60_000 });
     assert.equal(after.alerts[0]?.state, 'resolved');
+    const kept = stepRule(rule, fired, [], 120_000, { hold: (a) => a.labels.host === 'n1' });
+    assert.deepEqual([kept.alerts[0]?.state, kept.transitions], ['firing', []], 'a hold predicate keeps it too');
   });
 });
 

@@ -65,6 +65,8 @@ export function alertLabels(rule: { name: string; severity: Severity; labels: Re
 export interface StepOptions {
   /** Until then, an active alert whose condition is not seen stays as it is (after a restart). */
   holdUntilMs?: number;
+  /** An active alert whose condition is not seen stays as it is while this says so. */
+  hold?: (alert: Alert) => boolean;
 }
 
 /**
@@ -120,7 +122,7 @@ export function stepRule(
   }
   for (const [id, alert] of byFingerprint) {
     if (next.has(id)) continue;
-    if (options.holdUntilMs !== undefined && nowMs < options.holdUntilMs) {
+    if ((options.holdUntilMs !== undefined && nowMs < options.holdUntilMs) || options.hold?.(alert)) {
       next.set(id, alert);
       continue;
     }
