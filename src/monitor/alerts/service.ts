@@ -111,6 +111,9 @@ export class AlertsService {
     }
     if (restored.some((a) => a.source === 'rule')) this.holdUntilMs = this.now() + this.o.settings.restoreGrace;
     if (restored.length > 0) this.o.logger.info({ restored: restored.length }, 'alerts: restored active alerts');
+    if (this.o.settings.notify.email.length > 0 && !this.o.mail.configured) {
+      this.o.logger.warn({ to: this.o.settings.notify.email }, 'alerts: monitor.alerts.notify.email is set but keisan.yaml has no mail: section — alert mail is logged as not sent (keisan alerts notifications)');
+    }
     this.timer = setInterval(() => void this.evaluateNow().catch((error: unknown) => this.o.logger.error({ err: error }, 'alerts: evaluation failed')), this.o.settings.evaluationInterval);
     this.timer.unref();
   }
