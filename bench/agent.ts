@@ -5,6 +5,9 @@
  * every monitor.interval = 15 s) beside `prometheus-node-exporter` (default collectors), both
  * scraped every 15 s like Prometheus does.
  *
+ * A second agent reports to a second server whose monitor.checks gives it no automatic checks
+ * (agents take their check list from their server): the metrics part's cost on its own.
+ *
  * Measured over the window (after a warm-up, so the start-up — tsx compiling the sources — is
  * not counted):
  *   - CPU: utime + stime (+ cutime + cstime: children it waited for, e.g. check commands) from
@@ -187,10 +190,11 @@ export async function measureFootprint(options: FootprintOptions = {}): Promise<
   process.once('SIGINT', interrupted);
   process.once('SIGTERM', interrupted);
   try {
-    const [port, agentPort, bareAgentPort, exporterPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    const [port, barePort, agentPort, bareAgentPort, exporterPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
     const dataDir = path.join(dir, 'data');
     initTestDataDir(dataDir, { monitor: { metrics: { listen: '127.0.0.1', port: agentPort } } });
-    // A second agent with no automatic health checks: what the metrics part costs on its own.
+    // A second agent with no automatic health checks — what the metrics part costs on its own. Agents
+    // get their check list from their server, so it reports to a second server with that setting.
     const bareDir = path.join(dir, 'bare');
     initTestDataDir(bareDir, { monitor: { metrics: { listen: '127.0.0.1', port: bareAgentPort }, checks: { roles: { all: [], compute: [] } } } });
     const env: NodeJS.ProcessEnv = { ...process.env, KEISAN_PORT: String(port), KEISAN_LOG_LEVEL: 'warn' };
@@ -212,8 +216,9 @@ export async function measureFootprint(options: FootprintOptions = {}): Promise<
     await waitFor('the server', async () => (await fetch(`${base}/api/health`)).ok, 60_000, server, logs);
     const flags = options.agentNodeFlags ?? [];
     const agent = start('agent', process.execPath, [...flags, KEISAN_BIN, 'agent', '--data', dataDir]);
-    const secret = readFileSync(path.join(dataDir, 'node-secret'), 'utf8').trim();
-    const bare = start('agent-bare', process.execPath, [...flags, KEISAN_BIN, 'agent', '--data', bareDir, '--server', base, '--host', 'bench-metrics-only'], { KEISAN_NODE_SECRET: secret });
+    const bareServer = start('server-bare', process.execPath, [KEISAN_BIN, 'server', '--data', bareDir], { KEISAN_PORT: String(barePort) });
+    await waitFor('the second server', async () => (await fetch(`http://127.0.0.1:${barePort}/api/health`)).ok, 60_000, bareServer, logs);
+    const bare = start('agent-bare', process.execPath, [...flags, KEISAN_BIN, 'agent', '--data', bareDir], { KEISAN_PORT: String(barePort) });
     const exporter = start('node-exporter', NODE_EXPORTER, [`--web.listen-address=127.0.0.1:${exporterPort}`]);
     const targets = [
       { name: AGENT, child: agent, url: `http://127.0.0.1:${agentPort}/metrics` },
@@ -335,7 +340,7 @@ export function footprintTable(result: FootprintResult): string {
 export function footprintMarkdown(result: FootprintResult): string {
   const rows = cells(result);
   return [
-    `Footprint${result.agentNodeFlags.length ? ` (agents started as \`node ${result.agentNodeFlags.join(' ')} bin/keisan.js agent\`)` : ''} (${formatDuration(result.durationMs)} measured after a 15 s warm-up, both running at the same time, both scraped every ${formatDuration(result.scrapeEveryMs)}; the agent reported to a local \`keisan server\` every 15 s and ran its default health checks; other work on the machine during the window: ${fixed(result.otherCpuPercent, 1)} % of a core):`,
+    `Footprint${result.agentNodeFlags.length ? ` (agents started as \`node ${result.agentNodeFlags.join(' ')} bin/keisan.js agent\`)` : ''} (${formatDuration(result.durationMs)} measured after a 15 s warm-up, both running at the same time, both scraped every ${formatDuration(result.scrapeEveryMs)}; each agent reported to its own local \`keisan server\` every 15 s — the first with the default health checks, the second with no automatic checks (\`monitor.checks.roles: { all: [], compute: [] }\`); other work on the machine during the window: ${fixed(result.otherCpuPercent, 1)} % of a core):`,
     '',
     `| ${HEADER.join(' | ')} |`,
     `|${HEADER.map((_, i) => (i === 0 || i === HEADER.length - 1 ? '---' : '---:')).join('|')}|`,
