@@ -139,6 +139,9 @@ describe('the agent against a real server', () => {
     assert.ok(samples.find((s) => s.name === 'node_filesystem_avail_bytes')!.labels.fstype);
     assert.ok(has('node_network_receive_bytes_total', { device: 'lo' }));
     assert.ok(has('node_time_seconds'));
+    // Check results too, so Prometheus rules (CheckCritical…) see them from the agent scrape.
+    assert.equal(samples.find((s) => s.name === 'keisan_check_status' && s.labels.check === 'filesystem:/' && s.labels.type === 'filesystem' && s.labels.target === '/')?.value, 1);
+    assert.equal(samples.find((s) => s.name === 'keisan_check_value' && s.labels.check === 'filesystem:/')?.value, 91);
     assert.equal((await fetch(agent.metrics.url.replace('/metrics', '/nothing'))).status, 404);
 
     // Any logged-in user sees the nodes and their numbers.

@@ -8,7 +8,7 @@ import { parseDuration } from '../lib/units.ts';
 import { KEISAN_VERSION } from '../lib/version.ts';
 import { DaemonLink } from '../ops/daemon-client.ts';
 import { createCheckRunner, type CheckRunner, type CheckRunnerOptions } from './checks/runner.ts';
-import type { AgentReport, CheckResult } from './model.ts';
+import { CHECK_STATUS_VALUE, type AgentReport, type CheckResult, type Sample } from './model.ts';
 import { NodeCollector } from './metrics/collector.ts';
 import { samplesRegistry } from './metrics/exposition.ts';
 import { startMetricsEndpoint, type MetricsEndpoint } from './metrics/http.ts';
@@ -68,6 +68,8 @@ export class Agent {
   private readonly checks: CheckRunner;
   private readonly link: DaemonLink | null;
   private readonly pendingChecks = new Map<string, CheckResult>();
+  /** The latest result of every check, for /metrics (Prometheus rules read keisan_check_status from the agents). */
+  private readonly latestChecks = new Map<string, CheckResult>();
   private intervalMs: number;
   private failures = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -124,7 +126,7 @@ export class Agent {
     if (port !== false) {
       const listen = this.options.metricsListen ?? metrics.listen;
       // A scrape within a few seconds of a report reuses its collection.
-      const registry = samplesRegistry(() => this.collector.latest(5_000));
+      const registry = samplesRegistry(async () => [...(await this.collector.latest(5_000)), ...this.checkSamples()]);
       try {
         this.metrics = await startMetricsEndpoint(registry, listen, port);
         this.logger.info({ url: this.metrics.url, listen }, 'serving Prometheus metrics');
@@ -167,7 +169,19 @@ export class Agent {
     this.schedule(nextReportDelayMs(this.failures, this.intervalMs));
   }
 
+  /** keisan_check_status and keisan_check_value of the latest results, as the server derives them too. */
+  checkSamples(): Sample[] {
+    const out: Sample[] = [];
+    for (const r of this.latestChecks.values()) {
+      const labels = { check: r.check, type: r.type, target: r.target };
+      out.push({ name: 'keisan_check_status', labels, value: CHECK_STATUS_VALUE[r.status] });
+      if (r.value !== null) out.push({ name: 'keisan_check_value', labels, value: r.value });
+    }
+    return out;
+  }
+
   private checkFinished(result: CheckResult): void {
+    this.latestChecks.set(result.check, result);
     this.pendingChecks.set(result.check, result);
     if (this.checkTimer || this.stopped) return;
     this.checkTimer = setTimeout(() => {

@@ -60,5 +60,7 @@ export const METRICS: Record<string, MetricDef> = {
   keisan_gpu_power_watts: { type: 'gauge', labels: gpu, help: 'GPU power draw.' },
   keisan_gpu_power_limit_watts: { type: 'gauge', labels: gpu, help: 'GPU power limit.' },
   keisan_gpu_processes: { type: 'gauge', labels: gpu, help: 'Compute processes on the GPU.' },
+  keisan_check_status: { type: 'gauge', labels: ['check', 'type', 'target'], help: "The latest result of each of the node's health checks: 0 ok, 1 warning, 2 critical, 3 unknown." },
+  keisan_check_value: { type: 'gauge', labels: ['check', 'type', 'target'], help: 'The number a health check decided on (percent full, seconds of drift, days left…), where it has one.' },
   keisan_gpu_process_memory_bytes: { type: 'gauge', labels: ['gpu', 'pid'], help: 'GPU memory a compute process uses.' },
 };
