@@ -59,6 +59,10 @@ describe('keisan alerts and keisan silence', () => {
     assert.match(expectCode(await runKeisan(home, ['silence', 'rm', '1']), 0).stdout, /^Silence 1 ended\.$/m);
     assert.match(expectCode(await runKeisan(home, ['silence', 'list']), 0).stdout, /no silences/);
     assert.match(expectCode(await runKeisan(home, ['silence', 'list', '--all']), 0).stdout, /^1 +expired/m);
+    const evaluated = expectCode(await runKeisan(home, ['alerts', 'check-rule', '--eval', 'keisan_check_status >= 2']), 0).stdout.split('\n').map((line) => line.trimEnd());
+    assert.deepEqual(evaluated.slice(0, 2), ['ok: an instant vector — a valid alert expression', 'Now it returns 1 series: a rule with it would alert on each.']);
+    assert.match(evaluated[3] ?? '', /^keisan_check_status\{check="duplicate-ip:eth0", host="node1", target="eth0", type="duplicate-ip"\} +2$/);
+    assert.match(expectCode(await runKeisan(home, ['alerts', 'check-rule', '--eval', 'keisan_check_status > 5']), 0).stdout, /Now it returns nothing: a rule with it would not alert\./);
     const missing = expectCode(await runKeisan(home, ['silence', 'add', '--match', 'host', '--comment', 'x']), 2);
     assert.match(missing.stderr, /--match 'host' is not a matcher/);
   });

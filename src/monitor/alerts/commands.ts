@@ -61,11 +61,20 @@ export function registerAlertCommands(program: Command): void {
     .command('check-rule')
     .description('check an alert expression: its type, or where and why it is wrong')
     .argument('<expr>', 'the expression (quote it)')
-    .action(async (expr, _options, command) => {
+    .option('--eval', 'also evaluate it now and show what it returns (operators)')
+    .action(async (expr, options, command) => {
       const out = outputOf(command);
       try {
-        const result = await clientOf(command).request<{ ok: true; type: string }>('POST', '/api/monitor/alerts/validate', { expr });
-        out.result(result, () => out.line(`ok: ${result.type === 'vector' ? 'an instant vector' : 'a number'} — a valid alert expression`));
+        type Checked = { ok: true; type: string; result?: { labels: Record<string, string>; value: number | null }[]; total?: number };
+        const result = await clientOf(command).request<Checked>('POST', '/api/monitor/alerts/validate', { expr, evaluate: options.eval === true });
+        out.result(result, () => {
+          out.line(`ok: ${result.type === 'vector' ? 'an instant vector' : 'a number'} — a valid alert expression`);
+          if (!result.result) return;
+          out.line(result.total === 0 ? 'Now it returns nothing: a rule with it would not alert.' : `Now it returns ${result.total} series${result.total! > result.result.length ? ` (first ${result.result.length} shown)` : ''}: a rule with it would alert on each.`);
+          const series = (labels: Record<string, string>) =>
+            `${labels.__name__ ?? ''}{${Object.keys(labels).filter((k) => k !== '__name__').sort().map((k) => `${k}="${labels[k]}"`).join(', ')}}`;
+          if (result.result.length > 0) out.table(['SERIES', 'VALUE'], result.result.map((s) => [series(s.labels), s.value]));
+        });
       } catch (error) {
         if (error instanceof KeisanError && typeof error.details?.pointer === 'string' && !out.json) {
           throw new KeisanError(error.code, `${error.message}\n${error.details.pointer}`);

@@ -37,14 +37,23 @@ export function registerAlertRoutes(app: ZodApp, ctx: ServerContext): void {
     {
       schema: {
         tags,
-        summary: 'Check an alert expression: 200 with its type, or 400 with the position of the error (details: position, line, column, pointer)',
-        body: z.object({ expr: z.string().max(10_000) }).strict(),
-        response: { 200: z.object({ ok: z.literal(true), type: z.string(), expr: z.string() }), ...commonErrors },
+        summary: 'Check an alert expression: 200 with its type, or 400 with the position of the error (details: position, line, column, pointer); evaluate: true also evaluates it now (operators)',
+        body: z.object({ expr: z.string().max(10_000), evaluate: z.boolean().default(false), limit: z.number().int().min(1).max(10_000).default(100) }).strict(),
+        response: {
+          200: z.object({
+            ok: z.literal(true),
+            type: z.string(),
+            expr: z.string(),
+            result: z.array(z.object({ labels: z.record(z.string(), z.string()), value: z.number().nullable() })).optional(),
+            total: z.number().int().optional().describe('samples in the result (result holds at most limit)'),
+          }),
+          ...commonErrors,
+        },
       },
     },
     async (request) => {
-      authOf(request);
-      return alerts.validate(request.body.expr);
+      const { actor } = authOf(request);
+      return request.body.evaluate ? alerts.evaluateExpr(actor, request.body.expr, request.body.limit) : alerts.validate(request.body.expr);
     },
   );
   app.get(

@@ -288,6 +288,11 @@ describeWithSmtp('alerts service', () => {
       assert.deepEqual(bad.body.error?.details, { position: 19, line: 1, column: 20, pointer: '  sum(rate(x[5m])) > )\n                     ^' });
       const good = await user('POST', '/api/monitor/alerts/validate', { expr: 'up == 0' });
       assert.deepEqual(good.body, { ok: true, type: 'vector', expr: 'up == 0' });
+      const notYours = await user('POST', '/api/monitor/alerts/validate', { expr: 'up == 0', evaluate: true });
+      assert.equal(notYours.status, 403, 'evaluating over every series is for operators');
+      const evaluated = await operator('POST', '/api/monitor/alerts/validate', { expr: '1 + 1', evaluate: true });
+      assert.deepEqual(evaluated.body, { ok: true, type: 'scalar', expr: '1 + 1', result: [{ labels: {}, value: 2 }], total: 1 });
+      assert.equal((await operator('POST', '/api/monitor/alerts/validate', { expr: 'up ==', evaluate: true })).status, 400, 'checked before evaluated');
       assert.equal((await user('GET', '/api/monitor/alerts?state=burning')).status, 400);
       const rules = (await user('GET', '/api/monitor/rules')).body as unknown as { name: string; origin: string }[];
       assert.ok(rules.some((r) => r.name === 'HostDown' && r.origin === 'default'));

@@ -504,6 +504,24 @@ export class AlertsService {
     }
   }
 
+  /**
+   * Checks an expression and evaluates it now over the recent history: what a rule with it would
+   * alert on (operators: an expression may read hours of every series).
+   */
+  async evaluateExpr(actor: Actor, expr: string, limit: number): Promise<{ ok: true; type: string; expr: string; result: { labels: Record<string, string>; value: number | null }[]; total: number }> {
+    const checked = this.validate(expr);
+    await this.require(actor, { kind: 'alerts.admin' }, 'alerts.evaluate', 'expression');
+    let samples;
+    try {
+      samples = asVector(evaluate(parseExpr(expr).ast, { reader: this.o.monitor.reader, nowMs: this.now(), lookbackMs: this.o.settings.lookback }));
+    } catch (error) {
+      if (error instanceof EvalError) throw invalidInput(`the expression is valid but could not be evaluated: ${error.message}`);
+      throw error;
+    }
+    const result = samples.slice(0, limit).map((s) => ({ labels: s.labels, value: Number.isFinite(s.value) ? s.value : null }));
+    return { ...checked, result, total: samples.length };
+  }
+
   async notifications(actor: Actor, limit: number): Promise<NotificationEntry[]> {
     await this.require(actor, { kind: 'alerts.admin' }, 'alerts.notifications', 'log');
     return store.listNotifications(this.o.db, limit);
