@@ -53,7 +53,8 @@ describe('keisan alerts and keisan silence', () => {
     const added = expectCode(await runKeisan(home, ['silence', 'add', '--match', 'host=node1', '--match', 'alertname=CheckCritical', '--for', '2h', '--comment', 'moving the VM']), 0);
     assert.match(added.stdout, /^Silence 1 until \d{4}-\d\d-\d\d \d\d:\d\d: host=node1, alertname=CheckCritical$/m);
     assert.match(expectCode(await runKeisan(home, ['alerts']), 0).stdout, /firing \(muted\) +critical +CheckCritical .* silence 1 *$/m);
-    const json = JSON.parse(expectCode(await runKeisan(home, ['alerts', '--json']), 0).stdout) as { silencedBy: number[] }[];
+    assert.match(expectCode(await runKeisan(home, ['alerts', '--host', 'node2']), 0).stdout, /no alerts: everything is fine/);
+    const json = JSON.parse(expectCode(await runKeisan(home, ['alerts', '--host', 'node1', '--json']), 0).stdout) as { silencedBy: number[] }[];
     assert.deepEqual(json.map((a) => a.silencedBy), [[1]]);
     assert.match(expectCode(await runKeisan(home, ['silence', 'list']), 0).stdout, /^1 +active +host=node1, alertname=CheckCritical .* olga +moving the VM *$/m);
     assert.match(expectCode(await runKeisan(home, ['silence', 'rm', '1']), 0).stdout, /^Silence 1 ended\.$/m);

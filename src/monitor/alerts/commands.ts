@@ -20,12 +20,13 @@ export function registerAlertCommands(program: Command): void {
     .description('alerts: firing and pending now (--all: resolved too), the rules, checking an expression')
     .option('--all', 'resolved alerts too')
     .addOption(new Option('--state <state>', 'only these').choices(['active', 'firing', 'pending', 'resolved', 'all']))
+    .option('--host <name>', 'only alerts of this host')
     .option('--limit <n>', 'at most this many resolved ones', '200')
-    .addHelpText('after', examples('keisan alerts', 'keisan alerts --all', 'keisan alerts rules', "keisan alerts check-rule 'node_load1 > 2 * count without(cpu, mode) (node_cpu_seconds_total{mode=\"idle\"})'"))
+    .addHelpText('after', examples('keisan alerts', 'keisan alerts --all', 'keisan alerts --host node7', 'keisan alerts rules', "keisan alerts check-rule 'node_load1 > 2 * count without(cpu, mode) (node_cpu_seconds_total{mode=\"idle\"})'"))
     .action(async (options, command) => {
       const out = outputOf(command);
       const state = options.state ?? (options.all ? 'all' : 'active');
-      const rows = await clientOf(command).request<AlertView[]>('GET', '/api/monitor/alerts', undefined, { state, limit: options.limit });
+      const rows = await clientOf(command).request<AlertView[]>('GET', '/api/monitor/alerts', undefined, { state, host: options.host, limit: options.limit });
       out.result(rows, () =>
         out.table(
           ['STATE', 'SEVERITY', 'ALERT', 'HOST', 'SUMMARY', 'SINCE', 'SILENCED-BY'],

@@ -17,14 +17,22 @@ export function registerAlertRoutes(app: ZodApp, ctx: ServerContext): void {
       schema: {
         tags,
         summary: 'Alerts: active (pending and firing) by default; firing, pending, resolved or all — with the silences and alerts that mute each',
-        querystring: z.object({ state: z.string().optional().describe(STATES.join(', ')), limit: z.coerce.number().int().min(1).max(10_000).default(200) }).strict(),
+        querystring: z
+          .object({
+            state: z.string().optional().describe(STATES.join(', ')),
+            host: z.string().max(255).optional().describe('only alerts of this host'),
+            limit: z.coerce.number().int().min(1).max(10_000).default(200),
+          })
+          .strict(),
         response: { 200: z.array(alertSchema), ...commonErrors },
       },
     },
     async (request) => {
       const state = request.query.state ?? 'active';
       if (!(STATES as readonly string[]).includes(state)) throw invalidInput(`'${state}' is not an alert state: write ${STATES.join(', ')}`);
-      return alerts.list(authOf(request).actor, state as (typeof STATES)[number], request.query.limit);
+      const listed = await alerts.list(authOf(request).actor, state as (typeof STATES)[number], request.query.limit);
+      const { host } = request.query;
+      return host === undefined ? listed : listed.filter((a) => a.labels.host === host || a.labels.instance?.replace(/:\d+$/, '') === host);
     },
   );
   app.get(
