@@ -340,7 +340,7 @@ export function footprintTable(result: FootprintResult): string {
 export function footprintMarkdown(result: FootprintResult): string {
   const rows = cells(result);
   return [
-    `Footprint${result.agentNodeFlags.length ? ` (agents started as \`node ${result.agentNodeFlags.join(' ')} bin/keisan.js agent\`)` : ''} (${formatDuration(result.durationMs)} measured after a 15 s warm-up, both running at the same time, both scraped every ${formatDuration(result.scrapeEveryMs)}; each agent reported to its own local \`keisan server\` every 15 s — the first with the default health checks, the second with no automatic checks (\`monitor.checks.roles: { all: [], compute: [] }\`); other work on the machine during the window: ${fixed(result.otherCpuPercent, 1)} % of a core):`,
+    `Footprint${result.agentNodeFlags.length ? ` (agents started as \`node ${result.agentNodeFlags.join(' ')} bin/keisan.js agent\`)` : ''} (${formatDuration(result.durationMs)} measured after a 15 s warm-up, all three running at the same time, each scraped every ${formatDuration(result.scrapeEveryMs)}; each agent reported to its own local \`keisan server\` every 15 s — the first with the default health checks, the second with no automatic checks (\`monitor.checks.roles: { all: [], compute: [] }\`); other work on the machine during the window: ${fixed(result.otherCpuPercent, 1)} % of a core):`,
     '',
     `| ${HEADER.join(' | ')} |`,
     `|${HEADER.map((_, i) => (i === 0 || i === HEADER.length - 1 ? '---' : '---:')).join('|')}|`,
