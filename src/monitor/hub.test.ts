@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MonitorHub } from './hub.ts';
+import { SeriesStore } from './series.ts';
 import type { AgentReport } from './model.ts';
 
 const T0 = Date.parse('2026-11-23T00:00:00Z');
@@ -52,5 +53,21 @@ describe('MonitorHub', () => {
     hub.ingest(report('n1', T0, { samples: Array.from({ length: 10 }, (_, i) => ({ name: 'x', labels: { i: String(i) }, value: i })) }), T0);
     assert.equal(hub.series.size, 3);
     assert.ok(hub.series.refusedSeries >= 7);
+  });
+
+  it('keeps exactly the points inside the retention through many appends, trims, compactions and growth', () => {
+    const store = new SeriesStore({ retentionMs: 100_000, maxSeries: 10 });
+    for (let step = 0; step < 2000; step++) {
+      const now = T0 + step * 1000;
+      store.append([{ name: 'x', labels: {}, value: step }], now, { host: 'n1' });
+      if (step % 7 === 0) store.trim(now);
+      const [series] = store.select('x', [], 0, now);
+      const firstKept = step % 7 === 0 ? Math.max(0, step - 100) : undefined;
+      if (firstKept !== undefined) assert.equal(series!.points[0]!.v, firstKept, `after the trim at step ${step}`);
+      assert.equal(series!.points.at(-1)!.v, step);
+      for (let i = 1; i < series!.points.length; i++) assert.equal(series!.points[i]!.v, series!.points[i - 1]!.v + 1, 'no point lost or repeated');
+    }
+    const window = store.select('x', [], T0 + 1950_000, T0 + 1960_000)[0]!.points.map((p) => p.v);
+    assert.deepEqual(window, Array.from({ length: 11 }, (_, i) => 1950 + i));
   });
 });
