@@ -3,8 +3,9 @@
  * and `keisan agent` on loopback, scraped by a real Prometheus (Debian's) with the shipped rules;
  * the agent's nvidia-smi is a stand-in that prints the recorded H200 output of
  * ../shared/fixtures/gpu-h200x2 (or $KEISAN_GPU_FIXTURES), and one small batch job runs (sleep)
- * so the job panels have a job. Prints each panel that returned nothing and exits 1 when one
- * that should have data did not.
+ * so the job panels have a job; one process check fails (a daemon that is not running), so the
+ * "checks not ok" table and the shipped CheckCritical rule have something to show. Prints each
+ * panel that returned nothing and exits 1 when one that should have data did not.
  *
  *   node --import tsx scripts/grafana-live-check.ts        # needs root (the job runs as a user)
  *
@@ -27,8 +28,8 @@ const REPO = fileURLToPath(new URL('..', import.meta.url));
 const KEISAN_BIN = path.join(REPO, 'bin/keisan.js');
 const FIXTURES = process.env.KEISAN_GPU_FIXTURES ?? path.resolve(REPO, '../shared/fixtures/gpu-h200x2');
 
-/** Panels that are empty on a healthy machine: they list what is wrong. */
-const EMPTY_WHEN_HEALTHY = new Set(['Checks not ok', 'Storage checks not ok']);
+/** Panels that list what is wrong with storage: empty here (the one failing check is a process check). */
+const EMPTY_WHEN_HEALTHY = new Set(['Storage checks not ok']);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -61,7 +62,14 @@ try {
   chmodSync(dir, 0o755);
   const [port, metricsPort, promPort] = [await freePort(), await freePort(), await freePort()];
   const dataDir = path.join(dir, 'data');
-  initTestDataDir(dataDir, { monitor: { interval: '2s' } });
+  // One check that fails (a daemon that is not running), so the "checks not ok" panels and the
+  // shipped CheckCritical rule have something to show.
+  initTestDataDir(dataDir, {
+    monitor: {
+      interval: '2s',
+      checks: { interval: '2s', roles: { all: [] }, extra: [{ type: 'process', name: 'live-check-missing', params: { name: 'a daemon that is not running', comm: 'keisan-nosuch' } }] },
+    },
+  });
 
   const bin = path.join(dir, 'bin');
   mkdirSync(bin);
@@ -141,6 +149,9 @@ try {
     }
     console.log(`${file}: ${panels} queries run`);
   }
+  // The shipped rules on what the agent exposes: the failing check fires CheckCritical, with the host.
+  await until('CheckCritical firing in Prometheus for live-check-missing', 30_000, async () => (await query('ALERTS{alertname="CheckCritical", alertstate="firing", check="live-check-missing", host="live-check"}')) === 1);
+  console.log('CheckCritical fires in Prometheus for the failing check');
   if (jobId) execFileSync(process.execPath, [KEISAN_BIN, 'cancel', jobId], cli);
 } finally {
   for (const child of children.reverse()) await stop(child);
