@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -66,6 +66,24 @@ describe('NodeCollector on this machine', () => {
     assert.equal(await collector.latest(5_000), a);
     now = 6_000;
     assert.notEqual(await collector.latest(5_000), a);
+  });
+
+  it('busy ratios: a scrape in between does not shorten the window of the next report', async () => {
+    const proc = path.join(scratch, 'proc-ratio');
+    const stat = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
+    write(proc, { stat: stat('stat-1.txt') });
+    let now = 0;
+    const collector = new NodeCollector({ proc, gpus: false, now: () => now });
+    await collector.collect(); // a report: the base
+    write(proc, { stat: stat('stat-2.txt') });
+    now = 10_000;
+    const scrape = await collector.latest(5_000); // a scrape: fresh, but does not move the base
+    const busy = (samples: Sample[]) => samples.find((s) => s.name === 'keisan_node_cpu_busy_ratio' && s.labels.cpu === 'all')?.value;
+    assert.equal(busy(scrape), 0.375);
+    now = 15_000;
+    assert.equal(busy(await collector.collect()), 0.375, 'the report still compares with the previous report');
+    now = 30_000;
+    assert.equal(busy(await collector.collect()), undefined, 'no time passed in /proc/stat since that report: no ratio');
   });
 
   it('a missing source is left out, the rest still collected', async () => {

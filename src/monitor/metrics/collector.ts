@@ -44,10 +44,14 @@ export class NodeCollector {
     this.gpus = options.gpus === false ? null : new GpuCollector(options.gpus ?? {});
   }
 
-  /** A fresh collection (or the one in flight). */
-  collect(): Promise<Sample[]> {
+  /**
+   * A fresh collection (or the one in flight). `advance` (the report loop): the CPU busy ratios
+   * of the next collections are taken from this one on; a scrape's collection does not move that
+   * base, so the reported ratio covers the whole interval however often Prometheus scrapes.
+   */
+  collect(advance = true): Promise<Sample[]> {
     if (!this.inFlight) {
-      this.inFlight = this.collectNow().finally(() => {
+      this.inFlight = this.collectNow(advance).finally(() => {
         this.inFlight = null;
       });
     }
@@ -57,10 +61,10 @@ export class NodeCollector {
   /** The last collection if it is at most `maxAgeMs` old, else a fresh one. */
   async latest(maxAgeMs: number): Promise<Sample[]> {
     if (this.last && this.now() - this.last.atMs <= maxAgeMs) return this.last.samples;
-    return this.collect();
+    return this.collect(false);
   }
 
-  private async collectNow(): Promise<Sample[]> {
+  private async collectNow(advance: boolean): Promise<Sample[]> {
     const proc = this.options.proc ?? '/proc';
     const nowMs = this.now();
     // /proc files are read synchronously (tiny, never blocking); statfs, cgroups and nvidia-smi asynchronously.
@@ -70,7 +74,7 @@ export class NodeCollector {
         () => {
           const stat = readProcStat(proc);
           const samples = procStatSamples(stat, this.previousStat);
-          this.previousStat = stat;
+          if (advance || !this.previousStat) this.previousStat = stat;
           return samples;
         },
       ],
