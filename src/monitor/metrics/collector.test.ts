@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -148,6 +149,17 @@ describe('job cgroups', () => {
 });
 
 describe('Prometheus exposition', () => {
+  it("this machine's metrics pass `promtool check metrics` (only node_exporter's own camelCase memory names are linted)", { skip: !existsSync('/usr/bin/promtool') && 'promtool is not installed (npm run deps)' }, async () => {
+    const collector = new NodeCollector({ jobs: { parent: 'keisan' } });
+    await collector.collect();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const text = await samplesRegistry(() => collector.collect()).metrics();
+    const run = spawnSync('/usr/bin/promtool', ['check', 'metrics'], { input: text, encoding: 'utf8', timeout: 20_000 });
+    const problems = `${run.stdout}${run.stderr}`.split('\n').filter((line) => line.trim() !== '' && !/^node_memory_\w+_bytes metric names should be written in 'snake_case' not 'camelCase'$/.test(line));
+    assert.deepEqual(problems, []);
+    assert.ok(run.status === 0 || run.status === 3, `promtool exit ${run.status}`);
+  });
+
   it('prints HELP, TYPE and the samples of known names; counters typed counter; families without samples have no values', async () => {
     const registry = samplesRegistry(async (): Promise<Sample[]> => [
       { name: 'node_load1', labels: {}, value: 0.5 },
