@@ -2,7 +2,7 @@
  * Runs every query of the shipped Grafana dashboards against live data: a real `keisan server`
  * and `keisan agent` on loopback, scraped by a real Prometheus (Debian's) with the shipped rules;
  * the agent's nvidia-smi is a stand-in that prints the recorded H200 output of
- * ../shared/fixtures/gpu-h200x2 (or $KEISAN_GPU_FIXTURES), and one small batch job runs (sleep)
+ * src/batch/fixtures/gpu-h200x2 (or $KEISAN_GPU_FIXTURES), and one small batch job runs (sleep)
  * so the job panels have a job; one process check fails (a daemon that is not running), so the
  * "checks not ok" table and the shipped CheckCritical rule have something to show. Prints each
  * panel that returned nothing and exits 1 when one that should have data did not.
@@ -26,7 +26,7 @@ import { GRAFANA_DIR } from './grafana-dashboards.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const KEISAN_BIN = path.join(REPO, 'bin/keisan.js');
-const FIXTURES = process.env.KEISAN_GPU_FIXTURES ?? path.resolve(REPO, '../shared/fixtures/gpu-h200x2');
+const FIXTURES = process.env.KEISAN_GPU_FIXTURES ?? path.resolve(REPO, 'src/batch/fixtures/gpu-h200x2');
 
 /** Panels that list what is wrong with storage: empty here (the one failing check is a process check). */
 const EMPTY_WHEN_HEALTHY = new Set(['Storage checks not ok']);

@@ -14,7 +14,7 @@ import { parseNetDev } from './network.ts';
 import { parsePressure } from './pressure.ts';
 
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
-const shared = (name: string) => readFileSync(`/work/shared/fixtures/gpu-h200x2/${name}`, 'utf8');
+const shared = (name: string) => readFileSync(new URL(`../../batch/fixtures/gpu-h200x2/${name}`, import.meta.url), 'utf8');
 
 /** The value of the one sample with this name and these labels (fails when there is not exactly one). */
 function value(samples: readonly Sample[], name: string, labels: Record<string, string> = {}): number {

@@ -1,4 +1,4 @@
-import { constants } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { open, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
@@ -45,16 +45,28 @@ export function parseKmsg(text: string): KmsgRecord[] {
   return records;
 }
 
-/** Reads what /dev/kmsg holds now (non-blocking: stops at EAGAIN); a plain file is read whole. */
-async function readKmsg(file: string): Promise<string> {
-  const handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
+/**
+ * Reads the kernel log records not read before. /dev/kmsg is kept open between runs (each open
+ * starts at the oldest record, so reopening would re-read and re-parse the whole ring buffer every
+ * time); non-blocking reads stop at EAGAIN. A plain file (tests) is read whole each time.
+ */
+function readKmsg(file: string, state: HardwareState): string {
+  let fd = state.kmsgFd;
+  if (fd === undefined || state.kmsgFile !== file) {
+    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
+    if (fstatSync(fd).isCharacterDevice()) {
+      state.kmsgFd = fd;
+      state.kmsgFile = file;
+    }
+  }
+  const keep = state.kmsgFd === fd;
   try {
     const chunks: string[] = [];
     const buffer = Buffer.alloc(16_384);
     for (let i = 0; i < 100_000; i++) {
       let bytes: number;
       try {
-        ({ bytesRead: bytes } = await handle.read(buffer, 0, buffer.length, null));
+        bytes = readSync(fd, buffer, 0, buffer.length, null);
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
         if (code === 'EAGAIN') break;
@@ -66,8 +78,12 @@ async function readKmsg(file: string): Promise<string> {
       if (!chunks[chunks.length - 1]!.endsWith('\n')) chunks.push('\n');
     }
     return chunks.join('');
+  } catch (error) {
+    if (keep) state.kmsgFd = undefined;
+    closeSync(fd);
+    throw error;
   } finally {
-    await handle.close();
+    if (!keep) closeSync(fd);
   }
 }
 
@@ -79,6 +95,9 @@ interface Hit {
 
 interface HardwareState {
   kmsgSeq?: number;
+  /** /dev/kmsg, open between runs (see readKmsg). */
+  kmsgFd?: number | undefined;
+  kmsgFile?: string;
   journalCursor?: string;
   /** Set after the first successful read of the kernel log (seconds since the epoch, for journalctl --since). */
   logReadAt?: number;
@@ -156,7 +175,7 @@ async function newKernelLines(p: Params, context: CheckContext, state: HardwareS
   const tryKmsg = p.kernelLog === 'kmsg' || (p.kernelLog === 'auto' && state.journalCursor === undefined);
   if (tryKmsg) {
     try {
-      const records = parseKmsg(await readKmsg(p.kmsgPath));
+      const records = parseKmsg(readKmsg(p.kmsgPath, state));
       // The first read of kmsg (also after falling back to the journal before) is the log since boot: a baseline.
       const baseline = state.kmsgSeq === undefined;
       const last = state.kmsgSeq ?? -1;

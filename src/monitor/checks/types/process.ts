@@ -1,4 +1,4 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { defineCheck, errorText, unknown } from '../check-type.ts';
@@ -25,25 +25,23 @@ export interface ProcessInfo {
   cmdline: string;
 }
 
-/** Every process's name and command line, read from /proc (processes that end meanwhile are skipped). */
+/**
+ * Every process's name and command line, read from /proc (processes that end meanwhile are
+ * skipped). The reads are synchronous: a few hundred small procfs reads cost about 4 ms of CPU
+ * that way against 20 ms as many promises (the agent's footprint goal is 1 % of a core).
+ */
 export async function listProcesses(procRoot = '/proc'): Promise<ProcessInfo[]> {
-  const entries = await readdir(procRoot);
   const found: ProcessInfo[] = [];
-  await Promise.all(
-    entries
-      .filter((entry) => /^\d+$/.test(entry))
-      .map(async (entry) => {
-        try {
-          const [comm, cmdline] = await Promise.all([
-            readFile(path.join(procRoot, entry, 'comm'), 'utf8'),
-            readFile(path.join(procRoot, entry, 'cmdline'), 'utf8'),
-          ]);
-          found.push({ pid: Number(entry), comm: comm.trim(), cmdline: cmdline.replace(/\0+$/, '').replace(/\0/g, ' ') });
-        } catch {
-          // Gone meanwhile, or a kernel thread we may not read.
-        }
-      }),
-  );
+  for (const entry of readdirSync(procRoot)) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const comm = readFileSync(path.join(procRoot, entry, 'comm'), 'utf8');
+      const cmdline = readFileSync(path.join(procRoot, entry, 'cmdline'), 'utf8');
+      found.push({ pid: Number(entry), comm: comm.trim(), cmdline: cmdline.replace(/\0+$/, '').replace(/\0/g, ' ') });
+    } catch {
+      // Gone meanwhile, or a kernel thread we may not read.
+    }
+  }
   return found.sort((a, b) => a.pid - b.pid);
 }
 
