@@ -1,11 +1,20 @@
 #!/usr/bin/env node
-// The `keisan` command. Sources are TypeScript, run through tsx's loader.
-import { register } from 'tsx/esm/api';
-
-register();
-const { main } = await import('../src/cli/main.ts');
+// The `keisan` command. Sources are TypeScript, run through tsx's loader — except the agent,
+// which runs from a prebuilt bundle (bin/bundle.js) to stay small on every node.
+const command = process.argv[2] ?? '';
+let main;
+if (command === 'agent' && process.env.KEISAN_NO_BUNDLE !== '1') {
+  const { daemonBundle } = await import('./bundle.js');
+  const bundle = await daemonBundle('agent', 'src/cli/agent-main.ts');
+  if (bundle) ({ main } = await import(bundle));
+}
+if (!main) {
+  const { register } = await import('tsx/esm/api');
+  register();
+  ({ main } = await import('../src/cli/main.ts'));
+}
 const code = await main(process.argv.slice(2));
 // Daemons (server, agent, watchdog, up) keep the event loop alive and exit on their own signals.
-if (code !== 0 || !['server', 'agent', 'watchdog', 'up'].includes(process.argv[2] ?? '')) {
+if (code !== 0 || !['server', 'agent', 'watchdog', 'up'].includes(command)) {
   process.exitCode = code;
 }
