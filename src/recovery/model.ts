@@ -1,0 +1,119 @@
+/**
+ * Shared types of the recovery watchdog (src/recovery/): what the sampler reads, what the
+ * detectors find. The detection side (sampler.ts, detectors.ts) owns the types in the first
+ * part; the action side (victim.ts, actions.ts, evidence.ts) adds its own below.
+ *
+ * Units: bytes, microseconds for PSI totals and CPU usage (as the kernel counts them),
+ * milliseconds for wall-clock times (`atMs`, windows). A value the kernel does not offer on this
+ * machine (no PSI on a v1-only host, no pids controller…) is null, never 0.
+ */
+
+// ------------------------------------------------------------------------- samples (detection)
+
+/** PSI `total=` counters of one pressure file, in µs of stall since boot (or since the cgroup was made). */
+export interface PsiTotals {
+  someUs: number;
+  /** null for cpu pressure on kernels that have no `full` line there. */
+  fullUs: number | null;
+}
+
+/** One job's cgroup(s), read at one tick. */
+export interface JobSample {
+  jobId: number;
+  /** The job's owner and uid, when the caller knows them (from the job record); null otherwise. */
+  user: string | null;
+  uid: number | null;
+  /** The job's cgroup directory in every hierarchy read (v1 controllers and the v2 side, or the one v2 dir). */
+  cgroupDirs: string[];
+  /** v2 memory.current / v1 memory.usage_in_bytes. */
+  memBytes: number | null;
+  /** v2 memory.max / v1 memory.limit_in_bytes; null when unlimited ('max' or the v1 huge sentinel). */
+  memLimitBytes: number | null;
+  /** What the job asked for (job record), when given. */
+  requestedMemBytes: number | null;
+  requestedCpus: number | null;
+  /** memory.stat workingset_refault_file (v1: total_workingset_refault_file, else workingset_refault_file), in pages. */
+  refaultFile: number | null;
+  /** memory.stat anon (v2) / total_rss (v1) in bytes, when present: the part reclaim cannot drop without swap. */
+  anonBytes: number | null;
+  /** PSI of the job's v2 cgroup (pure v2, or the hybrid side hierarchy); null where absent. */
+  psiMemory: PsiTotals | null;
+  psiIo: PsiTotals | null;
+  psiCpu: PsiTotals | null;
+  pidsCurrent: number | null;
+  /** null when 'max' (unlimited) or no pids controller. */
+  pidsMax: number | null;
+  /** pids.events `max`: how many forks failed at pids.max. */
+  pidsEventsMax: number | null;
+  /** CPU time used, µs (v2 cpu.stat usage_usec; v1 cpuacct.usage / 1000). */
+  cpuUsageUsec: number | null;
+  /** CPUs the job may use (its allocation: requested cpus, or the cpu quota); null when unknown. */
+  cpusAllocated: number | null;
+}
+
+/** The node, read at one tick. */
+export interface NodeSample {
+  memTotalBytes: number;
+  memAvailableBytes: number;
+  /** /proc/pressure/*; null when PSI is off (`psi=0`) or unsupported. */
+  psiMemory: PsiTotals | null;
+  psiIo: PsiTotals | null;
+  psiCpu: PsiTotals | null;
+  /** /proc/loadavg field 4: runnable threads / all threads. */
+  runningThreads: number;
+  totalThreads: number;
+}
+
+/** One tick: the node and every job cgroup found under the parent. */
+export interface Sample {
+  /** Monotonic-ish wall time in ms of the read (the caller's clock). */
+  atMs: number;
+  node: NodeSample;
+  jobs: JobSample[];
+}
+
+/** A process on a login host (the login CPU-hog rule). Read from /proc/<pid>/stat and status. */
+export interface ProcessSample {
+  pid: number;
+  uid: number;
+  user: string | null;
+  comm: string;
+  /** utime + stime, in clock ticks (`cpuTicksPerSecond` says how many per second). */
+  cpuTicks: number;
+  rssBytes: number;
+  /** Field 22 of /proc/<pid>/stat: start time after boot, in clock ticks. */
+  startTicks: number;
+}
+
+/** The login host's processes at one tick. */
+export interface ProcessTick {
+  atMs: number;
+  /** sysconf(_SC_CLK_TCK), usually 100. */
+  cpuTicksPerSecond: number;
+  processes: ProcessSample[];
+}
+
+// ------------------------------------------------------------------------- findings (detection)
+
+export const RULES = ['memory-limit', 'memory-thrash', 'node-memory', 'pids-explosion', 'cpu-hog', 'login-cpu-hog'] as const;
+export type Rule = (typeof RULES)[number];
+
+/** warn < act; the login rule escalates warn → renice → stop (the caller acts). */
+export type Severity = 'warn' | 'renice' | 'stop' | 'act';
+
+export interface Finding {
+  rule: Rule;
+  severity: Severity;
+  jobId: number | null;
+  pid: number | null;
+  user: string | null;
+  /** One line with the numbers and the window, e.g. "job 42 (alice): memory 1.98 of 2.00 GiB, +180 MiB/s over 1.0 s, refaults 12 k pages/s". */
+  explanation: string;
+  window: { fromMs: number; toMs: number };
+  /** The numbers that triggered the rule (rates per second, bytes, ratios). */
+  metrics: Record<string, number>;
+  /** Node-level findings: the jobs whose usage grows, fastest first (the victim choice is victim.ts's). */
+  candidates?: number[];
+}
+
+// ------------------------------------------------------------------------- actions (action helper)
