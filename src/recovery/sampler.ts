@@ -1,0 +1,493 @@
+/**
+ * The watchdog's sampler: reads the node and every job cgroup at 10–20 Hz, cheaply.
+ *
+ * Every file is opened once and re-read with `fs.readSync` at position 0 into a small fixed
+ * buffer (recovery notes §5, option A): no open/close per tick, no child process, no
+ * directory walk except the periodic re-listing of the parent cgroup that picks up new jobs.
+ * A removed cgroup answers ENODEV (or ENOENT): its files are closed and the job dropped.
+ *
+ * Layouts (through CgroupTree, which knows where each controller lives):
+ * - v1 / hybrid: memory.usage_in_bytes, memory.limit_in_bytes, memory.stat (memory);
+ *   pids.current, pids.max, pids.events (pids); cpuacct.usage (cpuacct); and, on the cgroup2
+ *   side hierarchy, memory.pressure, io.pressure, cpu.pressure (PSI of v1-charged stalls too).
+ * - pure v2: memory.current, memory.max, memory.stat, *.pressure, pids.*, cpu.stat usage_usec.
+ *
+ * The parsers below are pure (text in, numbers out) and tested on fixtures; the class only
+ * does the reads. Limits and the cpu quota change rarely: they are re-read on re-listing ticks.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { CgroupTree } from '../batch/executors/local/cgroups.ts';
+import type { JobSample, NodeSample, ProcessSample, PsiTotals, Sample } from './model.ts';
+
+// ------------------------------------------------------------------------------- pure parsers
+
+/** The value of `key` in `key value` lines (memory.stat, cpu.stat, pids.events, meminfo-like), or null. */
+export function keyedValue(text: string, key: string): number | null {
+  let at = text.startsWith(`${key} `) ? 0 : -1;
+  if (at < 0) {
+    const i = text.indexOf(`\n${key} `);
+    if (i < 0) return null;
+    at = i + 1;
+  }
+  const start = at + key.length + 1;
+  let end = text.indexOf('\n', start);
+  if (end < 0) end = text.length;
+  const value = Number(text.slice(start, end).trim());
+  return Number.isFinite(value) ? value : null;
+}
+
+/** v1 reports "no limit" as a huge page-aligned number (9223372036854771712); v2 as 'max'. */
+const UNLIMITED_FROM = 2 ** 60;
+
+/** A single-number file: memory.current, pids.current, cpuacct.usage… ('max' and v1's sentinel → null). */
+export function parseNumber(text: string): number | null {
+  const t = text.trim();
+  if (t === '' || t === 'max') return null;
+  const n = Number(t);
+  if (!Number.isFinite(n) || n >= UNLIMITED_FROM) return null;
+  return n;
+}
+
+/** A PSI file (`some avg10=… total=N` / `full …`): the total= counters in µs. */
+export function parsePsi(text: string): PsiTotals | null {
+  let some: number | null = null;
+  let full: number | null = null;
+  for (const line of text.split('\n')) {
+    const m = /^(some|full) .*\btotal=(\d+)/.exec(line);
+    if (!m) continue;
+    if (m[1] === 'some') some = Number(m[2]);
+    else full = Number(m[2]);
+  }
+  return some === null ? null : { someUs: some, fullUs: full };
+}
+
+/** /proc/meminfo: MemTotal and MemAvailable in bytes. */
+export function parseMeminfo(text: string): { memTotalBytes: number; memAvailableBytes: number } | null {
+  const total = /^MemTotal:\s+(\d+) kB/m.exec(text)?.[1];
+  const available = /^MemAvailable:\s+(\d+) kB/m.exec(text)?.[1];
+  if (total === undefined || available === undefined) return null;
+  return { memTotalBytes: Number(total) * 1024, memAvailableBytes: Number(available) * 1024 };
+}
+
+/** /proc/loadavg field 4: `running/total` threads. */
+export function parseLoadavg(text: string): { runningThreads: number; totalThreads: number } | null {
+  const m = /^\S+ \S+ \S+ (\d+)\/(\d+) /.exec(text);
+  return m ? { runningThreads: Number(m[1]), totalThreads: Number(m[2]) } : null;
+}
+
+/** v2 cpu.max (`quota period` or `max period`) → CPUs; null when unlimited. */
+export function parseCpuMax(text: string): number | null {
+  const [quota, period] = text.trim().split(/\s+/);
+  if (quota === undefined || quota === 'max' || period === undefined) return null;
+  const q = Number(quota);
+  const p = Number(period);
+  return q > 0 && p > 0 ? q / p : null;
+}
+
+/** v1 cpu.cfs_quota_us and cpu.cfs_period_us → CPUs; null when unlimited (-1). */
+export function parseCfsQuota(quotaText: string, periodText: string): number | null {
+  const q = Number(quotaText.trim());
+  const p = Number(periodText.trim());
+  return q > 0 && p > 0 ? q / p : null;
+}
+
+/** The refault counter of memory.stat: v1 hierarchical `total_workingset_refault_file`, else `workingset_refault_file` (older: `workingset_refault`). */
+export function refaultFileOf(stat: string, version: 1 | 2): number | null {
+  if (version === 1) {
+    const total = keyedValue(stat, 'total_workingset_refault_file') ?? keyedValue(stat, 'total_workingset_refault');
+    if (total !== null) return total;
+  }
+  return keyedValue(stat, 'workingset_refault_file') ?? keyedValue(stat, 'workingset_refault');
+}
+
+/** Anonymous memory in memory.stat: v2 `anon`, v1 `total_rss` (else `rss`). */
+export function anonOf(stat: string, version: 1 | 2): number | null {
+  return version === 2 ? keyedValue(stat, 'anon') : (keyedValue(stat, 'total_rss') ?? keyedValue(stat, 'rss'));
+}
+
+/**
+ * /proc/<pid>/stat → comm, utime+stime (ticks), start time (ticks), rss (pages). The comm is in
+ * parentheses and may itself contain spaces and parentheses: split after the LAST ')'.
+ */
+export function parseProcStat(text: string): { pid: number; comm: string; cpuTicks: number; startTicks: number; rssPages: number } | null {
+  const open = text.indexOf('(');
+  const close = text.lastIndexOf(')');
+  if (open < 0 || close < open) return null;
+  const pid = Number(text.slice(0, open).trim());
+  const comm = text.slice(open + 1, close);
+  // Fields after comm start at field 3 (state); utime is field 14, stime 15, starttime 22, rss 24.
+  const rest = text.slice(close + 2).trim().split(' ');
+  const field = (n: number) => Number(rest[n - 3]);
+  const utime = field(14);
+  const stime = field(15);
+  const start = field(22);
+  const rss = field(24);
+  if (![pid, utime, stime, start, rss].every(Number.isFinite)) return null;
+  return { pid, comm, cpuTicks: utime + stime, startTicks: start, rssPages: rss };
+}
+
+/** /etc/passwd text → uid → name. */
+export function parsePasswd(text: string): Map<number, string> {
+  const out = new Map<number, string>();
+  for (const line of text.split('\n')) {
+    const [name, , uid] = line.split(':');
+    if (name && uid !== undefined && /^\d+$/.test(uid) && !out.has(Number(uid))) out.set(Number(uid), name);
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------------------- pre-opened files
+
+function errnoCode(error: unknown): string | undefined {
+  return (error as NodeJS.ErrnoException | undefined)?.code;
+}
+
+/** The cgroup (or the file) is gone: close and forget. */
+function isGone(error: unknown): boolean {
+  const code = errnoCode(error);
+  return code === 'ENODEV' || code === 'ENOENT' || code === 'ESTALE';
+}
+
+/**
+ * One pseudo file, opened once, re-read from position 0 into a fixed buffer. `read()` returns
+ * the text, null when it could not be read this time, and throws a GoneError when the file's
+ * cgroup was removed (the caller drops the job).
+ */
+export class PreOpened {
+  private fd: number | null;
+  private readonly buf: Buffer;
+
+  private constructor(
+    readonly file: string,
+    fd: number,
+    size: number,
+  ) {
+    this.fd = fd;
+    this.buf = Buffer.allocUnsafe(size);
+  }
+
+  /** Opens `file` read-only; null when it does not exist or cannot be opened. */
+  static open(file: string, size = 256): PreOpened | null {
+    try {
+      return new PreOpened(file, fs.openSync(file, 'r'), size);
+    } catch {
+      return null;
+    }
+  }
+
+  read(): string | null {
+    if (this.fd === null) throw new GoneError(this.file);
+    let n: number;
+    try {
+      n = fs.readSync(this.fd, this.buf, 0, this.buf.length, 0);
+    } catch (error) {
+      if (isGone(error)) {
+        this.close();
+        throw new GoneError(this.file);
+      }
+      return null;
+    }
+    return this.buf.toString('latin1', 0, n);
+  }
+
+  close(): void {
+    if (this.fd === null) return;
+    try {
+      fs.closeSync(this.fd);
+    } catch {
+      // already closed
+    }
+    this.fd = null;
+  }
+}
+
+export class GoneError extends Error {
+  constructor(file: string) {
+    super(`${file} is gone`);
+    this.name = 'GoneError';
+  }
+}
+
+function readWith<T>(f: PreOpened | null, parse: (text: string) => T | null): T | null {
+  if (!f) return null;
+  const text = f.read();
+  return text === null ? null : parse(text);
+}
+
+// ------------------------------------------------------------------------------- node
+
+export interface NodeFiles {
+  meminfo?: string;
+  pressureDir?: string;
+  loadavg?: string;
+}
+
+/** The node's files, pre-opened. */
+export class NodeReader {
+  private readonly meminfo: PreOpened | null;
+  private readonly loadavg: PreOpened | null;
+  private readonly psi: { memory: PreOpened | null; io: PreOpened | null; cpu: PreOpened | null };
+
+  constructor(files: NodeFiles = {}) {
+    // MemTotal, MemFree and MemAvailable are the first three lines: 256 bytes hold them.
+    this.meminfo = PreOpened.open(files.meminfo ?? '/proc/meminfo', 256);
+    this.loadavg = PreOpened.open(files.loadavg ?? '/proc/loadavg', 128);
+    const dir = files.pressureDir ?? '/proc/pressure';
+    this.psi = { memory: PreOpened.open(path.join(dir, 'memory')), io: PreOpened.open(path.join(dir, 'io')), cpu: PreOpened.open(path.join(dir, 'cpu')) };
+    if (!this.meminfo) throw new Error(`cannot open ${files.meminfo ?? '/proc/meminfo'}`);
+  }
+
+  read(): NodeSample {
+    const mem = readWith(this.meminfo, parseMeminfo);
+    const load = readWith(this.loadavg, parseLoadavg);
+    return {
+      memTotalBytes: mem?.memTotalBytes ?? 0,
+      memAvailableBytes: mem?.memAvailableBytes ?? 0,
+      psiMemory: readWith(this.psi.memory, parsePsi),
+      psiIo: readWith(this.psi.io, parsePsi),
+      psiCpu: readWith(this.psi.cpu, parsePsi),
+      runningThreads: load?.runningThreads ?? 0,
+      totalThreads: load?.totalThreads ?? 0,
+    };
+  }
+
+  close(): void {
+    for (const f of [this.meminfo, this.loadavg, this.psi.memory, this.psi.io, this.psi.cpu]) f?.close();
+  }
+}
+
+// ------------------------------------------------------------------------------- jobs
+
+/** What the job record says (the caller looks it up in the jobs table or the executor's state). */
+export interface JobInfo {
+  user: string | null;
+  uid: number | null;
+  requestedMemBytes: number | null;
+  requestedCpus: number | null;
+}
+
+interface JobFiles {
+  memVersion: 1 | 2 | null;
+  memUsage: PreOpened | null;
+  memLimit: PreOpened | null;
+  memStat: PreOpened | null;
+  pidsCurrent: PreOpened | null;
+  pidsMax: PreOpened | null;
+  pidsEvents: PreOpened | null;
+  /** v1 cpuacct.usage (ns) or v2 cpu.stat (usage_usec). */
+  cpuacct: PreOpened | null;
+  cpuStat: PreOpened | null;
+  psiMemory: PreOpened | null;
+  psiIo: PreOpened | null;
+  psiCpu: PreOpened | null;
+  /** v1 cpu.cfs_quota_us + cpu.cfs_period_us, or v2 cpu.max: read on slow ticks. */
+  cpuQuota: { quota: PreOpened | null; period: PreOpened | null; max: PreOpened | null };
+}
+
+class JobReader {
+  readonly dirs: string[];
+  private readonly f: JobFiles;
+  private memLimit: number | null = null;
+  private pidsMax: number | null = null;
+  private quotaCpus: number | null = null;
+
+  constructor(
+    tree: CgroupTree,
+    readonly jobId: number,
+  ) {
+    const d = tree.jobDirs(jobId);
+    this.dirs = d.all;
+    const at = (h: Parameters<typeof d.dir>[0] | undefined, file: string, size = 128): PreOpened | null => (h ? PreOpened.open(path.join(d.dir(h), file), size) : null);
+    const mem = d.memory;
+    const memVersion = mem ? mem.version : null;
+    const v2 = d.v2;
+    this.f = {
+      memVersion,
+      memUsage: at(mem, memVersion === 2 ? 'memory.current' : 'memory.usage_in_bytes'),
+      memLimit: at(mem, memVersion === 2 ? 'memory.max' : 'memory.limit_in_bytes'),
+      // v1 memory.stat is ~1.5 KiB with hierarchical totals; v2 ~1.2 KiB.
+      memStat: at(mem, 'memory.stat', 8192),
+      pidsCurrent: at(d.pids, 'pids.current'),
+      pidsMax: at(d.pids, 'pids.max'),
+      pidsEvents: at(d.pids, 'pids.events'),
+      cpuacct: at(d.cpuacct, 'cpuacct.usage'),
+      cpuStat: d.cpuacct ? null : at(v2, 'cpu.stat', 1024),
+      psiMemory: at(v2, 'memory.pressure'),
+      psiIo: at(v2, 'io.pressure'),
+      psiCpu: at(v2, 'cpu.pressure'),
+      cpuQuota:
+        d.cpu?.version === 2
+          ? { quota: null, period: null, max: at(d.cpu, 'cpu.max') }
+          : { quota: at(d.cpu, 'cpu.cfs_quota_us'), period: at(d.cpu, 'cpu.cfs_period_us'), max: null },
+    };
+    this.readSlow();
+  }
+
+  /** Files that change rarely: limits and the cpu quota. Throws GoneError when the cgroup went away. */
+  readSlow(): void {
+    this.memLimit = readWith(this.f.memLimit, parseNumber);
+    this.pidsMax = readWith(this.f.pidsMax, parseNumber);
+    const q = this.f.cpuQuota;
+    if (q.max) this.quotaCpus = readWith(q.max, parseCpuMax);
+    else if (q.quota && q.period) {
+      const quota = q.quota.read();
+      const period = q.period.read();
+      this.quotaCpus = quota !== null && period !== null ? parseCfsQuota(quota, period) : null;
+    }
+  }
+
+  /** One tick's numbers. Throws GoneError when the cgroup went away. */
+  read(info: JobInfo | undefined): JobSample {
+    const f = this.f;
+    const stat = f.memStat?.read() ?? null;
+    const version = f.memVersion ?? 2;
+    let cpuUsageUsec: number | null = null;
+    if (f.cpuacct) {
+      const ns = readWith(f.cpuacct, parseNumber);
+      cpuUsageUsec = ns === null ? null : ns / 1000;
+    } else if (f.cpuStat) {
+      cpuUsageUsec = readWith(f.cpuStat, (t) => keyedValue(t, 'usage_usec'));
+    }
+    return {
+      jobId: this.jobId,
+      user: info?.user ?? null,
+      uid: info?.uid ?? null,
+      cgroupDirs: this.dirs,
+      memBytes: readWith(f.memUsage, parseNumber),
+      memLimitBytes: this.memLimit,
+      requestedMemBytes: info?.requestedMemBytes ?? null,
+      requestedCpus: info?.requestedCpus ?? null,
+      refaultFile: stat === null ? null : refaultFileOf(stat, version),
+      anonBytes: stat === null ? null : anonOf(stat, version),
+      psiMemory: readWith(f.psiMemory, parsePsi),
+      psiIo: readWith(f.psiIo, parsePsi),
+      psiCpu: readWith(f.psiCpu, parsePsi),
+      pidsCurrent: readWith(f.pidsCurrent, parseNumber),
+      pidsMax: this.pidsMax,
+      pidsEventsMax: readWith(f.pidsEvents, (t) => keyedValue(t, 'max')),
+      cpuUsageUsec,
+      cpusAllocated: info?.requestedCpus ?? this.quotaCpus,
+    };
+  }
+
+  close(): void {
+    const f = this.f;
+    for (const x of [f.memUsage, f.memLimit, f.memStat, f.pidsCurrent, f.pidsMax, f.pidsEvents, f.cpuacct, f.cpuStat, f.psiMemory, f.psiIo, f.psiCpu, f.cpuQuota.quota, f.cpuQuota.period, f.cpuQuota.max]) x?.close();
+  }
+}
+
+export interface SamplerOptions {
+  /** The job tree, opened with parentMemBytes: null and parentPidsMax: null (the watchdog never changes limits). */
+  tree: CgroupTree;
+  /** The job record's facts (owner, request); default: none known. */
+  jobInfo?: (jobId: number) => JobInfo | undefined;
+  /** How often the parent is re-listed for new jobs and limits re-read, in ms (default 250). */
+  rescanMs?: number;
+  node?: NodeFiles;
+}
+
+/**
+ * Reads one Sample per `tick(nowMs)`. Not thread-safe; one per watchdog. `close()` releases
+ * every descriptor.
+ */
+export class Sampler {
+  private readonly tree: CgroupTree;
+  private readonly nodeReader: NodeReader;
+  private readonly jobs = new Map<number, JobReader>();
+  private readonly jobInfo: (jobId: number) => JobInfo | undefined;
+  private readonly rescanMs: number;
+  private lastRescanMs = -Infinity;
+
+  constructor(options: SamplerOptions) {
+    this.tree = options.tree;
+    this.jobInfo = options.jobInfo ?? (() => undefined);
+    this.rescanMs = options.rescanMs ?? 250;
+    this.nodeReader = new NodeReader(options.node);
+  }
+
+  /** Job ids currently followed. */
+  jobIds(): number[] {
+    return [...this.jobs.keys()];
+  }
+
+  /** Re-lists the parent: opens new jobs, drops vanished ones, re-reads limits. */
+  rescan(): void {
+    const ids = new Set(this.tree.jobIds());
+    for (const [id, reader] of this.jobs) {
+      if (!ids.has(id)) this.drop(id, reader);
+    }
+    for (const id of ids) {
+      const known = this.jobs.get(id);
+      try {
+        if (known) known.readSlow();
+        else this.jobs.set(id, new JobReader(this.tree, id));
+      } catch (error) {
+        if (!(error instanceof GoneError)) throw error;
+        if (known) this.drop(id, known);
+      }
+    }
+  }
+
+  private drop(id: number, reader: JobReader): void {
+    reader.close();
+    this.jobs.delete(id);
+  }
+
+  tick(nowMs: number): Sample {
+    if (nowMs - this.lastRescanMs >= this.rescanMs) {
+      this.rescan();
+      this.lastRescanMs = nowMs;
+    }
+    const node = this.nodeReader.read();
+    const jobs: JobSample[] = [];
+    for (const [id, reader] of this.jobs) {
+      try {
+        jobs.push(reader.read(this.jobInfo(id)));
+      } catch (error) {
+        if (!(error instanceof GoneError)) throw error;
+        this.drop(id, reader);
+      }
+    }
+    return { atMs: nowMs, node, jobs };
+  }
+
+  close(): void {
+    for (const [id, reader] of this.jobs) this.drop(id, reader);
+    this.nodeReader.close();
+  }
+}
+
+// ------------------------------------------------------------------------------- login host
+
+/**
+ * The processes of a login host: /proc/<pid>/stat and the owner of /proc/<pid>. This one does
+ * open and close per process (processes come and go), so run it at ~1 Hz, not at the memory
+ * sampler's rate. `minUid` skips system accounts (default 1000).
+ */
+export function readProcesses(options: { procRoot?: string; minUid?: number; users?: Map<number, string>; pageSize?: number } = {}): ProcessSample[] {
+  const root = options.procRoot ?? '/proc';
+  const minUid = options.minUid ?? 1000;
+  const pageSize = options.pageSize ?? 4096;
+  const out: ProcessSample[] = [];
+  let names: string[];
+  try {
+    names = fs.readdirSync(root);
+  } catch {
+    return out;
+  }
+  for (const name of names) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const dir = path.join(root, name);
+      const uid = fs.statSync(dir).uid;
+      if (uid < minUid) continue;
+      const stat = parseProcStat(fs.readFileSync(path.join(dir, 'stat'), 'latin1'));
+      if (!stat) continue;
+      out.push({ pid: stat.pid, uid, user: options.users?.get(uid) ?? null, comm: stat.comm, cpuTicks: stat.cpuTicks, rssBytes: stat.rssPages * pageSize, startTicks: stat.startTicks });
+    } catch {
+      // gone between readdir and read
+    }
+  }
+  return out;
+}
