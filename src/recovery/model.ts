@@ -34,6 +34,11 @@ export interface JobSample {
   requestedCpus: number | null;
   /** memory.stat workingset_refault_file (v1: total_workingset_refault_file, else workingset_refault_file), in pages. */
   refaultFile: number | null;
+  /**
+   * memory.stat workingset_activate_file (v1: total_…): the refaults the kernel judged recent, i.e. of
+   * the working set — thrash. A streaming job's refaults of long-evicted pages do not count here.
+   */
+  activateFile?: number | null;
   /** memory.stat anon (v2) / total_rss (v1) in bytes, when present: the part reclaim cannot drop without swap. */
   anonBytes: number | null;
   /** PSI of the job's v2 cgroup (pure v2, or the hybrid side hierarchy); null where absent. */

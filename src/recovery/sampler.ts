@@ -101,6 +101,15 @@ export function refaultFileOf(stat: string, version: 1 | 2): number | null {
   return keyedValue(stat, 'workingset_refault_file') ?? keyedValue(stat, 'workingset_refault');
 }
 
+/** Recent (working-set) file refaults: v1 `total_workingset_activate_file`, else `workingset_activate_file` (older: `workingset_activate`). */
+export function activateFileOf(stat: string, version: 1 | 2): number | null {
+  if (version === 1) {
+    const total = keyedValue(stat, 'total_workingset_activate_file') ?? keyedValue(stat, 'total_workingset_activate');
+    if (total !== null) return total;
+  }
+  return keyedValue(stat, 'workingset_activate_file') ?? keyedValue(stat, 'workingset_activate');
+}
+
 /** Anonymous memory in memory.stat: v2 `anon`, v1 `total_rss` (else `rss`). */
 export function anonOf(stat: string, version: 1 | 2): number | null {
   return version === 2 ? keyedValue(stat, 'anon') : (keyedValue(stat, 'total_rss') ?? keyedValue(stat, 'rss'));
@@ -359,6 +368,7 @@ class JobReader {
       requestedMemBytes: info?.requestedMemBytes ?? null,
       requestedCpus: info?.requestedCpus ?? null,
       refaultFile: stat === null ? null : refaultFileOf(stat, version),
+      activateFile: stat === null ? null : activateFileOf(stat, version),
       anonBytes: stat === null ? null : anonOf(stat, version),
       psiMemory: readWith(f.psiMemory, parsePsi),
       psiIo: readWith(f.psiIo, parsePsi),
