@@ -122,3 +122,26 @@ export interface Finding {
 }
 
 // ------------------------------------------------------------------------- actions (action helper)
+
+/** What the watchdog can do to a victim (actions.ts). */
+export const ACTIONS = ['kill', 'freeze', 'thaw', 'throttle', 'stop', 'continue', 'renice'] as const;
+export type ActionKind = (typeof ACTIONS)[number];
+
+/**
+ * One action taken, as the events store is to keep it: victim.ts chose the target and wrote the
+ * explanation, actions.ts acted and timed it, evidence.ts wrote the evidence file.
+ */
+export interface ActionOutcome {
+  action: ActionKind;
+  rule: Rule;
+  target: { kind: 'job'; jobId: number } | { kind: 'process'; pid: number };
+  user: string | null;
+  /** victim.ts's one line with the numbers. */
+  explanation: string;
+  /** Monotonic, ms: decision → the write (kill/freeze/signal). */
+  decisionToWriteMs: number | null;
+  /** Monotonic, ms: write → cgroup empty (kill) / frozen (freeze) / state reached (stop, continue); null when not reached. */
+  writeToDoneMs: number | null;
+  done: boolean;
+  evidencePath: string | null;
+}
