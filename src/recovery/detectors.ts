@@ -22,8 +22,12 @@ export interface DetectorConfig {
     nearLimitRatio: number;
     /** Growth (of usage, or of anonymous memory pushing the page cache out) that counts as a leak, bytes/s. */
     growthBytesPerSec: number;
-    /** File refaults per second that count as "high" at the limit, pages/s. */
+    /** File refaults per second that count as "high" at the limit, pages/s… */
     refaultPagesPerSec: number;
+    /** …while memory PSI some is at least this share (0–1)… */
+    memSomeRatio: number;
+    /** …or, without PSI, anonymous memory fills at least this share of the limit. */
+    anonRatioWithoutPsi: number;
     windowMs: number;
   };
   thrash: {
@@ -77,7 +81,7 @@ export interface DetectorConfig {
 }
 
 export const DEFAULT_DETECTOR_CONFIG: DetectorConfig = {
-  memoryLimit: { nearLimitRatio: 0.95, growthBytesPerSec: 4 * MiB, refaultPagesPerSec: 10_000, windowMs: 1000 },
+  memoryLimit: { nearLimitRatio: 0.95, growthBytesPerSec: 4 * MiB, refaultPagesPerSec: 10_000, memSomeRatio: 0.05, anonRatioWithoutPsi: 0.8, windowMs: 1000 },
   thrash: { windowMs: 500, sustainMs: 1000, marginRatio: 0.1, refaultPagesPerSec: 2000, memSomeRatio: 0.05, ioSomeRatio: 0.3, noPsiRefaultFactor: 4 },
   nodeMemory: { floorBytes: 512 * MiB, floorRatio: 0.05, horizonMs: 2000, psiSomeRatio: 0.2, windowMs: 1000 },
   pids: { nearMaxRatio: 0.9, growthPerSec: 200, minPids: 128, windowMs: 1000 },
@@ -105,6 +109,12 @@ export function detectorConfig(input: DetectorConfigInput = {}): DetectorConfig 
 export function formatBytes(bytes: number, unit?: 'GiB' | 'MiB'): string {
   const u = unit ?? (Math.abs(bytes) >= GiB ? 'GiB' : 'MiB');
   return u === 'GiB' ? `${(bytes / GiB).toFixed(2)} GiB` : `${Math.round(bytes / MiB)} MiB`;
+}
+
+/** "1.98 of 2.00 GiB", "63 of 64 MiB": both in the unit of the second. */
+function formatPair(part: number, whole: number): string {
+  const unit = whole >= GiB ? 'GiB' : 'MiB';
+  return `${formatBytes(part, unit).replace(/ [GM]iB$/, '')} of ${formatBytes(whole, unit)}`;
 }
 
 function formatRate(bytesPerSec: number): string {
@@ -217,11 +227,13 @@ export function jobRates(from: Point, to: Point): JobRates {
 
 /**
  * Whether `holds` is true in every consecutive window of `windowMs` from `nowMs − sustainMs` to
- * `nowMs` (windows end at now, now − windowMs, …). Returns the rates of each window (newest
+ * `nowMs`, plus one (windows end at now, now − windowMs, …). Rates are averages over a window,
+ * so the oldest window may catch the onset partway: the condition held for more than
+ * sustainMs − windowMs, and is seen within sustainMs + windowMs of its start. Returns the rates of each window (newest
  * first) when it does, null otherwise — including when the series is too short.
  */
 export function sustained(series: readonly Point[], nowMs: number, sustainMs: number, windowMs: number, holds: (r: JobRates, to: Point) => boolean): JobRates[] | null {
-  const steps = Math.max(1, Math.ceil(sustainMs / windowMs));
+  const steps = Math.max(1, Math.ceil(sustainMs / windowMs)) + 1;
   const out: JobRates[] = [];
   let endMs = nowMs;
   for (let k = 0; k < steps; k++) {
@@ -272,16 +284,22 @@ export const memoryLimitRule: RuleFn = ({ config, nowMs, jobs }) => {
     const ratio = job.memBytes / job.memLimitBytes;
     if (ratio < c.nearLimitRatio) continue;
     const r = jobRates(w.from, w.to);
-    // At the limit usage cannot grow further; a leak shows as anonymous memory pushing the page cache out.
-    const growth = Math.max(r.memGrowth ?? -Infinity, r.anonGrowth ?? -Infinity);
+    // A leak is anonymous memory growing (at the limit it pushes the page cache out, and usage
+    // stays flat); a job filling its page cache grows usage only. Usage growth counts where
+    // memory.stat gave no anon figure.
+    const growth = r.anonGrowth ?? r.memGrowth ?? -Infinity;
     const growing = growth >= c.growthBytesPerSec;
-    const refaulting = r.refaults !== null && r.refaults >= c.refaultPagesPerSec;
+    // Refaulting at the limit counts with memory stalls (PSI), or without PSI once anonymous memory
+    // fills most of the limit: a streaming job at its limit refaults long-evicted pages without stalling.
+    const stalled = r.memSome !== null ? r.memSome >= c.memSomeRatio : job.anonBytes !== null && job.anonBytes >= c.anonRatioWithoutPsi * job.memLimitBytes;
+    const refaulting = r.refaults !== null && r.refaults >= c.refaultPagesPerSec && stalled;
     if (!growing && !refaulting) continue;
     const dt = w.to.atMs - w.from.atMs;
     const parts = [
-      `${who(job)}: memory ${formatBytes(job.memBytes, 'GiB')} of ${formatBytes(job.memLimitBytes, 'GiB')} (${pct(ratio)})`,
+      `${who(job)}: memory ${formatPair(job.memBytes, job.memLimitBytes)} (${pct(ratio)})`,
       `${Number.isFinite(growth) ? formatRate(growth) : 'growth unknown'} over ${secs(dt)}`,
       ...(r.refaults !== null ? [`refaults ${formatCount(r.refaults)} pages/s`] : []),
+      ...(r.memSome !== null ? [`memory stalled ${pct(r.memSome)}`] : []),
     ];
     out.push(
       jobFinding('memory-limit', job, w.from.atMs, w.to.atMs, parts.join(', '), {
@@ -292,6 +310,7 @@ export const memoryLimitRule: RuleFn = ({ config, nowMs, jobs }) => {
         memGrowthBytesPerSec: r.memGrowth,
         anonGrowthBytesPerSec: r.anonGrowth,
         refaultPagesPerSec: r.refaults,
+        memSomeRatio: r.memSome,
       }),
     );
   }
@@ -326,7 +345,7 @@ export const thrashRule: RuleFn = ({ config, nowMs, jobs }) => {
     const memSome = memSomes.length ? mean(memSomes) : null;
     const ioSome = ioSomes.length ? mean(ioSomes) : null;
     const explanation = [
-      `${who(job)}: thrashing at its limit for ${secs(toMs - fromMs)}, memory ${formatBytes(job.memBytes!, 'GiB')} of ${formatBytes(job.memLimitBytes!, 'GiB')}`,
+      `${who(job)}: thrashing at its limit for ${secs(toMs - fromMs)}, memory ${formatPair(job.memBytes!, job.memLimitBytes!)}`,
       `refaults ${formatCount(refaults)} pages/s`,
       ...(memSome !== null ? [`memory stalled ${pct(memSome)}`] : []),
       ...(ioSome !== null ? [`io stalled ${pct(ioSome)}`] : []),
@@ -370,7 +389,7 @@ export const nodeMemoryRule: RuleFn = ({ config, nowMs, history, jobs }) => {
   }
   growth.sort((a, b) => b.rate - a.rate);
   const top = growth[0];
-  const why = below ? `below the floor of ${formatBytes(floor)}` : fallingFast ? `falling ${formatRate(-fall)} toward the floor of ${formatBytes(floor)}` : `memory stalled ${pct(psi!)} near the floor of ${formatBytes(floor)}`;
+  const why = below ? `below the floor of ${formatBytes(floor)}` : fallingFast ? `falling ${formatBytes(fall)}/s toward the floor of ${formatBytes(floor)}` : `memory stalled ${pct(psi!)} near the floor of ${formatBytes(floor)}`;
   const explanation = [
     `node: MemAvailable ${formatBytes(avail)} of ${formatBytes(node.memTotalBytes, 'GiB')} ${why} over ${secs(dt)}`,
     ...(psi !== null ? [`memory stalled ${pct(psi)}`] : []),
