@@ -99,6 +99,7 @@ describe('victim policy', () => {
     const stray = proc(1234, 'python3', 1 * GiB, { user: 'bob' });
     const result = chooseVictim(finding('node-memory'), [postgres, slurmd, server, rootShell, init, stray], config, 0);
     assert.equal((chosen(result) as ProcessCandidate).pid, 1234);
+    assert.match(result.victim ? result.explanation : '', /^process 1234 \(python3\) of bob: 1 GiB RSS, in no job, \+0 B\/s$/);
     const none = chooseVictim(finding('node-memory'), [postgres, slurmd, server, rootShell, init], config, 0);
     assert.equal(none.victim, null);
     assert.match(none.victim === null ? none.reason : '', /postgres.*protected pattern 'postgres'.*slurm\*.*keisan\* server.*shell of root.*pid 1 is protected/);
@@ -141,12 +142,12 @@ describe('victim policy', () => {
     const calm = job(6, 'bob', 0, 1 * GiB, 0, { pidsCurrent: 300, pidsMax: 4096 });
     const r = chooseVictim(finding('pids-explosion'), [calm, bomb], config, 0);
     assert.equal((chosen(r) as JobCandidate).jobId, 5);
-    assert.match(r.victim ? r.explanation : '', /^job 5 of mallory: 128 processes against its 128 processes pids\.max \(100 %\), \+400 processes\/s; the larger job 6 of bob \(300 processes\) is within its 4096 processes pids\.max$/);
+    assert.match(r.victim ? r.explanation : '', /^job 5 of mallory: 128 processes against its pids\.max of 128 \(100 %\), \+400 processes\/s; the larger job 6 of bob \(300 processes\) is within its pids\.max of 4096$/);
     const hog = job(7, 'h', 0, GiB, 0, { cpusUsed: 3.8, requestedCpus: 1 });
     const fair = job(8, 'f', 0, GiB, 0, { cpusUsed: 4, requestedCpus: 8 });
     const c = chooseVictim(finding('cpu-hog'), [fair, hog], config, 0);
     assert.equal((chosen(c) as JobCandidate).jobId, 7);
-    assert.match(c.victim ? c.explanation : '', /3\.8 CPUs against a 1\.0 CPUs request \(380 %\)/);
+    assert.match(c.victim ? c.explanation : '', /^job 7 of h: 3\.8 CPUs against a request of 1 CPU \(380 %\); the larger job 8 of f \(4 CPUs\) is within its request of 8 CPUs$/);
   });
 
   it('cools down: no second victim for the same finding until the first is confirmed, or the timeout', () => {

@@ -235,17 +235,21 @@ function size(bytes: number): string {
 function amount(value: number, resource: Resource): string {
   if (resource === 'memory') return size(value);
   if (resource === 'pids') return `${Math.round(value)} processes`;
-  return `${value.toFixed(1)} CPUs`;
+  const cpus = Number(value.toFixed(1));
+  return `${cpus} CPU${cpus === 1 ? '' : 's'}`;
+}
+
+/** "a 2 GiB request" / "its 8 GiB request", "a request of 1 CPU", "its pids.max of 128". */
+function entitlement(request: number, resource: Resource, article: 'a' | 'its'): string {
+  if (resource === 'memory') return `${article} ${amount(request, resource)} request`;
+  if (resource === 'pids') return `its pids.max of ${Math.round(request)}`;
+  return `${article} request of ${amount(request, resource)}`;
 }
 
 function rate(value: number, resource: Resource): string {
   const sign = value < 0 ? '−' : '+';
   if (resource === 'memory') return `${sign}${size(Math.abs(value))}/s`;
   return `${sign}${Math.round(Math.abs(value))} processes/s`;
-}
-
-function requestWord(resource: Resource): string {
-  return resource === 'pids' ? 'pids.max' : 'request';
 }
 
 /** "job 42 of alice" / "process 1234 (python3) of bob". */
@@ -257,7 +261,7 @@ export function describeCandidate(c: Candidate): string {
 function facts(c: Candidate, m: Measure, resource: Resource): string {
   const parts: string[] = [];
   if (m.request !== null && m.ratio !== null) {
-    parts.push(`${amount(m.usage, resource)} against ${resource === 'pids' ? 'its' : 'a'} ${amount(m.request, resource)} ${requestWord(resource)} (${Math.round(m.ratio * 100)} %)`);
+    parts.push(`${amount(m.usage, resource)} against ${entitlement(m.request, resource, 'a')} (${Math.round(m.ratio * 100)} %)`);
   } else {
     parts.push(`${amount(m.usage, resource)}${c.kind === 'process' && resource === 'memory' ? ' RSS' : ''}${c.kind === 'process' && c.jobId === null ? ', in no job' : ''}`);
   }
@@ -273,8 +277,8 @@ function contrast(victim: Candidate, others: Candidate[], resource: Resource, co
   const lm = measure(largest, resource);
   if (lm.usage > vm.usage) {
     let why: string;
-    if (lm.request !== null && !isOver(lm, resource, config)) why = `is within its ${amount(lm.request, resource)} ${requestWord(resource)}`;
-    else if (isOver(lm, resource, config)) why = `is less far over its ${requestWord(resource)} (${Math.round(lm.ratio! * 100)} %)`;
+    if (lm.request !== null && !isOver(lm, resource, config)) why = `is within ${entitlement(lm.request, resource, 'its')}`;
+    else if (isOver(lm, resource, config)) why = `is less far over ${entitlement(lm.request!, resource, 'its')} (${Math.round(lm.ratio! * 100)} %)`;
     else why = `grows slower (${resource === 'cpu' ? 'n/a' : rate(lm.growth, resource)})`;
     return `the larger ${describeCandidate(largest)} (${amount(lm.usage, resource)}) ${why}`;
   }
