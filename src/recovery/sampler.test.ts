@@ -139,6 +139,70 @@ describe('pre-opened reads', () => {
   });
 });
 
+describe('sampler on a pure cgroup v2 layout (a directory tree in the kernel\'s file format)', () => {
+  it('reads memory.current/max/stat, *.pressure, pids.* and cpu.stat usage_usec, and drops a removed job at the next rescan', () => {
+    const mount = fs.mkdtempSync(path.join(os.tmpdir(), 'keisan-fake-cgroup2-'));
+    try {
+      fs.writeFileSync(path.join(mount, 'cgroup.controllers'), 'cpuset cpu io memory pids\n');
+      const tree = CgroupTree.open({ root: 'keisan', layout: { kind: 'v2', v1: {}, unified: mount }, parentMemBytes: null, parentPidsMax: null });
+      assert.equal(tree.mode, 'v2');
+      const job = tree.createJob(5, { memBytes: 2 * 1024 * MiB, cpus: 1.5, pidsMax: 512 });
+      const dir = path.join(mount, 'keisan', 'job-5');
+      assert.equal(fs.readFileSync(path.join(dir, 'cpu.max'), 'utf8'), '150000 100000', 'written by the tree');
+      const files: Record<string, string> = {
+        'memory.current': '2040109465\n',
+        'memory.stat': fixture('v2-memory.stat'),
+        'memory.pressure': 'some avg10=12.00 avg60=3.00 avg300=1.00 total=4500000\nfull avg10=10.00 avg60=2.00 avg300=0.50 total=4000000\n',
+        'io.pressure': 'some avg10=50.00 avg60=20.00 avg300=5.00 total=9000000\nfull avg10=40.00 avg60=10.00 avg300=2.00 total=8000000\n',
+        'cpu.pressure': 'some avg10=1.00 avg60=0.00 avg300=0.00 total=100\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n',
+        'pids.current': '37\n',
+        'pids.events': fixture('pids.events'),
+        'cpu.stat': fixture('v2-cpu.stat'),
+      };
+      for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), text);
+      const sampler = new Sampler({ tree, rescanMs: 250 });
+      try {
+        const [j] = sampler.tick(0).jobs;
+        assert.deepEqual(j, {
+          jobId: 5,
+          user: null,
+          uid: null,
+          cgroupDirs: job.dirs(),
+          memBytes: 2040109465,
+          memLimitBytes: 2 * 1024 * MiB,
+          requestedMemBytes: null,
+          requestedCpus: null,
+          refaultFile: 7340032,
+          activateFile: 5242880,
+          anonBytes: 1929379840,
+          psiMemory: { someUs: 4500000, fullUs: 4000000 },
+          psiIo: { someUs: 9000000, fullUs: 8000000 },
+          psiCpu: { someUs: 100, fullUs: 0 },
+          pidsCurrent: 37,
+          pidsMax: 512,
+          pidsEventsMax: 17,
+          cpuUsageUsec: 123456789,
+          cpusAllocated: 1.5,
+        });
+        // Limits are re-read at rescans only; values every tick.
+        fs.writeFileSync(path.join(dir, 'memory.max'), 'max\n');
+        fs.writeFileSync(path.join(dir, 'pids.current'), '38\n');
+        const second = sampler.tick(100).jobs[0]!;
+        assert.equal(second.pidsCurrent, 38);
+        assert.equal(second.memLimitBytes, 2 * 1024 * MiB);
+        assert.equal(sampler.tick(300).jobs[0]!.memLimitBytes, null, "'max' after the rescan");
+        fs.rmSync(dir, { recursive: true });
+        assert.deepEqual(sampler.tick(600).jobs, []);
+        assert.deepEqual(sampler.jobIds(), []);
+      } finally {
+        sampler.close();
+      }
+    } finally {
+      fs.rmSync(mount, { recursive: true, force: true });
+    }
+  });
+});
+
 function openFds(): number {
   return fs.readdirSync('/proc/self/fd').length;
 }
@@ -265,11 +329,15 @@ describe('sampler on real cgroups (test parent, never the real keisan parent)', 
         let now = 0;
         sampler.tick(now); // opens every file
         const fds = openFds();
-        const ticks = 200;
-        const start = process.hrtime.bigint();
-        // Every tick at 100 ms steps: a rescan every third tick, as at 10 Hz with the default 250 ms.
-        for (let i = 0; i < ticks; i++) sampler.tick((now += 100));
-        const us = Number(process.hrtime.bigint() - start) / 1000 / ticks;
+        // Ticks at 100 ms steps: a rescan every third tick, as at 10 Hz with the default 250 ms.
+        // The median of 5 runs of 100 ticks (the machine is shared).
+        const runs: number[] = [];
+        for (let run = 0; run < 5; run++) {
+          const start = process.hrtime.bigint();
+          for (let i = 0; i < 100; i++) sampler.tick((now += 100));
+          runs.push(Number(process.hrtime.bigint() - start) / 1000 / 100);
+        }
+        const us = runs.sort((a, b) => a - b)[2]!;
         assert.equal(openFds(), fds, 'no descriptor opened or leaked by ticks');
         assert.equal(sampler.tick((now += 100)).jobs.length, n);
         costs.push(`${n} jobs: ${us.toFixed(0)} µs/tick (${(us / n).toFixed(1)} µs/job)`);
