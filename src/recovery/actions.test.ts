@@ -104,7 +104,7 @@ describeOnRealCgroups('recovery actions on real cgroups', () => {
         assert.deepEqual(job.pids(), []);
         empties.push(result.writeToEmptyMs!);
         writes.push(result.decisionToWriteMs);
-        t.diagnostic(`${label} trial ${i + 1}: ${before} processes, decision→write ${result.decisionToWriteMs.toFixed(2)} ms, write→frozen ${result.writeToFrozenMs?.toFixed(1) ?? '—'} ms, write→empty ${result.writeToEmptyMs!.toFixed(1)} ms, ${result.signalsSent} SIGKILLs`);
+        t.diagnostic(`${label} trial ${i + 1}: ${before} processes, decision→write ${result.decisionToWriteMs.toFixed(2)} ms, the write ${result.writeMs?.toFixed(2) ?? '—'} ms, write→frozen ${result.writeToFrozenMs?.toFixed(1) ?? '—'} ms, write→empty ${result.writeToEmptyMs!.toFixed(1)} ms, ${result.signalsSent} SIGKILLs`);
         assertNothingElseTouched();
       } finally {
         job.kill();

@@ -237,6 +237,8 @@ export interface KillResult {
   judgedBy: 'cgroup.events' | 'cgroup.procs';
   /** decision → the kill (or freeze) write, ms. */
   decisionToWriteMs: number;
+  /** How long the kill (or freeze) write itself took, ms (the kernel signals every task inside cgroup.kill's write); null for a walk. */
+  writeMs: number | null;
   /** freeze-and-kill: write → frozen, ms; null otherwise. */
   writeToFrozenMs: number | null;
   /** write → empty, ms; null when it did not empty within the wait. */
@@ -273,6 +275,7 @@ export async function killJob(h: JobHandles, options: KillOptions = {}): Promise
   const signalled = new Set<number>();
   let writeToFrozenMs: number | null = null;
   let writtenAt = performance.now();
+  let writeMs: number | null = null;
   if (route === 'cgroup.kill') {
     if (h.killFd === null) throw new Error(`job ${h.jobId} has no cgroup.kill (no v2 side, or a kernel before 5.14)`);
     writtenAt = performance.now();
@@ -281,6 +284,7 @@ export async function killJob(h: JobHandles, options: KillOptions = {}): Promise
     } catch (error) {
       if (!gone(error)) throw error;
     }
+    writeMs = performance.now() - writtenAt;
   } else if (route === 'v1-freeze-and-kill' || route === 'v2-freeze-and-kill') {
     const via = route === 'v1-freeze-and-kill' ? 'v1' : 'v2';
     const fd = via === 'v1' ? h.freezerStateFd : h.freezeFd;
@@ -288,6 +292,7 @@ export async function killJob(h: JobHandles, options: KillOptions = {}): Promise
     writtenAt = performance.now();
     try {
       pwrite(fd, via === 'v1' ? FROZEN : ONE);
+      writeMs = performance.now() - writtenAt;
       // Frozen tasks cannot fork: one walk reaches them all. Bounded: 500 ms.
       const deadline = writtenAt + 500;
       while (!frozen(h, via) && performance.now() < deadline) sleepSync(1);
@@ -316,6 +321,7 @@ export async function killJob(h: JobHandles, options: KillOptions = {}): Promise
     empty: !state.populated,
     judgedBy: state.judgedBy,
     decisionToWriteMs: writtenAt - decidedAt,
+    writeMs,
     writeToFrozenMs,
     writeToEmptyMs: state.populated ? null : doneAt - writtenAt,
     signalsSent,
