@@ -191,8 +191,18 @@ describe('sampler on a pure cgroup v2 layout (a directory tree in the kernel\'s 
         assert.equal(second.pidsCurrent, 38);
         assert.equal(second.memLimitBytes, 2 * 1024 * MiB);
         assert.equal(sampler.tick(300).jobs[0]!.memLimitBytes, null, "'max' after the rescan");
+        // Far below the limit memory.stat is not read.
+        fs.writeFileSync(path.join(dir, 'memory.max'), String(2 * 1024 * MiB));
+        fs.writeFileSync(path.join(dir, 'memory.current'), String(100 * MiB));
+        const far = sampler.tick(600).jobs[0]!;
+        assert.equal(far.memBytes, 100 * MiB);
+        assert.equal(far.refaultFile, null);
+        assert.equal(far.anonBytes, null);
+        const always = new Sampler({ tree, statFromRatio: 0 });
+        assert.equal(always.tick(0).jobs[0]!.refaultFile, 7340032, 'statFromRatio 0 reads it always');
+        always.close();
         fs.rmSync(dir, { recursive: true });
-        assert.deepEqual(sampler.tick(600).jobs, []);
+        assert.deepEqual(sampler.tick(900).jobs, []);
         assert.deepEqual(sampler.jobIds(), []);
       } finally {
         sampler.close();
@@ -236,7 +246,7 @@ describe('sampler on real cgroups (test parent, never the real keisan parent)', 
   });
 
   it('follows a job from creation to removal, and sees usage, refaults and PSI move under a bounded load', async (t) => {
-    const sampler = new Sampler({ tree, rescanMs: 0, jobInfo: (id) => (id === 1 ? { user: 'alice', uid: 1000, requestedMemBytes: 64 * MiB, requestedCpus: 1 } : undefined) });
+    const sampler = new Sampler({ tree, rescanMs: 0, statFromRatio: 0, jobInfo: (id) => (id === 1 ? { user: 'alice', uid: 1000, requestedMemBytes: 64 * MiB, requestedCpus: 1 } : undefined) });
     try {
       assert.deepEqual(sampler.tick(Date.now()).jobs, []);
       const job = tree.createJob(1, { memBytes: 64 * MiB, cpus: 1, pidsMax: 16 });
@@ -319,12 +329,17 @@ describe('sampler on real cgroups (test parent, never the real keisan parent)', 
     const costs: string[] = [];
     let id = 100;
     const made: number[] = [];
-    for (const n of [1, 10, 50]) {
+    for (const [n, statFromRatio] of [
+      [1, 0.5],
+      [10, 0.5],
+      [50, 0.5],
+      [50, 0],
+    ] as const) {
       while (made.length < n) {
         tree.createJob(id, { memBytes: 32 * MiB, cpus: 1, pidsMax: 8 });
         made.push(id++);
       }
-      const sampler = new Sampler({ tree, rescanMs: 250 });
+      const sampler = new Sampler({ tree, rescanMs: 250, statFromRatio });
       try {
         let now = 0;
         sampler.tick(now); // opens every file
@@ -340,7 +355,7 @@ describe('sampler on real cgroups (test parent, never the real keisan parent)', 
         const us = runs.sort((a, b) => a - b)[2]!;
         assert.equal(openFds(), fds, 'no descriptor opened or leaked by ticks');
         assert.equal(sampler.tick((now += 100)).jobs.length, n);
-        costs.push(`${n} jobs: ${us.toFixed(0)} µs/tick (${(us / n).toFixed(1)} µs/job)`);
+        costs.push(`${n} jobs${statFromRatio === 0 ? ' with memory.stat' : ''}: ${us.toFixed(0)} µs/tick (${(us / n).toFixed(1)} µs/job)`);
         // Generous bound (a shared 2-core machine): 10 Hz over 50 jobs must stay far below a core.
         assert.ok(us < 2000 + 400 * n, `${us} µs per tick over ${n} jobs`);
       } finally {

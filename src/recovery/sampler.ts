@@ -346,10 +346,16 @@ class JobReader {
     }
   }
 
-  /** One tick's numbers. Throws GoneError when the cgroup went away. */
-  read(info: JobInfo | undefined): JobSample {
+  /**
+   * One tick's numbers. Throws GoneError when the cgroup went away. memory.stat (the costliest
+   * read) is skipped for a job below `statFromRatio` of its memory limit: no memory rule looks
+   * at refaults or anonymous growth that far from the limit, and those fields are null then.
+   */
+  read(info: JobInfo | undefined, statFromRatio: number): JobSample {
     const f = this.f;
-    const stat = f.memStat?.read() ?? null;
+    const memBytes = readWith(f.memUsage, parseNumber);
+    const farFromLimit = memBytes !== null && this.memLimit !== null && memBytes < statFromRatio * this.memLimit;
+    const stat = farFromLimit ? null : (f.memStat?.read() ?? null);
     const version = f.memVersion ?? 2;
     let cpuUsageUsec: number | null = null;
     if (f.cpuacct) {
@@ -363,7 +369,7 @@ class JobReader {
       user: info?.user ?? null,
       uid: info?.uid ?? null,
       cgroupDirs: this.dirs,
-      memBytes: readWith(f.memUsage, parseNumber),
+      memBytes,
       memLimitBytes: this.memLimit,
       requestedMemBytes: info?.requestedMemBytes ?? null,
       requestedCpus: info?.requestedCpus ?? null,
@@ -395,6 +401,8 @@ export interface SamplerOptions {
   /** How often the parent is re-listed for new jobs and limits re-read, in ms (default 250). */
   rescanMs?: number;
   node?: NodeFiles;
+  /** Read memory.stat only for jobs at or above this share of their memory limit (default 0.5; 0 = always). */
+  statFromRatio?: number;
 }
 
 /**
@@ -407,12 +415,14 @@ export class Sampler {
   private readonly jobs = new Map<number, JobReader>();
   private readonly jobInfo: (jobId: number) => JobInfo | undefined;
   private readonly rescanMs: number;
+  private readonly statFromRatio: number;
   private lastRescanMs = -Infinity;
 
   constructor(options: SamplerOptions) {
     this.tree = options.tree;
     this.jobInfo = options.jobInfo ?? (() => undefined);
     this.rescanMs = options.rescanMs ?? 250;
+    this.statFromRatio = options.statFromRatio ?? 0.5;
     this.nodeReader = new NodeReader(options.node);
   }
 
@@ -453,7 +463,7 @@ export class Sampler {
     const jobs: JobSample[] = [];
     for (const [id, reader] of this.jobs) {
       try {
-        jobs.push(reader.read(this.jobInfo(id)));
+        jobs.push(reader.read(this.jobInfo(id), this.statFromRatio));
       } catch (error) {
         if (!(error instanceof GoneError)) throw error;
         this.drop(id, reader);
