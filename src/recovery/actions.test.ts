@@ -141,6 +141,13 @@ describeOnRealCgroups('recovery actions on real cgroups', () => {
     await killTrials(`fork bomb at pids.max ${BOMB_PIDS_MAX}`, 'while :; do sleep 30 & done', BOMB_PIDS_MAX, (job) => pidsCurrent(job) >= BOMB_PIDS_MAX - 8, 'v1-freeze-and-kill', Math.min(TRIALS, 3), t);
   });
 
+  it(`kills sleepers and a fork bomb through the v2 freezer (cgroup.freeze, SIGKILL every pid, thaw)`, async (t) => {
+    if (!tree.layout.unified) return t.skip('no cgroup2 hierarchy here');
+    const work = `i=0; while [ $i -lt ${SLEEPERS} ]; do sleep 60 & i=$((i+1)); done; wait`;
+    await killTrials(`${SLEEPERS} sleepers`, work, SLEEPERS + 64, (job) => job.pids().length >= SLEEPERS + 1, 'v2-freeze-and-kill', Math.min(TRIALS, 3), t);
+    await killTrials(`fork bomb at pids.max ${BOMB_PIDS_MAX}`, 'while :; do sleep 30 & done', BOMB_PIDS_MAX, (job) => pidsCurrent(job) >= BOMB_PIDS_MAX - 8, 'v2-freeze-and-kill', Math.min(TRIALS, 3), t);
+  });
+
   it('freezes and thaws a spinning job (v2 cgroup.freeze and the v1 freezer): no CPU while frozen', async (t) => {
     const job = tree.createJob(nextJob++, { memBytes: 64 * MiB, cpus: 0.3, pidsMax: 8 });
     try {
