@@ -6,6 +6,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CgroupTree } from '../batch/executors/local/cgroups.ts';
 import { cgroupSkipReason, testCgroupRoot, waitFor } from '../batch/executors/local/testing.ts';
+import { DEFAULT_DETECTOR_CONFIG, detect } from './detectors.ts';
 import type { Sample } from './model.ts';
 import {
   anonOf,
@@ -309,6 +310,52 @@ describe('sampler on real cgroups (test parent, never the real keisan parent)', 
       assert.ok(openFds() < before, 'descriptors of the removed job were closed');
     } finally {
       sampler.close();
+    }
+  });
+
+  it('feeds the detectors live: thrash inside the limit is found within 2 s, a fork storm at pids.max at once', async (t) => {
+    const sampler = new Sampler({ tree, rescanMs: 250 });
+    const history: Sample[] = [];
+    const found = new Map<string, { atMs: number; explanation: string }>();
+    const job = tree.createJob(3, { memBytes: 64 * MiB, cpus: 1, pidsMax: 16 });
+    const file = path.join(scratch, 'ws3');
+    try {
+      // Same fenced thrash as above, plus (after 2.5 s) a storm of sleepers into pids.max 16.
+      const child = startInJob(
+        job.procsFiles(),
+        `head -c 24M /dev/zero > ${file}; (head -c 44M /dev/zero; sleep 5) | tail > /dev/null & (sleep 2.5; j=0; while [ $j -lt 30 ]; do sleep 2 & j=$((j+1)); done; wait) & i=0; while [ $i -lt 400 ]; do cat ${file} > /dev/null; i=$((i+1)); done; wait`,
+        6,
+      );
+      children.push(child);
+      const t0 = Date.now();
+      let onset: number | null = null;
+      await waitFor(
+        'thrash and pids findings',
+        () => {
+          const now = Date.now() - t0;
+          // 20 Hz, a ring of 10 s, as the watchdog would keep.
+          if (history.length && now - history.at(-1)!.atMs < 50) return false;
+          history.push(sampler.tick(now));
+          if (history.length > 200) history.shift();
+          const j = history.at(-1)!.jobs.find((x) => x.jobId === 3);
+          if (onset === null && j && (j.memBytes ?? 0) >= 60 * MiB) onset = now;
+          for (const f of detect(history, DEFAULT_DETECTOR_CONFIG, now)) if (!found.has(f.rule)) found.set(f.rule, { atMs: now, explanation: f.explanation });
+          return found.has('memory-thrash') && found.has('pids-explosion');
+        },
+        6000,
+      ).catch(() => undefined);
+      for (const [rule, f] of found) t.diagnostic(`${rule} at ${f.atMs} ms (onset ${onset} ms): ${f.explanation}`);
+      assert.ok(onset !== null, 'the load reached the limit');
+      const thrash = found.get('memory-thrash');
+      assert.ok(thrash, 'memory-thrash found');
+      assert.ok(thrash.atMs - onset <= 2000, `thrash found ${thrash.atMs - onset} ms after onset`);
+      assert.ok(found.get('pids-explosion'), 'pids-explosion found');
+      assert.equal(found.has('cpu-hog'), false);
+    } finally {
+      sampler.close();
+      job.kill();
+      await waitFor('job 3 empty', () => !job.populated(), 5000);
+      await waitFor('job 3 removed', () => job.remove(), 5000);
     }
   });
 
