@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { DEFAULT_DETECTOR_CONFIG, detect, detectLogin, detectorConfig, RULE_TABLE, windowOf } from './detectors.ts';
+import { DEFAULT_DETECTOR_CONFIG, detect, detectLogin, detectorConfig, detectorConfigSchema, RULE_TABLE, windowOf } from './detectors.ts';
 import { RULES, type Finding, type JobSample, type NodeSample, type ProcessSample, type ProcessTick, type Rule, type Sample } from './model.ts';
 
 const MiB = 1024 ** 2;
@@ -86,6 +86,17 @@ describe('detector plumbing', () => {
     assert.equal(c.cpuHog.sustainMs, 3000);
     assert.equal(c.cpuHog.overuseRatio, DEFAULT_DETECTOR_CONFIG.cpuHog.overuseRatio);
     assert.deepEqual(c.thrash, DEFAULT_DETECTOR_CONFIG.thrash);
+  });
+
+  it('checks settings: partial sections pass, unknown keys and out-of-range ratios are refused', () => {
+    const parsed = detectorConfigSchema.parse({ thrash: { sustainMs: 1500 }, login: { exemptUsers: ['backup'] } });
+    assert.equal(detectorConfig(parsed).thrash.sustainMs, 1500);
+    assert.deepEqual(detectorConfig(parsed).login.exemptUsers, ['backup']);
+    assert.equal(detectorConfigSchema.safeParse({ thrash: { sustain: 1500 } }).success, false);
+    assert.equal(detectorConfigSchema.safeParse({ memoryLimit: { nearLimitRatio: 95 } }).success, false);
+    assert.equal(detectorConfigSchema.safeParse({ pids: { windowMs: 0 } }).success, false);
+    // The defaults satisfy the schema.
+    assert.deepEqual(detectorConfigSchema.parse(DEFAULT_DETECTOR_CONFIG), DEFAULT_DETECTOR_CONFIG);
   });
 
   it('finds windows of at least windowMs and ignores samples after now', () => {

@@ -11,6 +11,7 @@
  * kernel's avg10/avg60 (they lag by seconds; recovery notes §5). "Sustained" means the condition
  * held in every consecutive window back to `sustainMs` before now.
  */
+import { z } from 'zod';
 import type { Finding, JobSample, ProcessTick, Rule, Sample } from './model.ts';
 
 const MiB = 1024 ** 2;
@@ -90,6 +91,30 @@ export const DEFAULT_DETECTOR_CONFIG: DetectorConfig = {
 };
 
 export type DetectorConfigInput = { [K in keyof DetectorConfig]?: Partial<DetectorConfig[K]> };
+
+const ratio = z.number().min(0).max(1);
+const positive = z.number().positive();
+const nonNegative = z.number().min(0);
+const ms = z.number().int().positive();
+
+/**
+ * The settings form of the thresholds (for keisan.yaml's recovery section when it is wired):
+ * every field optional, unknown keys refused; `detectorConfig(parsed)` fills in the defaults.
+ */
+export const detectorConfigSchema = z.strictObject({
+  memoryLimit: z.strictObject({ nearLimitRatio: ratio, growthBytesPerSec: positive, refaultPagesPerSec: positive, memSomeRatio: ratio, anonRatioWithoutPsi: ratio, windowMs: ms }).partial().optional(),
+  thrash: z
+    .strictObject({ windowMs: ms, sustainMs: ms, marginRatio: ratio, refaultPagesPerSec: positive, memSomeRatio: ratio, ioSomeRatio: ratio, noPsiRefaultFactor: z.number().min(1) })
+    .partial()
+    .optional(),
+  nodeMemory: z.strictObject({ floorBytes: nonNegative, floorRatio: ratio, horizonMs: ms, psiSomeRatio: ratio, windowMs: ms }).partial().optional(),
+  pids: z.strictObject({ nearMaxRatio: ratio, growthPerSec: positive, minPids: z.number().int().min(0), windowMs: ms }).partial().optional(),
+  cpuHog: z.strictObject({ overuseRatio: positive, sustainMs: ms, windowMs: ms }).partial().optional(),
+  login: z
+    .strictObject({ cpuRatio: positive, stepMs: ms, warnAfterMs: ms, reniceAfterMs: ms, stopAfterMs: ms, exemptUsers: z.array(z.string().min(1)) })
+    .partial()
+    .optional(),
+});
 
 /** The defaults with the given sections' fields overridden. */
 export function detectorConfig(input: DetectorConfigInput = {}): DetectorConfig {
