@@ -142,6 +142,21 @@ describe('memory-limit rule', () => {
     assert.deepEqual(detect(h, config, 3000), []);
   });
 
+  it('does not take a page cache filling the limit for a leak where memory.stat was skipped below half the limit', () => {
+    // The sampler reads no memory.stat below 50 % of the limit: anon is null there.
+    const h = timeline(3000, 100, (t) => {
+      const mem = Math.min(1.99 * GiB, t * 4 * GiB);
+      return { jobs: [{ memBytes: mem, anonBytes: mem < GiB ? null : 50 * MiB, refaultFile: mem < GiB ? null : 0 }] };
+    });
+    assert.equal(firstFiring(h, 'memory-limit'), null);
+    // The same with anonymous memory growing is a leak.
+    const leak = timeline(3000, 100, (t) => {
+      const mem = Math.min(1.99 * GiB, t * 4 * GiB);
+      return { jobs: [{ memBytes: mem, anonBytes: mem < GiB ? null : 1 * GiB + t * 100 * MiB, refaultFile: mem < GiB ? null : 0 }] };
+    });
+    assert.ok(firstFiring(leak, 'memory-limit'));
+  });
+
   it('does not fire below 95 % however fast usage grows (that is the node rule’s business)', () => {
     const h = timeline(3000, 100, (t) => ({ jobs: [{ memBytes: (0.5 + t * 0.1) * GiB, anonBytes: (0.5 + t * 0.1) * GiB }] }));
     assert.equal(firstFiring(h, 'memory-limit'), null);
@@ -254,6 +269,12 @@ describe('pids-explosion rule', () => {
     const h = timeline(2000, 50, (t) => ({ jobs: [{ pidsCurrent: Math.round(4 + t * 800), pidsMax: 4096 }] }));
     const hit = firstFiring(h, 'pids-explosion');
     assert.ok(hit && hit.atMs <= 1000, `fired at ${hit?.atMs}`);
+  });
+
+  it('forgets a job that has gone (its last samples were at pids.max)', () => {
+    const h = timeline(2000, 100, (t) => ({ jobs: t < 1.5 ? [{ pidsCurrent: 1000, pidsMax: 1024 }] : [] }));
+    assert.ok(detect(h, config, 1400).length > 0);
+    assert.deepEqual(detect(h, config, 2000), []);
   });
 
   it('does not fire on a busy build: 100 steady processes, or a burst of 100 new ones', () => {

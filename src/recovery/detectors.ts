@@ -297,6 +297,17 @@ function jobFinding(rule: Rule, job: JobSample, fromMs: number, toMs: number, ex
   return { rule, severity: 'act', jobId: job.jobId, pid: null, user: job.user, explanation, window: { fromMs, toMs }, metrics: clean };
 }
 
+/**
+ * Anonymous growth from the first point after `fromMs` that has an anon figure (the sampler skips
+ * memory.stat far below the limit) to `to`; null unless that span is at least 200 ms.
+ */
+function anonGrowthWithin(series: readonly Point[], fromMs: number, to: Point): number | null {
+  if (to.job.anonBytes === null) return null;
+  const first = series.find((p) => p.atMs > fromMs && p.atMs < to.atMs && p.job.anonBytes !== null);
+  if (!first || to.atMs - first.atMs < 200) return null;
+  return counterRate(first.job.anonBytes, to.job.anonBytes, to.atMs - first.atMs, true);
+}
+
 /** A job at (≥ 95 % of) its memory limit and growing — or refaulting its files hard there. */
 export const memoryLimitRule: RuleFn = ({ config, nowMs, jobs }) => {
   const c = config.memoryLimit;
@@ -312,7 +323,7 @@ export const memoryLimitRule: RuleFn = ({ config, nowMs, jobs }) => {
     // A leak is anonymous memory growing (at the limit it pushes the page cache out, and usage
     // stays flat); a job filling its page cache grows usage only. Usage growth counts where
     // memory.stat gave no anon figure.
-    const growth = r.anonGrowth ?? r.memGrowth ?? -Infinity;
+    const growth = r.anonGrowth ?? anonGrowthWithin(series, w.from.atMs, w.to) ?? (job.anonBytes === null ? r.memGrowth : null) ?? -Infinity;
     const growing = growth >= c.growthBytesPerSec;
     // Refaulting at the limit counts with memory stalls (PSI), or without PSI once anonymous memory
     // fills most of the limit: a streaming job at its limit refaults long-evicted pages without stalling.
@@ -498,7 +509,11 @@ export const RULE_TABLE: readonly { rule: Rule; run: RuleFn }[] = [
 /** Every finding the history shows at `nowMs` (samples after nowMs are ignored). */
 export function detect(history: readonly Sample[], config: DetectorConfig, nowMs: number, only?: readonly Rule[]): Finding[] {
   const visible = history.length && history[history.length - 1]!.atMs > nowMs ? history.filter((s) => s.atMs <= nowMs) : history;
-  const ctx: RuleContext = { config, nowMs, history: visible, jobs: seriesByJob(visible, nowMs) };
+  // Only jobs still there at the newest sample: a job that ended is nobody's business any more.
+  const jobs = seriesByJob(visible, nowMs);
+  const present = new Set((visible.at(-1)?.jobs ?? []).map((j) => j.jobId));
+  for (const id of jobs.keys()) if (!present.has(id)) jobs.delete(id);
+  const ctx: RuleContext = { config, nowMs, history: visible, jobs };
   const out: Finding[] = [];
   for (const entry of RULE_TABLE) if (!only || only.includes(entry.rule)) out.push(...entry.run(ctx));
   return out;
