@@ -13,6 +13,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { CgroupTree } from '../batch/executors/local/cgroups.ts';
 import type { Finding, PsiTotals, Sample } from './model.ts';
+import { readKeyed, readNumber, readText } from '../lib/kernel-files.ts';
 
 export interface ProcessEvidence {
   pid: number;
@@ -102,29 +103,6 @@ export interface CaptureOptions {
 
 const cmdBuffer = Buffer.alloc(64 * 1024);
 
-function readText(file: string): string | null {
-  try {
-    return fs.readFileSync(file, 'latin1');
-  } catch {
-    return null;
-  }
-}
-
-function readNumber(file: string): number | null {
-  const text = readText(file)?.trim();
-  if (text === undefined || text === '' || text === 'max') return null;
-  const n = Number(text);
-  return Number.isFinite(n) ? n : null;
-}
-
-function readKeyed(file: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of (readText(file) ?? '').split('\n')) {
-    const [key, value] = line.split(' ');
-    if (key && value !== undefined && /^-?\d+$/.test(value)) out.set(key, Number(value));
-  }
-  return out;
-}
 
 function readBounded(file: string, max: number): string | null {
   let fd: number | null = null;
@@ -142,7 +120,7 @@ function readBounded(file: string, max: number): string | null {
 let bootTimeMs: number | null | undefined;
 function btimeMs(procRoot: string): number | null {
   if (bootTimeMs === undefined) {
-    const m = /^btime (\d+)/m.exec(readText(path.join(procRoot, 'stat')) ?? '');
+    const m = /^btime (\d+)/m.exec(readText(path.join(procRoot, 'stat'), 'latin1') ?? '');
     bootTimeMs = m ? Number(m[1]) * 1000 : null;
   }
   return bootTimeMs;
@@ -167,7 +145,7 @@ export function parseStat(text: string): { comm: string; state: string; ppid: nu
 
 function processEvidence(pid: number, o: Required<Omit<CaptureOptions, 'window' | 'finding' | 'explanation' | 'nowMs'>>): ProcessEvidence | null {
   const dir = path.join(o.procRoot, String(pid));
-  const stat = readText(path.join(dir, 'stat'));
+  const stat = readText(path.join(dir, 'stat'), 'latin1');
   const parsed = stat ? parseStat(stat) : null;
   if (!parsed) return null;
   let uid: number | null = null;

@@ -18,6 +18,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { readKeyed, readNumber, readText } from '../../../lib/kernel-files.ts';
 
 export const V1_CONTROLLERS = ['memory', 'pids', 'cpu', 'cpuacct', 'freezer', 'devices'] as const;
 export type V1Controller = (typeof V1_CONTROLLERS)[number];
@@ -128,30 +129,6 @@ function pidMax(): number {
 
 // ------------------------------------------------------------------------------- small I/O
 
-function readText(file: string): string | null {
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch {
-    return null;
-  }
-}
-
-function readNumber(file: string): number | null {
-  const text = readText(file)?.trim();
-  if (text === undefined || text === '' || text === 'max') return null;
-  const n = Number(text);
-  return Number.isFinite(n) ? n : null;
-}
-
-/** `key value` lines (memory.events, cpu.stat, memory.oom_control, cgroup.events). */
-function readKeyed(file: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of (readText(file) ?? '').split('\n')) {
-    const [key, value] = line.split(' ');
-    if (key && value !== undefined && /^\d+$/.test(value)) out.set(key, Number(value));
-  }
-  return out;
-}
 
 function write(file: string, value: string): void {
   fs.writeFileSync(file, value);
