@@ -28,19 +28,16 @@
  * Everything it creates (processes, the tmpfs mount, the namespaces, the data directory) is
  * removed in `finally`, also after a failure or Ctrl-C.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../src/lib/net.ts';
 import { formatDuration, parseDuration } from '../src/lib/units.ts';
 import { reportHostName } from '../src/monitor/agent.ts';
-import { OPERATOR_PASSWORD_FILE } from '../src/server/facility.ts';
+import { createDuplicateIpLab, daemonEnv, Lab, LogBuffer, loginOperator, mountTmpfs, sleep, spawnKeisan, startEssentialProcess, tempDir, waitForHealth } from '../src/monitor/testing-lab.ts';
 import { initTestDataDir } from '../src/server/testing.ts';
 
 const BENCH_FILE = fileURLToPath(import.meta.url);
-const KEISAN_BIN = fileURLToPath(new URL('../bin/keisan.js', import.meta.url));
 
 export interface DetectionRow {
   /** What was broken. */
@@ -82,35 +79,14 @@ export interface DetectionOptions {
   repeat?: number;
 }
 
-const NS_A = 'kbench-dup-a';
-const NS_B = 'kbench-dup-b';
-const VETH_A = 'kbench-a';
-const VETH_B = 'kbench-b';
-/** An address from TEST-NET-2 (RFC 5737): never routed, only inside the two namespaces. */
-const DUP_ADDRESS = '198.51.100.77';
+/** The two namespaces; the address is from TEST-NET-2 (RFC 5737): never routed, only inside them. */
+const NETNS = { nsA: 'kbench-dup-a', nsB: 'kbench-dup-b', vethA: 'kbench-a', vethB: 'kbench-b', address: '198.51.100.77' };
 const ESSENTIAL_ARGV0 = 'keisan-bench-essential';
 const TMPFS_BYTES = 4 * 1024 * 1024;
 
 function machine(): string {
   const cpu = os.cpus()[0]?.model.trim() ?? 'unknown CPU';
   return `${os.cpus().length} cores (${cpu}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}, Node ${process.versions.node}`;
-}
-
-function sh(command: string, args: string[], allowFail = false): string {
-  const result = spawnSync(command, args, { encoding: 'utf8', timeout: 20_000 });
-  if (!allowFail && result.status !== 0) throw new Error(`${command} ${args.join(' ')}: exit ${result.status}: ${(result.stderr || result.stdout || String(result.error ?? '')).trim()}`);
-  return result.stdout;
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function stopChild(child: ChildProcess | undefined, graceMs = 5000): Promise<void> {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-  await exited;
-  clearTimeout(timer);
 }
 
 interface StatusPoint {
@@ -170,45 +146,6 @@ class ServerView {
   }
 }
 
-async function waitForHealth(base: string, timeoutMs: number, child: ChildProcess): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`the server exited (${child.exitCode}) before it answered`);
-    try {
-      const response = await fetch(`${base}/api/health`, { signal: AbortSignal.timeout(2000) });
-      if (response.ok) return;
-    } catch {
-      // not listening yet
-    }
-    await sleep(200);
-  }
-  throw new Error(`the server did not answer ${base}/api/health within ${formatDuration(timeoutMs)}`);
-}
-
-function setUpNamespaces(): void {
-  tearDownNamespaces();
-  sh('ip', ['netns', 'add', NS_A]);
-  sh('ip', ['netns', 'add', NS_B]);
-  sh('ip', ['link', 'add', VETH_A, 'type', 'veth', 'peer', 'name', VETH_B]);
-  sh('ip', ['link', 'set', VETH_A, 'netns', NS_A]);
-  sh('ip', ['link', 'set', VETH_B, 'netns', NS_B]);
-  for (const [ns, dev] of [
-    [NS_A, VETH_A],
-    [NS_B, VETH_B],
-  ] as const) {
-    sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-    sh('ip', ['-n', ns, 'link', 'set', dev, 'up']);
-  }
-  sh('ip', ['-n', NS_A, 'addr', 'add', `${DUP_ADDRESS}/24`, 'dev', VETH_A]);
-}
-
-function tearDownNamespaces(): void {
-  // Deleting a namespace deletes the veth end in it, and with it the peer.
-  sh('ip', ['netns', 'del', NS_A], true);
-  sh('ip', ['netns', 'del', NS_B], true);
-  sh('ip', ['link', 'del', VETH_A], true);
-}
-
 interface Scenario {
   what: string;
   check: string;
@@ -248,36 +185,26 @@ export async function measureDetection(options: DetectionOptions = {}): Promise<
     return result;
   }
 
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'keisan-bench-detect-'));
-  const mnt = path.join(dir, 'tmpfs');
-  let mounted = false;
-  let server: ChildProcess | undefined;
-  let agent: ChildProcess | undefined;
-  let essential: ChildProcess | undefined;
-  const logs: string[] = [];
+  const lab = new Lab();
+  const dir = lab.add(tempDir('keisan-bench-detect-'));
+  const logs = new LogBuffer(200);
   // Ctrl-C or a kill: leave no mount, namespace or process behind.
-  const cleanUpNow = () => {
-    for (const child of [essential, agent, server]) child?.kill('SIGKILL');
-    if (mounted) sh('umount', ['-l', mnt], true);
-    tearDownNamespaces();
-    rmSync(dir, { recursive: true, force: true });
-  };
   const interrupted = (signal: NodeJS.Signals) => {
     log(`[detect] ${signal}: cleaning up`);
-    cleanUpNow();
+    lab.cleanupNow();
     process.exit(130);
   };
   process.once('SIGINT', interrupted);
   process.once('SIGTERM', interrupted);
   try {
-    mkdirSync(mnt);
-    sh('mount', ['-t', 'tmpfs', '-o', `size=${TMPFS_BYTES},mode=0700`, 'keisan-bench', mnt]);
-    mounted = true;
-    setUpNamespaces();
+    const tmpfs = lab.add(mountTmpfs(path.join(dir.path, 'tmpfs'), { size: TMPFS_BYTES, source: 'keisan-bench' }));
+    const mnt = tmpfs.path;
+    const dup = lab.add(createDuplicateIpLab({ ...NETNS, loopbackUp: true, replace: true }));
 
     const port = await freePort();
     const metricsPort = await freePort();
-    initTestDataDir(path.join(dir, 'data'), {
+    const dataDir = path.join(dir.path, 'data');
+    initTestDataDir(dataDir, {
       monitor: {
         interval,
         metrics: { listen: '127.0.0.1', port: metricsPort, gpus: false },
@@ -289,62 +216,42 @@ export async function measureDetection(options: DetectionOptions = {}): Promise<
           extra: [
             { type: 'process', name: 'bench-essential', interval, params: { name: 'bench essential process', pattern: `^${ESSENTIAL_ARGV0}( |$)` } },
             { type: 'filesystem', name: 'bench-tmpfs', interval, params: { mounts: [mnt] } },
-            { type: 'duplicate-ip', name: 'bench-dupip', interval, params: { netns: NS_A, interfaces: [VETH_A], watchNeighbours: false } },
+            { type: 'duplicate-ip', name: 'bench-dupip', interval, params: { netns: NETNS.nsA, interfaces: [NETNS.vethA], watchNeighbours: false } },
           ],
         },
       },
     });
-    const dataDir = path.join(dir, 'data');
-    const env: NodeJS.ProcessEnv = { ...process.env, KEISAN_PORT: String(port), KEISAN_LOG_LEVEL: 'warn' };
-    for (const key of ['KEISAN_SERVER', 'KEISAN_DATABASE_URL', 'KEISAN_DATA', 'NODE_TEST_CONTEXT']) delete env[key];
-    const spawnDaemon = (name: string) => {
-      const child = spawn(process.execPath, [KEISAN_BIN, name, '--data', dataDir], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-      const keep = (chunk: Buffer) => {
-        logs.push(...chunk.toString('utf8').split('\n').filter(Boolean).map((line) => `${name}: ${line}`));
-        logs.splice(0, Math.max(0, logs.length - 200));
-      };
-      child.stdout!.on('data', keep);
-      child.stderr!.on('data', keep);
-      return child;
-    };
+    const env = daemonEnv(port);
     const base = `http://127.0.0.1:${port}`;
     log(`[detect] server on ${base}, check and report interval ${interval}`);
-    server = spawnDaemon('server');
-    await waitForHealth(base, 60_000, server);
-    const [operator, password] = readFileSync(path.join(dataDir, OPERATOR_PASSWORD_FILE), 'utf8').split('\n');
-    const login = await fetch(`${base}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: operator, password }) });
-    const { ticket } = (await login.json()) as { ticket?: string };
-    if (!ticket) throw new Error(`login as ${operator} failed: HTTP ${login.status}`);
+    const server = lab.add(spawnKeisan(['server', '--data', dataDir], { env, logs }));
+    await waitForHealth(base, { timeoutMs: 60_000, child: server.child });
+    const { ticket } = await loginOperator(base, dataDir);
     const view = new ServerView(base, ticket, reportHostName(os.hostname()));
 
-    const spawnEssential = () => spawn('bash', ['-c', `exec -a ${ESSENTIAL_ARGV0} sleep 3600`], { stdio: 'ignore' });
-    essential = spawnEssential();
-    agent = spawnDaemon('agent');
-    const fill = path.join(mnt, 'fill');
+    const essential = lab.add(startEssentialProcess(ESSENTIAL_ARGV0));
+    lab.add(spawnKeisan(['agent', '--data', dataDir], { env, logs }));
     const scenarios: Scenario[] = [
       {
         what: 'essential process stopped',
         check: 'bench-essential',
         goal: processGoal,
-        break: () => void essential?.kill('SIGKILL'),
-        repair: () => void (essential = spawnEssential()),
+        break: () => essential.kill(),
+        repair: () => essential.restart(),
       },
       {
         what: 'tmpfs filled past 90 %',
         check: 'bench-tmpfs',
         goal: processGoal,
-        break: () => {
-          const size = statfsSync(mnt);
-          writeFileSync(fill, Buffer.alloc(Math.floor(size.blocks * size.bsize * 0.95), 1));
-        },
-        repair: () => rmSync(fill, { force: true }),
+        break: () => tmpfs.fill(0.95),
+        repair: () => tmpfs.unfill(),
       },
       {
         what: 'duplicate IP in a second netns',
         check: 'bench-dupip',
         goal: dupGoal,
-        break: () => void sh('ip', ['-n', NS_B, 'addr', 'add', `${DUP_ADDRESS}/24`, 'dev', VETH_B]),
-        repair: () => void sh('ip', ['-n', NS_B, 'addr', 'del', `${DUP_ADDRESS}/24`, 'dev', VETH_B]),
+        break: () => dup.conflict(),
+        repair: () => dup.resolve(),
       },
     ];
     const started = Date.now();
@@ -353,7 +260,7 @@ export async function measureDetection(options: DetectionOptions = {}): Promise<
       try {
         await view.waitFor(scenario.check, started, (v) => v === 0, scenarioTimeoutMs);
       } catch (error) {
-        throw new Error(`${String(error)}\n${(await view.summary(scenario.check)) || '(no summary)'}\nlast daemon lines:\n${logs.slice(-20).join('\n')}`);
+        throw new Error(`${String(error)}\n${(await view.summary(scenario.check)) || '(no summary)'}\nlast daemon lines:\n${logs.tail(20)}`);
       }
     }
     // What Prometheus would see (deploy/prometheus): the check results on the agent's own /metrics.
@@ -394,12 +301,7 @@ export async function measureDetection(options: DetectionOptions = {}): Promise<
   } finally {
     process.removeListener('SIGINT', interrupted);
     process.removeListener('SIGTERM', interrupted);
-    essential?.kill('SIGKILL');
-    await stopChild(agent);
-    await stopChild(server);
-    if (mounted) sh('umount', [mnt], true);
-    tearDownNamespaces();
-    rmSync(dir, { recursive: true, force: true });
+    await lab.cleanup();
   }
   return result;
 }

@@ -13,60 +13,18 @@
  *
  *   node --import tsx bench/alerts-e2e.ts [--interval=15s]
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { freePort } from '../src/lib/net.ts';
 import { formatDuration, parseDuration } from '../src/lib/units.ts';
 import type { AlertView } from '../src/monitor/alerts/model.ts';
+import { createDuplicateIpLab, daemonEnv, Lab, LogBuffer, loginOperator, mountTmpfs, sleep, spawnKeisan, startEssentialProcess, tempDir, waitForHealth } from '../src/monitor/testing-lab.ts';
 import { TestSmtpServer, type DeliveredMessage } from '../src/monitor/testing-smtp.ts';
-import { OPERATOR_PASSWORD_FILE } from '../src/server/facility.ts';
 import { initTestDataDir } from '../src/server/testing.ts';
 
-const KEISAN_BIN = fileURLToPath(new URL('../bin/keisan.js', import.meta.url));
-const NS_A = 'kalert-a';
-const NS_B = 'kalert-b';
-const VETH_A = 'kalert-va';
-const VETH_B = 'kalert-vb';
-/** TEST-NET-2 (RFC 5737): never routed, only inside the two namespaces. */
-const ADDRESS = '198.51.100.78';
+/** The two namespaces; the address is from TEST-NET-2 (RFC 5737): never routed, only inside them. */
+const NETNS = { nsA: 'kalert-a', nsB: 'kalert-b', vethA: 'kalert-va', vethB: 'kalert-vb', address: '198.51.100.78' };
 const ESSENTIAL = 'keisan-alerts-essential';
 const OPS = 'ops@example.org';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-function sh(command: string, args: string[], allowFail = false): string {
-  const result = spawnSync(command, args, { encoding: 'utf8', timeout: 20_000 });
-  if (!allowFail && result.status !== 0) throw new Error(`${command} ${args.join(' ')}: ${(result.stderr || result.stdout).trim()}`);
-  return result.stdout;
-}
-function tearDownNamespaces(): void {
-  sh('ip', ['netns', 'del', NS_A], true);
-  sh('ip', ['netns', 'del', NS_B], true);
-  sh('ip', ['link', 'del', VETH_A], true);
-}
-function setUpNamespaces(): void {
-  tearDownNamespaces();
-  sh('ip', ['netns', 'add', NS_A]);
-  sh('ip', ['netns', 'add', NS_B]);
-  sh('ip', ['link', 'add', VETH_A, 'type', 'veth', 'peer', 'name', VETH_B]);
-  sh('ip', ['link', 'set', VETH_A, 'netns', NS_A]);
-  sh('ip', ['link', 'set', VETH_B, 'netns', NS_B]);
-  for (const [ns, dev] of [[NS_A, VETH_A], [NS_B, VETH_B]] as const) {
-    sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-    sh('ip', ['-n', ns, 'link', 'set', dev, 'up']);
-  }
-  sh('ip', ['-n', NS_A, 'addr', 'add', `${ADDRESS}/24`, 'dev', VETH_A]);
-}
-async function stopChild(child: ChildProcess | undefined): Promise<void> {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-  await exited;
-  clearTimeout(timer);
-}
 
 interface Row {
   what: string;
@@ -85,23 +43,18 @@ async function main(): Promise<void> {
   const timeoutMs = Math.max(120_000, 8 * intervalMs);
   if (process.getuid?.() !== 0) throw new Error('needs root (a tmpfs mount and network namespaces)');
 
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'keisan-alerts-e2e-'));
-  const mnt = path.join(dir, 'tmpfs');
-  let mounted = false;
-  let server: ChildProcess | undefined;
-  let agent: ChildProcess | undefined;
-  let essential: ChildProcess | undefined;
-  let smtp: TestSmtpServer | undefined;
-  const logs: string[] = [];
+  const lab = new Lab();
+  const dir = lab.add(tempDir('keisan-alerts-e2e-'));
+  const logs = new LogBuffer(100);
   const rows: Row[] = [];
   try {
-    mkdirSync(mnt);
-    sh('mount', ['-t', 'tmpfs', '-o', 'size=4194304,mode=0700', 'keisan-alerts', mnt]);
-    mounted = true;
-    setUpNamespaces();
-    smtp = await TestSmtpServer.start();
+    const tmpfs = lab.add(mountTmpfs(path.join(dir.path, 'tmpfs'), { size: 4194304, source: 'keisan-alerts' }));
+    const mnt = tmpfs.path;
+    const dup = lab.add(createDuplicateIpLab({ ...NETNS, loopbackUp: true, replace: true }));
+    const smtp = await TestSmtpServer.start();
+    lab.add({ cleanup: () => smtp.stop() });
     const port = await freePort();
-    const dataDir = path.join(dir, 'data');
+    const dataDir = path.join(dir.path, 'data');
     initTestDataDir(dataDir, {
       mail: { from: 'Keisan <keisan@example.org>', smtp: { host: '127.0.0.1', port: smtp.port } },
       monitor: {
@@ -113,33 +66,17 @@ async function main(): Promise<void> {
           extra: [
             { type: 'process', name: 'essential', params: { name: 'essential daemon', pattern: `^${ESSENTIAL}( |$)` } },
             { type: 'filesystem', name: 'scratch', params: { mounts: [mnt] } },
-            { type: 'duplicate-ip', name: 'dupip', params: { netns: NS_A, interfaces: [VETH_A], watchNeighbours: false } },
+            { type: 'duplicate-ip', name: 'dupip', params: { netns: NETNS.nsA, interfaces: [NETNS.vethA], watchNeighbours: false } },
           ],
         },
         alerts: { notify: { email: [OPS], operators: false } },
       },
     });
-    const env: NodeJS.ProcessEnv = { ...process.env, KEISAN_PORT: String(port), KEISAN_LOG_LEVEL: 'warn' };
-    for (const key of ['KEISAN_SERVER', 'KEISAN_DATABASE_URL', 'KEISAN_DATA', 'NODE_TEST_CONTEXT']) delete env[key];
-    const daemon = (name: string) => {
-      const child = spawn(process.execPath, [KEISAN_BIN, name, '--data', dataDir], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-      const keep = (chunk: Buffer) => {
-        logs.push(...chunk.toString('utf8').split('\n').filter(Boolean).map((line) => `${name}: ${line}`));
-        logs.splice(0, Math.max(0, logs.length - 100));
-      };
-      child.stdout!.on('data', keep);
-      child.stderr!.on('data', keep);
-      return child;
-    };
+    const env = daemonEnv(port);
     const base = `http://127.0.0.1:${port}`;
-    server = daemon('server');
-    for (let i = 0; ; i++) {
-      if (i > 300) throw new Error('the server did not start');
-      if (await fetch(`${base}/api/health`).then((r) => r.ok, () => false)) break;
-      await sleep(200);
-    }
-    const [user, password] = readFileSync(path.join(dataDir, OPERATOR_PASSWORD_FILE), 'utf8').split('\n');
-    const { ticket } = (await (await fetch(`${base}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user, password }) })).json()) as { ticket: string };
+    const server = lab.add(spawnKeisan(['server', '--data', dataDir], { env, logs }));
+    await waitForHealth(base, { timeoutMs: 60_000, child: server.child });
+    const { ticket } = await loginOperator(base, dataDir);
     const alerts = async (state: string) =>
       (await (await fetch(`${base}/api/monitor/alerts?state=${state}`, { headers: { authorization: `Bearer ${ticket}` } })).json()) as AlertView[];
     const waitAlert = async (check: string, state: 'firing' | 'resolved', since: number): Promise<AlertView> => {
@@ -149,28 +86,18 @@ async function main(): Promise<void> {
           (a) => (a.labels.check ?? '').startsWith(check) && (state === 'firing' || Date.parse(a.resolvedAt ?? '') >= since),
         );
         if (hit) return hit;
-        if (Date.now() > deadline) throw new Error(`no ${state} alert for check ${check} within ${formatDuration(timeoutMs)}\n${logs.slice(-15).join('\n')}`);
+        if (Date.now() > deadline) throw new Error(`no ${state} alert for check ${check} within ${formatDuration(timeoutMs)}\n${logs.tail(15)}`);
         await sleep(200);
       }
     };
-    const waitMail = (match: (m: DeliveredMessage) => boolean) => smtp!.waitFor((m) => m.rcptTo.includes(OPS) && match(m), timeoutMs);
+    const waitMail = (match: (m: DeliveredMessage) => boolean) => smtp.waitFor((m) => m.rcptTo.includes(OPS) && match(m), timeoutMs);
 
-    const spawnEssential = () => spawn('bash', ['-c', `exec -a ${ESSENTIAL} sleep 3600`], { stdio: 'ignore' });
-    essential = spawnEssential();
-    agent = daemon('agent');
-    const fill = path.join(mnt, 'fill');
+    const essential = lab.add(startEssentialProcess(ESSENTIAL));
+    lab.add(spawnKeisan(['agent', '--data', dataDir], { env, logs }));
     const scenarios = [
-      { what: 'essential process stopped', check: 'essential', break: () => void essential?.kill('SIGKILL'), repair: () => void (essential = spawnEssential()) },
-      {
-        what: 'filesystem filled past 90 %',
-        check: 'scratch',
-        break: () => {
-          const size = statfsSync(mnt);
-          writeFileSync(fill, Buffer.alloc(Math.floor(size.blocks * size.bsize * 0.95), 1));
-        },
-        repair: () => rmSync(fill, { force: true }),
-      },
-      { what: 'IP address conflict (second netns)', check: 'dupip', break: () => void sh('ip', ['-n', NS_B, 'addr', 'add', `${ADDRESS}/24`, 'dev', VETH_B]), repair: () => void sh('ip', ['-n', NS_B, 'addr', 'del', `${ADDRESS}/24`, 'dev', VETH_B]) },
+      { what: 'essential process stopped', check: 'essential', break: () => essential.kill(), repair: () => essential.restart() },
+      { what: 'filesystem filled past 90 %', check: 'scratch', break: () => tmpfs.fill(0.95), repair: () => tmpfs.unfill() },
+      { what: 'IP address conflict (second netns)', check: 'dupip', break: () => dup.conflict(), repair: () => dup.resolve() },
     ];
     // Let every check report ok first (no alert at all).
     await sleep(3 * intervalMs);
@@ -195,13 +122,7 @@ async function main(): Promise<void> {
       await sleep(Math.round(Math.random() * intervalMs));
     }
   } finally {
-    essential?.kill('SIGKILL');
-    await stopChild(agent);
-    await stopChild(server);
-    await smtp?.stop();
-    if (mounted) sh('umount', [mnt], true);
-    tearDownNamespaces();
-    rmSync(dir, { recursive: true, force: true });
+    await lab.cleanup();
   }
   const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
   console.log(`Alerts end to end (check and report interval ${interval}, group_wait 10 s, evaluation every 5 s; ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC):\n`);

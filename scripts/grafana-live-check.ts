@@ -14,40 +14,23 @@
  * the label names and selectors match what Keisan really exposes.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
+import { KEISAN_BIN, REPO_ROOT as REPO } from '../src/cli/testing.ts';
 import { freePort } from '../src/lib/net.ts';
-import { OPERATOR_PASSWORD_FILE } from '../src/server/facility.ts';
+import { DAEMON_ENV_DROP, daemonEnv, operatorCredentials, pollUntil, sleep, spawnKeisan, stopChild, tempDir, waitForHealth } from '../src/monitor/testing-lab.ts';
 import { initTestDataDir } from '../src/server/testing.ts';
 import { GRAFANA_DIR } from './grafana-dashboards.ts';
 
-const REPO = fileURLToPath(new URL('..', import.meta.url));
-const KEISAN_BIN = path.join(REPO, 'bin/keisan.js');
 const FIXTURES = process.env.KEISAN_GPU_FIXTURES ?? path.resolve(REPO, 'src/batch/fixtures/gpu-h200x2');
 
 /** Panels that list what is wrong with storage: empty here (the one failing check is a process check). */
 const EMPTY_WHEN_HEALTHY = new Set(['Storage checks not ok']);
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function stop(child: ChildProcess | undefined): Promise<void> {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-  await exited;
-  clearTimeout(timer);
-}
-
+/** Polls every 500 ms until `probe` is true (its errors count as false), at most `ms`. */
 async function until(what: string, ms: number, probe: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await probe().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms / 1000} s`);
-    await sleep(500);
-  }
+  await pollUntil(what, async () => ((await probe()) ? true : undefined), { timeoutMs: ms, pollMs: 500, ignoreErrors: true });
 }
 
 interface Panel {
@@ -55,7 +38,8 @@ interface Panel {
   targets?: Array<{ refId: string; expr: string }>;
 }
 
-const dir = mkdtempSync(path.join(os.tmpdir(), 'keisan-grafana-live-'));
+const lab = tempDir('keisan-grafana-live-');
+const dir = lab.path;
 const children: ChildProcess[] = [];
 let failures = 0;
 try {
@@ -79,13 +63,13 @@ try {
     `#!/bin/sh\nF='${FIXTURES}'\ncase "$*" in\n  *--query-compute-apps*) cat "$F/query-apps-busy.csv" ;;\n  *--query-gpu*noheader*) tail -n +2 "$F/query-gpu-busy.csv" ;;\n  *--query-gpu*) cat "$F/query-gpu-busy.csv" ;;\n  *) cat "$F/nvidia-smi-busy.txt" ;;\nesac\n`,
     { mode: 0o755 },
   );
-  const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${bin}:${process.env.PATH}`, KEISAN_PORT: String(port), KEISAN_LOG_LEVEL: 'warn' };
-  for (const key of ['KEISAN_SERVER', 'KEISAN_DATABASE_URL', 'KEISAN_DATA', 'KEISAN_HOME']) delete env[key];
+  const env = daemonEnv(port, { set: { PATH: `${bin}:${process.env.PATH}` }, drop: [...DAEMON_ENV_DROP, 'KEISAN_HOME'] });
   const base = `http://127.0.0.1:${port}`;
 
-  children.push(spawn(process.execPath, [KEISAN_BIN, 'server', '--data', dataDir], { env, stdio: 'ignore' }));
-  await until('the server answers', 60_000, async () => (await fetch(`${base}/api/health`)).ok);
-  children.push(spawn(process.execPath, [KEISAN_BIN, 'agent', '--data', dataDir, '--metrics-port', String(metricsPort), '--interval', '2s'], { env, stdio: 'ignore' }));
+  const server = spawnKeisan(['server', '--data', dataDir], { env });
+  children.push(server.child);
+  await waitForHealth(base, { timeoutMs: 60_000, pollMs: 500, child: server.child });
+  children.push(spawnKeisan(['agent', '--data', dataDir, '--metrics-port', String(metricsPort), '--interval', '2s'], { env }).child);
 
   // The shipped config's jobs and rules, with static targets and a 2 s scrape.
   const config = {
@@ -109,8 +93,8 @@ try {
   chmodSync(jobDir, 0o777);
   writeFileSync(path.join(jobDir, 'job.sh'), '#!/bin/sh\nsleep 60\n', { mode: 0o755 });
   const cli = { env: { ...env, KEISAN_HOME: home, KEISAN_SERVER: base }, encoding: 'utf8' as const, cwd: jobDir, timeout: 30_000 };
-  const [user, password] = readFileSync(path.join(dataDir, OPERATOR_PASSWORD_FILE), 'utf8').split('\n');
-  execFileSync(process.execPath, [KEISAN_BIN, 'login', '--password-stdin', user!], { ...cli, input: password });
+  const { user, password } = operatorCredentials(dataDir);
+  execFileSync(process.execPath, [KEISAN_BIN, 'login', '--password-stdin', user], { ...cli, input: password });
   const submitted = execFileSync(process.execPath, [KEISAN_BIN, 'submit', '-m', '64M', '-t', '5m', path.join(jobDir, 'job.sh')], cli);
   const jobId = /job (\d+)/.exec(submitted)?.[1];
 
@@ -154,8 +138,8 @@ try {
   console.log('CheckCritical fires in Prometheus for the failing check');
   if (jobId) execFileSync(process.execPath, [KEISAN_BIN, 'cancel', jobId], cli);
 } finally {
-  for (const child of children.reverse()) await stop(child);
-  rmSync(dir, { recursive: true, force: true });
+  for (const child of children.reverse()) await stopChild(child);
+  lab.cleanup();
 }
 console.log(failures === 0 ? 'every panel that should have data has data' : `${failures} queries returned no data`);
 process.exit(failures === 0 ? 0 : 1);

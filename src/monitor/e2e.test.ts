@@ -1,15 +1,12 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomInt } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { cliEnv, expectCode, KEISAN_BIN, REPO_ROOT, runKeisan } from '../cli/testing.ts';
+import { after, before, it } from 'node:test';
+import { cliEnv, expectCode, REPO_ROOT, runKeisan } from '../cli/testing.ts';
 import { freePort } from '../lib/net.ts';
-import { OPERATOR_PASSWORD_FILE } from '../server/facility.ts';
 import { initTestDataDir } from '../server/testing.ts';
 import type { AlertView } from './alerts/model.ts';
+import { createDuplicateIpLab, daemonEnv, describeWithServices, have, Lab, LogBuffer, loginOperator, mountTmpfs, netnsSkipReason, pollUntil, spawnKeisan, startEssentialProcess, tempDir, waitForHealth, type DuplicateIpLab, type EssentialProcess, type Tmpfs } from './testing-lab.ts';
 import { SMTP_SKIP_REASON, TestSmtpServer, type DeliveredMessage } from './testing-smtp.ts';
 
 /**
@@ -24,60 +21,18 @@ import { SMTP_SKIP_REASON, TestSmtpServer, type DeliveredMessage } from './testi
  * the reason otherwise, failed with KEISAN_REQUIRE_SERVICES=1.
  */
 
-const have = (tool: string, ...args: string[]) => spawnSync(tool, args, { stdio: 'ignore', timeout: 10_000 }).error === undefined;
 const SKIP_REASON =
-  process.getuid?.() !== 0
-    ? 'the alerts end-to-end test mounts a tmpfs and creates network namespaces: it needs root'
-    : !have('ip', '-V')
-      ? 'iproute2 (ip) is not installed'
-      : !have('arping', '-V')
-        ? 'arping (iputils-arping) is not installed'
-        : !have('mount', '--version')
-          ? 'mount is not installed'
-          : SMTP_SKIP_REASON;
-
-/** Skipped with the reason when something is missing; failed instead with KEISAN_REQUIRE_SERVICES=1. */
-function describeWithServices(title: string, suite: () => void): void {
-  if (SKIP_REASON && process.env.KEISAN_REQUIRE_SERVICES === '1') {
-    describe(title, () => {
-      throw new Error(`KEISAN_REQUIRE_SERVICES=1 but ${SKIP_REASON}`);
-    });
-    return;
-  }
-  describe(title, { skip: SKIP_REASON }, suite);
-}
+  netnsSkipReason('the alerts end-to-end test mounts a tmpfs and creates network namespaces: it needs root') ?? (!have('mount', '--version') ? 'mount is not installed' : SMTP_SKIP_REASON);
 
 /** Every wait polls; none waits longer than this (the checks run every 2 s, rules every 1 s). */
 const WAIT_MS = 30_000;
 const POLL_MS = 200;
 
-function sh(command: string, args: string[]): string {
-  const result = spawnSync(command, args, { encoding: 'utf8', timeout: 20_000 });
-  if (result.status !== 0) throw new Error(`${command} ${args.join(' ')}: ${(result.stderr || result.stdout || String(result.error)).trim()}`);
-  return result.stdout;
-}
-const quietly = (command: string, args: string[]) => spawnSync(command, args, { stdio: 'ignore', timeout: 20_000 });
+/** Polls until `probe` gives a value, at most WAIT_MS; the error ends with `context()`. */
+const until = <T>(what: string, probe: () => Promise<T | undefined> | T | undefined, context: () => string = () => '') =>
+  pollUntil(what, probe, { timeoutMs: WAIT_MS, pollMs: POLL_MS, context });
 
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, context: () => string = () => ''): Promise<T> {
-  const deadline = Date.now() + WAIT_MS;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${WAIT_MS / 1000} s\n${context()}`);
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-  }
-}
-
-async function stopChild(child: ChildProcess | undefined): Promise<void> {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(timer);
-}
-
-describeWithServices('alerts end to end: keisan server + keisan agent + SMTP, three faults broken and repaired', () => {
+describeWithServices('alerts end to end: keisan server + keisan agent + SMTP, three faults broken and repaired', SKIP_REASON, () => {
   // Unique names: parallel runs and leftovers of a killed run do not collide.
   const tag = `${process.pid % 10_000}${randomInt(100, 999)}`;
   const HOST = `e2e-node-${tag}`;
@@ -91,32 +46,18 @@ describeWithServices('alerts end to end: keisan server + keisan agent + SMTP, th
   // Intel's OUI (00:1B:21 in ieee-data): the alert names the other side's vendor.
   const otherMac = '00:1b:21:aa:bb:cc';
 
-  const dir = mkdtempSync(path.join(tmpdir(), 'keisan-e2e-alerts-'));
-  const home = path.join(dir, 'home');
-  const dataDir = path.join(dir, 'data');
-  const mnt = path.join(dir, 'scratch');
-  const fill = path.join(mnt, 'fill');
-  let mounted = false;
-  let netns = false;
+  const lab = new Lab();
+  const dir = lab.add(tempDir('keisan-e2e-alerts-'));
+  const home = path.join(dir.path, 'home');
+  const dataDir = path.join(dir.path, 'data');
+  const mnt = path.join(dir.path, 'scratch');
+  let tmpfs: Tmpfs | undefined;
+  let netns: DuplicateIpLab | undefined;
   let smtp: TestSmtpServer | undefined;
-  let server: ChildProcess | undefined;
-  let agent: ChildProcess | undefined;
-  let essential: ChildProcess | undefined;
+  let essential: EssentialProcess | undefined;
   let base = '';
   let ticket = '';
-  const logs: string[] = [];
-
-  const daemon = (args: string[], env: NodeJS.ProcessEnv) => {
-    const child = spawn(process.execPath, [KEISAN_BIN, ...args], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const keep = (chunk: Buffer) => {
-      logs.push(...chunk.toString('utf8').split('\n').filter(Boolean).map((line) => `${args[0]}: ${line}`));
-      logs.splice(0, Math.max(0, logs.length - 40));
-    };
-    child.stdout!.on('data', keep);
-    child.stderr!.on('data', keep);
-    return child;
-  };
-  const spawnEssential = () => spawn('bash', ['-c', `exec -a ${ESSENTIAL} sleep 3600`], { stdio: 'ignore' });
+  const logs = new LogBuffer(40);
 
   const api = async <T>(url: string): Promise<T> => {
     const response = await fetch(`${base}${url}`, { headers: { authorization: `Bearer ${ticket}` } });
@@ -124,7 +65,7 @@ describeWithServices('alerts end to end: keisan server + keisan agent + SMTP, th
     return (await response.json()) as T;
   };
   const alerts = (state: 'active' | 'all') => api<AlertView[]>(`/api/monitor/alerts?state=${state}&host=${HOST}`);
-  const diagnostics = () => `last server/agent output:\n${logs.join('\n')}\nmail delivered: ${JSON.stringify(smtp?.messages().map((m) => m.subject))}`;
+  const diagnostics = () => `last server/agent output:\n${logs.tail()}\nmail delivered: ${JSON.stringify(smtp?.messages().map((m) => m.subject))}`;
 
   /** Polls the API until an alert about `check` (its check label starts with it) fires. */
   const firingAlert = (check: string) =>
@@ -164,24 +105,15 @@ describeWithServices('alerts end to end: keisan server + keisan agent + SMTP, th
   };
 
   before(async () => {
-    mkdirSync(mnt);
-    sh('mount', ['-t', 'tmpfs', '-o', 'size=4m,mode=0700', `keisan-e2e-${tag}`, mnt]);
-    mounted = true;
+    tmpfs = lab.add(mountTmpfs(mnt, { size: '4m', source: `keisan-e2e-${tag}` }));
 
     // Two namespaces on a veth pair, exactly as checks/duplicate-ip.test.ts: A holds the address; B
     // (an Intel MAC) takes it too when the conflict is created.
-    netns = true;
-    sh('ip', ['netns', 'add', nsA]);
-    sh('ip', ['netns', 'add', nsB]);
-    sh('ip', ['link', 'add', vethA, 'type', 'veth', 'peer', 'name', vethB]);
-    sh('ip', ['link', 'set', vethA, 'netns', nsA]);
-    sh('ip', ['link', 'set', vethB, 'netns', nsB]);
-    sh('ip', ['-n', nsB, 'link', 'set', 'dev', vethB, 'address', otherMac]);
-    sh('ip', ['-n', nsA, 'addr', 'add', `${address}/24`, 'dev', vethA]);
-    sh('ip', ['-n', nsA, 'link', 'set', vethA, 'up']);
-    sh('ip', ['-n', nsB, 'link', 'set', vethB, 'up']);
+    netns = lab.add(createDuplicateIpLab({ nsA, nsB, vethA, vethB, address, otherMac }));
 
-    smtp = await TestSmtpServer.start();
+    const mailServer = await TestSmtpServer.start();
+    smtp = mailServer;
+    lab.add({ cleanup: () => mailServer.stop() });
     const port = await freePort();
     initTestDataDir(dataDir, {
       mail: { from: 'Keisan <keisan@example.org>', smtp: { host: '127.0.0.1', port: smtp.port } },
@@ -208,18 +140,17 @@ describeWithServices('alerts end to end: keisan server + keisan agent + SMTP, th
         },
       },
     });
-    const env: NodeJS.ProcessEnv = { ...cliEnv(home), KEISAN_PORT: String(port), KEISAN_LOG_LEVEL: 'warn' };
+    const env = daemonEnv(port, { from: cliEnv(home) });
     base = `http://127.0.0.1:${port}`;
-    server = daemon(['server', '--data', dataDir], env);
-    await until('the server answering /api/health', () => (server!.exitCode !== null ? Promise.reject(new Error(`the server exited\n${diagnostics()}`)) : fetch(`${base}/api/health`).then((r) => (r.ok ? true : undefined), () => undefined)), diagnostics);
-    const [user, password] = readFileSync(path.join(dataDir, OPERATOR_PASSWORD_FILE), 'utf8').split('\n');
-    const login = await fetch(`${base}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user, password }) });
-    assert.equal(login.status, 200);
-    ticket = ((await login.json()) as { ticket: string }).ticket;
-    expectCode(await runKeisan(home, ['login', user!, '--password-stdin', '--server', base], `${password}\n`), 0);
+    const server = lab.add(spawnKeisan(['server', '--data', dataDir], { env, logs, cwd: REPO_ROOT }));
+    await waitForHealth(base, { timeoutMs: WAIT_MS, pollMs: POLL_MS, child: server.child, context: diagnostics });
+    // Throws unless the login answers 200 with a ticket.
+    const login = await loginOperator(base, dataDir);
+    ticket = login.ticket;
+    expectCode(await runKeisan(home, ['login', login.user, '--password-stdin', '--server', base], `${login.password}\n`), 0);
 
-    essential = spawnEssential();
-    agent = daemon(['agent', '--data', dataDir, '--server', base, '--host', HOST, '--interval', '2s', '--metrics-port', 'off'], env);
+    essential = lab.add(startEssentialProcess(ESSENTIAL));
+    lab.add(spawnKeisan(['agent', '--data', dataDir, '--server', base, '--host', HOST, '--interval', '2s', '--metrics-port', 'off'], { env, logs, cwd: REPO_ROOT }));
     // Before anything is broken: every check of the node reports ok, and no alert is about them.
     const checks = await until(
       'the three checks reporting ok',
@@ -235,22 +166,11 @@ describeWithServices('alerts end to end: keisan server + keisan agent + SMTP, th
   });
 
   after(async () => {
-    essential?.kill('SIGKILL');
-    await stopChild(agent);
-    await stopChild(server);
-    await smtp?.stop();
-    if (mounted) quietly('umount', [mnt]);
-    if (netns) {
-      quietly('ip', ['netns', 'del', nsA]);
-      quietly('ip', ['netns', 'del', nsB]);
-      quietly('ip', ['link', 'del', vethA]);
-    }
-    rmSync(dir, { recursive: true, force: true });
+    await lab.cleanup();
   });
 
   it('a filesystem filled past 80 %: an alert naming the mount and the host, mail; removing the file resolves it', async () => {
-    const size = statfsSync(mnt);
-    writeFileSync(fill, Buffer.alloc(Math.floor(size.blocks * size.bsize * 0.85), 1));
+    tmpfs!.fill(0.85);
     const firing = await firingAlert('scratch');
     assert.equal(firing.alertname, 'CheckWarning');
     assert.equal(firing.severity, 'warning');
@@ -260,14 +180,14 @@ describeWithServices('alerts end to end: keisan server + keisan agent + SMTP, th
     await cliShows(firing);
     await expectFiringMail(firing);
 
-    rmSync(fill);
+    tmpfs!.unfill();
     const resolved = await resolvedAlert(firing);
     assert.equal(resolved.labels.check, firing.labels.check);
     await expectResolvedMail(firing);
   });
 
   it('an essential process killed: CheckCritical naming it and the host, mail; restarting it resolves it', async () => {
-    essential!.kill('SIGKILL');
+    essential!.kill();
     const firing = await firingAlert('essential');
     assert.equal(firing.alertname, 'CheckCritical');
     assert.equal(firing.severity, 'critical');
@@ -277,13 +197,13 @@ describeWithServices('alerts end to end: keisan server + keisan agent + SMTP, th
     await cliShows(firing);
     await expectFiringMail(firing);
 
-    essential = spawnEssential();
+    essential!.restart();
     await resolvedAlert(firing);
     await expectResolvedMail(firing);
   });
 
   it('an IP conflict with another namespace: CheckCritical naming the other MAC and its vendor, mail; removing it resolves it', async () => {
-    sh('ip', ['-n', nsB, 'addr', 'add', `${address}/24`, 'dev', vethB]);
+    netns!.conflict();
     let firing: AlertView;
     try {
       firing = await firingAlert('dupip');
@@ -295,7 +215,7 @@ describeWithServices('alerts end to end: keisan server + keisan agent + SMTP, th
       await cliShows(firing);
       await expectFiringMail(firing);
     } finally {
-      sh('ip', ['-n', nsB, 'addr', 'del', `${address}/24`, 'dev', vethB]);
+      netns!.resolve();
     }
     await resolvedAlert(firing);
     await expectResolvedMail(firing);

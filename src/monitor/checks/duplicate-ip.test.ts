@@ -1,42 +1,20 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import type { CheckResult } from '../model.ts';
+import { createDuplicateIpLab, describeWithServices, netnsSkipReason, sh, type DuplicateIpLab } from '../testing-lab.ts';
 import { OuiTable, csvFields, macWithVendor } from './oui.ts';
 import { createCheckRunner } from './runner.ts';
 import { runType, testContext } from './testing.ts';
 import { parseArpingReplies, parseNeighbours, parseOwnAddresses, parseProcArp } from './types/duplicate-ip.ts';
 
-const isRoot = process.getuid?.() === 0;
-const have = (tool: string) => spawnSync(tool, ['-V'], { stdio: 'ignore' }).error === undefined;
-const SKIP_REASON = !isRoot
-  ? 'the duplicate-IP test creates network namespaces: it needs root'
-  : !have('ip')
-    ? 'iproute2 (ip) is not installed'
-    : !have('arping')
-      ? 'arping (iputils-arping) is not installed'
-      : undefined;
+const SKIP_REASON = netnsSkipReason('the duplicate-IP test creates network namespaces: it needs root');
 
-/** A suite that needs root, ip and arping: skipped with the reason, failed with KEISAN_REQUIRE_SERVICES=1. */
-function describeWithNetns(title: string, suite: () => void): void {
-  if (SKIP_REASON && process.env.KEISAN_REQUIRE_SERVICES === '1') {
-    describe(title, () => {
-      throw new Error(`KEISAN_REQUIRE_SERVICES=1 but ${SKIP_REASON}`);
-    });
-    return;
-  }
-  describe(title, { skip: SKIP_REASON }, suite);
-}
+const ip = (...args: string[]) => sh('ip', args);
 
-function ip(...args: string[]): string {
-  const result = spawnSync('ip', args, { encoding: 'utf8', timeout: 10_000 });
-  if (result.status !== 0) throw new Error(`ip ${args.join(' ')}: ${result.stderr}`);
-  return result.stdout;
-}
-
-describeWithNetns('duplicate-ip check, for real: two network namespaces with the same IPv4 address', () => {
+/** Needs root, ip and arping: skipped with the reason, failed with KEISAN_REQUIRE_SERVICES=1. */
+describeWithServices('duplicate-ip check, for real: two network namespaces with the same IPv4 address', SKIP_REASON, () => {
   // Unique names: parallel runs and leftovers of a killed run do not collide.
   const tag = `${process.pid % 10_000}${randomInt(100, 999)}`;
   const nsA = `keisan-dupa-${tag}`;
@@ -48,23 +26,13 @@ describeWithNetns('duplicate-ip check, for real: two network namespaces with the
   // Intel's OUI (00:1B:21 in ieee-data): the other side is named with its vendor.
   const otherMac = '00:1b:21:aa:bb:cc';
   let ourMac = '';
+  let lab: DuplicateIpLab | undefined;
 
   before(() => {
-    ip('netns', 'add', nsA);
-    ip('netns', 'add', nsB);
-    ip('link', 'add', vethA, 'type', 'veth', 'peer', 'name', vethB);
-    ip('link', 'set', vethA, 'netns', nsA);
-    ip('link', 'set', vethB, 'netns', nsB);
-    ip('-n', nsB, 'link', 'set', 'dev', vethB, 'address', otherMac);
-    ip('-n', nsA, 'addr', 'add', `${address}/24`, 'dev', vethA);
-    ip('-n', nsA, 'link', 'set', vethA, 'up');
-    ip('-n', nsB, 'link', 'set', vethB, 'up');
-    ourMac = (JSON.parse(ip('-n', nsA, '-j', 'link', 'show', vethA)) as { address: string }[])[0]!.address;
+    lab = createDuplicateIpLab({ nsA, nsB, vethA, vethB, address, otherMac });
+    ourMac = lab.ourMac();
   });
-  after(() => {
-    spawnSync('ip', ['netns', 'del', nsA]);
-    spawnSync('ip', ['netns', 'del', nsB]);
-  });
+  after(() => lab?.cleanup());
 
   const probe = async () => {
     const started = performance.now();
@@ -78,7 +46,7 @@ describeWithNetns('duplicate-ip check, for real: two network namespaces with the
     assert.equal(alone.outcomes[0]!.status, 'ok', alone.outcomes[0]!.summary);
     assert.match(alone.outcomes[0]!.summary, new RegExp(`${address.replace(/\./g, '\\.')} on ${vethA} of testnode is ours alone`));
 
-    ip('-n', nsB, 'addr', 'add', `${address}/24`, 'dev', vethB);
+    lab!.conflict();
     const conflict = await probe();
     const result = conflict.outcomes[0]!;
     assert.equal(result.status, 'critical', result.summary);
@@ -91,7 +59,7 @@ describeWithNetns('duplicate-ip check, for real: two network namespaces with the
     t.diagnostic(`duplicate-IP detection: one check run found the conflict in ${conflict.seconds.toFixed(3)} s (arping -D -c 2 -w 3); a clean run takes ${alone.seconds.toFixed(3)} s`);
     console.log(`duplicate-ip detection (one run, conflict present): ${conflict.seconds.toFixed(3)} s; clean run: ${alone.seconds.toFixed(3)} s`);
 
-    ip('-n', nsB, 'addr', 'del', `${address}/24`, 'dev', vethB);
+    lab!.resolve();
     const fixed = await probe();
     assert.equal(fixed.outcomes[0]!.status, 'ok', fixed.outcomes[0]!.summary);
   });
@@ -122,7 +90,7 @@ describeWithNetns('duplicate-ip check, for real: two network namespaces with the
     try {
       for (let i = 0; i < 100 && !results.some((r) => r.check === `duplicate-ip:${vethA}/${address}`); i++) await new Promise((resolve) => setTimeout(resolve, 100));
       assert.equal(results.find((r) => r.check === `duplicate-ip:${vethA}/${address}`)?.status, 'ok');
-      ip('-n', nsB, 'addr', 'add', `${address}/24`, 'dev', vethB);
+      lab!.conflict();
       conflictAt = performance.now();
       for (let i = 0; i < 300 && detectedAt === 0; i++) await new Promise((resolve) => setTimeout(resolve, 100));
       assert.ok(detectedAt > 0, 'the conflict was reported within 30 s');
@@ -135,7 +103,7 @@ describeWithNetns('duplicate-ip check, for real: two network namespaces with the
       console.log(`duplicate-ip detection through the runner (interval 5 s): ${seconds.toFixed(2)} s`);
     } finally {
       await runner.stop();
-      spawnSync('ip', ['-n', nsB, 'addr', 'del', `${address}/24`, 'dev', vethB]);
+      lab!.resolve(true);
     }
   });
 
