@@ -8,6 +8,8 @@
  * machine (no PSI on a v1-only host, no pids controller…) is null, never 0.
  */
 
+import { z } from 'zod';
+
 // ------------------------------------------------------------------------- samples (detection)
 
 /** PSI `total=` counters of one pressure file, in µs of stall since boot (or since the cgroup was made). */
@@ -145,3 +147,55 @@ export interface ActionOutcome {
   done: boolean;
   evidencePath: string | null;
 }
+
+// ------------------------------------------------------------------------- events (watchdog → server)
+
+export const RECOVERY_MODES = ['observe', 'automatic'] as const;
+export type RecoveryMode = (typeof RECOVERY_MODES)[number];
+
+/** What the watchdog did (or would do) about a finding; 'warn' tells the user, 'none' only observes. */
+export const EVENT_ACTIONS = ['kill', 'freeze', 'throttle', 'stop', 'renice', 'warn', 'none'] as const;
+export type EventAction = (typeof EVENT_ACTIONS)[number];
+
+export const EVENT_OUTCOMES = ['observed', 'done', 'failed'] as const;
+export type EventOutcome = (typeof EVENT_OUTCOMES)[number];
+
+/** Monotonic ms of one action: decision → the write, the write itself, write → cgroup empty. */
+export const recoveryTimingsSchema = z
+  .object({
+    decisionToWriteMs: z.number().nonnegative().nullable(),
+    writeMs: z.number().nonnegative().nullable(),
+    writeToEmptyMs: z.number().nonnegative().nullable(),
+  })
+  .strict();
+export type RecoveryTimings = z.infer<typeof recoveryTimingsSchema>;
+
+/**
+ * One recovery event as the watchdog reports it: POST /api/recovery/events (Authorization: Node
+ * <secret>) → 200 { id }. In observe mode `action` is what automatic mode would have done and
+ * `outcome` is 'observed'; timings are null where nothing was written.
+ */
+export const recoveryEventInputSchema = z
+  .object({
+    host: z.string().min(1).max(255),
+    /** ISO 8601 time of the decision. */
+    at: z.iso.datetime(),
+    rule: z.enum(RULES),
+    severity: z.enum(['warn', 'renice', 'stop', 'act']),
+    jobId: z.number().int().positive().nullable(),
+    pid: z.number().int().positive().nullable(),
+    user: z.string().max(255).nullable(),
+    mode: z.enum(RECOVERY_MODES),
+    action: z.enum(EVENT_ACTIONS),
+    outcome: z.enum(EVENT_OUTCOMES),
+    /** The finding's one line (detectors.ts). */
+    explanation: z.string().max(4000),
+    /** Why this victim (victim.ts). */
+    victimExplanation: z.string().max(4000),
+    metrics: z.record(z.string(), z.number()),
+    timings: recoveryTimingsSchema.nullable(),
+    evidencePath: z.string().max(4096).nullable(),
+    error: z.string().max(4000).nullable(),
+  })
+  .strict();
+export type RecoveryEventInput = z.infer<typeof recoveryEventInputSchema>;
