@@ -71,6 +71,7 @@ const ACTIONS: { [K in Kind]: Extract<AccountAction, { kind: K }> } = {
   'mail.admin': { kind: 'mail.admin' },
   'areas.admin': { kind: 'areas.admin' },
   'alerts.admin': { kind: 'alerts.admin' },
+  'recovery.read-all': { kind: 'recovery.read-all' },
   'library.writers': { kind: 'library.writers', workgroup: W },
 };
 
@@ -109,6 +110,7 @@ const ALLOWED: Record<Kind, readonly RoleName[]> = {
   'mail.admin': ['operator'],
   'areas.admin': ['operator'],
   'alerts.admin': ['operator'],
+  'recovery.read-all': ['operator'],
   'library.writers': ['operator', 'wgAdmin'],
 };
 

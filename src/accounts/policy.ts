@@ -51,6 +51,7 @@ export type AccountAction =
   | { kind: 'mail.admin' }
   | { kind: 'areas.admin' }
   | { kind: 'alerts.admin' }
+  | { kind: 'recovery.read-all' }
   | { kind: 'library.writers'; workgroup: GroupRef };
 
 export type Decision = { allowed: true } | { allowed: false; reason: string };
@@ -109,6 +110,8 @@ export function authorize(actor: Actor, action: AccountAction): Decision {
       return operatorOnly('provision the user areas or measure their usage');
     case 'alerts.admin':
       return operatorOnly('add or remove alert silences or read the notification log');
+    case 'recovery.read-all':
+      return operatorOnly("see recovery events about other users' jobs and processes");
     case 'library.writers':
       return adminsWorkgroup(actor, action.workgroup)
         ? allow

@@ -129,6 +129,7 @@ export interface Database {
   alerts: AlertTable;
   alert_silences: AlertSilenceTable;
   alert_notifications: AlertNotificationTable;
+  recovery_events: RecoveryEventTable;
 }
 
 export interface QueueTable {
@@ -516,4 +517,33 @@ export interface AlertNotificationTable {
   /** JSON array of the alerts' fingerprints */
   fingerprints: string;
   delivered_at: string | null;
+}
+
+/** One thing a node's watchdog saw or did (src/recovery/); written once, never changed. */
+export interface RecoveryEventTable {
+  id: Generated<number>;
+  host: string;
+  /** When the watchdog decided, ISO */
+  at: string;
+  rule: string;
+  severity: string;
+  job_id: number | null;
+  pid: number | null;
+  /** The job's owner from the jobs table when the job is known, else what the watchdog said */
+  user_name: string | null;
+  /** observe or automatic */
+  mode: string;
+  /** kill, freeze, throttle, stop, renice, warn or none */
+  action: string;
+  /** observed, done or failed */
+  outcome: string;
+  explanation: string;
+  victim_explanation: string;
+  /** JSON object of numbers */
+  metrics: string;
+  /** JSON: decisionToWriteMs, writeMs, writeToEmptyMs; null when nothing was written */
+  timings: string | null;
+  evidence_path: string | null;
+  error: string | null;
+  received_at: string;
 }

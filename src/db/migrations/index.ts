@@ -9,6 +9,7 @@ import * as storageAreas from './0006-storage-areas.ts';
 import * as hsm from './0007-hsm.ts';
 import * as hsmContainers from './0009-hsm-containers.ts';
 import * as alerts from './0010-alerts.ts';
+import * as recovery from './0011-recovery.ts';
 
 /** Dialect-specific pieces a portable migration needs. */
 export interface MigrationContext {
@@ -32,6 +33,7 @@ const MIGRATIONS: Record<string, KeisanMigration> = {
   '0007-hsm': hsm,
   '0009-hsm-containers': hsmContainers,
   '0010-alerts': alerts,
+  '0011-recovery': recovery,
 };
 
 export class KeisanMigrationProvider implements MigrationProvider {

@@ -1,0 +1,41 @@
+import { z } from 'zod';
+import { EVENT_ACTIONS, EVENT_OUTCOMES, RECOVERY_MODES, RULES, recoveryTimingsSchema } from './model.ts';
+
+/**
+ * The server's view of recovery events (GET /api/recovery/events, keisan recovery events): what
+ * the watchdog reported (model.ts recoveryEventInputSchema), with its id and when it arrived.
+ */
+export const recoveryEventSchema = z.object({
+  id: z.number().int(),
+  host: z.string(),
+  at: z.string().describe('ISO-8601 UTC time of the decision on the node'),
+  rule: z.enum(RULES),
+  severity: z.string(),
+  jobId: z.number().int().nullable(),
+  pid: z.number().int().nullable(),
+  user: z.string().nullable().describe("the job's owner (from the job record when the job is known)"),
+  mode: z.enum(RECOVERY_MODES),
+  action: z.enum(EVENT_ACTIONS),
+  outcome: z.enum(EVENT_OUTCOMES),
+  explanation: z.string(),
+  victimExplanation: z.string(),
+  metrics: z.record(z.string(), z.number()),
+  timings: recoveryTimingsSchema.nullable(),
+  evidencePath: z.string().nullable().describe('the evidence file on that host'),
+  error: z.string().nullable(),
+  receivedAt: z.string(),
+});
+export type RecoveryEvent = z.infer<typeof recoveryEventSchema>;
+
+export const eventQuerySchema = z
+  .object({
+    since: z.string().optional().describe('a duration back from now (1h, 2d) or an ISO time'),
+    host: z.string().min(1).optional(),
+    job: z.coerce.number().int().positive().optional(),
+    limit: z.coerce.number().int().min(1).max(1000).default(100),
+  })
+  .strict();
+export type EventQuery = z.infer<typeof eventQuerySchema>;
+
+/** The actions that end or hold a user's work: the owner is told, the audit log and the incident hook see them. */
+export const ACTED_ON: ReadonlySet<string> = new Set(['kill', 'stop', 'throttle']);
