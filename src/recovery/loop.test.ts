@@ -1,0 +1,300 @@
+/**
+ * The recovery loop on REAL cgroups under a private test parent (keisan-test-<pid>, capped at
+ * 512 MiB and 512 pids, removed afterwards), reporting to a small fake HTTP server. Fences
+ * (notes/recovery.md §11): every job has a memory limit and a pids.max; the leaker is a bounded
+ * allocator (≤ 160 MiB at ~20 MiB/s, under `timeout 30`) in a 64 MiB limit; the fork storm forks
+ * only sleepers inside pids.max 64 under `timeout 30`; `after` kills and removes every test cgroup.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { after, afterEach, before, describe, it } from 'node:test';
+import { CgroupTree, type JobCgroup } from '../batch/executors/local/cgroups.ts';
+import { RecoveryLoop } from './loop.ts';
+import { recoveryEventInputSchema, type RecoveryEventInput } from './model.ts';
+import { EventReporter } from './reporter.ts';
+import { recoverySettings, resolveRecoverySettings, type RecoverySettings } from './settings.ts';
+import { alive, describeOnRealCgroups, startInJob, testParent, waitUntil } from './testing.ts';
+
+const MiB = 1024 ** 2;
+const quiet = { info: () => {}, warn: () => {}, error: () => {} };
+
+/** A fake server of POST /api/recovery/events: checks the secret and the body, 200 { id }. */
+async function fakeServer(port = 0): Promise<{ url: string; port: number; bodies: RecoveryEventInput[]; invalid: unknown[]; close: () => Promise<void> }> {
+  const bodies: RecoveryEventInput[] = [];
+  const invalid: unknown[] = [];
+  const server = http.createServer((req, res) => {
+    let text = '';
+    req.on('data', (c: Buffer) => (text += c.toString()));
+    req.on('end', () => {
+      if (req.method !== 'POST' || req.url !== '/api/recovery/events' || req.headers.authorization !== 'Node s3cret') {
+        res.writeHead(401).end('{}');
+        return;
+      }
+      const parsed = recoveryEventInputSchema.safeParse(JSON.parse(text));
+      if (!parsed.success) {
+        invalid.push(JSON.parse(text));
+        res.writeHead(400).end(JSON.stringify({ error: parsed.error.message }));
+        return;
+      }
+      bodies.push(parsed.data);
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: bodies.length }));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  const actual = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${actual}`,
+    port: actual,
+    bodies,
+    invalid,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+function event(overrides: Partial<RecoveryEventInput> = {}): RecoveryEventInput {
+  return {
+    host: 'n1',
+    at: new Date().toISOString(),
+    rule: 'memory-limit',
+    severity: 'act',
+    jobId: 7,
+    pid: null,
+    user: 'alice',
+    mode: 'automatic',
+    action: 'kill',
+    outcome: 'done',
+    explanation: 'job 7 (alice): memory 63 of 64 MiB',
+    victimExplanation: 'job 7 of alice',
+    metrics: { memBytes: 1 },
+    timings: { decisionToWriteMs: 1, writeMs: 0.1, writeToEmptyMs: 3 },
+    evidencePath: null,
+    error: null,
+    ...overrides,
+  };
+}
+
+describe('recovery settings', () => {
+  it('defaults: enabled, automatic for job rules, observe for the login rule, 10 Hz, kill/throttle/warn', () => {
+    const r = resolveRecoverySettings(recoverySettings.parse({}), '/data');
+    assert.equal(r.enabled, true);
+    assert.equal(r.sampleHz, 10);
+    assert.equal(r.modeOf('memory-limit'), 'automatic');
+    assert.equal(r.modeOf('login-cpu-hog'), 'observe');
+    assert.equal(r.actionFor('pids-explosion', 'act'), 'kill');
+    assert.equal(r.actionFor('cpu-hog', 'act'), 'throttle');
+    assert.deepEqual(['warn', 'renice', 'stop'].map((s) => r.actionFor('login-cpu-hog', s)), ['warn', 'renice', 'stop']);
+    assert.equal(r.evidenceDir, '/data/recovery/evidence');
+    assert.equal(r.victim.cooldownTimeoutMs, 10_000);
+  });
+
+  it('per-rule overrides, thresholds, protections and cooldown', () => {
+    const r = resolveRecoverySettings(
+      recoverySettings.parse({ mode: 'observe', rules: { 'memory-thrash': { mode: 'automatic', action: 'freeze' } }, detectors: { pids: { minPids: 16 } }, protect: { comm: ['myd'] }, cooldown: '30s', evidenceDir: '/var/ev' }),
+      '/data',
+    );
+    assert.equal(r.modeOf('memory-limit'), 'observe');
+    assert.equal(r.modeOf('memory-thrash'), 'automatic');
+    assert.equal(r.actionFor('memory-thrash', 'act'), 'freeze');
+    assert.equal(r.detectors.pids.minPids, 16);
+    assert.equal(r.detectors.pids.growthPerSec, 200);
+    assert.ok(r.victim.protect.comm.includes('myd') && r.victim.protect.comm.includes('sshd'));
+    assert.equal(r.victim.cooldownTimeoutMs, 30_000);
+    assert.equal(r.evidenceDir, '/var/ev');
+  });
+
+  it('refuses unknown keys, rules, modes and actions', () => {
+    for (const bad of [{ modes: 'observe' }, { mode: 'auto' }, { rules: { 'memory-leak': { mode: 'observe' } } }, { rules: { 'cpu-hog': { action: 'explode' } } }, { detectors: { pids: { maxPids: 1 } } }, { sampleHz: 0 }]) {
+      assert.equal(recoverySettings.safeParse(bad).success, false, JSON.stringify(bad));
+    }
+  });
+});
+
+describe('recovery event reporter', () => {
+  it('posts events in order with the node secret; the fake server checks them against RecoveryEventInput', async () => {
+    const server = await fakeServer();
+    try {
+      const reporter = new EventReporter({ serverUrl: server.url, nodeSecret: 's3cret', backoffMs: 20 });
+      reporter.report(event({ jobId: 1 }));
+      reporter.report(event({ jobId: 2, mode: 'observe', action: 'kill', outcome: 'observed', timings: null }));
+      await waitUntil('two events to arrive', () => server.bodies.length === 2, 5000);
+      assert.deepEqual(server.bodies.map((b) => b.jobId), [1, 2]);
+      assert.deepEqual(server.invalid, []);
+      reporter.stop();
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('queues while the server is down and delivers once it is back; the queue is bounded', async () => {
+    const probe = await fakeServer();
+    const port = probe.port;
+    await probe.close();
+    const reporter = new EventReporter({ serverUrl: `http://127.0.0.1:${port}`, nodeSecret: 's3cret', backoffMs: 20, maxBackoffMs: 50, maxQueued: 3 });
+    const started = performance.now();
+    for (let i = 1; i <= 5; i++) reporter.report(event({ jobId: i }));
+    assert.ok(performance.now() - started < 50, 'report() does not wait for the network');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(reporter.pending, 3);
+    assert.equal(reporter.dropped, 2);
+    const server = await fakeServer(port);
+    try {
+      await waitUntil('the queued events to arrive', () => server.bodies.length === 3, 5000);
+      assert.deepEqual(server.bodies.map((b) => b.jobId), [3, 4, 5]);
+      assert.equal(reporter.pending, 0);
+    } finally {
+      reporter.stop();
+      await server.close();
+    }
+  });
+
+  it('drops an event the server refuses (4xx) instead of retrying it for ever', async () => {
+    const server = await fakeServer();
+    try {
+      const reporter = new EventReporter({ serverUrl: server.url, nodeSecret: 'wrong', backoffMs: 20 });
+      reporter.report(event());
+      await waitUntil('the refusal', () => reporter.refused === 1, 5000);
+      assert.equal(reporter.pending, 0);
+      reporter.stop();
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describeOnRealCgroups('the recovery loop on real cgroups', () => {
+  let tree: CgroupTree;
+  let server: Awaited<ReturnType<typeof fakeServer>>;
+  let evidenceDir: string;
+  let loop: RecoveryLoop | null = null;
+  let reporter: EventReporter | null = null;
+  let nextJob = 200;
+  const jobs: JobCgroup[] = [];
+
+  before(async () => {
+    tree = CgroupTree.open({ root: testParent(), parentMemBytes: 512 * MiB, parentPidsMax: 512 });
+    server = await fakeServer();
+    evidenceDir = fs.mkdtempSync(path.join(os.tmpdir(), 'keisan-recovery-loop-'));
+  });
+
+  afterEach(async () => {
+    await loop?.stop();
+    loop = null;
+    reporter?.stop();
+    reporter = null;
+    for (const job of jobs.splice(0)) {
+      try {
+        job.kill();
+      } catch {
+        // gone
+      }
+    }
+  });
+
+  after(async () => {
+    await server?.close();
+    if (tree) assert.deepEqual(tree.destroy(10_000), []);
+    if (evidenceDir) fs.rmSync(evidenceDir, { recursive: true, force: true });
+  });
+
+  function startLoop(input: Partial<Record<keyof RecoverySettings, unknown>> = {}): RecoveryLoop {
+    const settings = resolveRecoverySettings(recoverySettings.parse({ detectors: { pids: { minPids: 16 } }, evidenceDir, ...input }), '/nonexistent');
+    reporter = new EventReporter({ serverUrl: server.url, nodeSecret: 's3cret', backoffMs: 50 });
+    loop = new RecoveryLoop({ tree, settings, host: 'test-node', reporter, logger: quiet, jobInfo: () => ({ user: 'alice', uid: 1000, requestedMemBytes: 64 * MiB, requestedCpus: 1 }) });
+    loop.start();
+    return loop;
+  }
+
+  function job(limits: { memBytes: number; pidsMax: number; cpus?: number }): JobCgroup {
+    const j = tree.createJob(nextJob++, { cpus: 1, ...limits });
+    jobs.push(j);
+    return j;
+  }
+
+  function oomKills(j: JobCgroup): number | null {
+    const dirs = tree.jobDirs(j.jobId);
+    const mem = dirs.memory;
+    if (!mem) return null;
+    try {
+      const text = fs.readFileSync(path.join(dirs.dir(mem), mem.version === 2 ? 'memory.events' : 'memory.oom_control'), 'utf8');
+      const m = /oom_kill (\d+)/.exec(text);
+      return m ? Number(m[1]) : null;
+    } catch {
+      return null;
+    }
+  }
+
+  // A bounded leak: 1 MiB touched buffers every 50 ms (~20 MiB/s) up to 160 MiB, then it idles; timeout 30 s.
+  const LEAK = `timeout 30 node -e 'const a=[];const t=setInterval(()=>{if(a.length<160)a.push(Buffer.alloc(1048576,1));},50);setTimeout(()=>clearInterval(t),25000)'`;
+
+  it('automatic: kills a job leaking into its 64 MiB limit, spares an innocent sibling, reports and keeps evidence', async () => {
+    const sibling = job({ memBytes: 64 * MiB, pidsMax: 16 });
+    startInJob(sibling, 'sleep 60 & sleep 60 & wait');
+    await waitUntil('the sibling to start', () => sibling.pids().length === 3);
+    const siblingPids = sibling.pids();
+    const l = startLoop();
+    const leaker = job({ memBytes: 64 * MiB, pidsMax: 16 });
+    const startedAt = performance.now();
+    startInJob(leaker, LEAK);
+    await waitUntil('the loop to act on the leaking job', () => l.events.some((e) => e.jobId === leaker.jobId && e.outcome !== 'observed'), 20_000);
+    const e = l.events.find((x) => x.jobId === leaker.jobId && x.outcome !== 'observed')!;
+    await waitUntil('the leaking job to be empty', () => !leaker.populated(), 5000);
+    const oom = oomKills(leaker);
+    console.log(
+      `leak in 64 MiB: ${e.rule} ${e.action} ${e.outcome} ${((e.decidedAtPerfMs - startedAt) / 1000).toFixed(2)} s after the start; decision→write ${e.timings?.decisionToWriteMs} ms, write ${e.timings?.writeMs} ms, write→empty ${e.timings?.writeToEmptyMs} ms; kernel OOM kills before: ${oom}; ${e.explanation}`,
+    );
+    assert.ok(['memory-limit', 'memory-thrash'].includes(e.rule), e.rule);
+    assert.equal(e.action, 'kill');
+    assert.equal(e.outcome, 'done', e.error ?? '');
+    assert.equal(e.mode, 'automatic');
+    assert.match(e.explanation, new RegExp(`job ${leaker.jobId}`));
+    assert.ok(e.evidencePath && fs.existsSync(e.evidencePath), 'evidence written');
+    const evidence = JSON.parse(fs.readFileSync(e.evidencePath, 'utf8')) as { processes: unknown[]; action: { empty: boolean } | null };
+    assert.ok(evidence.processes.length >= 1, 'evidence captured the processes before the kill');
+    assert.equal(evidence.action?.empty, true);
+    for (const pid of siblingPids) assert.ok(alive(pid), `sibling process ${pid} survives`);
+    assert.ok(!l.events.some((x) => x.jobId === sibling.jobId), 'nothing reported about the sibling');
+    await waitUntil('the event at the server', () => server.bodies.some((b) => b.jobId === leaker.jobId && b.action === 'kill'), 5000);
+    assert.deepEqual(server.invalid, []);
+    // reported once, not every tick
+    assert.equal(server.bodies.filter((b) => b.jobId === leaker.jobId && b.outcome === 'done').length, 1);
+  });
+
+  it('automatic: a fork storm at pids.max 64 is killed and its cgroup empties', async () => {
+    const l = startLoop();
+    const storm = job({ memBytes: 128 * MiB, pidsMax: 64 });
+    const startedAt = performance.now();
+    startInJob(storm, `timeout 30 sh -c 'while :; do sleep 30 & done'`);
+    await waitUntil('the loop to act on the storm', () => l.events.some((e) => e.jobId === storm.jobId && e.outcome !== 'observed'), 10_000);
+    const e = l.events.find((x) => x.jobId === storm.jobId && x.outcome !== 'observed')!;
+    console.log(`fork storm at pids.max 64: ${e.rule} ${e.outcome} ${((e.decidedAtPerfMs - startedAt) / 1000).toFixed(2)} s after the start; decision→write ${e.timings?.decisionToWriteMs} ms, write→empty ${e.timings?.writeToEmptyMs} ms; ${e.explanation}`);
+    assert.equal(e.rule, 'pids-explosion');
+    assert.equal(e.action, 'kill');
+    assert.equal(e.outcome, 'done', e.error ?? '');
+    assert.equal(storm.populated(), false);
+    await waitUntil('the event at the server', () => server.bodies.some((b) => b.jobId === storm.jobId && b.rule === 'pids-explosion'), 5000);
+  });
+
+  it('observe: reports the storm and acts on nothing', async () => {
+    const l = startLoop({ mode: 'observe' });
+    const storm = job({ memBytes: 128 * MiB, pidsMax: 64 });
+    startInJob(storm, `timeout 30 sh -c 'while :; do sleep 30 & done'`);
+    await waitUntil('the loop to report the storm', () => l.events.some((e) => e.jobId === storm.jobId), 10_000);
+    await new Promise((r) => setTimeout(r, 1000));
+    const mine = l.events.filter((x) => x.jobId === storm.jobId);
+    assert.ok(mine.every((x) => x.outcome === 'observed' && x.mode === 'observe' && x.timings === null), JSON.stringify(mine));
+    assert.equal(mine.filter((x) => x.rule === 'pids-explosion').length, 1, 'reported once, not every tick');
+    assert.equal(mine[0]!.action, 'kill', 'says what automatic mode would have done');
+    assert.ok(storm.populated(), 'the storm still runs');
+    assert.ok(storm.pids().length >= 50);
+    await waitUntil('the observed event at the server', () => server.bodies.some((b) => b.jobId === storm.jobId && b.outcome === 'observed'), 5000);
+  });
+});

@@ -1,0 +1,328 @@
+/**
+ * The watchdog's detection-and-action loop: samples the job cgroups at sampleHz, keeps a ~10 s
+ * ring, runs the detectors every tick (the login rule at ~1 Hz on a login host), reports each
+ * new finding once, chooses a victim and — in automatic mode — acts:
+ *   memory and pids rules → kill the job (evidence captured before the kill, written after);
+ *   cpu-hog → throttle the job to its allocation; login rule → warn / renice / stop.
+ * Observe mode only logs and reports what it would have done. It never acts on anything outside
+ * the jobs' cgroup parent except the login rule's processes, and never on a protected process.
+ */
+import fs from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import type { CgroupTree } from '../batch/executors/local/cgroups.ts';
+import { JobHandleBook, killJob, freezeJob, reniceProcess, stopProcess, throttleJob } from './actions.ts';
+import { detect, detectLogin } from './detectors.ts';
+import { captureEvidence, writeEvidence, type EvidenceTarget } from './evidence.ts';
+import type { Finding, ProcessTick, RecoveryEventInput, RecoveryTimings, Sample } from './model.ts';
+import type { EventReporter } from './reporter.ts';
+import { Sampler, parsePasswd, readProcesses, type JobInfo } from './sampler.ts';
+import type { ResolvedRecovery, RuleAction } from './settings.ts';
+import { chooseVictim, findingKey, jobCandidatesFromWindow, newHistory, noteAction, noteRecovered, pruneHistory, victimKey, type Candidate, type ProcessCandidate } from './victim.ts';
+
+const RING_MS = 10_000;
+/** A finding not seen for this long is forgotten: when it comes back it is reported again. */
+const FORGET_MS = 5_000;
+
+export interface RecoveryLoopOptions {
+  tree: CgroupTree;
+  settings: ResolvedRecovery;
+  host: string;
+  reporter: EventReporter | null;
+  logger: Pick<Logger, 'info' | 'warn' | 'error'>;
+  jobInfo?: (jobId: number) => JobInfo | undefined;
+  /** Wall clock, ms since the epoch (default Date.now). */
+  now?: () => number;
+}
+
+export interface LoopEvent extends RecoveryEventInput {
+  /** Monotonic ms of the action's decision (diagnostics for tests and benches). */
+  decidedAtPerfMs: number;
+}
+
+interface Seen {
+  severity: string;
+  lastMs: number;
+}
+
+export class RecoveryLoop {
+  private readonly sampler: Sampler;
+  private readonly book: JobHandleBook;
+  private readonly ring: Sample[] = [];
+  private readonly loginTicks: ProcessTick[] = [];
+  private readonly seen = new Map<string, Seen>();
+  private readonly inFlight = new Set<string>();
+  private readonly history = newHistory();
+  /** Victims acted on and not yet confirmed recovered: key → memory at the decision. */
+  private readonly watching = new Map<string, { jobId: number; memBytes: number | null }>();
+  private timer: NodeJS.Timeout | null = null;
+  private lastLoginMs = -Infinity;
+  private users: Map<number, string> | null = null;
+  private readonly now: () => number;
+  /** Every event produced (bounded, newest last): for tests and `status`. */
+  readonly events: LoopEvent[] = [];
+  ticks = 0;
+  tickErrors = 0;
+
+  constructor(private readonly o: RecoveryLoopOptions) {
+    this.sampler = new Sampler({ tree: o.tree, jobInfo: o.jobInfo, rescanMs: 250 });
+    this.book = new JobHandleBook(o.tree);
+    this.now = o.now ?? Date.now;
+  }
+
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => this.tick(), Math.max(20, Math.round(1000 / this.o.settings.sampleHz)));
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    const deadline = performance.now() + 10_000;
+    while (this.inFlight.size && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    this.sampler.close();
+    this.book.closeAll();
+  }
+
+  /** One tick: sample, detect, act. Never throws (errors are logged and counted). */
+  tick(): void {
+    try {
+      this.tickInner();
+    } catch (error) {
+      this.tickErrors++;
+      if (this.tickErrors <= 5 || this.tickErrors % 100 === 0) this.o.logger.error({ err: error }, `recovery tick failed (${this.tickErrors} so far)`);
+    }
+  }
+
+  private tickInner(): void {
+    const nowMs = this.now();
+    const sample = this.sampler.tick(nowMs);
+    this.ticks++;
+    this.ring.push(sample);
+    while (this.ring.length && nowMs - this.ring[0]!.atMs > RING_MS) this.ring.shift();
+    const findings = detect(this.ring, this.o.settings.detectors, nowMs);
+    if (this.o.settings.loginHost && nowMs - this.lastLoginMs >= 1000) {
+      this.lastLoginMs = nowMs;
+      findings.push(...this.loginFindings(nowMs));
+    }
+    this.checkRecovered(sample, nowMs);
+    pruneHistory(this.history, this.o.settings.victim, nowMs);
+    for (const finding of findings) this.handle(finding, nowMs);
+    for (const [key, s] of this.seen) if (nowMs - s.lastMs > FORGET_MS) this.seen.delete(key);
+  }
+
+  private loginFindings(nowMs: number): Finding[] {
+    if (!this.users) {
+      try {
+        this.users = parsePasswd(fs.readFileSync('/etc/passwd', 'utf8'));
+      } catch {
+        this.users = new Map();
+      }
+    }
+    const tick: ProcessTick = { atMs: nowMs, cpuTicksPerSecond: 100, processes: readProcesses({ users: this.users }) };
+    this.loginTicks.push(tick);
+    // Keep enough history for the stop threshold, thinned to one tick per stepMs/6 beyond the last minute.
+    const c = this.o.settings.detectors.login;
+    const keepMs = c.stopAfterMs + 2 * c.stepMs;
+    while (this.loginTicks.length && nowMs - this.loginTicks[0]!.atMs > keepMs) this.loginTicks.shift();
+    const spacing = c.stepMs / 6;
+    for (let i = this.loginTicks.length - 2; i > 0; i--) {
+      const t = this.loginTicks[i]!;
+      if (nowMs - t.atMs > 60_000 && t.atMs - this.loginTicks[i - 1]!.atMs < spacing) this.loginTicks.splice(i, 1);
+    }
+    return detectLogin(this.loginTicks, this.o.settings.detectors, nowMs);
+  }
+
+  /** A finding already reported (same rule, target and severity, seen within FORGET_MS) is not reported again. */
+  private isNew(finding: Finding, nowMs: number): boolean {
+    const key = findingKey(finding);
+    const known = this.seen.get(key);
+    this.seen.set(key, { severity: finding.severity, lastMs: nowMs });
+    return !known || known.severity !== finding.severity;
+  }
+
+  private candidatesFor(finding: Finding): Candidate[] {
+    if (finding.rule === 'login-cpu-hog') {
+      const p = this.loginTicks.at(-1)?.processes.find((x) => x.pid === finding.pid);
+      if (!p) return [];
+      let cmdline = '';
+      try {
+        cmdline = fs.readFileSync(`/proc/${p.pid}/cmdline`, 'utf8').replace(/\0+$/, '').replace(/\0/g, ' ');
+      } catch {
+        return [];
+      }
+      const candidate: ProcessCandidate = { kind: 'process', pid: p.pid, uid: p.uid, user: p.user, comm: p.comm, cmdline, rssBytes: p.rssBytes, rssGrowthBytesPerSec: 0, cpusUsed: finding.metrics.cpuShare ?? null, jobId: null };
+      return [candidate];
+    }
+    const window = this.ring.filter((s) => s.atMs >= finding.window.fromMs && s.atMs <= finding.window.toMs);
+    const jobs = jobCandidatesFromWindow(window.length ? window : this.ring.slice(-1));
+    // The processes in each job: a job holding a protected process is never chosen.
+    for (const j of jobs) {
+      if (finding.jobId !== null && j.jobId !== finding.jobId) continue;
+      try {
+        j.pids = this.o.tree.job(j.jobId).pids();
+      } catch {
+        j.pids = [];
+      }
+    }
+    return jobs;
+  }
+
+  private handle(finding: Finding, nowMs: number): void {
+    if (!this.isNew(finding, nowMs)) return;
+    const decidedAt = performance.now();
+    const mode = this.o.settings.modeOf(finding.rule);
+    const action = this.o.settings.actionFor(finding.rule, finding.severity);
+    const choice = chooseVictim(finding, this.candidatesFor(finding), this.o.settings.victim, nowMs, this.history);
+    const base = {
+      host: this.o.host,
+      at: new Date(nowMs).toISOString(),
+      rule: finding.rule,
+      severity: finding.severity,
+      mode,
+      explanation: finding.explanation,
+      metrics: finiteMetrics(finding.metrics),
+    };
+    if (!choice.victim) {
+      // Nothing may be chosen (protected, gone, cooling down): report the finding once, act on nothing.
+      this.o.logger.warn(`recovery ${finding.rule}: ${finding.explanation}; no action: ${choice.reason}`);
+      this.emit({ ...base, jobId: finding.jobId, pid: finding.pid, user: finding.user, action: 'none', outcome: 'observed', victimExplanation: choice.reason, timings: null, evidencePath: null, error: null, decidedAtPerfMs: decidedAt });
+      return;
+    }
+    const victim = choice.victim;
+    const target = victim.kind === 'job' ? { jobId: victim.jobId, pid: null } : { jobId: null, pid: victim.pid };
+    const event = { ...base, ...target, user: victim.user ?? finding.user, victimExplanation: choice.explanation, decidedAtPerfMs: decidedAt };
+    if (mode === 'observe' || action === 'none') {
+      this.o.logger.info(`recovery ${finding.rule} (observe): would ${action} ${describe(victim)}: ${finding.explanation}; ${choice.explanation}`);
+      this.emit({ ...event, action, outcome: 'observed', timings: null, evidencePath: null, error: null });
+      return;
+    }
+    const key = victimKey(victim);
+    if (this.inFlight.has(key)) return;
+    this.inFlight.add(key);
+    noteAction(this.history, finding, victim, nowMs);
+    void this.act(finding, victim, action, event, decidedAt, nowMs).finally(() => this.inFlight.delete(key));
+  }
+
+  private async act(finding: Finding, victim: Candidate, action: RuleAction, event: Omit<LoopEvent, 'action' | 'outcome' | 'timings' | 'evidencePath' | 'error'>, decidedAt: number, nowMs: number): Promise<void> {
+    let timings: RecoveryTimings | null = null;
+    let evidencePath: string | null = null;
+    let error: string | null = null;
+    let done = false;
+    let detail = '';
+    const target: EvidenceTarget = victim.kind === 'job' ? { kind: 'job', jobId: victim.jobId, user: victim.user } : { kind: 'process', pid: victim.pid, user: victim.user };
+    let evidence: ReturnType<typeof captureEvidence> | null = null;
+    const window = this.ring.filter((s) => s.atMs >= finding.window.fromMs);
+    try {
+      if (action === 'kill' || action === 'freeze' || action === 'stop') {
+        evidence = captureEvidence(victim.kind === 'job' ? this.o.tree : null, target, { nowMs, window, finding, explanation: event.victimExplanation });
+      }
+      if (victim.kind === 'job') {
+        const h = this.book.ensure(victim.jobId);
+        if (action === 'kill') {
+          const r = await killJob(h, { decidedAtMs: decidedAt, timeoutMs: 5000 });
+          timings = { decisionToWriteMs: round(r.decisionToWriteMs), writeMs: r.writeMs === null ? null : round(r.writeMs), writeToEmptyMs: r.writeToEmptyMs === null ? null : round(r.writeToEmptyMs) };
+          done = r.empty;
+          detail = `via ${r.path}${r.empty ? `, empty ${timings.writeToEmptyMs} ms after the write` : ', NOT empty within 5 s'}`;
+          if (evidence) evidence.action = { ...r };
+          if (r.empty) this.watching.set(`job:${victim.jobId}`, { jobId: victim.jobId, memBytes: victim.memBytes });
+        } else if (action === 'freeze') {
+          const writeAt = performance.now();
+          const r = await freezeJob(h, { timeoutMs: 2000 });
+          timings = { decisionToWriteMs: round(writeAt - decidedAt), writeMs: null, writeToEmptyMs: null };
+          done = r.done;
+          detail = r.done ? `frozen ${round(r.writeToDoneMs ?? 0)} ms after the write` : 'not frozen within 2 s';
+          if (evidence) evidence.action = { ...r };
+        } else if (action === 'throttle') {
+          const cpus = victim.requestedCpus;
+          if (cpus === null) throw new Error(`job ${victim.jobId} has no known CPU allocation to throttle it to`);
+          const writeAt = performance.now();
+          const r = throttleJob(h, cpus);
+          timings = { decisionToWriteMs: round(writeAt - decidedAt), writeMs: round(performance.now() - writeAt), writeToEmptyMs: null };
+          done = true;
+          detail = `capped at ${cpus} CPUs (${r.file}: ${r.previous} → ${r.written})`;
+        } else if (action === 'warn') {
+          done = true;
+          detail = 'warned (reported)';
+        } else {
+          throw new Error(`action ${action} does not apply to a job`);
+        }
+      } else {
+        if (action === 'stop') {
+          const writeAt = performance.now();
+          const r = await stopProcess(victim.pid);
+          timings = { decisionToWriteMs: round(writeAt - decidedAt), writeMs: null, writeToEmptyMs: null };
+          done = r.done;
+          detail = r.done ? 'stopped (SIGSTOP; SIGCONT resumes it)' : `not stopped (state ${r.state ?? 'gone'})`;
+          if (evidence) evidence.action = { ...r };
+        } else if (action === 'renice') {
+          const r = reniceProcess(victim.pid, 19);
+          done = true;
+          detail = `reniced ${r.previous} → ${r.nice} (${r.threads} threads)`;
+        } else if (action === 'warn') {
+          done = true;
+          detail = 'warned (reported)';
+        } else {
+          throw new Error(`action ${action} does not apply to a process outside the jobs (only warn, renice, stop)`);
+        }
+      }
+    } catch (e) {
+      error = e instanceof Error ? e.message : String(e);
+    }
+    if (evidence) {
+      try {
+        evidencePath = writeEvidence(this.o.settings.evidenceDir, evidence);
+      } catch (e) {
+        this.o.logger.warn(`recovery: could not write the evidence of ${describe(victim)}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+    const outcome = error === null && done ? 'done' : 'failed';
+    const line = `recovery ${finding.rule}: ${action} ${describe(victim)} ${outcome === 'done' ? detail : `FAILED: ${error ?? detail}`}; ${finding.explanation}; ${event.victimExplanation}`;
+    if (outcome === 'done') this.o.logger.warn(line);
+    else this.o.logger.error(line);
+    this.emit({ ...event, action, outcome, timings, evidencePath, error: error ?? (done ? null : detail) });
+  }
+
+  /** A killed job whose cgroup is empty and whose memory went down has recovered: the cooldown ends. */
+  private checkRecovered(sample: Sample, nowMs: number): void {
+    for (const [key, w] of this.watching) {
+      const job = sample.jobs.find((j) => j.jobId === w.jobId);
+      let empty = !job;
+      if (job) {
+        const h = this.book.get(w.jobId);
+        try {
+          empty = h ? !this.o.tree.job(w.jobId).populated() : true;
+        } catch {
+          empty = true;
+        }
+      }
+      const memDown = !job || job.memBytes === null || w.memBytes === null || job.memBytes < w.memBytes;
+      if (empty && memDown) {
+        noteRecovered(this.history, key, nowMs);
+        this.watching.delete(key);
+      }
+    }
+  }
+
+  private emit(event: LoopEvent): void {
+    this.events.push(event);
+    if (this.events.length > 1000) this.events.shift();
+    const { decidedAtPerfMs: _omit, ...body } = event;
+    this.o.reporter?.report(body);
+  }
+}
+
+function describe(c: Candidate): string {
+  return c.kind === 'job' ? `job ${c.jobId}${c.user ? ` (${c.user})` : ''}` : `process ${c.pid} (${c.comm}) of ${c.user ?? `uid ${c.uid}`}`;
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}
+
+/** The finding's metrics that are finite numbers (some are null where the kernel gave nothing). */
+export function finiteMetrics(metrics: Record<string, number | null>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(metrics)) if (typeof v === 'number' && Number.isFinite(v)) out[k] = v;
+  return out;
+}
