@@ -33,6 +33,8 @@ import { registerMonitorRoutes } from '../monitor/routes.ts';
 import { MailService } from '../monitor/service.ts';
 import { DaemonsService } from '../ops/daemons.ts';
 import { registerDaemonRoutes } from '../ops/routes.ts';
+import { registerRecoveryRoutes } from '../recovery/routes.ts';
+import { RecoveryService } from '../recovery/service.ts';
 import { registerAreaRoutes } from '../storage/areas/routes.ts';
 import { areasOff, AreasService, type AreasRuntime } from '../storage/areas/service.ts';
 import { registerHsmRoutes } from '../storage/hsm/routes.ts';
@@ -177,6 +179,7 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
     mail,
     monitor,
     alerts,
+    recovery: new RecoveryService({ db: db.kysely, clock, accounts, mail: mail.configured ? mail : null, logger: app.log, facility: settings.facility.name }),
   };
   app.decorate('keisan', context);
   const monitorTicker = setInterval(() => monitor.tick(clock.now().getTime()), 5_000);
@@ -256,6 +259,7 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
     registerAlertRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
     registerCheckRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
     registerMetricsRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
+    registerRecoveryRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
   });
 
   app.get('/api/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());

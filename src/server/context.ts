@@ -8,6 +8,7 @@ import type { AlertsService } from '../monitor/alerts/service.ts';
 import type { MonitorHub } from '../monitor/hub.ts';
 import type { MailService } from '../monitor/service.ts';
 import type { DaemonsService } from '../ops/daemons.ts';
+import type { RecoveryService } from '../recovery/service.ts';
 import type { AreasService } from '../storage/areas/service.ts';
 import type { HsmService } from '../storage/hsm/service.ts';
 import type { StorageService } from '../storage/service.ts';
@@ -31,4 +32,6 @@ export interface ServerContext {
   monitor: MonitorHub;
   /** Alert rules over the hub, silences, notifications, the Alertmanager receiver and the incident hook. */
   alerts: AlertsService;
+  /** Recovery events reported by the nodes' watchdogs, the owners' notices and the incident hook. */
+  recovery: RecoveryService;
 }

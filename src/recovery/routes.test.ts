@@ -1,0 +1,176 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, afterEach, before, beforeEach, it } from 'node:test';
+import { SYSTEM_ACTOR } from '../accounts/model.ts';
+import type { Db } from '../db/connection.ts';
+import { describeEachDatabase } from '../db/testing.ts';
+import { ManualClock } from '../lib/clock.ts';
+import { parseSettings } from '../lib/config.ts';
+import { describeWithSmtp, TestSmtpServer } from '../monitor/testing-smtp.ts';
+import { buildApp, type KeisanApp } from '../server/app.ts';
+import type { RecoveryEvent } from './events-model.ts';
+import { killInput } from './events-testing.ts';
+
+/** Recovery events through the real API: the watchdog's POST, who sees what, and what follows an action. */
+describeWithSmtp('recovery events over the API', () => {
+  let smtp: TestSmtpServer;
+  const work = mkdtempSync(path.join(tmpdir(), 'keisan-recovery-routes-'));
+  before(async () => {
+    smtp = await TestSmtpServer.start();
+  });
+  after(async () => {
+    await smtp?.stop();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  describeEachDatabase('recovery events', (database) => {
+    let db: Db & { dispose(): Promise<void> };
+    let app: KeisanApp;
+    let clock: ManualClock;
+    const mailbox = `alice-${database.dialect}-${process.pid}@example.org`;
+    beforeEach(async () => {
+      db = await database.open();
+      clock = new ManualClock('2026-11-23T08:00:05Z');
+      const settings = parseSettings(
+        { facility: { name: 'Testlab' }, accounts: { passwordHash: { cost: 1024 } }, mail: { from: 'Keisan <keisan@example.org>', smtp: { host: '127.0.0.1', port: smtp.port } } },
+        'test',
+      );
+      app = await buildApp({ settings, db, nodeSecret: 'node-secret', clock });
+      const { accounts } = app.keisan;
+      await accounts.createWorkgroup(SYSTEM_ACTOR, { name: 'lab' });
+      await accounts.createSubgroup(SYSTEM_ACTOR, { workgroup: 'lab', name: 'lab-ml' });
+      await accounts.createUser(SYSTEM_ACTOR, { name: 'olga', primarySubgroup: 'lab-ml', operator: true, password: 'olga password' });
+      await accounts.createUser(SYSTEM_ACTOR, { name: 'alice', primarySubgroup: 'lab-ml', password: 'alice password', email: mailbox });
+      await accounts.createUser(SYSTEM_ACTOR, { name: 'bob', primarySubgroup: 'lab-ml', password: 'bob password' });
+    });
+    afterEach(async () => {
+      await app.close();
+      await db.dispose();
+    });
+
+    const as = async (user: string) => {
+      const login = await app.inject({ method: 'POST', url: '/api/auth/login', payload: { user, password: `${user} password` } });
+      const ticket = (login.json() as { ticket: string }).ticket;
+      return async (method: 'GET' | 'POST', url: string, payload?: object) => {
+        const response = await app.inject({ method, url, headers: { authorization: `Bearer ${ticket}` }, ...(payload ? { payload } : {}) });
+        return { status: response.statusCode, body: response.json() as Record<string, unknown> & { error?: { code: string; message: string } } };
+      };
+    };
+    const report = async (payload: object, authorization: string | null = 'Node node-secret') => {
+      const response = await app.inject({ method: 'POST', url: '/api/recovery/events', ...(authorization ? { headers: { authorization } } : {}), payload });
+      return { status: response.statusCode, body: response.json() as { id?: number; error?: { code: string; message: string } } };
+    };
+    /** A held job of alice's: it never runs, but the jobs table knows its owner. */
+    const aliceJob = async () => {
+      const alice = await as('alice');
+      const submitted = await alice('POST', '/api/jobs', { script: '#!/bin/sh\n#SBATCH --hold\ntrue\n', args: [], submitDir: work, environment: {}, options: {} });
+      assert.equal(submitted.status, 201, JSON.stringify(submitted.body));
+      return (submitted.body as { jobs: number[] }).jobs[0]!;
+    };
+
+    it('needs the node secret, and refuses bad input with a message naming the field', async () => {
+      assert.equal((await report(killInput(), null)).status, 401);
+      const wrong = await report(killInput(), 'Node not-the-secret');
+      assert.equal(wrong.status, 401);
+      const alice = await as('alice');
+      assert.equal((await alice('POST', '/api/recovery/events', killInput())).status, 401, "a user's ticket is not a node secret");
+
+      const bad = await report({ ...killInput(), action: 'explode', at: 'yesterday' });
+      assert.equal(bad.status, 400);
+      assert.equal(bad.body.error?.code, 'INVALID_INPUT');
+      assert.match(bad.body.error?.message ?? '', /action/);
+      assert.match(bad.body.error?.message ?? '', /at/);
+      const extra = await report({ ...killInput(), surprise: 1 });
+      assert.equal(extra.status, 400);
+      assert.match(extra.body.error?.message ?? '', /surprise/);
+      const operator = await as('olga');
+      assert.deepEqual((await operator('GET', '/api/recovery/events')).body, [], 'nothing half-written');
+    });
+
+    it("stores an acted-on event about alice's job: alice is notified in-app and by mail, the audit log names the watchdog, the hook is called", async () => {
+      const hooked: RecoveryEvent[] = [];
+      app.keisan.recovery.onAction((event) => void hooked.push(event));
+      const job = await aliceJob();
+      // The watchdog's idea of the owner is overruled by the job record.
+      const stored = await report(killInput({ jobId: job, user: 'bob' }));
+      assert.equal(stored.status, 200, JSON.stringify(stored.body));
+      const id = stored.body.id!;
+
+      const operator = await as('olga');
+      const event = (await operator('GET', `/api/recovery/events/${id}`)).body as unknown as RecoveryEvent;
+      assert.equal(event.user, 'alice');
+      assert.equal(event.jobId, job);
+      assert.deepEqual(event.timings, { decisionToWriteMs: 0.4, writeMs: 0.1, writeToEmptyMs: 38.5 });
+      assert.deepEqual(hooked.map((e) => e.id), [id]);
+
+      const alice = await as('alice');
+      const notices = (await alice('GET', '/api/notifications')).body as unknown as { title: string; body: string }[];
+      assert.equal(notices.length, 1);
+      assert.equal(notices[0]!.title, `the recovery watchdog killed your job ${job} on node1`);
+      assert.match(notices[0]!.body, /memory 1\.98 of 2\.00 GiB.*keisan recovery event \d+$/);
+      const bob = await as('bob');
+      assert.deepEqual((await bob('GET', '/api/notifications')).body, []);
+
+      const mail = await smtp.waitFor((m) => m.rcptTo.includes(mailbox) && m.subject.includes(`job ${job} `));
+      assert.equal(mail.subject, `[Testlab] the recovery watchdog killed your job ${job} on node1`);
+      assert.match(mail.text, /^Rule: +memory-limit \(act\)$/m);
+      assert.match(mail.text, /^Why: +job 42 \(alice\): memory 1\.98 of 2\.00 GiB/m);
+      assert.match(mail.text, /^Done: +kill — its processes were gone 39 ms later$/m);
+      assert.match(mail.text, /^ {2}growthBytesPerS = 188743680$/m);
+      assert.match(mail.text, /Evidence: .* on node1 in \/var\/lib\/keisan\/recovery\/evidence\/2026-11-23T08-00-00Z-job-42\.json/);
+      assert.match(mail.text, new RegExp(`keisan recovery event ${id} .*keisan recovery events`));
+
+      const audit = await app.keisan.accounts.audit(SYSTEM_ACTOR, { action: 'recovery.kill' });
+      assert.equal(audit.length, 1);
+      assert.deepEqual([audit[0]!.actor, audit[0]!.targetType, audit[0]!.target, audit[0]!.outcome], ['watchdog@node1', 'job', String(job), 'ok']);
+      assert.equal(audit[0]!.detail.event, id);
+    });
+
+    it('observe mode and warnings notify nobody and are not audited; a failed kill is audited as failed', async () => {
+      const hooked: number[] = [];
+      app.keisan.recovery.onAction((event) => void hooked.push(event.id));
+      const job = await aliceJob();
+      assert.equal((await report(killInput({ jobId: job, mode: 'observe', outcome: 'observed', timings: null }))).status, 200);
+      assert.equal((await report(killInput({ jobId: null, pid: 777, rule: 'login-cpu-hog', severity: 'warn', action: 'warn', outcome: 'done', timings: null }))).status, 200);
+      assert.equal((await report(killInput({ jobId: job, outcome: 'failed', error: 'cgroup.kill: EACCES', timings: null }))).status, 200);
+      const alice = await as('alice');
+      assert.deepEqual((await alice('GET', '/api/notifications')).body, []);
+      assert.deepEqual(hooked, []);
+      const audit = await app.keisan.accounts.audit(SYSTEM_ACTOR, { action: 'recovery.' });
+      assert.deepEqual(audit.map((a) => [a.action, a.outcome, a.detail.error]), [['recovery.kill', 'failed', 'cgroup.kill: EACCES']]);
+    });
+
+    it('a user sees only events about their own jobs and processes; operators see all and filter', async () => {
+      const job = await aliceJob();
+      const mine = (await report(killInput({ jobId: job }))).body.id!;
+      clock.advance(60_000);
+      const process = (await report(killInput({ jobId: null, pid: 4242, user: 'alice', rule: 'login-cpu-hog', action: 'stop', host: 'login1', at: '2026-11-23T08:01:00Z' }))).body.id!;
+      const bobs = (await report(killInput({ jobId: null, pid: 99, user: 'bob', action: 'stop', at: '2026-11-23T08:02:00Z' }))).body.id!;
+
+      const alice = await as('alice');
+      const bob = await as('bob');
+      const operator = await as('olga');
+      const ids = (body: unknown) => (body as RecoveryEvent[]).map((e) => e.id);
+      assert.deepEqual(ids((await alice('GET', '/api/recovery/events')).body), [process, mine]);
+      assert.deepEqual(ids((await bob('GET', '/api/recovery/events')).body), [bobs]);
+      assert.deepEqual(ids((await operator('GET', '/api/recovery/events')).body), [bobs, process, mine]);
+      assert.deepEqual(ids((await operator('GET', '/api/recovery/events?host=login1')).body), [process]);
+      assert.deepEqual(ids((await operator('GET', `/api/recovery/events?job=${job}`)).body), [mine]);
+      assert.deepEqual(ids((await operator('GET', '/api/recovery/events?since=2026-11-23T08:01:30Z')).body), [bobs]);
+      assert.deepEqual(ids((await operator('GET', '/api/recovery/events?limit=1')).body), [bobs]);
+      // since as a duration back from now (the clock is at 08:01:05): 2 minutes reach all three.
+      assert.equal(ids((await operator('GET', '/api/recovery/events?since=2m')).body).length, 3);
+
+      assert.equal((await alice('GET', `/api/recovery/events/${mine}`)).status, 200);
+      const hidden = await alice('GET', `/api/recovery/events/${bobs}`);
+      assert.equal(hidden.status, 404);
+      assert.match(hidden.body.error?.message ?? '', /recovery event '\d+' does not exist/);
+      assert.equal((await operator('GET', '/api/recovery/events/9999')).status, 404);
+      const badSince = await operator('GET', '/api/recovery/events?since=soon');
+      assert.equal(badSince.status, 400);
+      assert.match(badSince.body.error?.message ?? '', /since: 'soon' is not a duration/);
+    });
+  });
+});
