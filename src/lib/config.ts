@@ -7,6 +7,7 @@ import { invalidInput, KeisanError } from './errors.ts';
 import { parseDuration, parseSize } from './units.ts';
 import { duration } from './zod-units.ts';
 import { monitorSettings } from '../monitor/settings.ts';
+import { recoverySettings } from '../recovery/settings.ts';
 
 /** The facility file is `keisan.yaml` in the data directory. */
 export const FACILITY_FILE = 'keisan.yaml';
@@ -273,6 +274,8 @@ export const settingsSchema = z
     mail: mailSettings.optional(),
     /** Agents' metrics and health checks, the server's history, alert rules and notifications. */
     monitor: monitorSettings.default(() => monitorSettings.parse({})),
+    /** The recovery watchdog's detection-and-action loop (src/recovery/settings.ts). */
+    recovery: recoverySettings.default(() => recoverySettings.parse({})),
     storage: z
       .object({
         areas: storageAreasSettings.optional(),

@@ -1,12 +1,54 @@
 import { writeFileSync } from 'node:fs';
-import { constants, setPriority } from 'node:os';
-import pino from 'pino';
+import { constants, hostname, setPriority } from 'node:os';
+import pino, { type Logger } from 'pino';
+import { CgroupTree } from '../batch/executors/local/cgroups.ts';
+import { defaultSettings, type Settings } from '../lib/config.ts';
 import { untilSignal } from '../lib/process.ts';
 import { DaemonLink } from '../ops/daemon-client.ts';
+import { RecoveryLoop } from './loop.ts';
+import { EventReporter } from './reporter.ts';
+import { RULES } from './model.ts';
+import { resolveRecoverySettings } from './settings.ts';
 
 export interface WatchdogOptions {
   serverUrl: string;
   nodeSecret: string;
+  /** keisan.yaml's settings (default: the defaults) and the data directory (evidence goes under it). */
+  settings?: Settings;
+  dataDir?: string;
+}
+
+export interface RecoveryStart {
+  loop: RecoveryLoop | null;
+  reporter: EventReporter | null;
+  /** One line: what is watched and in which mode, or why nothing is. */
+  summary: string;
+}
+
+/**
+ * Opens the jobs' cgroup parent (settings.batch.cgroupParent) without changing any limit and
+ * starts the detection-and-action loop on it. Without root or cgroups, or with recovery
+ * disabled, no loop runs (the watchdog still heartbeats) and the summary says why.
+ */
+export function startRecovery(options: WatchdogOptions, logger: Logger): RecoveryStart {
+  const settings = options.settings ?? defaultSettings();
+  const recovery = resolveRecoverySettings(settings.recovery, options.dataDir ?? process.cwd());
+  const parent = settings.batch.cgroupParent;
+  if (!recovery.enabled) return { loop: null, reporter: null, summary: 'recovery is disabled (recovery.enabled: false): no detection, no actions' };
+  if (process.platform !== 'linux') return { loop: null, reporter: null, summary: 'recovery needs Linux cgroups: no detection, no actions' };
+  if (process.getuid?.() !== 0) return { loop: null, reporter: null, summary: `recovery needs root to read and act on the job cgroups under '${parent}' (running as uid ${process.getuid?.()}): no detection, no actions` };
+  let tree: CgroupTree;
+  try {
+    tree = CgroupTree.open({ root: parent, parentMemBytes: null, parentPidsMax: null });
+  } catch (error) {
+    return { loop: null, reporter: null, summary: `recovery cannot use the job cgroups under '${parent}': ${error instanceof Error ? error.message : String(error)}: no detection, no actions` };
+  }
+  const reporter = new EventReporter({ serverUrl: options.serverUrl, nodeSecret: options.nodeSecret, logger, maxQueued: recovery.eventQueue });
+  const loop = new RecoveryLoop({ tree, settings: recovery, host: hostname(), reporter, logger });
+  loop.start();
+  const modes = RULES.filter((r) => r !== 'login-cpu-hog' || recovery.loginHost).map((r) => `${r} ${recovery.modeOf(r)}${recovery.modeOf(r) === 'automatic' ? ` (${recovery.actionFor(r, r === 'login-cpu-hog' ? 'warn' : 'act')}${r === 'login-cpu-hog' ? '→renice→stop' : ''})` : ''}`);
+  const summary = `recovery watches the jobs under cgroup '${parent}' (${tree.mode}${tree.mode === 'v1' && tree.layout.unified ? ' + cgroup2 side' : ''}) at ${recovery.sampleHz} Hz${recovery.loginHost ? ' and the login host\'s processes at 1 Hz' : ''}; rules: ${modes.join(', ')}; evidence in ${recovery.evidenceDir}`;
+  return { loop, reporter, summary };
 }
 
 export interface Protections {
@@ -40,7 +82,7 @@ export function protectSelf(): Protections {
 
 /**
  * `keisan watchdog`: one per node, a small process of its own, started before the others.
- * For now it protects itself and reports a heartbeat; detection and recovery build on it.
+ * It protects itself, reports a heartbeat and runs the recovery loop (startRecovery).
  */
 export async function runWatchdogProcess(options: WatchdogOptions): Promise<void> {
   const logger = pino({ name: 'keisan-watchdog', level: process.env.KEISAN_LOG_LEVEL ?? 'info' });
@@ -50,14 +92,28 @@ export async function runWatchdogProcess(options: WatchdogOptions): Promise<void
     ...(protections.oomScoreAdj.got ? [] : [`OOM-killer protection (${protections.oomScoreAdj.reason})`]),
   ];
   if (missing.length) logger.warn(`keisan watchdog runs without ${missing.join(' and ')}`);
+  const recovery = startRecovery(options, logger);
+  if (recovery.loop) logger.info(recovery.summary);
+  else logger.warn(recovery.summary);
   const link = new DaemonLink({
     kind: 'watchdog',
     serverUrl: options.serverUrl,
     nodeSecret: options.nodeSecret,
     logger,
-    info: () => ({ priorityRaised: protections.priority.got, oomProtected: protections.oomScoreAdj.got }),
+    info: () => ({
+      priorityRaised: protections.priority.got,
+      oomProtected: protections.oomScoreAdj.got,
+      recovery: recovery.loop !== null,
+      recoveryTicks: recovery.loop?.ticks ?? 0,
+      recoveryEventsQueued: recovery.reporter?.pending ?? 0,
+    }),
   });
   link.start();
   logger.info({ pid: process.pid, server: options.serverUrl }, 'keisan watchdog started');
-  await untilSignal(logger, () => link.stop());
+  await untilSignal(logger, async () => {
+    await recovery.loop?.stop();
+    if (recovery.reporter?.pending) logger.warn(`${recovery.reporter.pending} recovery events not delivered to the server`);
+    recovery.reporter?.stop();
+    await link.stop();
+  });
 }

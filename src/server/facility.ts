@@ -133,6 +133,25 @@ batch:
 #         - { url: "https://incident.example.org/hook", format: json }   # Alertmanager's webhook JSON
 #     alertmanagerToken: a-long-random-token   # Alertmanager POSTs to /api/monitor/alertmanager with it
 
+# recovery: the watchdog (keisan watchdog) samples the job cgroups and acts on runaway jobs
+# before the kernel or the node falls over (keisan recovery events).
+# recovery:
+#   enabled: true
+#   mode: automatic          # observe: only log and report what it would do
+#   loginHost: false         # true on login nodes: watch users' long CPU-heavy processes
+#   sampleHz: 10
+#   cooldown: 10s            # no second victim until the first is gone, or this long
+#   evidenceDir: recovery/evidence   # relative to this directory
+#   rules:                   # memory-limit, memory-thrash, node-memory, pids-explosion, cpu-hog, login-cpu-hog
+#     cpu-hog: { mode: observe }
+#     memory-thrash: { action: freeze }    # kill, freeze, throttle, stop, renice, warn, none
+#     login-cpu-hog: { mode: automatic }   # warn, then renice, then stop (observe by default)
+#   detectors:               # thresholds, any field (src/recovery/detectors.ts)
+#     pids: { minPids: 128 }
+#     login: { warnAfterMs: 300000, exemptUsers: [backup] }
+#   protect:                 # never acted on, besides sshd, systemd*, slurm*, postgres, keisan daemons, root's shells
+#     comm: [my-daemon]
+
 # mail: e-mail for job notices (keisan submit --mail). Without it notices stay in-app
 # (keisan notifications). Test it with \`keisan admin mail test you@example.org\`.
 # mail:

@@ -1,0 +1,52 @@
+/**
+ * The watchdog starts the recovery loop on the jobs' cgroup parent from the settings (here a
+ * private test parent keisan-test-<pid>, never the real `keisan`), says what it watches, and
+ * runs none when recovery is disabled.
+ */
+import assert from 'node:assert/strict';
+import { after, it } from 'node:test';
+import pino from 'pino';
+import { CgroupTree } from '../batch/executors/local/cgroups.ts';
+import { defaultSettings } from '../lib/config.ts';
+import { recoverySettings } from './settings.ts';
+import { describeOnRealCgroups, testParent } from './testing.ts';
+import { startRecovery } from './watchdog.ts';
+
+const logger = pino({ level: 'silent' });
+const connection = { serverUrl: 'http://127.0.0.1:9', nodeSecret: 'x' };
+
+it('runs no loop when recovery is disabled, and says so', () => {
+  const settings = defaultSettings();
+  settings.recovery = recoverySettings.parse({ enabled: false });
+  const r = startRecovery({ ...connection, settings, dataDir: '/tmp' }, logger);
+  assert.equal(r.loop, null);
+  assert.match(r.summary, /disabled/);
+});
+
+describeOnRealCgroups('the watchdog on real cgroups', () => {
+  const root = `${testParent()}-wd`;
+  after(() => {
+    assert.deepEqual(CgroupTree.open({ root, parentMemBytes: null, parentPidsMax: null }).destroy(5000), []);
+  });
+
+  it('watches settings.batch.cgroupParent and says in which mode each rule runs', async () => {
+    const settings = defaultSettings();
+    settings.batch.cgroupParent = root;
+    settings.recovery = recoverySettings.parse({ rules: { 'cpu-hog': { mode: 'observe' } } });
+    const r = startRecovery({ ...connection, settings, dataDir: '/tmp/keisan-wd-test' }, logger);
+    try {
+      assert.ok(r.loop, r.summary);
+      assert.match(r.summary, new RegExp(`cgroup '${root}'`));
+      assert.match(r.summary, /memory-limit automatic \(kill\)/);
+      assert.match(r.summary, /cpu-hog observe/);
+      assert.doesNotMatch(r.summary, /login-cpu-hog/);
+      assert.match(r.summary, /evidence in \/tmp\/keisan-wd-test\/recovery\/evidence/);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.ok(r.loop.ticks >= 2, `ticks: ${r.loop.ticks}`);
+      assert.equal(r.loop.tickErrors, 0);
+    } finally {
+      await r.loop?.stop();
+      r.reporter?.stop();
+    }
+  });
+});
