@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { SYSTEM_ACTOR } from '../accounts/model.ts';
+import { expectCode, runKeisan } from '../cli/testing.ts';
+import { openDatabase, type Db } from '../db/connection.ts';
+import { migrateToLatest } from '../db/migrate.ts';
+import { parseSettings } from '../lib/config.ts';
+import { buildApp, type KeisanApp } from '../server/app.ts';
+import { killInput } from './events-testing.ts';
+import type { RecoveryEvent } from './events-model.ts';
+
+/** `keisan recovery events` and `keisan recovery event ID`: the real CLI against a listening server. */
+describe('keisan recovery events', () => {
+  const scratch = mkdtempSync(path.join(tmpdir(), 'keisan-recovery-cli-'));
+  const olga = path.join(scratch, 'olga');
+  const bob = path.join(scratch, 'bob');
+  let db: Db;
+  let app: KeisanApp;
+  const ids: number[] = [];
+
+  before(async () => {
+    db = openDatabase('sqlite::memory:');
+    await migrateToLatest(db);
+    app = await buildApp({ settings: parseSettings({ accounts: { passwordHash: { cost: 1024 } } }, 'test'), db, nodeSecret: 'secret' });
+    const { accounts } = app.keisan;
+    await accounts.createWorkgroup(SYSTEM_ACTOR, { name: 'central' });
+    await accounts.createSubgroup(SYSTEM_ACTOR, { workgroup: 'central', name: 'staff' });
+    await accounts.createUser(SYSTEM_ACTOR, { name: 'olga', primarySubgroup: 'staff', operator: true, password: 'olga password' });
+    await accounts.createUser(SYSTEM_ACTOR, { name: 'alice', primarySubgroup: 'staff', password: 'alice password' });
+    await accounts.createUser(SYSTEM_ACTOR, { name: 'bob', primarySubgroup: 'staff', password: 'bob password' });
+    const url = await app.listen({ host: '127.0.0.1', port: 0 });
+    expectCode(await runKeisan(olga, ['login', 'olga', '--password-stdin', '--server', url], 'olga password\n'), 0);
+    expectCode(await runKeisan(bob, ['login', 'bob', '--password-stdin', '--server', url], 'bob password\n'), 0);
+    const now = Date.now();
+    const reports = [
+      killInput({ at: new Date(now - 3 * 3600_000).toISOString() }),
+      killInput({ at: new Date(now - 60_000).toISOString(), host: 'login1', jobId: null, pid: 4242, user: 'bob', rule: 'login-cpu-hog', severity: 'stop', action: 'stop', explanation: 'bob: pid 4242 (python) 1.00 CPU for 31 min on a login host', timings: { decisionToWriteMs: 0.2, writeMs: 0.05, writeToEmptyMs: null }, evidencePath: null }),
+    ];
+    for (const payload of reports) {
+      const response = await app.inject({ method: 'POST', url: '/api/recovery/events', headers: { authorization: 'Node secret' }, payload });
+      assert.equal(response.statusCode, 200, response.body);
+      ids.push((response.json() as { id: number }).id);
+    }
+  });
+  after(async () => {
+    await app?.close();
+    await db?.close();
+    rmSync(scratch, { recursive: true, force: true });
+  });
+
+  it('lists events as a table for operators, newest first, with --since and --host; --json for scripts', async () => {
+    const lines = expectCode(await runKeisan(olga, ['recovery', 'events']), 0).stdout.trim().split('\n');
+    assert.match(lines[0] ?? '', /^ID +TIME +HOST +RULE +JOB\/PID +USER +ACTION +OUTCOME +EXPLANATION *$/);
+    assert.match(lines[1] ?? '', new RegExp(`^${ids[1]} +\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d +login1 +login-cpu-hog +pid 4242 +bob +stop +done +bob: pid 4242 \\(python\\) 1\\.00 CPU for 31 min on a login host *$`));
+    assert.match(lines[2] ?? '', new RegExp(`^${ids[0]} .* node1 +memory-limit +job 42 +alice +kill +done +job 42 \\(alice\\): memory 1\\.98 of 2\\.00 GiB`));
+    const recent = expectCode(await runKeisan(olga, ['recovery', 'events', '--since', '1h']), 0).stdout;
+    assert.doesNotMatch(recent, /memory-limit/);
+    assert.match(recent, /login-cpu-hog/);
+    assert.match(expectCode(await runKeisan(olga, ['recovery', 'events', '--host', 'node9']), 0).stdout, /\(no recovery events since 1d\)/);
+    const json = JSON.parse(expectCode(await runKeisan(olga, ['recovery', 'events', '--job', '42', '--json']), 0).stdout) as RecoveryEvent[];
+    assert.deepEqual(json.map((e) => [e.id, e.jobId, e.user]), [[ids[0], 42, 'alice']]);
+  });
+
+  it('shows one event with its timings and evidence path; a user sees only their own', async () => {
+    const shown = expectCode(await runKeisan(olga, ['recovery', 'event', String(ids[0])]), 0).stdout;
+    assert.match(shown, /^action +kill$/m);
+    assert.match(shown, /^victim +job 42 exceeds its own request of 1\.00 GiB$/m);
+    assert.match(shown, /^decision→write +0\.40 ms$/m);
+    assert.match(shown, /^write→empty +39 ms$/m);
+    assert.match(shown, /^evidence +\/var\/lib\/keisan\/recovery\/evidence\/2026-11-23T08-00-00Z-job-42\.json \(on node1\)$/m);
+    assert.match(shown, /^growthBytesPerS +188743680 *$/m);
+    const json = JSON.parse(expectCode(await runKeisan(olga, ['recovery', 'event', String(ids[1]), '--json']), 0).stdout) as RecoveryEvent;
+    assert.deepEqual(json.timings, { decisionToWriteMs: 0.2, writeMs: 0.05, writeToEmptyMs: null });
+
+    const mine = expectCode(await runKeisan(bob, ['recovery', 'events']), 0).stdout;
+    assert.match(mine, /login-cpu-hog/);
+    assert.doesNotMatch(mine, /memory-limit/, "bob does not see alice's job");
+    const hidden = expectCode(await runKeisan(bob, ['recovery', 'event', String(ids[0])]), 1);
+    assert.match(hidden.stderr, /recovery event '\d+' does not exist/);
+    assert.match(expectCode(await runKeisan(bob, ['recovery', 'event', 'latest']), 2).stderr, /'latest' is not a recovery event id: see keisan recovery events/);
+    assert.match(expectCode(await runKeisan(bob, ['recovery', 'events', '--since', 'soon']), 2).stderr, /since: 'soon' is not a duration/);
+  });
+});
