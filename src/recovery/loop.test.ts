@@ -205,10 +205,13 @@ describeOnRealCgroups('the recovery loop on real cgroups', () => {
     if (evidenceDir) fs.rmSync(evidenceDir, { recursive: true, force: true });
   });
 
+  /** Requested CPUs per job (default 1): the job record's facts the loop is given. */
+  const requested = new Map<number, number>();
+
   function startLoop(input: Partial<Record<keyof RecoverySettings, unknown>> = {}): RecoveryLoop {
     const settings = resolveRecoverySettings(recoverySettings.parse({ detectors: { pids: { minPids: 16 } }, evidenceDir, ...input }), '/nonexistent');
     reporter = new EventReporter({ serverUrl: server.url, nodeSecret: 's3cret', backoffMs: 50 });
-    loop = new RecoveryLoop({ tree, settings, host: 'test-node', reporter, logger: quiet, jobInfo: () => ({ user: 'alice', uid: 1000, requestedMemBytes: 64 * MiB, requestedCpus: 1 }) });
+    loop = new RecoveryLoop({ tree, settings, host: 'test-node', reporter, logger: quiet, jobInfo: (id) => ({ user: 'alice', uid: 1000, requestedMemBytes: 64 * MiB, requestedCpus: requested.get(id) ?? 1 }) });
     loop.start();
     return loop;
   }
@@ -281,6 +284,25 @@ describeOnRealCgroups('the recovery loop on real cgroups', () => {
     assert.equal(e.outcome, 'done', e.error ?? '');
     assert.equal(storm.populated(), false);
     await waitUntil('the event at the server', () => server.bodies.some((b) => b.jobId === storm.jobId && b.rule === 'pids-explosion'), 5000);
+  });
+
+  it('automatic: a job using more CPU than it asked for is throttled to its request', async () => {
+    // The job asked for 0.2 CPUs; its quota (1 CPU) lets a bounded spinner (timeout 8 s) use ~5 times that.
+    const l = startLoop({ detectors: { cpuHog: { sustainMs: 1000 } } });
+    const hog = job({ memBytes: 64 * MiB, pidsMax: 8, cpus: 1 });
+    requested.set(hog.jobId, 0.2);
+    startInJob(hog, `timeout 8 sh -c 'while :; do :; done'`);
+    await waitUntil('the loop to throttle the hog', () => l.events.some((e) => e.jobId === hog.jobId && e.outcome !== 'observed'), 8000);
+    const e = l.events.find((x) => x.jobId === hog.jobId && x.outcome !== 'observed')!;
+    assert.equal(e.rule, 'cpu-hog');
+    assert.equal(e.action, 'throttle');
+    assert.equal(e.outcome, 'done', e.error ?? '');
+    const dirs = tree.jobDirs(hog.jobId);
+    const cpu = dirs.cpu!;
+    const quota = cpu.version === 2 ? fs.readFileSync(path.join(dirs.dir(cpu), 'cpu.max'), 'utf8').trim() : fs.readFileSync(path.join(dirs.dir(cpu), 'cpu.cfs_quota_us'), 'utf8').trim();
+    const period = cpu.version === 2 ? Number(quota.split(' ')[1]) : Number(fs.readFileSync(path.join(dirs.dir(cpu), 'cpu.cfs_period_us'), 'utf8').trim());
+    assert.equal(Number(quota.split(' ')[0]) / period, 0.2, `quota now ${quota}`);
+    assert.ok(hog.populated(), 'a throttled job keeps running');
   });
 
   it('observe: reports the storm and acts on nothing', async () => {
