@@ -18,7 +18,9 @@ import { RecoveryLoop } from './loop.ts';
 import { recoveryEventInputSchema, type RecoveryEventInput } from './model.ts';
 import { EventReporter } from './reporter.ts';
 import { recoverySettings, resolveRecoverySettings, type RecoverySettings } from './settings.ts';
-import { alive, describeOnRealCgroups, startInJob, testParent, waitUntil } from './testing.ts';
+import { spawn } from 'node:child_process';
+import { alive, describeOnRealCgroups, killQuietly, startInJob, testParent, waitUntil } from './testing.ts';
+import { processState } from './actions.ts';
 
 const MiB = 1024 ** 2;
 const quiet = { info: () => {}, warn: () => {}, error: () => {} };
@@ -304,6 +306,47 @@ describeOnRealCgroups('the recovery loop on real cgroups', () => {
     assert.equal(Number(quota.split(' ')[0]) / period, 0.2, `quota now ${quota}`);
     assert.ok(hog.populated(), 'a throttled job keeps running');
   });
+
+  for (const mode of ['observe', 'automatic'] as const) {
+    it(`login host, ${mode}: a user's spinning process is warned, reniced, then stopped${mode === 'observe' ? ' (reported only)' : ''}`, async () => {
+      // A bounded spinner (timeout 10 s) as nobody, outside any job; thresholds shrunk to seconds.
+      // Other users' processes present now are protected, so nothing but the spinner can be acted on.
+      const others = fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n)).map((n) => { try { return fs.statSync(`/proc/${n}`).uid; } catch { return 0; } }).filter((uid) => uid >= 1000 && uid !== 65534);
+      const l = startLoop({
+        loginHost: true,
+        rules: mode === 'automatic' ? { 'login-cpu-hog': { mode: 'automatic' } } : {},
+        protect: { uids: [...new Set(others)] },
+        detectors: { login: { cpuRatio: 0.5, stepMs: 500, warnAfterMs: 1000, reniceAfterMs: 2000, stopAfterMs: 3000 } },
+      });
+      const child = spawn('timeout', ['10', 'sh', '-c', 'while :; do :; done'], { uid: 65534, gid: 65534, stdio: 'ignore', detached: true });
+      child.on('error', () => {});
+      const timeoutPid = child.pid!;
+      let spinner = 0;
+      try {
+        await waitUntil('the spinner to start', () => {
+          const kids = fs.readFileSync(`/proc/${timeoutPid}/task/${timeoutPid}/children`, 'utf8').trim();
+          spinner = Number(kids.split(' ')[0]) || 0;
+          return spinner > 0;
+        }, 3000);
+        await waitUntil('the stop finding', () => l.events.some((e) => e.pid === spinner && e.severity === 'stop'), 9000);
+        const mine = l.events.filter((e) => e.pid === spinner && e.rule === 'login-cpu-hog');
+        assert.deepEqual(mine.map((e) => e.action), ['warn', 'renice', 'stop']);
+        assert.ok(mine.every((e) => e.jobId === null && e.user === 'nobody' && e.mode === mode));
+        if (mode === 'observe') {
+          assert.ok(mine.every((e) => e.outcome === 'observed'));
+          assert.notEqual(processState(spinner), 'T', 'not stopped in observe mode');
+        } else {
+          assert.ok(mine.every((e) => e.outcome === 'done'), JSON.stringify(mine.map((e) => e.error)));
+          assert.equal(processState(spinner), 'T', 'stopped');
+          assert.ok(mine[2]!.evidencePath && fs.existsSync(mine[2]!.evidencePath));
+        }
+        assert.ok(!l.events.some((e) => e.pid !== null && e.pid !== spinner), 'no other process reported');
+      } finally {
+        killQuietly(spinner);
+        killQuietly(timeoutPid);
+      }
+    });
+  }
 
   it('observe: reports the storm and acts on nothing', async () => {
     const l = startLoop({ mode: 'observe' });

@@ -200,7 +200,8 @@ export class RecoveryLoop {
     const key = victimKey(victim);
     if (this.inFlight.has(key)) return;
     this.inFlight.add(key);
-    noteAction(this.history, finding, victim, nowMs);
+    // The cooldown is about freeing resources: only kills and freezes start one (the login rule's warn → renice → stop escalates freely).
+    if (action === 'kill' || action === 'freeze') noteAction(this.history, finding, victim, nowMs);
     void this.act(finding, victim, action, event, decidedAt, nowMs).finally(() => this.inFlight.delete(key));
   }
 
