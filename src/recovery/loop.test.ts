@@ -348,6 +348,22 @@ describeOnRealCgroups('the recovery loop on real cgroups', () => {
     });
   }
 
+  it('automatic: a job holding a protected process is never acted on; the finding is reported with the reason', async () => {
+    const storm = job({ memBytes: 128 * MiB, pidsMax: 64 });
+    startInJob(storm, 'exec sleep 30');
+    await waitUntil('the protected sleeper to start', () => storm.pids().length === 1 && fs.readFileSync(`/proc/${storm.pids()[0]}/comm`, 'utf8').trim() === 'sleep');
+    const [protectedPid] = storm.pids();
+    const l = startLoop({ protect: { pids: [protectedPid] } });
+    startInJob(storm, `timeout 30 sh -c 'while :; do sleep 30 & done'`);
+    await waitUntil('the storm to be reported', () => l.events.some((e) => e.jobId === storm.jobId), 10_000);
+    await new Promise((r) => setTimeout(r, 500));
+    const mine = l.events.filter((e) => e.jobId === storm.jobId);
+    assert.ok(mine.every((e) => e.action === 'none' && e.outcome === 'observed'), JSON.stringify(mine));
+    assert.match(mine[0]!.victimExplanation, new RegExp(`protected pid ${protectedPid}`));
+    assert.ok(alive(protectedPid!), 'the protected process survives');
+    assert.ok(storm.populated());
+  });
+
   it('observe: reports the storm and acts on nothing', async () => {
     const l = startLoop({ mode: 'observe' });
     const storm = job({ memBytes: 128 * MiB, pidsMax: 64 });
