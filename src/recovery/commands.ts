@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from '@commander-js/extra-typings';
 import pc from 'picocolors';
-import { clientOf, examples, outputOf } from '../cli/context.ts';
+import { clientOf, examples, globalsOf, outputOf } from '../cli/context.ts';
 import { formatTime } from '../cli/output.ts';
 import { FACILITY_FILE, loadFacilityFile, resolveDataDir } from '../lib/config.ts';
 import { KeisanError } from '../lib/errors.ts';
@@ -24,12 +24,14 @@ export function registerRecoveryCommands(program: Command): void {
     .description('run the recovery watchdog; one per node, started first; `keisan up` runs it for you')
     .option('--data <dir>', 'data directory holding keisan.yaml and node-secret')
     .option('--server <url>', 'the Keisan server (default: from keisan.yaml)')
-    .action(async (options) => {
+    .action(async (options, command) => {
       const { runWatchdogProcess } = await import('./watchdog.ts');
+      // The program's global --server takes the option wherever it is written.
+      const server = options.server ?? globalsOf(command).server;
       // keisan.yaml's recovery and batch.cgroupParent settings where the data directory has one (else the defaults).
       const dataDir = resolveDataDir(options.data);
       const settings = existsSync(path.join(dataDir, FACILITY_FILE)) ? loadFacilityFile(dataDir).settings : undefined;
-      await runWatchdogProcess({ ...daemonConnection(options), settings, dataDir });
+      await runWatchdogProcess({ ...daemonConnection({ ...options, ...(server ? { server } : {}) }), settings, dataDir });
     });
 
   const recovery = program.command('recovery').description("what the nodes' recovery watchdogs saw and did: events (yours; operators: all)");
