@@ -121,9 +121,10 @@ describe('memory-limit rule', () => {
     assert.equal(hit.finding.jobId, 1);
     assert.equal(hit.finding.user, 'alice');
     assert.equal(hit.finding.severity, 'act');
-    assert.match(hit.finding.explanation, /^job 1 \(alice\): memory \d+ of 64 MiB \(\d+ %\), \+\d+ MiB\/s over 1\.\d s/);
+    // Anonymous memory grows ~33 MiB/s: the limit is predicted to be reached within 0.5 s before usage reaches 95 %.
+    assert.match(hit.finding.explanation, /^job 1 \(alice\): memory \d+ of 64 MiB \(\d+ %\), anonymous memory \+\d+ MiB\/s over 1\.\d s: at the limit in 0\.\d s$/);
     assert.ok(!hit.finding.explanation.includes('\n'));
-    assert.ok(hit.finding.metrics.growthBytesPerSec! >= 30 * MiB);
+    assert.ok(hit.finding.metrics.anonGrowthBytesPerSec! >= 30 * MiB);
     assert.ok(hit.finding.window.toMs - hit.finding.window.fromMs >= 1000);
   });
 
@@ -155,6 +156,19 @@ describe('memory-limit rule', () => {
       return { jobs: [{ memBytes: mem, anonBytes: mem < GiB ? null : 1 * GiB + t * 100 * MiB, refaultFile: mem < GiB ? null : 0 }] };
     });
     assert.ok(firstFiring(leak, 'memory-limit'));
+  });
+
+  it('fires before the limit when anonymous memory will fill it within 0.5 s (a host with no page cache: the kernel kills at the limit with no stall first)', () => {
+    // Recorded on a pure cgroup v2 host: usage is all anonymous, +20 MiB/s, 61 of 64 MiB at 2.8 s, OOM-killed by 3.0 s.
+    const h = timeline(2800, 100, (t) => ({ jobs: [{ memLimitBytes: 64 * MiB, memBytes: (8 + 20 * t) * MiB, anonBytes: (8 + 20 * t) * MiB, refaultFile: 0 }] }));
+    const hit = firstFiring(h, 'memory-limit');
+    assert.ok(hit, 'fires');
+    assert.ok(hit.atMs < 2640, `fires at ${hit.atMs} ms, before 95 % of the limit (2.64 s)`);
+    assert.match(hit.finding.explanation, /anonymous memory \+20 MiB\/s over 1\.0 s: at the limit in 0\.\d s/);
+    assert.ok(hit.finding.metrics.msToLimit! <= 500);
+    // A page cache filling towards the limit as fast, with anonymous memory flat, is no leak.
+    const cache = timeline(2800, 100, (t) => ({ jobs: [{ memLimitBytes: 64 * MiB, memBytes: Math.min(60, 8 + 20 * t) * MiB, anonBytes: 8 * MiB, refaultFile: 0 }] }));
+    assert.equal(firstFiring(cache, 'memory-limit'), null);
   });
 
   it('does not fire below 95 % however fast usage grows (that is the node rule’s business)', () => {

@@ -29,6 +29,13 @@ export interface DetectorConfig {
     memSomeRatio: number;
     /** …or, without PSI, anonymous memory fills at least this share of the limit. */
     anonRatioWithoutPsi: number;
+    /**
+     * Anonymous memory growing fast enough to reach the limit within this long counts too, from
+     * `predictFromRatio` of the limit on: where nothing can be reclaimed (no page cache) the kernel
+     * kills the moment the limit is reached, with no stall before it to see.
+     */
+    predictHorizonMs: number;
+    predictFromRatio: number;
     windowMs: number;
   };
   thrash: {
@@ -82,7 +89,7 @@ export interface DetectorConfig {
 }
 
 export const DEFAULT_DETECTOR_CONFIG: DetectorConfig = {
-  memoryLimit: { nearLimitRatio: 0.95, growthBytesPerSec: 4 * MiB, refaultPagesPerSec: 10_000, memSomeRatio: 0.05, anonRatioWithoutPsi: 0.8, windowMs: 1000 },
+  memoryLimit: { nearLimitRatio: 0.95, growthBytesPerSec: 4 * MiB, refaultPagesPerSec: 10_000, memSomeRatio: 0.05, anonRatioWithoutPsi: 0.8, predictHorizonMs: 500, predictFromRatio: 0.75, windowMs: 1000 },
   thrash: { windowMs: 500, sustainMs: 1000, marginRatio: 0.1, refaultPagesPerSec: 2000, memSomeRatio: 0.05, ioSomeRatio: 0.3, noPsiRefaultFactor: 4 },
   nodeMemory: { floorBytes: 512 * MiB, floorRatio: 0.05, horizonMs: 2000, psiSomeRatio: 0.2, windowMs: 1000 },
   pids: { nearMaxRatio: 0.9, growthPerSec: 200, minPids: 128, windowMs: 1000 },
@@ -102,7 +109,7 @@ const ms = z.number().int().positive();
  * every field optional, unknown keys refused; `detectorConfig(parsed)` fills in the defaults.
  */
 export const detectorConfigSchema = z.strictObject({
-  memoryLimit: z.strictObject({ nearLimitRatio: ratio, growthBytesPerSec: positive, refaultPagesPerSec: positive, memSomeRatio: ratio, anonRatioWithoutPsi: ratio, windowMs: ms }).partial().optional(),
+  memoryLimit: z.strictObject({ nearLimitRatio: ratio, growthBytesPerSec: positive, refaultPagesPerSec: positive, memSomeRatio: ratio, anonRatioWithoutPsi: ratio, predictHorizonMs: ms, predictFromRatio: ratio, windowMs: ms }).partial().optional(),
   thrash: z
     .strictObject({ windowMs: ms, sustainMs: ms, marginRatio: ratio, refaultPagesPerSec: positive, memSomeRatio: ratio, ioSomeRatio: ratio, noPsiRefaultFactor: z.number().min(1) })
     .partial()
@@ -318,8 +325,27 @@ export const memoryLimitRule: RuleFn = ({ config, nowMs, jobs }) => {
     const job = w.to.job;
     if (job.memBytes === null || job.memLimitBytes === null || job.memLimitBytes <= 0) continue;
     const ratio = job.memBytes / job.memLimitBytes;
-    if (ratio < c.nearLimitRatio) continue;
+    if (ratio < Math.min(c.nearLimitRatio, c.predictFromRatio)) continue;
     const r = jobRates(w.from, w.to);
+    if (ratio < c.nearLimitRatio) {
+      // Below the limit: only anonymous memory that will fill it within the horizon (a page cache
+      // filling up is not a leak, so usage growth does not count here).
+      const anonGrowth = r.anonGrowth ?? anonGrowthWithin(series, w.from.atMs, w.to);
+      if (anonGrowth === null || anonGrowth < c.growthBytesPerSec) continue;
+      const msToLimit = ((job.memLimitBytes - job.memBytes) / anonGrowth) * 1000;
+      if (msToLimit > c.predictHorizonMs) continue;
+      out.push(
+        jobFinding(
+          'memory-limit',
+          job,
+          w.from.atMs,
+          w.to.atMs,
+          `${who(job)}: memory ${formatPair(job.memBytes, job.memLimitBytes)} (${pct(ratio)}), anonymous memory ${formatRate(anonGrowth)} over ${secs(w.to.atMs - w.from.atMs)}: at the limit in ${secs(msToLimit)}`,
+          { memBytes: job.memBytes, memLimitBytes: job.memLimitBytes, usageRatio: ratio, anonGrowthBytesPerSec: anonGrowth, msToLimit },
+        ),
+      );
+      continue;
+    }
     // A leak is anonymous memory growing (at the limit it pushes the page cache out, and usage
     // stays flat); a job filling its page cache grows usage only. Usage growth counts where
     // memory.stat gave no anon figure.
