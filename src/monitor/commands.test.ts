@@ -9,7 +9,7 @@ import { openDatabase, type Db } from '../db/connection.ts';
 import { migrateToLatest } from '../db/migrate.ts';
 import { loadFacilityFile } from '../lib/config.ts';
 import { buildApp, type KeisanApp } from '../server/app.ts';
-import { initTestDataDir } from '../server/testing.ts';
+import { initTestDataDir, seedOperator } from '../server/testing.ts';
 import { createMailer } from './mail.ts';
 import { describeWithSmtp, TestSmtpServer } from './testing-smtp.ts';
 
@@ -35,9 +35,7 @@ describeWithSmtp('keisan admin mail', () => {
     db = openDatabase('sqlite::memory:');
     await migrateToLatest(db);
     app = await buildApp({ settings, db, nodeSecret: 'secret', mailer: createMailer(settings.mail!, data) });
-    await app.keisan.accounts.createWorkgroup(SYSTEM_ACTOR, { name: 'central' });
-    await app.keisan.accounts.createSubgroup(SYSTEM_ACTOR, { workgroup: 'central', name: 'staff' });
-    await app.keisan.accounts.createUser(SYSTEM_ACTOR, { name: 'olga', primarySubgroup: 'staff', operator: true, password: 'olga password' });
+    await seedOperator(app.keisan.accounts);
     const url = await app.listen({ host: '127.0.0.1', port: 0 });
     expectCode(await runKeisan(home, ['login', 'olga', '--password-stdin', '--server', url], 'olga password\n'), 0);
   });

@@ -7,6 +7,7 @@ import { parseSettings } from '../lib/config.ts';
 import { buildApp, type KeisanApp } from '../server/app.ts';
 import { freePort } from '../lib/net.ts';
 import { describeWithSmtp, TestSmtpServer } from './testing-smtp.ts';
+import { seedOperator } from '../server/testing.ts';
 
 /** The operators' mail API against a real SMTP server on loopback. */
 describeWithSmtp('mail admin API', () => {
@@ -39,9 +40,7 @@ describeWithSmtp('mail admin API', () => {
       apps.push(app);
       const { accounts } = app.keisan;
       if ((await accounts.listWorkgroups(SYSTEM_ACTOR)).length === 0) {
-        await accounts.createWorkgroup(SYSTEM_ACTOR, { name: 'central' });
-        await accounts.createSubgroup(SYSTEM_ACTOR, { workgroup: 'central', name: 'staff' });
-        await accounts.createUser(SYSTEM_ACTOR, { name: 'olga', primarySubgroup: 'staff', operator: true, password: 'olga password' });
+        await seedOperator(accounts);
         await accounts.createUser(SYSTEM_ACTOR, { name: 'ulla', primarySubgroup: 'staff', password: 'ulla password' });
       }
       const as = async (user: string) => {

@@ -11,6 +11,7 @@ import { parseSettings } from '../lib/config.ts';
 import { buildApp, type KeisanApp } from '../server/app.ts';
 import { killInput } from './events-testing.ts';
 import type { RecoveryEvent } from './events-model.ts';
+import { seedOperator } from '../server/testing.ts';
 
 /** `keisan recovery events` and `keisan recovery event ID`: the real CLI against a listening server. */
 describe('keisan recovery events', () => {
@@ -26,9 +27,7 @@ describe('keisan recovery events', () => {
     await migrateToLatest(db);
     app = await buildApp({ settings: parseSettings({ accounts: { passwordHash: { cost: 1024 } } }, 'test'), db, nodeSecret: 'secret' });
     const { accounts } = app.keisan;
-    await accounts.createWorkgroup(SYSTEM_ACTOR, { name: 'central' });
-    await accounts.createSubgroup(SYSTEM_ACTOR, { workgroup: 'central', name: 'staff' });
-    await accounts.createUser(SYSTEM_ACTOR, { name: 'olga', primarySubgroup: 'staff', operator: true, password: 'olga password' });
+    await seedOperator(accounts);
     await accounts.createUser(SYSTEM_ACTOR, { name: 'alice', primarySubgroup: 'staff', password: 'alice password' });
     await accounts.createUser(SYSTEM_ACTOR, { name: 'bob', primarySubgroup: 'staff', password: 'bob password' });
     const url = await app.listen({ host: '127.0.0.1', port: 0 });

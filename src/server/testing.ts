@@ -1,6 +1,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
+import { SYSTEM_ACTOR } from '../accounts/model.ts';
+import type { AccountsService } from '../accounts/service.ts';
 import { FACILITY_FILE } from '../lib/config.ts';
 import { initDataDir } from './facility.ts';
 
@@ -15,4 +17,11 @@ export function initTestDataDir(dir: string, extra: Record<string, unknown> = {}
   document.accounts = { ...document.accounts, passwordHash: { cost: 1024 } };
   writeFileSync(file, stringify({ ...document, ...extra }));
   return dir;
+}
+
+/** For tests: workgroup `central`, its subgroup `staff`, and the operator `olga` (password "olga password"). */
+export async function seedOperator(accounts: AccountsService, options: { email?: string } = {}): Promise<void> {
+  await accounts.createWorkgroup(SYSTEM_ACTOR, { name: 'central' });
+  await accounts.createSubgroup(SYSTEM_ACTOR, { workgroup: 'central', name: 'staff' });
+  await accounts.createUser(SYSTEM_ACTOR, { name: 'olga', primarySubgroup: 'staff', operator: true, password: 'olga password', ...options });
 }

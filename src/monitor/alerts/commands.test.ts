@@ -3,12 +3,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { SYSTEM_ACTOR } from '../../accounts/model.ts';
 import { expectCode, runKeisan } from '../../cli/testing.ts';
 import { openDatabase, type Db } from '../../db/connection.ts';
 import { migrateToLatest } from '../../db/migrate.ts';
 import { parseSettings } from '../../lib/config.ts';
 import { buildApp, type KeisanApp } from '../../server/app.ts';
+import { seedOperator } from '../../server/testing.ts';
 
 /** `keisan alerts …` and `keisan silence …`: the real CLI against a listening server. */
 describe('keisan alerts and keisan silence', () => {
@@ -21,9 +21,7 @@ describe('keisan alerts and keisan silence', () => {
     await migrateToLatest(db);
     const settings = parseSettings({ accounts: { passwordHash: { cost: 1024 } }, monitor: { alerts: { evaluationInterval: '1h' } } }, 'test');
     app = await buildApp({ settings, db, nodeSecret: 'secret' });
-    await app.keisan.accounts.createWorkgroup(SYSTEM_ACTOR, { name: 'central' });
-    await app.keisan.accounts.createSubgroup(SYSTEM_ACTOR, { workgroup: 'central', name: 'staff' });
-    await app.keisan.accounts.createUser(SYSTEM_ACTOR, { name: 'olga', primarySubgroup: 'staff', operator: true, password: 'olga password' });
+    await seedOperator(app.keisan.accounts);
     const url = await app.listen({ host: '127.0.0.1', port: 0 });
     expectCode(await runKeisan(home, ['login', 'olga', '--password-stdin', '--server', url], 'olga password\n'), 0);
   });

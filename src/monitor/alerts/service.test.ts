@@ -12,6 +12,7 @@ import type { AgentReport } from '../model.ts';
 import { describeWithSmtp, TestSmtpServer } from '../testing-smtp.ts';
 import type { AlertView } from './model.ts';
 import type { IncidentHook } from './service.ts';
+import { seedOperator } from '../../server/testing.ts';
 
 /** A webhook receiver: records each POST; answers 500 to the first `failFirst` requests. */
 class Hooks {
@@ -95,9 +96,7 @@ describeWithSmtp('alerts service', () => {
       apps.push(app);
       const { accounts } = app.keisan;
       if ((await accounts.listWorkgroups(SYSTEM_ACTOR)).length === 0) {
-        await accounts.createWorkgroup(SYSTEM_ACTOR, { name: 'central' });
-        await accounts.createSubgroup(SYSTEM_ACTOR, { workgroup: 'central', name: 'staff' });
-        await accounts.createUser(SYSTEM_ACTOR, { name: 'olga', primarySubgroup: 'staff', operator: true, password: 'olga password', email: `olga-${database.dialect}@example.org` });
+        await seedOperator(accounts, { email: `olga-${database.dialect}@example.org` });
         await accounts.createUser(SYSTEM_ACTOR, { name: 'ulla', primarySubgroup: 'staff', password: 'ulla password' });
       }
       const as = async (user: string) => {

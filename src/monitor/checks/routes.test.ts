@@ -14,6 +14,7 @@ import type { CheckResult } from '../model.ts';
 import { createCheckRunner } from './runner.ts';
 import type { AgentChecks } from './resolve.ts';
 import type { HostCheckResult } from './routes.ts';
+import { seedOperator } from '../../server/testing.ts';
 
 /** The checks API (agent list, latest results) and `keisan checks`, against a real listening server. */
 describe('health checks API and keisan checks', () => {
@@ -36,9 +37,7 @@ describe('health checks API and keisan checks', () => {
     db = openDatabase('sqlite::memory:');
     await migrateToLatest(db);
     app = await buildApp({ settings, db, nodeSecret: 'node-secret' });
-    await app.keisan.accounts.createWorkgroup(SYSTEM_ACTOR, { name: 'central' });
-    await app.keisan.accounts.createSubgroup(SYSTEM_ACTOR, { workgroup: 'central', name: 'staff' });
-    await app.keisan.accounts.createUser(SYSTEM_ACTOR, { name: 'olga', primarySubgroup: 'staff', operator: true, password: 'olga password' });
+    await seedOperator(app.keisan.accounts);
     await app.keisan.accounts.createUser(SYSTEM_ACTOR, { name: 'ulla', primarySubgroup: 'staff', password: 'ulla password' });
     url = await app.listen({ host: '127.0.0.1', port: 0 });
     expectCode(await runKeisan(home, ['login', 'olga', '--password-stdin', '--server', url], 'olga password\n'), 0);
