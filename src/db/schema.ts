@@ -130,6 +130,7 @@ export interface Database {
   alert_silences: AlertSilenceTable;
   alert_notifications: AlertNotificationTable;
   recovery_events: RecoveryEventTable;
+  recovery_decisions: RecoveryDecisionTable;
 }
 
 export interface QueueTable {
@@ -546,4 +547,30 @@ export interface RecoveryEventTable {
   evidence_path: string | null;
   error: string | null;
   received_at: string;
+  /** Ask mode only, JSON: key, deadline, proposed, decision, decidedBy, decidedAt, reason */
+  ask: string | null;
+}
+
+/** Ask mode: a victim a node froze while an operator decides (src/recovery/); closed once. */
+export interface RecoveryDecisionTable {
+  id: Generated<number>;
+  /** The node-made uuid shared by the pending event and its follow-up */
+  key: string;
+  /** The pending event */
+  event_id: number;
+  host: string;
+  job_id: number | null;
+  pid: number | null;
+  user_name: string | null;
+  rule: string;
+  /** The action approve performs */
+  proposed: string;
+  frozen_at: string;
+  /** ISO; after it the node falls back on its own */
+  deadline: string;
+  /** pending, approved, denied, timed-out or ended */
+  state: string;
+  decided_by: string | null;
+  decided_at: string | null;
+  reason: string | null;
 }

@@ -7,7 +7,7 @@ import { formatTime } from '../cli/output.ts';
 import { FACILITY_FILE, loadFacilityFile, resolveDataDir } from '../lib/config.ts';
 import { KeisanError } from '../lib/errors.ts';
 import { daemonConnection } from '../ops/daemon-options.ts';
-import type { RecoveryEvent } from './events-model.ts';
+import type { PendingDecision, RecoveryEvent } from './events-model.ts';
 
 function colourOutcome(event: RecoveryEvent): string {
   if (event.outcome === 'failed') return pc.red(event.outcome);
@@ -81,6 +81,15 @@ export function registerRecoveryCommands(program: Command): void {
           ['write→empty', ms(e.timings?.writeToEmptyMs)],
           ['evidence', e.evidencePath === null ? null : `${e.evidencePath} (on ${e.host})`],
           ['error', e.error],
+          ...(e.ask
+            ? ([
+                ['ask key', e.ask.key],
+                ['proposed', e.ask.proposed],
+                ['deadline', e.ask.deadline],
+                ['decision', e.ask.decision === null ? 'pending (keisan recovery pending)' : `${e.ask.decision} by ${e.ask.decidedBy ?? '?'} at ${e.ask.decidedAt ?? '?'}`],
+                ['reason', e.ask.reason],
+              ] as Array<[string, string | null]>)
+            : []),
           ['received', e.receivedAt],
         ]);
         const metrics = Object.entries(e.metrics);
@@ -90,4 +99,49 @@ export function registerRecoveryCommands(program: Command): void {
         }
       });
     });
+
+  recovery
+    .command('pending')
+    .description('operators: victims a watchdog froze in ask mode, waiting for approve or deny (oldest first)')
+    .addHelpText('after', examples('keisan recovery pending', 'keisan recovery pending --json'))
+    .action(async (_options, command) => {
+      const out = outputOf(command);
+      const rows = await clientOf(command).request<PendingDecision[]>('GET', '/api/recovery/pending');
+      const now = Date.now();
+      out.result(rows, () =>
+        out.table(
+          ['ID', 'HOST', 'JOB/PID', 'USER', 'RULE', 'FROZEN FOR', 'DEADLINE', 'PROPOSED'],
+          rows.map((p) => [p.id, p.host, p.jobId !== null ? `job ${p.jobId}` : `pid ${p.pid ?? '?'}`, p.user, p.rule, since(now - Date.parse(p.frozenAt)), formatTime(p.deadline), p.proposed]),
+          '(nothing waits for a decision)',
+        ),
+      );
+    });
+  const decide = (verdict: 'approve' | 'deny') =>
+    async (id: string, options: { reason?: string }, command: Command<[string], { reason?: string }>) => {
+      const out = outputOf(command);
+      if (!/^\d+$/.test(id)) throw new KeisanError('INVALID_INPUT', `'${id}' is not a recovery event id: see keisan recovery pending`);
+      const d = await clientOf(command).request<PendingDecision>('POST', `/api/recovery/events/${id}/${verdict}`, verdict === 'deny' ? (options.reason ? { reason: options.reason } : {}) : undefined);
+      const what = d.jobId !== null ? `job ${d.jobId}` : `pid ${d.pid ?? '?'}`;
+      out.result(d, () =>
+        out.line(verdict === 'approve' ? `approved: ${d.host} will ${d.proposed} ${what} at its next poll (a few seconds)` : `denied: ${d.host} will thaw ${what} and leave it alone`),
+      );
+    };
+  recovery
+    .command('approve')
+    .description('operators: let the watchdog do what it proposed for a frozen victim (keisan recovery pending)')
+    .argument('<id>', 'the pending event (keisan recovery pending)')
+    .addHelpText('after', examples('keisan recovery approve 17'))
+    .action(decide('approve'));
+  recovery
+    .command('deny')
+    .description('operators: thaw a frozen victim and leave it alone (keisan recovery pending)')
+    .argument('<id>', 'the pending event (keisan recovery pending)')
+    .option('--reason <text>', 'why (kept in the audit log and the event)')
+    .addHelpText('after', examples('keisan recovery deny 17 --reason "expected: the run peaks at the end"'))
+    .action(decide('deny'));
+}
+
+function since(msAgo: number): string {
+  const s = Math.max(0, Math.round(msAgo / 1000));
+  return s < 120 ? `${s} s` : s < 7200 ? `${Math.round(s / 60)} min` : `${Math.round(s / 3600)} h`;
 }

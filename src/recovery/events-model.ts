@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { EVENT_ACTIONS, EVENT_OUTCOMES, RECOVERY_MODES, RULES, recoveryTimingsSchema } from './model.ts';
+import { DECISIONS, EVENT_ACTIONS, EVENT_OUTCOMES, RECOVERY_MODES, RULES, askFieldsSchema, recoveryTimingsSchema } from './model.ts';
 
 /**
  * The server's view of recovery events (GET /api/recovery/events, keisan recovery events): what
@@ -24,6 +24,7 @@ export const recoveryEventSchema = z.object({
   evidencePath: z.string().nullable().describe('the evidence file on that host'),
   error: z.string().nullable(),
   receivedAt: z.string(),
+  ask: askFieldsSchema.nullable().describe('ask mode: the key linking the pending event and its follow-up, the deadline and the decision'),
 });
 export type RecoveryEvent = z.infer<typeof recoveryEventSchema>;
 
@@ -39,3 +40,25 @@ export type EventQuery = z.infer<typeof eventQuerySchema>;
 
 /** The actions that end or hold a user's work: the owner is told, the audit log and the incident hook see them. */
 export const ACTED_ON: ReadonlySet<string> = new Set(['kill', 'stop', 'throttle']);
+
+/** A victim frozen while an operator decides (GET /api/recovery/pending). */
+export const pendingDecisionSchema = z.object({
+  id: z.number().int().describe('the pending event: keisan recovery approve|deny ID'),
+  key: z.string(),
+  host: z.string(),
+  jobId: z.number().int().nullable(),
+  pid: z.number().int().nullable(),
+  user: z.string().nullable(),
+  rule: z.enum(RULES),
+  proposed: z.enum(EVENT_ACTIONS),
+  frozenAt: z.string(),
+  deadline: z.string(),
+  state: z.enum(['pending', ...DECISIONS]),
+  decidedBy: z.string().nullable(),
+  decidedAt: z.string().nullable(),
+  reason: z.string().nullable(),
+  explanation: z.string(),
+});
+export type PendingDecision = z.infer<typeof pendingDecisionSchema>;
+
+export const denyBodySchema = z.object({ reason: z.string().max(1000).optional() }).strict();

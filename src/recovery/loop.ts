@@ -6,12 +6,18 @@
  *   cpu-hog → throttle the job to its allocation; login rule → warn / renice / stop.
  * Observe mode only logs and reports what it would have done. It never acts on anything outside
  * the jobs' cgroup parent except the login rule's processes, and never on a protected process.
+ * Ask mode freezes the victim (job: freezer; process: SIGSTOP), reports a `pending` event with a
+ * key and a deadline, polls the server for the operator's decision while something is pending,
+ * and ends it (ask.ts resolvePending): approve → the rule's action, deny → thaw and leave it
+ * alone, deadline on this node's clock → the fallback, job gone → the pending event is closed.
  */
 import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { CgroupTree } from '../batch/executors/local/cgroups.ts';
-import { JobHandleBook, killJob, freezeJob, reniceProcess, stopProcess, throttleJob } from './actions.ts';
+import { randomUUID } from 'node:crypto';
+import { JobHandleBook, continueProcess, killJob, freezeJob, processState, reniceProcess, stopProcess, thawJob, throttleJob } from './actions.ts';
+import { QuietBook, askDeadline, resolvePending, type AskResolution, type PendingAsk, type ServerDecision } from './ask.ts';
 import { detect, detectLogin } from './detectors.ts';
 import { captureEvidence, writeEvidence, type EvidenceTarget } from './evidence.ts';
 import type { Finding, ProcessTick, RecoveryEventInput, RecoveryTimings, Sample } from './model.ts';
@@ -33,6 +39,15 @@ export interface RecoveryLoopOptions {
   jobInfo?: (jobId: number) => JobInfo | undefined;
   /** Wall clock, ms since the epoch (default Date.now). */
   now?: () => number;
+  /** Ask mode: where decisions come from (default: the reporter's GET /api/recovery/decisions). */
+  decisions?: (keys: string[]) => Promise<ServerDecision[]>;
+}
+
+interface PendingEntry extends PendingAsk {
+  victimKey: string;
+  finding: Finding;
+  victim: Candidate;
+  event: Omit<LoopEvent, 'action' | 'outcome' | 'timings' | 'evidencePath' | 'error'>;
 }
 
 export interface LoopEvent extends RecoveryEventInput {
@@ -56,6 +71,12 @@ export class RecoveryLoop {
   /** Victims acted on and not yet confirmed recovered: key → memory at the decision. */
   private readonly watching = new Map<string, { jobId: number; memBytes: number | null }>();
   private timer: NodeJS.Timeout | null = null;
+  /** Ask mode: victims frozen while an operator decides, by key; decisions fetched; victims spared. */
+  private readonly pending = new Map<string, PendingEntry>();
+  private readonly decided = new Map<string, ServerDecision>();
+  private readonly quiet = new QuietBook();
+  private polling = false;
+  private lastPollMs = -Infinity;
   private lastLoginMs = -Infinity;
   private users: Map<number, string> | null = null;
   private readonly now: () => number;
@@ -106,6 +127,7 @@ export class RecoveryLoop {
       findings.push(...this.loginFindings(nowMs));
     }
     this.checkRecovered(sample, nowMs);
+    this.checkPending(sample, nowMs);
     pruneHistory(this.history, this.o.settings.victim, nowMs);
     for (const finding of findings) this.handle(finding, nowMs);
     for (const [key, s] of this.seen) if (nowMs - s.lastMs > FORGET_MS) this.seen.delete(key);
@@ -199,6 +221,14 @@ export class RecoveryLoop {
     }
     const key = victimKey(victim);
     if (this.inFlight.has(key)) return;
+    if (mode === 'ask' && action !== 'warn') {
+      // Spared by an operator, or already waiting for one: leave it be.
+      if (this.quiet.isQuiet(key, nowMs) || [...this.pending.values()].some((p) => p.victimKey === key)) return;
+      this.inFlight.add(key);
+      noteAction(this.history, finding, victim, nowMs);
+      void this.ask(finding, victim, action, event, decidedAt, nowMs).finally(() => this.inFlight.delete(key));
+      return;
+    }
     this.inFlight.add(key);
     // The cooldown is about freeing resources: only kills and freezes start one (the login rule's warn → renice → stop escalates freely).
     if (action === 'kill' || action === 'freeze') noteAction(this.history, finding, victim, nowMs);
@@ -282,6 +312,123 @@ export class RecoveryLoop {
     if (outcome === 'done') this.o.logger.warn(line);
     else this.o.logger.error(line);
     this.emit({ ...event, action, outcome, timings, evidencePath, error: error ?? (done ? null : detail) });
+  }
+
+  /** Ask mode: freeze the victim, keep evidence, report `pending`, wait for a decision. */
+  private async ask(finding: Finding, victim: Candidate, action: RuleAction, event: Omit<LoopEvent, 'action' | 'outcome' | 'timings' | 'evidencePath' | 'error'>, decidedAt: number, nowMs: number): Promise<void> {
+    const s = this.o.settings.ask;
+    const key = randomUUID();
+    const deadlineMs = askDeadline(nowMs, s.timeoutMs);
+    const target: EvidenceTarget = victim.kind === 'job' ? { kind: 'job', jobId: victim.jobId, user: victim.user } : { kind: 'process', pid: victim.pid, user: victim.user };
+    let evidencePath: string | null = null;
+    let error: string | null = null;
+    let done = false;
+    let timings: RecoveryTimings | null = null;
+    let evidence: ReturnType<typeof captureEvidence> | null = null;
+    const window = this.ring.filter((x) => x.atMs >= finding.window.fromMs);
+    try {
+      evidence = captureEvidence(victim.kind === 'job' ? this.o.tree : null, target, { nowMs, window, finding, explanation: event.victimExplanation });
+      const writeAt = performance.now();
+      if (victim.kind === 'job') {
+        const r = await freezeJob(this.book.ensure(victim.jobId), { timeoutMs: 2000 });
+        done = r.done;
+        if (evidence) evidence.action = { ...r };
+        if (!r.done) error = 'not frozen within 2 s';
+      } else {
+        const r = await stopProcess(victim.pid);
+        done = r.done;
+        if (evidence) evidence.action = { ...r };
+        if (!r.done) error = `not stopped (state ${r.state ?? 'gone'})`;
+      }
+      timings = { decisionToWriteMs: round(writeAt - decidedAt), writeMs: null, writeToEmptyMs: null };
+    } catch (e) {
+      error = e instanceof Error ? e.message : String(e);
+    }
+    if (evidence) {
+      try {
+        evidencePath = writeEvidence(this.o.settings.evidenceDir, evidence);
+      } catch (e) {
+        this.o.logger.warn(`recovery: could not write the evidence of ${describe(victim)}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+    const fallback = s.fallback ?? action;
+    const ask = { key, deadline: new Date(deadlineMs).toISOString(), proposed: action, decision: null, decidedBy: null, decidedAt: null, reason: null };
+    if (!done) {
+      this.o.logger.error(`recovery ${finding.rule} (ask): could not hold ${describe(victim)}: ${error ?? 'unknown'}; ${finding.explanation}`);
+      this.emit({ ...event, action: 'freeze', outcome: 'failed', timings, evidencePath, error, ask });
+      return;
+    }
+    this.o.logger.warn(`recovery ${finding.rule} (ask): froze ${describe(victim)} until an operator decides (${action} proposed; ${fallback} at ${ask.deadline}); ${finding.explanation}`);
+    this.pending.set(key, { key, victimKey: victimKey(victim), target: victim.kind === 'job' ? { kind: 'job', jobId: victim.jobId } : { kind: 'process', pid: victim.pid }, proposed: action, fallback, startedMs: nowMs, deadlineMs, finding, victim, event });
+    this.emit({ ...event, action, outcome: 'pending', timings, evidencePath, error: null, ask });
+  }
+
+  /** Ask mode, every tick while something is pending: fetch decisions (every pollMs), end what is decided. */
+  private checkPending(sample: Sample, nowMs: number): void {
+    if (!this.pending.size) return;
+    const fetch = this.o.decisions ?? (this.o.reporter ? (keys: string[]) => this.o.reporter!.decisions(this.o.host, keys) : null);
+    if (fetch && !this.polling && nowMs - this.lastPollMs >= this.o.settings.ask.pollMs) {
+      this.polling = true;
+      this.lastPollMs = nowMs;
+      fetch([...this.pending.keys()])
+        .then((list) => {
+          for (const d of list) if (this.pending.has(d.key)) this.decided.set(d.key, d);
+        })
+        .catch(() => undefined) // no server: keep waiting until the node's deadline
+        .finally(() => {
+          this.polling = false;
+        });
+    }
+    for (const p of [...this.pending.values()]) {
+      if (this.inFlight.has(p.victimKey)) continue;
+      const alive = p.target.kind === 'job' ? sample.jobs.some((j) => j.jobId === (p.target as { jobId: number }).jobId) : processState(p.target.pid) !== null;
+      const r = resolvePending(p, { nowMs, victimAlive: alive, decision: this.decided.get(p.key) ?? null });
+      if (r.kind === 'wait') continue;
+      this.pending.delete(p.key);
+      this.decided.delete(p.key);
+      this.inFlight.add(p.victimKey);
+      void this.conclude(p, r, nowMs).finally(() => this.inFlight.delete(p.victimKey));
+    }
+  }
+
+  /** What follows a decision: the action (approve/timeout), thaw (deny or fallback thaw), or only the report (job ended). */
+  private async conclude(p: PendingEntry, r: Extract<AskResolution, { kind: 'resolve' }>, nowMs: number): Promise<void> {
+    const ask = { key: p.key, deadline: new Date(p.deadlineMs).toISOString(), proposed: p.proposed, decision: r.decision, decidedBy: r.by, decidedAt: new Date(r.atMs).toISOString(), reason: r.reason };
+    const event = { ...p.event, at: new Date(nowMs).toISOString(), ask };
+    if (r.decision === 'ended') {
+      this.o.logger.info(`recovery ${p.finding.rule} (ask): ${describe(p.victim)} ended while an operator was asked`);
+      this.emit({ ...event, action: 'none', outcome: 'done', timings: null, evidencePath: null, error: null });
+      return;
+    }
+    if (r.decision === 'denied' || r.action === 'thaw') this.quiet.spare(p.victimKey, nowMs, this.o.settings.ask.quietMs);
+    const hold = r.action === 'kill' || r.action === 'freeze' || r.action === 'stop';
+    if (!hold) {
+      let error: string | null = null;
+      try {
+        await this.resume(p.victim);
+      } catch (e) {
+        error = e instanceof Error ? e.message : String(e);
+      }
+      if (r.action === 'thaw' || r.action === 'none') {
+        this.o.logger.warn(`recovery ${p.finding.rule} (ask): ${r.decision} by ${r.by}: ${describe(p.victim)} goes on${error ? ` — thaw FAILED: ${error}` : ''}`);
+        this.emit({ ...event, action: 'thaw', outcome: error ? 'failed' : 'done', timings: null, evidencePath: null, error });
+        return;
+      }
+    }
+    await this.act(p.finding, p.victim, r.action as RuleAction, event, performance.now(), nowMs);
+  }
+
+  private async resume(victim: Candidate): Promise<void> {
+    if (victim.kind === 'job') thawJob(this.book.ensure(victim.jobId));
+    else {
+      const r = await continueProcess(victim.pid);
+      if (!r.done) throw new Error(`process ${victim.pid} still stopped (state ${r.state ?? 'gone'})`);
+    }
+  }
+
+  /** Ask mode: the keys waiting for a decision (tests, status). */
+  pendingKeys(): string[] {
+    return [...this.pending.keys()];
   }
 
   /** A killed job whose cgroup is empty and whose memory went down has recovered: the cooldown ends. */

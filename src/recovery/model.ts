@@ -150,15 +150,40 @@ export interface ActionOutcome {
 
 // ------------------------------------------------------------------------- events (watchdog → server)
 
-export const RECOVERY_MODES = ['observe', 'automatic'] as const;
+/** observe: report only; automatic: act; ask: freeze the victim and wait for an operator's decision (or the timeout). */
+export const RECOVERY_MODES = ['observe', 'automatic', 'ask'] as const;
 export type RecoveryMode = (typeof RECOVERY_MODES)[number];
 
 /** What the watchdog did (or would do) about a finding; 'warn' tells the user, 'none' only observes. */
-export const EVENT_ACTIONS = ['kill', 'freeze', 'throttle', 'stop', 'renice', 'warn', 'none'] as const;
+/** 'thaw' follows a denied ask (the frozen job or stopped process goes on). */
+export const EVENT_ACTIONS = ['kill', 'freeze', 'throttle', 'stop', 'renice', 'warn', 'none', 'thaw'] as const;
 export type EventAction = (typeof EVENT_ACTIONS)[number];
 
-export const EVENT_OUTCOMES = ['observed', 'done', 'failed'] as const;
+/** pending: ask mode froze the victim and waits for an operator; the decision follows as another event with the same key. */
+export const EVENT_OUTCOMES = ['observed', 'done', 'failed', 'pending'] as const;
 export type EventOutcome = (typeof EVENT_OUTCOMES)[number];
+
+/** How a pending (ask mode) event ended: an operator approved or denied, the node's deadline passed, or the job ended on its own. */
+export const DECISIONS = ['approved', 'denied', 'timed-out', 'ended'] as const;
+export type Decision = (typeof DECISIONS)[number];
+
+/** The ask-mode fields of an event: the pending event and its follow-up share `key`. */
+export const askFieldsSchema = z
+  .object({
+    /** Node-made uuid linking the pending event and its follow-up. */
+    key: z.uuid(),
+    /** ISO time after which the node falls back (its own clock). */
+    deadline: z.iso.datetime(),
+    /** The action proposed to the operator (the rule's configured action). */
+    proposed: z.enum(['kill', 'freeze', 'throttle', 'stop', 'renice', 'warn', 'none']),
+    /** null on the pending event; on the follow-up how it ended, by whom (operator name, 'timeout', 'job ended') and when. */
+    decision: z.enum(DECISIONS).nullable(),
+    decidedBy: z.string().max(255).nullable(),
+    decidedAt: z.iso.datetime().nullable(),
+    reason: z.string().max(1000).nullable(),
+  })
+  .strict();
+export type AskFields = z.infer<typeof askFieldsSchema>;
 
 /** Monotonic ms of one action: decision → the write, the write itself, write → cgroup empty. */
 export const recoveryTimingsSchema = z
@@ -196,6 +221,8 @@ export const recoveryEventInputSchema = z
     timings: recoveryTimingsSchema.nullable(),
     evidencePath: z.string().max(4096).nullable(),
     error: z.string().max(4000).nullable(),
+    /** Only in ask mode: the pending event and its follow-up. */
+    ask: askFieldsSchema.nullable().optional(),
   })
   .strict();
 export type RecoveryEventInput = z.infer<typeof recoveryEventInputSchema>;

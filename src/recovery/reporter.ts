@@ -6,6 +6,7 @@
  * better). The queue is bounded: beyond `maxQueued` the oldest events are dropped and counted.
  */
 import type { Logger } from 'pino';
+import type { ServerDecision } from './ask.ts';
 import type { RecoveryEventInput } from './model.ts';
 
 export interface ReporterOptions {
@@ -101,6 +102,21 @@ export class EventReporter {
     } catch {
       return 'retry';
     }
+  }
+
+  /**
+   * Ask mode: the operators' decisions on these pending keys (GET /api/recovery/decisions). Throws
+   * when the server cannot be reached; the loop then keeps waiting until its own deadline.
+   */
+  async decisions(host: string, keys: string[]): Promise<ServerDecision[]> {
+    if (!keys.length) return [];
+    const query = new URLSearchParams({ host, keys: keys.join(',') });
+    const response = await fetch(`${this.options.serverUrl}/api/recovery/decisions?${query.toString()}`, {
+      headers: { authorization: `Node ${this.options.nodeSecret}` },
+      signal: AbortSignal.timeout(this.options.timeoutMs ?? 3000),
+    });
+    if (!response.ok) throw new Error(`the server answered ${response.status} to GET /api/recovery/decisions`);
+    return (await response.json()) as ServerDecision[];
   }
 
   /** Stops retrying; what is still queued is lost (logged by the caller from `pending`). */

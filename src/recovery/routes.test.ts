@@ -172,5 +172,81 @@ describeWithSmtp('recovery events over the API', () => {
       assert.equal(badSince.status, 400);
       assert.match(badSince.body.error?.message ?? '', /since: 'soon' is not a duration/);
     });
+
+    it('ask mode: a pending event tells the operators, approve/deny once before the deadline (403 for users, 409 twice or late), the node polls the decision', async () => {
+      const job = await aliceJob();
+      const opMail = `oscar-${database.dialect}-${process.pid}@example.org`;
+      await app.keisan.accounts.createUser(SYSTEM_ACTOR, { name: 'oscar', primarySubgroup: 'lab-ml', operator: true, password: 'oscar password', email: opMail });
+      const key = '6f1c2d3e-4a5b-4c6d-8e7f-9a0b1c2d3e4f';
+      const ask = { key, deadline: '2026-11-23T08:05:00.000Z', proposed: 'kill' as const, decision: null, decidedBy: null, decidedAt: null, reason: null };
+      const pending = await report(killInput({ jobId: job, mode: 'ask', outcome: 'pending', timings: null, ask }));
+      assert.equal(pending.status, 200, JSON.stringify(pending.body));
+      const id = pending.body.id!;
+      assert.equal((await report(killInput({ jobId: job, mode: 'ask', outcome: 'pending', timings: null, ask }))).status, 200, 'a re-sent report is accepted');
+
+      const olga = await as('olga');
+      const notices = (await olga('GET', '/api/notifications')).body as unknown as { title: string; body: string }[];
+      assert.equal(notices.length, 1);
+      assert.match(notices[0]!.title, new RegExp(`job ${job} of alice on node1 is frozen — approve or deny by 2026-11-23T08:05:00.000Z`));
+      assert.match(notices[0]!.body, new RegExp(`keisan recovery approve ${id} \\| keisan recovery deny ${id}`));
+      const mail = await smtp.waitFor((m) => m.rcptTo.includes(opMail) && m.subject.includes(`job ${job} `));
+      assert.match(mail.text, new RegExp(`Approve: keisan recovery approve ${id}`));
+      assert.match(mail.text, /Proposed: +kill/);
+      const alice = await as('alice');
+      assert.deepEqual((await alice('GET', '/api/notifications')).body, [], 'the owner is told when something is done, not while operators decide');
+
+      const list = (await olga('GET', '/api/recovery/pending')).body as unknown as { id: number; jobId: number; user: string; proposed: string; deadline: string; state: string }[];
+      assert.deepEqual(list.map((p) => [p.id, p.jobId, p.user, p.proposed, p.deadline, p.state]), [[id, job, 'alice', 'kill', '2026-11-23T08:05:00.000Z', 'pending']]);
+      const bob = await as('bob');
+      const refused = await bob('GET', '/api/recovery/pending');
+      assert.equal(refused.status, 403);
+      assert.match(refused.body.error!.message, /only an operator may see the recovery decisions/);
+      const bobApprove = await bob('POST', `/api/recovery/events/${id}/approve`);
+      assert.equal(bobApprove.status, 403);
+      assert.match(bobApprove.body.error!.message, /only an operator may approve what the recovery watchdog proposed/);
+
+      const poll = async () => {
+        const r = await app.inject({ method: 'GET', url: `/api/recovery/decisions?host=node1&keys=${key}`, headers: { authorization: 'Node node-secret' } });
+        return { status: r.statusCode, body: r.json() as { key: string; decision: string; by: string }[] };
+      };
+      assert.deepEqual((await poll()).body, [], 'nothing decided yet');
+      assert.equal((await app.inject({ method: 'GET', url: `/api/recovery/decisions?host=node1&keys=${key}` })).statusCode, 401);
+
+      clock.advance(60_000);
+      const approved = await olga('POST', `/api/recovery/events/${id}/approve`);
+      assert.equal(approved.status, 200, JSON.stringify(approved.body));
+      assert.deepEqual([approved.body.state, approved.body.decidedBy], ['approved', 'olga']);
+      const again = await olga('POST', `/api/recovery/events/${id}/deny`, { reason: 'changed my mind' });
+      assert.equal(again.status, 409);
+      assert.match(again.body.error!.message, new RegExp(`recovery event ${id} was already decided: approved by olga`));
+      assert.deepEqual((await poll()).body.map((d) => [d.key, d.decision, d.by]), [[key, 'approved', 'olga']]);
+      assert.deepEqual((await olga('GET', '/api/recovery/pending')).body, []);
+      const audit = await app.keisan.accounts.audit(SYSTEM_ACTOR, { action: 'recovery.approve' });
+      assert.deepEqual(
+        audit.map((a) => [a.actor, a.target, a.outcome, a.detail.event]).sort(),
+        [['bob', String(id), 'denied', undefined], ['olga', String(job), 'ok', id]],
+        "olga's approval and bob's refusal are both in the audit log",
+      );
+
+      // The node reports the kill that followed: the event shows the decision.
+      const followUp = await report(killInput({ jobId: job, mode: 'ask', ask: { ...ask, decision: 'approved', decidedBy: 'olga', decidedAt: '2026-11-23T08:01:05.000Z' } }));
+      const shown = (await olga('GET', `/api/recovery/events/${followUp.body.id!}`)).body as unknown as { ask: { key: string; decision: string; decidedBy: string } };
+      assert.deepEqual([shown.ask.key, shown.ask.decision, shown.ask.decidedBy], [key, 'approved', 'olga']);
+
+      // A second pending event: the deadline passes; deny is refused with 409 and the node's timed-out report closes it.
+      const key2 = '7f1c2d3e-4a5b-4c6d-8e7f-9a0b1c2d3e4f';
+      const ask2 = { ...ask, key: key2, deadline: '2026-11-23T08:03:00.000Z' };
+      const id2 = (await report(killInput({ jobId: job, mode: 'ask', outcome: 'pending', timings: null, ask: ask2 }))).body.id!;
+      clock.advance(2 * 60_000);
+      const late = await olga('POST', `/api/recovery/events/${id2}/deny`, { reason: 'too late' });
+      assert.equal(late.status, 409);
+      assert.match(late.body.error!.message, /timed out at 2026-11-23T08:03:00.000Z: the node fell back on its own/);
+      assert.deepEqual((await olga('GET', '/api/recovery/pending')).body, []);
+      await report(killInput({ jobId: job, mode: 'ask', ask: { ...ask2, decision: 'timed-out', decidedBy: 'timeout', decidedAt: '2026-11-23T08:03:00.000Z' } }));
+      const closed = await olga('POST', `/api/recovery/events/${id2}/approve`);
+      assert.equal(closed.status, 409);
+      assert.match(closed.body.error!.message, /already decided: timed-out by timeout/);
+      assert.equal((await olga('POST', '/api/recovery/events/999999/approve')).status, 404);
+    });
   });
 });

@@ -1,16 +1,17 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
-import { writeAudit } from '../accounts/audit.ts';
+import { auditedRefusal, writeAudit } from '../accounts/audit.ts';
 import { SYSTEM_ACTOR, type Actor } from '../accounts/model.ts';
 import { authorize } from '../accounts/policy.ts';
 import type { AccountsService } from '../accounts/service.ts';
 import { addNotification } from '../batch/store.ts';
 import type { Database } from '../db/schema.ts';
 import type { Clock } from '../lib/clock.ts';
-import { invalidInput, notFound } from '../lib/errors.ts';
+import { conflict, invalidInput, notFound } from '../lib/errors.ts';
 import { parseDuration } from '../lib/units.ts';
 import type { UserMail } from '../monitor/service.ts';
-import { ACTED_ON, type EventQuery, type RecoveryEvent } from './events-model.ts';
+import type { ServerDecision } from './ask.ts';
+import { ACTED_ON, type EventQuery, type PendingDecision, type RecoveryEvent } from './events-model.ts';
 import type { RecoveryEventInput } from './model.ts';
 import * as store from './store.ts';
 
@@ -61,6 +62,31 @@ export function ownerMessage(event: RecoveryEvent, facility: string): { subject:
       : 'Evidence:    none was kept for this event.',
     '',
     `See it with: keisan recovery event ${event.id}   (all your events: keisan recovery events)`,
+  ];
+  return { subject, text: lines.join('\n') };
+}
+
+/** What the operators read when a node asks: who, what, the numbers, the deadline and the commands. */
+export function pendingMessage(event: RecoveryEvent, facility: string): { subject: string; text: string } {
+  const what = event.jobId !== null ? `job ${event.jobId}` : `process ${event.pid ?? '?'}`;
+  const ask = event.ask;
+  const subject = `[${facility}] recovery: ${what}${event.user ? ` of ${event.user}` : ''} on ${event.host} is frozen — approve or deny by ${ask?.deadline ?? '?'}`;
+  const metrics = Object.entries(event.metrics)
+    .map(([key, value]) => `  ${key} = ${Number.isInteger(value) ? value : value.toPrecision(4)}`)
+    .join('\n');
+  const lines = [
+    `The recovery watchdog of ${event.host} froze ${what}${event.user ? ` of ${event.user}` : ''} at ${event.at} and asks an operator what to do.`,
+    '',
+    `Rule:        ${event.rule} (${event.severity})`,
+    `Why:         ${event.explanation}`,
+    `Why this one: ${event.victimExplanation}`,
+    `Proposed:    ${ask?.proposed ?? event.action}`,
+    `Deadline:    ${ask?.deadline ?? '?'} — then the node does the configured fallback on its own`,
+    ...(metrics ? ['Numbers:', metrics] : []),
+    '',
+    `Approve: keisan recovery approve ${event.id}`,
+    `Deny:    keisan recovery deny ${event.id} --reason TEXT   (the job is thawed and left alone)`,
+    `All waiting: keisan recovery pending`,
   ];
   return { subject, text: lines.join('\n') };
 }
@@ -120,7 +146,75 @@ export class RecoveryService {
       return saved;
     });
     if (actedOn(event)) await this.afterAction(event, now);
+    if (input.ask) await this.askFollowUp(input, event, owner, now);
     return { id: event.id, event };
+  }
+
+  // ---------------------------------------------------------------------------- ask mode
+
+  /** A pending event opens a decision and tells the operators; a follow-up closes it (timed-out, ended) if still open. */
+  private async askFollowUp(input: RecoveryEventInput, event: RecoveryEvent, owner: string | null, now: Date): Promise<void> {
+    const ask = input.ask!;
+    if (input.outcome === 'pending') {
+      if (await store.findDecisionByKey(this.o.db, ask.key)) return; // a re-sent report
+      await store.insertDecision(this.o.db, event.id, input, ask, owner);
+      await this.tellOperators(event, now);
+      return;
+    }
+    const row = await store.findDecisionByKey(this.o.db, ask.key);
+    if (row && row.state === 'pending' && ask.decision && ask.decision !== 'approved' && ask.decision !== 'denied') {
+      await store.closeDecision(this.o.db, Number(row.id), ask.decision, ask.decidedBy ?? ask.decision, ask.decidedAt ? new Date(ask.decidedAt) : now, null);
+    }
+  }
+
+  /** In-app notice to every operator, e-mail where mail is configured: what is frozen, until when, the commands. */
+  private async tellOperators(event: RecoveryEvent, now: Date): Promise<void> {
+    const message = pendingMessage(event, this.o.facility);
+    for (const op of await store.operators(this.o.db)) {
+      let mailNote = '';
+      if (this.o.mail) {
+        const sent = await this.o.mail.toUser(op.name, op.email, message).catch((error: unknown) => ({ queued: false as const, reason: error instanceof Error ? error.message : String(error) }));
+        if (!sent.queued) mailNote = ` — no e-mail sent: ${sent.reason}`;
+      }
+      await addNotification(this.o.db, op.name, 'recovery', message.subject.replace(/^\[[^\]]*\] /, ''), `${event.explanation}${mailNote} · keisan recovery approve ${event.id} | keisan recovery deny ${event.id}`, now);
+    }
+  }
+
+  /** Victims frozen while an operator decides (operators only). */
+  async pending(actor: Actor): Promise<PendingDecision[]> {
+    if (!this.seesAll(actor)) throw await auditedRefusal(this.o.db, { actor, action: 'recovery.pending', targetType: 'recovery', target: 'pending' }, 'only an operator may see the recovery decisions waiting for an operator', this.o.clock.now());
+    return (await store.listPending(this.o.db, this.o.clock.now())).map(store.toPending);
+  }
+
+  /**
+   * An operator approves (the node performs the proposed action) or denies (the node thaws the
+   * victim and leaves it alone). Once only, and only before the node's deadline: else 409.
+   */
+  async decide(actor: Actor, eventId: number, verdict: 'approve' | 'deny', reason: string | null, via = 'cli'): Promise<PendingDecision> {
+    const now = this.o.clock.now();
+    const action = `recovery.${verdict}`;
+    if (!this.seesAll(actor) && via === 'cli') throw await auditedRefusal(this.o.db, { actor, action, targetType: 'recovery-event', target: String(eventId) }, `only an operator may ${verdict} what the recovery watchdog proposed; ask an operator (keisan recovery pending lists what waits)`, now);
+    const row = await store.findDecisionByEvent(this.o.db, eventId);
+    if (!row) throw notFound('pending recovery decision', eventId);
+    if (row.state !== 'pending') throw conflict(`recovery event ${eventId} was already decided: ${row.state} by ${row.decided_by ?? '?'} at ${row.decided_at ?? '?'}; nothing changed`);
+    if (now.getTime() >= Date.parse(row.deadline)) throw conflict(`recovery event ${eventId} timed out at ${row.deadline}: the node fell back on its own (see keisan recovery events --job ${row.job_id ?? ''}); nothing changed`);
+    const state = verdict === 'approve' ? 'approved' : 'denied';
+    const by = via === 'cli' ? actor.name : `${actor.name} via e-mail link`;
+    await this.o.db.transaction().execute(async (tx) => {
+      if (!(await store.closeDecision(tx, Number(row.id), state, by, now, reason))) throw conflict(`recovery event ${eventId} was decided by someone else a moment ago; nothing changed`);
+      await writeAudit(
+        tx,
+        { actor, action, targetType: row.job_id !== null ? 'job' : 'process', target: row.job_id !== null ? String(row.job_id) : `${row.host}:${row.pid ?? '?'}`, outcome: 'ok', detail: { event: eventId, key: row.key, proposed: row.proposed, via, ...(reason ? { reason } : {}) } },
+        now,
+      );
+    });
+    return store.toPending((await store.findDecisionByEvent(this.o.db, eventId))!);
+  }
+
+  /** What the node polls: the operators' decisions on its pending keys. */
+  async decisionsFor(host: string, keys: string[]): Promise<ServerDecision[]> {
+    const rows = await store.decidedFor(this.o.db, host, keys);
+    return rows.map((r) => ({ key: r.key, decision: r.state as 'approved' | 'denied', by: r.decided_by ?? '?', at: r.decided_at ?? new Date(0).toISOString(), reason: r.reason }));
   }
 
   private async afterAction(event: RecoveryEvent, now: Date): Promise<void> {

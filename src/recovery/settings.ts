@@ -44,6 +44,23 @@ export const recoverySettings = z.strictObject({
   cooldown: duration.default(parseDuration('10s')),
   /** Where evidence files go; relative to the data directory (default recovery/evidence). */
   evidenceDir: z.string().min(1).default('recovery/evidence'),
+  /** Ask mode: how long an operator has to decide, and what happens then (default: the rule's action; 'thaw' lets the job go on). */
+  ask: z
+    .strictObject({
+      timeout: duration.default(parseDuration('5m')),
+      fallback: z.enum([...RULE_ACTIONS, 'thaw']).optional(),
+      /** After a deny the victim is left alone this long (default: for the rest of the job's life). */
+      quiet: duration.optional(),
+      /** Poll the server for decisions this often while something is pending (default 2s). */
+      pollEvery: duration.default(parseDuration('2s')),
+    })
+    .default({ timeout: parseDuration('5m'), pollEvery: parseDuration('2s') }),
+  /** Where operators are told about pending decisions besides in-app and e-mail. */
+  notify: z
+    .strictObject({
+      webhooks: z.array(z.strictObject({ url: z.url(), format: z.enum(['json', 'slack']).default('json') })).default([]),
+    })
+    .default({ webhooks: [] }),
   /** Events kept in memory while the server cannot be reached (oldest dropped beyond it). */
   eventQueue: z.number().int().min(10).max(100_000).default(1000),
 });
@@ -67,6 +84,7 @@ export interface ResolvedRecovery {
   victim: VictimConfig;
   evidenceDir: string;
   eventQueue: number;
+  ask: { timeoutMs: number; fallback: RuleAction | 'thaw' | null; quietMs: number | null; pollMs: number };
   modeOf(rule: Rule): RecoveryMode;
   /** What automatic mode does for a finding of this rule and severity. */
   actionFor(rule: Rule, severity: string): RuleAction;
@@ -93,6 +111,7 @@ export function resolveRecoverySettings(s: RecoverySettings, dataDir: string): R
     victim,
     evidenceDir: path.resolve(dataDir, s.evidenceDir),
     eventQueue: s.eventQueue,
+    ask: { timeoutMs: s.ask.timeout, fallback: s.ask.fallback ?? null, quietMs: s.ask.quiet ?? null, pollMs: s.ask.pollEvery },
     modeOf: (rule) => s.rules[rule]?.mode ?? (rule === 'login-cpu-hog' ? 'observe' : s.mode),
     actionFor: (rule, severity) => {
       const override = s.rules[rule]?.action;

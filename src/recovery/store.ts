@@ -1,11 +1,12 @@
 import type { Kysely, Selectable } from 'kysely';
-import type { Database, RecoveryEventTable } from '../db/schema.ts';
-import type { RecoveryEvent } from './events-model.ts';
-import type { EventAction, EventOutcome, RecoveryEventInput, RecoveryMode, RecoveryTimings, Rule } from './model.ts';
+import type { Database, RecoveryDecisionTable, RecoveryEventTable } from '../db/schema.ts';
+import type { PendingDecision, RecoveryEvent } from './events-model.ts';
+import type { AskFields, EventAction, EventOutcome, RecoveryEventInput, RecoveryMode, RecoveryTimings, Rule } from './model.ts';
 
 /** Database access for recovery events. No rules here: the service decides who sees what. */
 export type Tx = Kysely<Database>;
 export type RecoveryEventRow = Selectable<RecoveryEventTable>;
+export type RecoveryDecisionRow = Selectable<RecoveryDecisionTable>;
 
 export interface EventFilter {
   since?: Date;
@@ -38,6 +39,7 @@ export async function insertEvent(db: Tx, input: RecoveryEventInput, owner: stri
       evidence_path: input.evidencePath,
       error: input.error,
       received_at: receivedAt.toISOString(),
+      ask: input.ask ? JSON.stringify(input.ask) : null,
     })
     .returning('id')
     .executeTakeFirstOrThrow();
@@ -84,5 +86,94 @@ export function toEvent(row: RecoveryEventRow): RecoveryEvent {
     evidencePath: row.evidence_path,
     error: row.error,
     receivedAt: row.received_at,
+    ask: row.ask ? (JSON.parse(row.ask) as AskFields) : null,
   };
+}
+
+// ------------------------------------------------------------------------------ ask mode
+
+export async function insertDecision(db: Tx, eventId: number, input: RecoveryEventInput, ask: AskFields, owner: string | null): Promise<void> {
+  await db
+    .insertInto('recovery_decisions')
+    .values({
+      key: ask.key,
+      event_id: eventId,
+      host: input.host,
+      job_id: input.jobId,
+      pid: input.pid,
+      user_name: owner ?? input.user,
+      rule: input.rule,
+      proposed: ask.proposed,
+      frozen_at: new Date(input.at).toISOString(),
+      deadline: new Date(ask.deadline).toISOString(),
+      state: 'pending',
+      decided_by: null,
+      decided_at: null,
+      reason: null,
+    })
+    .execute();
+}
+
+export async function findDecisionByEvent(db: Tx, eventId: number): Promise<RecoveryDecisionRow | undefined> {
+  return db.selectFrom('recovery_decisions').selectAll().where('event_id', '=', eventId).executeTakeFirst();
+}
+
+export async function findDecisionByKey(db: Tx, key: string): Promise<RecoveryDecisionRow | undefined> {
+  return db.selectFrom('recovery_decisions').selectAll().where('key', '=', key).executeTakeFirst();
+}
+
+/** Closes a pending decision; false when it was no longer pending (someone else decided first). */
+export async function closeDecision(db: Tx, id: number, state: string, by: string, at: Date, reason: string | null): Promise<boolean> {
+  const r = await db
+    .updateTable('recovery_decisions')
+    .set({ state, decided_by: by.slice(0, 255), decided_at: at.toISOString(), reason })
+    .where('id', '=', id)
+    .where('state', '=', 'pending')
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows) === 1;
+}
+
+/** Still pending (the node's deadline not passed), oldest first. */
+export async function listPending(db: Tx, now: Date): Promise<Array<RecoveryDecisionRow & { explanation: string }>> {
+  return db
+    .selectFrom('recovery_decisions as d')
+    .innerJoin('recovery_events as e', 'e.id', 'd.event_id')
+    .selectAll('d')
+    .select('e.explanation')
+    .where('d.state', '=', 'pending')
+    .where('d.deadline', '>', now.toISOString())
+    .orderBy('d.frozen_at', 'asc')
+    .orderBy('d.id', 'asc')
+    .execute();
+}
+
+/** The operators' decisions on these keys of one host (the node polls). */
+export async function decidedFor(db: Tx, host: string, keys: string[]): Promise<RecoveryDecisionRow[]> {
+  if (!keys.length) return [];
+  return db.selectFrom('recovery_decisions').selectAll().where('host', '=', host).where('key', 'in', keys).where('state', 'in', ['approved', 'denied']).execute();
+}
+
+export function toPending(row: RecoveryDecisionRow & { explanation?: string }): PendingDecision {
+  return {
+    id: Number(row.event_id),
+    key: row.key,
+    host: row.host,
+    jobId: row.job_id,
+    pid: row.pid,
+    user: row.user_name,
+    rule: row.rule as Rule,
+    proposed: row.proposed as EventAction,
+    frozenAt: row.frozen_at,
+    deadline: row.deadline,
+    state: row.state as PendingDecision['state'],
+    decidedBy: row.decided_by,
+    decidedAt: row.decided_at,
+    reason: row.reason,
+    explanation: row.explanation ?? '',
+  };
+}
+
+/** Every operator with an account (the in-app notice and e-mail of a pending decision). */
+export async function operators(db: Tx): Promise<Array<{ name: string; email: string | null }>> {
+  return db.selectFrom('users').select(['name', 'email']).where('is_operator', '=', 1).execute();
 }

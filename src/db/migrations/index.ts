@@ -10,6 +10,7 @@ import * as hsm from './0007-hsm.ts';
 import * as hsmContainers from './0009-hsm-containers.ts';
 import * as alerts from './0010-alerts.ts';
 import * as recovery from './0011-recovery.ts';
+import * as recoveryDecisions from './0012-recovery-decisions.ts';
 
 /** Dialect-specific pieces a portable migration needs. */
 export interface MigrationContext {
@@ -34,6 +35,7 @@ const MIGRATIONS: Record<string, KeisanMigration> = {
   '0009-hsm-containers': hsmContainers,
   '0010-alerts': alerts,
   '0011-recovery': recovery,
+  '0012-recovery-decisions': recoveryDecisions,
 };
 
 export class KeisanMigrationProvider implements MigrationProvider {
