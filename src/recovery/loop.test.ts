@@ -20,7 +20,8 @@ import { EventReporter } from './reporter.ts';
 import { recoverySettings, resolveRecoverySettings, type RecoverySettings } from './settings.ts';
 import { spawn } from 'node:child_process';
 import { alive, describeOnRealCgroups, killQuietly, startInJob, testParent, waitUntil } from './testing.ts';
-import { processState } from './actions.ts';
+import { closeJobHandles, jobFrozen, openJobHandles, processState } from './actions.ts';
+import type { ServerDecision } from './ask.ts';
 
 const MiB = 1024 ** 2;
 const quiet = { info: () => {}, warn: () => {}, error: () => {} };
@@ -210,10 +211,10 @@ describeOnRealCgroups('the recovery loop on real cgroups', () => {
   /** Requested CPUs per job (default 1): the job record's facts the loop is given. */
   const requested = new Map<number, number>();
 
-  function startLoop(input: Partial<Record<keyof RecoverySettings, unknown>> = {}): RecoveryLoop {
+  function startLoop(input: Partial<Record<keyof RecoverySettings, unknown>> = {}, decisions?: (keys: string[]) => Promise<ServerDecision[]>): RecoveryLoop {
     const settings = resolveRecoverySettings(recoverySettings.parse({ detectors: { pids: { minPids: 16 } }, evidenceDir, ...input }), '/nonexistent');
     reporter = new EventReporter({ serverUrl: server.url, nodeSecret: 's3cret', backoffMs: 50 });
-    loop = new RecoveryLoop({ tree, settings, host: 'test-node', reporter, logger: quiet, jobInfo: (id) => ({ user: 'alice', uid: 1000, requestedMemBytes: 64 * MiB, requestedCpus: requested.get(id) ?? 1 }) });
+    loop = new RecoveryLoop({ tree, settings, host: 'test-node', reporter, logger: quiet, jobInfo: (id) => ({ user: 'alice', uid: 1000, requestedMemBytes: 64 * MiB, requestedCpus: requested.get(id) ?? 1 }), ...(decisions ? { decisions } : {}) });
     loop.start();
     return loop;
   }
@@ -377,5 +378,71 @@ describeOnRealCgroups('the recovery loop on real cgroups', () => {
     assert.ok(storm.populated(), 'the storm still runs');
     assert.ok(storm.pids().length >= 50);
     await waitUntil('the observed event at the server', () => server.bodies.some((b) => b.jobId === storm.jobId && b.outcome === 'observed'), 5000);
+  });
+
+  // Ask mode: a fork storm (sleepers only, pids.max 64, timeout 30) is frozen; the decision comes from an injected source.
+  const frozenNow = (j: JobCgroup) => {
+    const h = openJobHandles(tree, j.jobId);
+    try {
+      return jobFrozen(h);
+    } finally {
+      closeJobHandles(h);
+    }
+  };
+  for (const verdict of ['approved', 'denied', 'timed-out'] as const) {
+    it(`ask: a storm is frozen and reported pending; ${verdict} → ${verdict === 'denied' ? 'thawed and left alone' : 'killed'}`, async () => {
+      const decided: ServerDecision[] = [];
+      const asked: string[][] = [];
+      const l = startLoop({ mode: 'ask', ask: { timeout: verdict === 'timed-out' ? '1500ms' : '5m', pollEvery: '100ms' } }, async (keys) => {
+        asked.push(keys);
+        return decided.filter((d) => keys.includes(d.key));
+      });
+      const storm = job({ memBytes: 128 * MiB, pidsMax: 64 });
+      startInJob(storm, `timeout 30 sh -c 'while :; do sleep 30 & done'`);
+      await waitUntil('the pending event', () => l.events.some((e) => e.jobId === storm.jobId && e.outcome === 'pending'), 10_000);
+      const p = l.events.find((e) => e.jobId === storm.jobId && e.outcome === 'pending')!;
+      assert.equal(p.mode, 'ask');
+      assert.equal(p.action, 'kill', 'the proposed action');
+      assert.ok(p.ask && p.ask.decision === null && p.ask.proposed === 'kill');
+      assert.ok(p.evidencePath && fs.existsSync(p.evidencePath), 'evidence kept at the freeze');
+      assert.ok(frozenNow(storm), 'frozen while an operator decides');
+      assert.ok(storm.populated());
+      await waitUntil('the loop to ask for decisions', () => asked.some((k) => k.includes(p.ask!.key)), 3000);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.ok(frozenNow(storm) && storm.populated(), 'still frozen: nothing decided');
+      if (verdict !== 'timed-out') decided.push({ key: p.ask.key, decision: verdict, by: 'olga', at: new Date().toISOString(), reason: null });
+      await waitUntil('the follow-up', () => l.events.some((e) => e.ask?.key === p.ask!.key && e.ask.decision !== null && e.outcome !== 'pending'), 5000);
+      const f = l.events.find((e) => e.ask?.key === p.ask!.key && e.ask.decision !== null)!;
+      assert.equal(f.ask!.decision, verdict);
+      assert.equal(f.outcome, 'done', f.error ?? '');
+      if (verdict === 'denied') {
+        assert.equal(f.action, 'thaw');
+        assert.equal(f.ask!.decidedBy, 'olga');
+        assert.ok(!frozenNow(storm) && storm.populated(), 'thawed, running');
+        await new Promise((r) => setTimeout(r, 1500));
+        assert.equal(l.events.filter((e) => e.jobId === storm.jobId && e.outcome === 'pending').length, 1, 'not frozen again');
+        assert.ok(!frozenNow(storm));
+      } else {
+        assert.equal(f.action, 'kill');
+        assert.equal(f.ask!.decidedBy, verdict === 'approved' ? 'olga' : 'timeout');
+        await waitUntil('the storm to be empty', () => !storm.populated(), 5000);
+      }
+      await waitUntil('both events at the server', () => server.bodies.filter((b) => b.ask?.key === p.ask!.key).length === 2, 5000);
+      assert.deepEqual(server.invalid, []);
+      assert.deepEqual(l.pendingKeys(), []);
+    });
+  }
+
+  it('ask: a job that ends while pending closes the pending event', async () => {
+    const l = startLoop({ mode: 'ask', ask: { pollEvery: '100ms' } }, async () => []);
+    const storm = job({ memBytes: 128 * MiB, pidsMax: 64 });
+    startInJob(storm, `timeout 30 sh -c 'while :; do sleep 30 & done'`);
+    await waitUntil('the pending event', () => l.events.some((e) => e.jobId === storm.jobId && e.outcome === 'pending'), 10_000);
+    const p = l.events.find((e) => e.jobId === storm.jobId && e.outcome === 'pending')!;
+    storm.kill(); // the job ends on its own (scancel, walltime): its cgroup goes
+    await waitUntil('the closing event', () => l.events.some((e) => e.ask?.key === p.ask!.key && e.ask.decision === 'ended'), 5000);
+    const f = l.events.find((e) => e.ask?.key === p.ask!.key && e.ask.decision === 'ended')!;
+    assert.equal(f.action, 'none');
+    assert.deepEqual(l.pendingKeys(), []);
   });
 });

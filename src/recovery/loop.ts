@@ -381,7 +381,7 @@ export class RecoveryLoop {
     }
     for (const p of [...this.pending.values()]) {
       if (this.inFlight.has(p.victimKey)) continue;
-      const alive = p.target.kind === 'job' ? sample.jobs.some((j) => j.jobId === (p.target as { jobId: number }).jobId) : processState(p.target.pid) !== null;
+      const alive = p.target.kind === 'job' ? this.jobAlive(sample, p.target.jobId) : processState(p.target.pid) !== null;
       const r = resolvePending(p, { nowMs, victimAlive: alive, decision: this.decided.get(p.key) ?? null });
       if (r.kind === 'wait') continue;
       this.pending.delete(p.key);
@@ -416,6 +416,16 @@ export class RecoveryLoop {
       }
     }
     await this.act(p.finding, p.victim, r.action as RuleAction, event, performance.now(), nowMs);
+  }
+
+  /** A job still there with processes in it (a frozen one counts). */
+  private jobAlive(sample: Sample, jobId: number): boolean {
+    if (!sample.jobs.some((j) => j.jobId === jobId)) return false;
+    try {
+      return this.o.tree.job(jobId).populated();
+    } catch {
+      return false;
+    }
   }
 
   private async resume(victim: Candidate): Promise<void> {
