@@ -83,3 +83,58 @@ describe('keisan recovery events', () => {
     assert.match(expectCode(await runKeisan(bob, ['recovery', 'events', '--since', 'soon']), 2).stderr, /since: 'soon' is not a duration/);
   });
 });
+
+/** `keisan recovery pending|approve|deny`: the real CLI against a listening server. */
+describe('keisan recovery pending, approve, deny', () => {
+  const scratch = mkdtempSync(path.join(tmpdir(), 'keisan-recovery-ask-cli-'));
+  const olga = path.join(scratch, 'olga');
+  const bob = path.join(scratch, 'bob');
+  let db: Db;
+  let app: KeisanApp;
+  const ids: number[] = [];
+
+  before(async () => {
+    db = openDatabase('sqlite::memory:');
+    await migrateToLatest(db);
+    app = await buildApp({ settings: parseSettings({ accounts: { passwordHash: { cost: 1024 } } }, 'test'), db, nodeSecret: 'secret' });
+    const { accounts } = app.keisan;
+    await seedOperator(accounts);
+    await accounts.createUser(SYSTEM_ACTOR, { name: 'bob', primarySubgroup: 'staff', password: 'bob password' });
+    const url = await app.listen({ host: '127.0.0.1', port: 0 });
+    expectCode(await runKeisan(olga, ['login', 'olga', '--password-stdin', '--server', url], 'olga password\n'), 0);
+    expectCode(await runKeisan(bob, ['login', 'bob', '--password-stdin', '--server', url], 'bob password\n'), 0);
+    const now = Date.now();
+    for (const [i, key] of ['1a1c2d3e-4a5b-4c6d-8e7f-9a0b1c2d3e4f', '2a1c2d3e-4a5b-4c6d-8e7f-9a0b1c2d3e4f'].entries()) {
+      const payload = killInput({ at: new Date(now - 90_000).toISOString(), jobId: 42 + i, mode: 'ask', outcome: 'pending', timings: null, ask: { key, deadline: new Date(now + 5 * 60_000).toISOString(), proposed: 'kill', decision: null, decidedBy: null, decidedAt: null, reason: null } });
+      const response = await app.inject({ method: 'POST', url: '/api/recovery/events', headers: { authorization: 'Node secret' }, payload });
+      assert.equal(response.statusCode, 200, response.body);
+      ids.push((response.json() as { id: number }).id);
+    }
+  });
+  after(async () => {
+    await app?.close();
+    await db?.close();
+    rmSync(scratch, { recursive: true, force: true });
+  });
+
+  it('lists what waits, approves and denies once; users are refused; --json for scripts', async () => {
+    const lines = expectCode(await runKeisan(olga, ['recovery', 'pending']), 0).stdout.trim().split('\n');
+    assert.match(lines[0] ?? '', /^ID +HOST +JOB\/PID +USER +RULE +FROZEN FOR +DEADLINE +PROPOSED *$/);
+    assert.match(lines[1] ?? '', new RegExp(`^${ids[0]} +node1 +job 42 +alice +memory-limit +9\\d s +\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d +kill *$`));
+    assert.equal(lines.length, 3);
+    assert.match(expectCode(await runKeisan(bob, ['recovery', 'pending']), 1).stderr, /only an operator may see the recovery decisions/);
+    assert.match(expectCode(await runKeisan(bob, ['recovery', 'approve', String(ids[0])]), 1).stderr, /only an operator may approve/);
+
+    assert.match(expectCode(await runKeisan(olga, ['recovery', 'approve', String(ids[0])]), 0).stdout, /^approved: node1 will kill job 42 at its next poll/);
+    assert.match(expectCode(await runKeisan(olga, ['recovery', 'deny', String(ids[0])]), 1).stderr, new RegExp(`recovery event ${ids[0]} was already decided: approved by olga`));
+    assert.match(expectCode(await runKeisan(olga, ['recovery', 'deny', String(ids[1]), '--reason', 'expected peak']), 0).stdout, /^denied: node1 will thaw job 43 and leave it alone/);
+    assert.deepEqual(JSON.parse(expectCode(await runKeisan(olga, ['recovery', 'pending', '--json']), 0).stdout), []);
+    assert.match(expectCode(await runKeisan(olga, ['recovery', 'pending']), 0).stdout, /\(nothing waits for a decision\)/);
+    const shown = expectCode(await runKeisan(olga, ['recovery', 'event', String(ids[1])]), 0).stdout;
+    assert.match(shown, /^outcome +pending$/m);
+    assert.match(shown, /^decision +denied by olga at \d{4}-/m);
+    assert.match(shown, /^reason +expected peak$/m);
+    assert.match(expectCode(await runKeisan(olga, ['recovery', 'approve', 'x']), 2).stderr, /'x' is not a recovery event id/);
+  });
+});
+

@@ -264,6 +264,12 @@ export class RecoveryService {
   async get(actor: Actor, id: number): Promise<RecoveryEvent> {
     const row = await store.findEvent(this.o.db, id);
     if (!row || (!this.seesAll(actor) && row.user_name !== actor.name)) throw notFound('recovery event', id);
-    return store.toEvent(row);
+    const event = store.toEvent(row);
+    // A pending event shows how it was decided since (the decision row of its key).
+    if (event.ask && event.ask.decision === null) {
+      const d = await store.findDecisionByKey(this.o.db, event.ask.key);
+      if (d && d.state !== 'pending') event.ask = { ...event.ask, decision: d.state as NonNullable<typeof event.ask.decision>, decidedBy: d.decided_by, decidedAt: d.decided_at, reason: d.reason };
+    }
+    return event;
   }
 }
