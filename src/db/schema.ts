@@ -131,6 +131,7 @@ export interface Database {
   alert_notifications: AlertNotificationTable;
   recovery_events: RecoveryEventTable;
   recovery_decisions: RecoveryDecisionTable;
+  recovery_decision_links: RecoveryDecisionLinkTable;
 }
 
 export interface QueueTable {
@@ -573,4 +574,18 @@ export interface RecoveryDecisionTable {
   decided_by: string | null;
   decided_at: string | null;
   reason: string | null;
+}
+
+/** A one-use link that decides a pending recovery event without a login (sent to one operator). */
+export interface RecoveryDecisionLinkTable {
+  id: Generated<number>;
+  decision_id: number;
+  /** SHA-256 hex of the random token in the link */
+  token_hash: string;
+  /** The operator the decision is recorded for */
+  operator: string;
+  /** Where the link was sent: an e-mail address, a webhook, or the in-app notice */
+  address: string;
+  expires_at: string;
+  used_at: string | null;
 }

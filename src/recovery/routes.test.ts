@@ -192,6 +192,8 @@ describeWithSmtp('recovery events over the API', () => {
       const mail = await smtp.waitFor((m) => m.rcptTo.includes(opMail) && m.subject.includes(`job ${job} `));
       assert.match(mail.text, new RegExp(`Approve: keisan recovery approve ${id}`));
       assert.match(mail.text, /Proposed: +kill/);
+      const link = /Or decide in a browser \(one use, until the deadline; no login\): \S+(\/recovery\/decide\/[A-Za-z0-9_-]{43})\b/.exec(mail.text)?.[1];
+      assert.ok(link, mail.text);
       const alice = await as('alice');
       assert.deepEqual((await alice('GET', '/api/notifications')).body, [], 'the owner is told when something is done, not while operators decide');
 
@@ -211,6 +213,20 @@ describeWithSmtp('recovery events over the API', () => {
       };
       assert.deepEqual((await poll()).body, [], 'nothing decided yet');
       assert.equal((await app.inject({ method: 'GET', url: `/api/recovery/decisions?host=node1&keys=${key}` })).statusCode, 401);
+
+      // The link's page: GET shows and never decides; no login, no script.
+      const shownPage = await app.inject({ method: 'GET', url: link });
+      assert.equal(shownPage.statusCode, 200);
+      assert.match(shownPage.headers['content-type'] as string, /^text\/html/);
+      assert.match(shownPage.body, new RegExp(`job ${job} of alice`));
+      assert.match(shownPage.body, /memory-limit \(act\)/);
+      assert.match(shownPage.body, /<form method="post"[^>]*><input type="hidden" name="verdict" value="approve">/);
+      assert.match(shownPage.body, /value="deny"/);
+      assert.doesNotMatch(shownPage.body, /<script/i);
+      assert.equal((await app.inject({ method: 'GET', url: link })).statusCode, 200, 'a GET never decides (nor uses the link)');
+      assert.equal((await app.inject({ method: 'GET', url: '/recovery/decide/' + 'A'.repeat(43) })).statusCode, 404);
+      assert.equal((await app.inject({ method: 'POST', url: link, headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'verdict=explode' })).statusCode, 400);
+      assert.deepEqual((await poll()).body, [], 'nothing decided by GETs or a bad form');
 
       clock.advance(60_000);
       const approved = await olga('POST', `/api/recovery/events/${id}/approve`);
@@ -247,6 +263,27 @@ describeWithSmtp('recovery events over the API', () => {
       assert.equal(closed.status, 409);
       assert.match(closed.body.error!.message, /already decided: timed-out by timeout/);
       assert.equal((await olga('POST', '/api/recovery/events/999999/approve')).status, 404);
+      // The first link now answers 409: its event was decided.
+      const stale = await app.inject({ method: 'POST', url: link, headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'verdict=deny' });
+      assert.equal(stale.statusCode, 409);
+      assert.match(stale.body, new RegExp(`recovery event ${id} was already decided: approved by olga`));
+
+      // A third pending event decided through oscar's e-mail link: audited with the address; the link is one-use.
+      const key3 = '8f1c2d3e-4a5b-4c6d-8e7f-9a0b1c2d3e4f';
+      const id3 = (await report(killInput({ jobId: job, mode: 'ask', outcome: 'pending', timings: null, ask: { ...ask, key: key3, deadline: '2026-11-23T09:00:00.000Z' } }))).body.id!;
+      const mail3 = await smtp.waitFor((m) => m.rcptTo.includes(opMail) && m.text.includes(`keisan recovery approve ${id3}`));
+      const link3 = /(\/recovery\/decide\/[A-Za-z0-9_-]{43})\b/.exec(mail3.text)![1]!;
+      const denied = await app.inject({ method: 'POST', url: link3, headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'verdict=deny' });
+      assert.equal(denied.statusCode, 200, denied.body);
+      assert.match(denied.body, new RegExp(`Denied: node1 will thaw job ${job}`));
+      assert.match(denied.body, /Recorded as operator oscar via e-mail link/);
+      const again3 = await app.inject({ method: 'POST', url: link3, headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'verdict=approve' });
+      assert.equal(again3.statusCode, 409);
+      assert.match(again3.body, /this decision link was used at/);
+      const polled = await app.inject({ method: 'GET', url: `/api/recovery/decisions?host=node1&keys=${key3}`, headers: { authorization: 'Node node-secret' } });
+      assert.deepEqual((polled.json() as { decision: string; by: string }[]).map((d) => [d.decision, d.by]), [['denied', 'operator oscar via e-mail link']]);
+      const viaLink = (await app.keisan.accounts.audit(SYSTEM_ACTOR, { action: 'recovery.deny' })).filter((a) => a.detail.event === id3);
+      assert.deepEqual(viaLink.map((a) => [a.actor, a.outcome, a.detail.via, a.detail.address]), [['oscar', 'ok', 'e-mail link', opMail]]);
     });
   });
 });

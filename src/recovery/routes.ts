@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { serverUrlOf } from '../lib/config.ts';
+import { KeisanError } from '../lib/errors.ts';
 import { authOf } from '../server/auth.ts';
 import type { ServerContext } from '../server/context.ts';
 import { commonErrors, errorResponse, type ZodApp } from '../server/types.ts';
@@ -8,6 +10,7 @@ import { recoveryEventInputSchema } from './model.ts';
 /** Recovery events: the watchdogs report with the node secret; users and operators read. */
 export function registerRecoveryRoutes(app: ZodApp, ctx: ServerContext): void {
   const tags = ['recovery'];
+  ctx.recovery.configureAsk({ publicUrl: serverUrlOf(ctx.settings), webhooks: ctx.settings.recovery.notify.webhooks });
   app.post(
     '/api/recovery/events',
     {
@@ -105,4 +108,71 @@ export function registerRecoveryRoutes(app: ZodApp, ctx: ServerContext): void {
     },
     async (request) => ctx.recovery.decisionsFor(request.query.host, request.query.keys.split(',').filter(Boolean).slice(0, 500)),
   );
+  // The one-use decision link of an operator's e-mail or notice: a small HTML page, no login, no
+  // JavaScript. GET only shows; the two buttons POST.
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => done(null, Object.fromEntries(new URLSearchParams(String(body)))));
+  const tokenParams = z.object({ token: z.string().max(200) }).strict();
+  app.get('/recovery/decide/:token', { config: { public: true }, schema: { hide: true, params: tokenParams } }, async (request, reply) => {
+    reply.header('cache-control', 'no-store').header('referrer-policy', 'no-referrer').type('text/html; charset=utf-8');
+    try {
+      const { decision: d, event } = await ctx.recovery.linkView(request.params.token);
+      const what = d.jobId !== null ? `job ${d.jobId}` : `process ${d.pid ?? '?'}`;
+      const rows: Array<[string, string]> = [
+        ['Host', d.host],
+        ['Frozen', `${what}${d.user ? ` of ${d.user}` : ''} at ${d.frozenAt}`],
+        ['Rule', `${event.rule} (${event.severity})`],
+        ['Why', event.explanation],
+        ['Why this one', event.victimExplanation],
+        ['Approve does', d.proposed],
+        ['Deny does', 'thaw it and leave it alone'],
+        ['Deadline', `${d.deadline} (then the node falls back on its own)`],
+        ...Object.entries(event.metrics).map(([k, v]): [string, string] => [k, String(v)]),
+      ];
+      const action = `/recovery/decide/${encodeURIComponent(request.params.token)}`;
+      return page(
+        `Recovery: ${what} on ${d.host} waits for a decision`,
+        `<table>${rows.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`).join('')}</table>
+<form method="post" action="${esc(action)}"><input type="hidden" name="verdict" value="approve"><button type="submit">Approve: ${esc(d.proposed)} ${esc(what)}</button></form>
+<form method="post" action="${esc(action)}"><input type="hidden" name="verdict" value="deny"><button type="submit">Deny: thaw ${esc(what)}</button></form>
+<p>This link works once, until the deadline.</p>`,
+      );
+    } catch (error) {
+      return linkError(reply, error);
+    }
+  });
+  app.post('/recovery/decide/:token', { config: { public: true }, schema: { hide: true, params: tokenParams } }, async (request, reply) => {
+    reply.header('cache-control', 'no-store').header('referrer-policy', 'no-referrer').type('text/html; charset=utf-8');
+    const verdict = (request.body as Record<string, string> | undefined)?.verdict;
+    if (verdict !== 'approve' && verdict !== 'deny') {
+      reply.code(400);
+      return page('Nothing decided', '<p>The form did not say approve or deny. Open the link again and press one of the two buttons.</p>');
+    }
+    try {
+      const d = await ctx.recovery.decideByLink(request.params.token, verdict);
+      const what = d.jobId !== null ? `job ${d.jobId}` : `process ${d.pid ?? '?'}`;
+      return page(
+        verdict === 'approve' ? `Approved: ${d.host} will ${d.proposed} ${what}` : `Denied: ${d.host} will thaw ${what}`,
+        `<p>Recorded as ${esc(d.decidedBy ?? '?')} at ${esc(d.decidedAt ?? '?')}. The node acts at its next poll (a few seconds).</p>`,
+      );
+    } catch (error) {
+      return linkError(reply, error);
+    }
+  });
 }
+
+function esc(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+function page(title: string, body: string): string {
+  return `<!doctype html><html><head><meta charset="utf-8"><meta name="robots" content="noindex"><title>${esc(title)}</title></head><body><h1>${esc(title)}</h1>${body}</body></html>\n`;
+}
+
+function linkError(reply: { code(n: number): unknown }, error: unknown): string {
+  if (!(error instanceof KeisanError)) throw error;
+  const status = error.code === 'NOT_FOUND' ? 404 : error.code === 'CONFLICT' ? 409 : 400;
+  reply.code(status);
+  const text = error.code === 'NOT_FOUND' ? 'This decision link is not known: it may be mistyped. Use keisan recovery pending instead.' : error.message;
+  return page('Nothing decided', `<p>${esc(text)}</p>`);
+}
+

@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
 import { auditedRefusal, writeAudit } from '../accounts/audit.ts';
@@ -9,6 +10,7 @@ import type { Database } from '../db/schema.ts';
 import type { Clock } from '../lib/clock.ts';
 import { conflict, invalidInput, notFound } from '../lib/errors.ts';
 import { parseDuration } from '../lib/units.ts';
+import { postJson } from '../monitor/alerts/notify.ts';
 import type { UserMail } from '../monitor/service.ts';
 import type { ServerDecision } from './ask.ts';
 import { ACTED_ON, type EventQuery, type PendingDecision, type RecoveryEvent } from './events-model.ts';
@@ -67,7 +69,7 @@ export function ownerMessage(event: RecoveryEvent, facility: string): { subject:
 }
 
 /** What the operators read when a node asks: who, what, the numbers, the deadline and the commands. */
-export function pendingMessage(event: RecoveryEvent, facility: string): { subject: string; text: string } {
+export function pendingMessage(event: RecoveryEvent, facility: string, link: string | null = null): { subject: string; text: string } {
   const what = event.jobId !== null ? `job ${event.jobId}` : `process ${event.pid ?? '?'}`;
   const ask = event.ask;
   const subject = `[${facility}] recovery: ${what}${event.user ? ` of ${event.user}` : ''} on ${event.host} is frozen — approve or deny by ${ask?.deadline ?? '?'}`;
@@ -87,8 +89,13 @@ export function pendingMessage(event: RecoveryEvent, facility: string): { subjec
     `Approve: keisan recovery approve ${event.id}`,
     `Deny:    keisan recovery deny ${event.id} --reason TEXT   (the job is thawed and left alone)`,
     `All waiting: keisan recovery pending`,
+    ...(link ? ['', `Or decide in a browser (one use, until the deadline; no login): ${link}`] : []),
   ];
   return { subject, text: lines.join('\n') };
+}
+
+function tokenHash(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
 }
 
 /** Where --since starts: a duration back from now (1h) or an ISO time. */
@@ -113,8 +120,22 @@ export function sinceOf(text: string, now: Date): Date {
  */
 export class RecoveryService {
   private readonly listeners: RecoveryActionListener[] = [];
+  /** Ask mode: the public URL for decision links and the webhooks to tell (registerRecoveryRoutes sets them from keisan.yaml). */
+  private ask: { publicUrl: string | null; webhooks: Array<{ url: string; format: 'json' | 'slack' }> } = { publicUrl: null, webhooks: [] };
 
   constructor(private readonly o: RecoveryServiceOptions) {}
+
+  configureAsk(ask: { publicUrl: string | null; webhooks: Array<{ url: string; format: 'json' | 'slack' }> }): void {
+    this.ask = ask;
+  }
+
+  /** A new one-use link for one recipient; null when no public URL is known. */
+  private async newLink(decisionId: number, operator: string, address: string, expiresAt: string): Promise<string | null> {
+    if (!this.ask.publicUrl) return null;
+    const token = randomBytes(32).toString('base64url');
+    await store.insertLink(this.o.db, decisionId, tokenHash(token), operator, address, expiresAt);
+    return `${this.ask.publicUrl}/recovery/decide/${token}`;
+  }
 
   /** Registers the incident hook (the incidents room); by default only a log line is written. */
   onAction(listener: RecoveryActionListener): void {
@@ -158,7 +179,8 @@ export class RecoveryService {
     if (input.outcome === 'pending') {
       if (await store.findDecisionByKey(this.o.db, ask.key)) return; // a re-sent report
       await store.insertDecision(this.o.db, event.id, input, ask, owner);
-      await this.tellOperators(event, now);
+      const row = (await store.findDecisionByKey(this.o.db, ask.key))!;
+      await this.tellOperators(event, Number(row.id), row.deadline, now);
       return;
     }
     const row = await store.findDecisionByKey(this.o.db, ask.key);
@@ -167,16 +189,30 @@ export class RecoveryService {
     }
   }
 
-  /** In-app notice to every operator, e-mail where mail is configured: what is frozen, until when, the commands. */
-  private async tellOperators(event: RecoveryEvent, now: Date): Promise<void> {
-    const message = pendingMessage(event, this.o.facility);
+  /**
+   * In-app notice to every operator, e-mail where mail is configured, and the webhooks of
+   * recovery.notify: what is frozen, until when, the commands, and a one-use decision link each.
+   */
+  private async tellOperators(event: RecoveryEvent, decisionId: number, deadline: string, now: Date): Promise<void> {
     for (const op of await store.operators(this.o.db)) {
+      const address = op.email ?? `in-app notice of ${op.name}`;
+      const link = await this.newLink(decisionId, op.name, address, deadline);
+      const message = pendingMessage(event, this.o.facility, link);
       let mailNote = '';
       if (this.o.mail) {
         const sent = await this.o.mail.toUser(op.name, op.email, message).catch((error: unknown) => ({ queued: false as const, reason: error instanceof Error ? error.message : String(error) }));
         if (!sent.queued) mailNote = ` — no e-mail sent: ${sent.reason}`;
       }
       await addNotification(this.o.db, op.name, 'recovery', message.subject.replace(/^\[[^\]]*\] /, ''), `${event.explanation}${mailNote} · keisan recovery approve ${event.id} | keisan recovery deny ${event.id}`, now);
+    }
+    for (const hook of this.ask.webhooks) {
+      const link = await this.newLink(decisionId, 'webhook', `webhook ${new URL(hook.url).host}`, deadline);
+      const message = pendingMessage(event, this.o.facility, link);
+      const body =
+        hook.format === 'slack'
+          ? { text: message.subject, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: message.text.slice(0, 3000) } }] }
+          : { kind: 'recovery.pending', facility: this.o.facility, event, deadline, approve: `keisan recovery approve ${event.id}`, deny: `keisan recovery deny ${event.id}`, link, subject: message.subject, text: message.text };
+      await postJson(hook.url, body, {}, 5000).catch((error: unknown) => this.o.logger.warn({ err: error, url: hook.url, event: event.id }, 'recovery: a pending-decision webhook failed'));
     }
   }
 
@@ -190,21 +226,56 @@ export class RecoveryService {
    * An operator approves (the node performs the proposed action) or denies (the node thaws the
    * victim and leaves it alone). Once only, and only before the node's deadline: else 409.
    */
-  async decide(actor: Actor, eventId: number, verdict: 'approve' | 'deny', reason: string | null, via = 'cli'): Promise<PendingDecision> {
+  async decide(actor: Actor, eventId: number, verdict: 'approve' | 'deny', reason: string | null): Promise<PendingDecision> {
     const now = this.o.clock.now();
-    const action = `recovery.${verdict}`;
-    if (!this.seesAll(actor) && via === 'cli') throw await auditedRefusal(this.o.db, { actor, action, targetType: 'recovery-event', target: String(eventId) }, `only an operator may ${verdict} what the recovery watchdog proposed; ask an operator (keisan recovery pending lists what waits)`, now);
+    if (!this.seesAll(actor)) throw await auditedRefusal(this.o.db, { actor, action: `recovery.${verdict}`, targetType: 'recovery-event', target: String(eventId) }, `only an operator may ${verdict} what the recovery watchdog proposed; ask an operator (keisan recovery pending lists what waits)`, now);
     const row = await store.findDecisionByEvent(this.o.db, eventId);
     if (!row) throw notFound('pending recovery decision', eventId);
+    return this.close(actor, row, verdict, reason, 'cli', null, now);
+  }
+
+  /** What a decision link shows (GET never decides): the pending decision and its event; 409 when used, expired or decided. */
+  async linkView(token: string): Promise<{ decision: PendingDecision; event: RecoveryEvent }> {
+    const { row } = await this.linkRow(token);
+    const event = store.toEvent((await store.findEvent(this.o.db, Number(row.event_id)))!);
+    return { decision: store.toPending({ ...row, explanation: event.explanation }), event };
+  }
+
+  /** A decision through a one-use link (no login): recorded as "<operator> via e-mail link", with the address. */
+  async decideByLink(token: string, verdict: 'approve' | 'deny'): Promise<PendingDecision> {
+    const now = this.o.clock.now();
+    const { link, row } = await this.linkRow(token);
+    if (!(await store.useLink(this.o.db, Number(link.id), now))) throw conflict('this decision link was used already; nothing changed (keisan recovery pending shows what still waits)');
+    const actor: Actor = { ...SYSTEM_ACTOR, name: link.operator.slice(0, 64) };
+    return this.close(actor, row, verdict, null, 'e-mail link', link.address, now);
+  }
+
+  private async linkRow(token: string): Promise<{ link: store.RecoveryDecisionLinkRow; row: store.RecoveryDecisionRow }> {
+    const link = /^[A-Za-z0-9_-]{43}$/.test(token) ? await store.findLink(this.o.db, tokenHash(token)) : undefined;
+    if (!link) throw notFound('decision link', 'given');
+    if (link.used_at !== null) throw conflict(`this decision link was used at ${link.used_at}; nothing changed`);
+    const row = (await store.findDecisionById(this.o.db, Number(link.decision_id)))!;
+    this.refuseClosed(row, this.o.clock.now());
+    return { link, row };
+  }
+
+  private refuseClosed(row: store.RecoveryDecisionRow, now: Date): void {
+    const eventId = Number(row.event_id);
     if (row.state !== 'pending') throw conflict(`recovery event ${eventId} was already decided: ${row.state} by ${row.decided_by ?? '?'} at ${row.decided_at ?? '?'}; nothing changed`);
     if (now.getTime() >= Date.parse(row.deadline)) throw conflict(`recovery event ${eventId} timed out at ${row.deadline}: the node fell back on its own (see keisan recovery events --job ${row.job_id ?? ''}); nothing changed`);
+  }
+
+  private async close(actor: Actor, row: store.RecoveryDecisionRow, verdict: 'approve' | 'deny', reason: string | null, via: 'cli' | 'e-mail link', address: string | null, now: Date): Promise<PendingDecision> {
+    const eventId = Number(row.event_id);
+    const action = `recovery.${verdict}`;
+    this.refuseClosed(row, now);
     const state = verdict === 'approve' ? 'approved' : 'denied';
-    const by = via === 'cli' ? actor.name : `${actor.name} via e-mail link`;
+    const by = via === 'cli' ? actor.name : `operator ${actor.name} via e-mail link`;
     await this.o.db.transaction().execute(async (tx) => {
       if (!(await store.closeDecision(tx, Number(row.id), state, by, now, reason))) throw conflict(`recovery event ${eventId} was decided by someone else a moment ago; nothing changed`);
       await writeAudit(
         tx,
-        { actor, action, targetType: row.job_id !== null ? 'job' : 'process', target: row.job_id !== null ? String(row.job_id) : `${row.host}:${row.pid ?? '?'}`, outcome: 'ok', detail: { event: eventId, key: row.key, proposed: row.proposed, via, ...(reason ? { reason } : {}) } },
+        { actor, action, targetType: row.job_id !== null ? 'job' : 'process', target: row.job_id !== null ? String(row.job_id) : `${row.host}:${row.pid ?? '?'}`, outcome: 'ok', detail: { event: eventId, key: row.key, proposed: row.proposed, via, ...(address ? { address } : {}), ...(reason ? { reason } : {}) } },
         now,
       );
     });

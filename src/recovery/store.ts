@@ -1,5 +1,5 @@
 import type { Kysely, Selectable } from 'kysely';
-import type { Database, RecoveryDecisionTable, RecoveryEventTable } from '../db/schema.ts';
+import type { Database, RecoveryDecisionLinkTable, RecoveryDecisionTable, RecoveryEventTable } from '../db/schema.ts';
 import type { PendingDecision, RecoveryEvent } from './events-model.ts';
 import type { AskFields, EventAction, EventOutcome, RecoveryEventInput, RecoveryMode, RecoveryTimings, Rule } from './model.ts';
 
@@ -176,4 +176,26 @@ export function toPending(row: RecoveryDecisionRow & { explanation?: string }): 
 /** Every operator with an account (the in-app notice and e-mail of a pending decision). */
 export async function operators(db: Tx): Promise<Array<{ name: string; email: string | null }>> {
   return db.selectFrom('users').select(['name', 'email']).where('is_operator', '=', 1).execute();
+}
+
+// ------------------------------------------------------------------------------ decision links
+
+export type RecoveryDecisionLinkRow = Selectable<RecoveryDecisionLinkTable>;
+
+export async function insertLink(db: Tx, decisionId: number, tokenHash: string, operator: string, address: string, expiresAt: string): Promise<void> {
+  await db.insertInto('recovery_decision_links').values({ decision_id: decisionId, token_hash: tokenHash, operator, address: address.slice(0, 512), expires_at: expiresAt, used_at: null }).execute();
+}
+
+export async function findLink(db: Tx, tokenHash: string): Promise<RecoveryDecisionLinkRow | undefined> {
+  return db.selectFrom('recovery_decision_links').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst();
+}
+
+/** Marks a link used; false when it was used already. */
+export async function useLink(db: Tx, id: number, at: Date): Promise<boolean> {
+  const r = await db.updateTable('recovery_decision_links').set({ used_at: at.toISOString() }).where('id', '=', id).where('used_at', 'is', null).executeTakeFirst();
+  return Number(r.numUpdatedRows) === 1;
+}
+
+export async function findDecisionById(db: Tx, id: number): Promise<RecoveryDecisionRow | undefined> {
+  return db.selectFrom('recovery_decisions').selectAll().where('id', '=', id).executeTakeFirst();
 }

@@ -23,6 +23,18 @@ export async function up(db: Kysely<unknown>, { idColumn }: MigrationContext): P
     .addColumn('decided_at', 'varchar(30)')
     .addColumn('reason', 'text')
     .execute();
+  // One-use decision links sent to operators (e-mail, in-app, webhooks): only the SHA-256 of the
+  // 256-bit random token is kept; the link expires at the decision's deadline.
+  await db.schema
+    .createTable('recovery_decision_links')
+    .addColumn('id', idColumn.type, idColumn.build)
+    .addColumn('decision_id', 'integer', (c) => c.notNull())
+    .addColumn('token_hash', 'varchar(64)', (c) => c.notNull().unique())
+    .addColumn('operator', 'varchar(255)', (c) => c.notNull())
+    .addColumn('address', 'varchar(512)', (c) => c.notNull())
+    .addColumn('expires_at', 'varchar(30)', (c) => c.notNull())
+    .addColumn('used_at', 'varchar(30)')
+    .execute();
   // The ask fields of an event (JSON: key, deadline, proposed, decision, decidedBy, decidedAt, reason).
   await db.schema.alterTable('recovery_events').addColumn('ask', 'text').execute();
   await db.schema.createIndex('recovery_decisions_event').on('recovery_decisions').column('event_id').execute();
