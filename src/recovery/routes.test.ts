@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, afterEach, before, beforeEach, it } from 'node:test';
@@ -285,5 +287,48 @@ describeWithSmtp('recovery events over the API', () => {
       const viaLink = (await app.keisan.accounts.audit(SYSTEM_ACTOR, { action: 'recovery.deny' })).filter((a) => a.detail.event === id3);
       assert.deepEqual(viaLink.map((a) => [a.actor, a.outcome, a.detail.via, a.detail.address]), [['oscar', 'ok', 'e-mail link', opMail]]);
     });
+
+    it('ask mode: the webhooks of recovery.notify get the pending event with the commands and a link (generic JSON and Slack-compatible)', async () => {
+      const got: Array<{ url: string; body: Record<string, unknown> }> = [];
+      const hooks = http.createServer((req, res) => {
+        let text = '';
+        req.on('data', (c: Buffer) => (text += c.toString()));
+        req.on('end', () => {
+          got.push({ url: req.url ?? '', body: JSON.parse(text) as Record<string, unknown> });
+          res.writeHead(200).end('ok');
+        });
+      });
+      await new Promise<void>((resolve) => hooks.listen(0, '127.0.0.1', resolve));
+      const port = (hooks.address() as AddressInfo).port;
+      const settings = parseSettings(
+        { facility: { name: 'Testlab' }, server: { url: 'https://keisan.example.org' }, accounts: { passwordHash: { cost: 1024 } }, recovery: { notify: { webhooks: [{ url: `http://127.0.0.1:${port}/json` }, { url: `http://127.0.0.1:${port}/slack`, format: 'slack' }] } } },
+        'test',
+      );
+      const db2 = await database.open();
+      const app2 = await buildApp({ settings, db: db2, nodeSecret: 'node-secret', clock });
+      try {
+        const ask = { key: '9f1c2d3e-4a5b-4c6d-8e7f-9a0b1c2d3e4f', deadline: '2026-11-23T08:05:00.000Z', proposed: 'kill' as const, decision: null, decidedBy: null, decidedAt: null, reason: null };
+        const r = await app2.inject({ method: 'POST', url: '/api/recovery/events', headers: { authorization: 'Node node-secret' }, payload: killInput({ mode: 'ask', outcome: 'pending', timings: null, ask }) });
+        assert.equal(r.statusCode, 200, r.body);
+        const id = (r.json() as { id: number }).id;
+        assert.deepEqual(got.map((g) => g.url).sort(), ['/json', '/slack']);
+        const json = got.find((g) => g.url === '/json')!.body;
+        assert.equal(json.kind, 'recovery.pending');
+        assert.equal(json.approve, `keisan recovery approve ${id}`);
+        assert.equal(json.deny, `keisan recovery deny ${id}`);
+        assert.match(String(json.link), /^https:\/\/keisan\.example\.org\/recovery\/decide\/[A-Za-z0-9_-]{43}$/);
+        const slack = got.find((g) => g.url === '/slack')!.body as { text: string; blocks: Array<{ text: { text: string } }> };
+        assert.match(slack.text, /job 42 of alice on node1 is frozen/);
+        assert.match(slack.blocks[0]!.text.text, new RegExp(`keisan recovery deny ${id}`));
+        assert.match(slack.blocks[0]!.text.text, /https:\/\/keisan\.example\.org\/recovery\/decide\//);
+        assert.notEqual(/decide\/(\S+)/.exec(slack.blocks[0]!.text.text)![1], String(json.link).split('/').pop(), 'one link per recipient');
+      } finally {
+        await app2.close();
+        await db2.dispose();
+        hooks.closeAllConnections();
+        await new Promise<void>((resolve) => hooks.close(() => resolve()));
+      }
+    });
   });
 });
+
