@@ -197,7 +197,9 @@ describeWithSmtp('recovery events over the API', () => {
       const link = /Or decide in a browser \(one use, until the deadline; no login\): \S+(\/recovery\/decide\/[A-Za-z0-9_-]{43})\b/.exec(mail.text)?.[1];
       assert.ok(link, mail.text);
       const alice = await as('alice');
-      assert.deepEqual((await alice('GET', '/api/notifications')).body, [], 'the owner is told when something is done, not while operators decide');
+      const told = (await alice('GET', '/api/notifications')).body as unknown as { title: string }[];
+      assert.deepEqual(told.map((n) => n.title), [`your job ${job} on node1 is held frozen while an operator decides`], 'the owner is told, once');
+      await smtp.waitFor((m) => m.rcptTo.includes(mailbox) && m.subject.includes('is held frozen'));
 
       const list = (await olga('GET', '/api/recovery/pending')).body as unknown as { id: number; jobId: number; user: string; proposed: string; deadline: string; state: string }[];
       assert.deepEqual(list.map((p) => [p.id, p.jobId, p.user, p.proposed, p.deadline, p.state]), [[id, job, 'alice', 'kill', '2026-11-23T08:05:00.000Z', 'pending']]);

@@ -181,6 +181,7 @@ export class RecoveryService {
       await store.insertDecision(this.o.db, event.id, input, ask, owner);
       const row = (await store.findDecisionByKey(this.o.db, ask.key))!;
       await this.tellOperators(event, Number(row.id), row.deadline, now);
+      await this.tellOwner(event, row.deadline, now);
       return;
     }
     const row = await store.findDecisionByKey(this.o.db, ask.key);
@@ -214,6 +215,30 @@ export class RecoveryService {
           : { kind: 'recovery.pending', facility: this.o.facility, event, deadline, approve: `keisan recovery approve ${event.id}`, deny: `keisan recovery deny ${event.id}`, link, subject: message.subject, text: message.text };
       await postJson(hook.url, body, {}, 5000).catch((error: unknown) => this.o.logger.warn({ err: error, url: hook.url, event: event.id }, 'recovery: a pending-decision webhook failed'));
     }
+  }
+
+  /** The owner hears that the job is held frozen (not ended) while an operator decides. */
+  private async tellOwner(event: RecoveryEvent, deadline: string, now: Date): Promise<void> {
+    if (event.user === null) return;
+    const account = await this.o.accounts.getUser(SYSTEM_ACTOR, event.user).catch(() => undefined);
+    if (!account) return;
+    const what = event.jobId !== null ? `job ${event.jobId}` : `process ${event.pid ?? '?'}`;
+    const subject = `[${this.o.facility}] your ${what} on ${event.host} is held frozen while an operator decides`;
+    const text = [
+      `The recovery watchdog of ${event.host} froze your ${what} at ${event.at} (paused, not ended) and asked an operator what to do.`,
+      '',
+      `Why:      ${event.explanation}`,
+      `Proposed: ${event.ask?.proposed ?? event.action}`,
+      `Until:    ${deadline} at the latest; you will be told what was decided.`,
+      '',
+      `See it with: keisan recovery event ${event.id}`,
+    ].join('\n');
+    let mailNote = '';
+    if (this.o.mail) {
+      const sent = await this.o.mail.toUser(event.user, null, { subject, text }).catch((error: unknown) => ({ queued: false as const, reason: error instanceof Error ? error.message : String(error) }));
+      if (!sent.queued) mailNote = ` — no e-mail sent: ${sent.reason}`;
+    }
+    await addNotification(this.o.db, event.user, 'recovery', subject.replace(/^\[[^\]]*\] /, ''), `${event.explanation}${mailNote} · keisan recovery event ${event.id}`, now);
   }
 
   /** Victims frozen while an operator decides (operators only). */

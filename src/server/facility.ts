@@ -137,7 +137,9 @@ batch:
 # before the kernel or the node falls over (keisan recovery events).
 # recovery:
 #   enabled: true
-#   mode: automatic          # observe: only log and report what it would do
+#   mode: automatic          # observe: only log and report what it would do; ask: freeze and ask an operator
+#   ask: { timeout: 5m, fallback: kill }   # ask mode: time to decide, then this (an action or thaw)
+#   notify: { webhooks: [{ url: https://hooks.example.org/keisan, format: json }] }   # or format: slack
 #   loginHost: false         # true on login nodes: watch users' long CPU-heavy processes
 #   sampleHz: 10
 #   cooldown: 10s            # no second victim until the first is gone, or this long
