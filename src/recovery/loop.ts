@@ -365,6 +365,11 @@ export class RecoveryLoop {
 
   /** Ask mode, every tick while something is pending: fetch decisions (every pollMs), end what is decided. */
   private checkPending(sample: Sample, nowMs: number): void {
+    // A spared job that is gone frees its entry (a later job never has the same id).
+    for (const key of this.quiet.keys()) {
+      const m = /^job:(\d+)$/.exec(key);
+      if (m && !sample.jobs.some((j) => j.jobId === Number(m[1]))) this.quiet.forget(key);
+    }
     if (!this.pending.size) return;
     const fetch = this.o.decisions ?? (this.o.reporter ? (keys: string[]) => this.o.reporter!.decisions(this.o.host, keys) : null);
     if (fetch && !this.polling && nowMs - this.lastPollMs >= this.o.settings.ask.pollMs) {
