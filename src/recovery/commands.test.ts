@@ -10,6 +10,7 @@ import { migrateToLatest } from '../db/migrate.ts';
 import { parseSettings } from '../lib/config.ts';
 import { buildApp, type KeisanApp } from '../server/app.ts';
 import { killInput } from './events-testing.ts';
+import { EventReporter } from './reporter.ts';
 import type { RecoveryEvent } from './events-model.ts';
 import { seedOperator } from '../server/testing.ts';
 
@@ -91,6 +92,7 @@ describe('keisan recovery pending, approve, deny', () => {
   const bob = path.join(scratch, 'bob');
   let db: Db;
   let app: KeisanApp;
+  let url = '';
   const ids: number[] = [];
 
   before(async () => {
@@ -100,7 +102,7 @@ describe('keisan recovery pending, approve, deny', () => {
     const { accounts } = app.keisan;
     await seedOperator(accounts);
     await accounts.createUser(SYSTEM_ACTOR, { name: 'bob', primarySubgroup: 'staff', password: 'bob password' });
-    const url = await app.listen({ host: '127.0.0.1', port: 0 });
+    url = await app.listen({ host: '127.0.0.1', port: 0 });
     expectCode(await runKeisan(olga, ['login', 'olga', '--password-stdin', '--server', url], 'olga password\n'), 0);
     expectCode(await runKeisan(bob, ['login', 'bob', '--password-stdin', '--server', url], 'bob password\n'), 0);
     const now = Date.now();
@@ -130,6 +132,12 @@ describe('keisan recovery pending, approve, deny', () => {
     assert.match(expectCode(await runKeisan(olga, ['recovery', 'deny', String(ids[1]), '--reason', 'expected peak']), 0).stdout, /^denied: node1 will thaw job 43 and leave it alone/);
     assert.deepEqual(JSON.parse(expectCode(await runKeisan(olga, ['recovery', 'pending', '--json']), 0).stdout), []);
     assert.match(expectCode(await runKeisan(olga, ['recovery', 'pending']), 0).stdout, /\(nothing waits for a decision\)/);
+    // What the node's reporter reads back (GET /api/recovery/decisions with the node secret).
+    const reporter = new EventReporter({ serverUrl: url, nodeSecret: 'secret' });
+    const seen = await reporter.decisions('node1', ['1a1c2d3e-4a5b-4c6d-8e7f-9a0b1c2d3e4f', '2a1c2d3e-4a5b-4c6d-8e7f-9a0b1c2d3e4f']);
+    assert.deepEqual(seen.map((d) => [d.decision, d.by, d.reason]).sort(), [['approved', 'olga', null], ['denied', 'olga', 'expected peak']]);
+    assert.deepEqual(await reporter.decisions('node2', ['1a1c2d3e-4a5b-4c6d-8e7f-9a0b1c2d3e4f']), [], 'another host sees nothing');
+    await assert.rejects(new EventReporter({ serverUrl: url, nodeSecret: 'wrong' }).decisions('node1', ['x']), /answered 401/);
     const shown = expectCode(await runKeisan(olga, ['recovery', 'event', String(ids[1])]), 0).stdout;
     assert.match(shown, /^outcome +pending$/m);
     assert.match(shown, /^decision +denied by olga at \d{4}-/m);
