@@ -26,7 +26,7 @@ export interface LaunchSpec {
   nice: number;
 }
 
-export type EndState = Extract<JobState, 'completed' | 'failed' | 'cancelled' | 'timeout' | 'out-of-memory' | 'node-fail'>;
+export type EndState = Extract<JobState, 'completed' | 'failed' | 'cancelled' | 'timeout' | 'out-of-memory' | 'node-fail' | 'killed-by-recovery'>;
 
 export interface JobEnd {
   jobId: number;

@@ -17,7 +17,7 @@ type ReportedJob = Pick<
   | 'submittedAt' | 'startedAt' | 'endedAt' | 'cpuSeconds' | 'maxRssBytes' | 'output' | 'error' | 'submitDir'
 >;
 
-const ENDED = new Set(['completed', 'failed', 'cancelled', 'timeout', 'out-of-memory', 'node-fail', 'preempted']);
+const ENDED = new Set(['completed', 'failed', 'cancelled', 'timeout', 'out-of-memory', 'node-fail', 'preempted', 'killed-by-recovery']);
 
 function wallMs(job: ReportedJob): number | null {
   if (!job.startedAt || !job.endedAt) return null;

@@ -14,10 +14,11 @@ export const JOB_STATES = [
   'out-of-memory',
   'node-fail',
   'preempted',
+  'killed-by-recovery',
 ] as const;
 export type JobState = (typeof JOB_STATES)[number];
 
-export const FINAL_STATES: ReadonlySet<JobState> = new Set(['completed', 'failed', 'cancelled', 'timeout', 'out-of-memory', 'node-fail', 'preempted']);
+export const FINAL_STATES: ReadonlySet<JobState> = new Set(['completed', 'failed', 'cancelled', 'timeout', 'out-of-memory', 'node-fail', 'preempted', 'killed-by-recovery']);
 
 /** How a dependency on another job is satisfied (SLURM's afterok / afterany / afternotok). */
 export type DependencyType = 'ok' | 'any' | 'notok';

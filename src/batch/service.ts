@@ -103,9 +103,14 @@ export interface JobFilter {
   limit?: number;
 }
 
+/** The ends a recovery kill looks like from the executor's side. */
+const RECOVERY_OVERRIDES: ReadonlySet<JobState> = new Set(['failed', 'node-fail', 'out-of-memory']);
+
 export class BatchService {
   private readonly active = new Map<number, Job>();
   private readonly finished = new Map<number, JobState>();
+  /** Jobs the recovery watchdog killed whose end has not arrived yet: job id → the reason to record. */
+  private readonly recoveryKills = new Map<number, string>();
   private explanations = new Map<number, PendingExplanation>();
   private usage: UsageSnapshot = { byUser: new Map(), bySubgroup: new Map() };
   private usageAt = 0;
@@ -461,8 +466,9 @@ export class BatchService {
    * next grouped transaction. Until it commits the executor's own records are the truth: after a
    * crash `reattach()` reports the end again.
    */
-  private async ended(end: JobEnd): Promise<void> {
-    if (this.finished.has(end.jobId)) return;
+  private async ended(reported: JobEnd): Promise<void> {
+    if (this.finished.has(reported.jobId)) return;
+    const end = this.withRecoveryKill(reported);
     let job = this.active.get(end.jobId);
     if (!job) {
       const row = await store.findJob(this.o.db, end.jobId);
@@ -493,6 +499,41 @@ export class BatchService {
         : undefined;
     await stored;
     await notice;
+  }
+
+  /** A job the watchdog killed dies of SIGKILL (failed), or is seen gone (node-fail) or out of memory: the watchdog's word wins. */
+  private withRecoveryKill(end: JobEnd): JobEnd {
+    const reason = this.recoveryKills.get(end.jobId);
+    if (reason === undefined) return end;
+    this.recoveryKills.delete(end.jobId);
+    return RECOVERY_OVERRIDES.has(end.state) ? { ...end, state: 'killed-by-recovery', reason } : end;
+  }
+
+  /**
+   * The recovery watchdog of a node killed this job. The watchdog's report and the executor's
+   * report of the job's end race each other: whichever comes first, the job ends as
+   * `killed-by-recovery` with the watchdog's reason. A job that had already completed, was
+   * cancelled or ran out of time keeps that state.
+   */
+  async recordRecoveryKill(jobId: number, reason: string): Promise<void> {
+    if (this.active.has(jobId)) {
+      this.recoveryKills.set(jobId, reason);
+      return;
+    }
+    // Ended already (perhaps only in memory so far): rewrite the stored end after the grouped write of it.
+    await this.write(async (tx) => {
+      const row = await store.findJob(tx, jobId);
+      if (!row) return;
+      if (!FINAL_STATES.has(row.state as JobState)) {
+        this.recoveryKills.set(jobId, reason);
+        return;
+      }
+      if (!RECOVERY_OVERRIDES.has(row.state as JobState)) return;
+      const job = store.toJob(row);
+      const transitions = job.transitions.map((t, i) => (i === job.transitions.length - 1 && t.state === job.state ? { ...t, state: 'killed-by-recovery' as const } : t));
+      await tx.updateTable('jobs').set({ state: 'killed-by-recovery', reason, transitions: JSON.stringify(transitions) }).where('id', '=', jobId).execute();
+      if (this.finished.has(jobId)) this.finished.set(jobId, 'killed-by-recovery');
+    });
   }
 
   private chargeUsage(job: Job, wallMs: number): void {
@@ -921,6 +962,8 @@ export function describeEnd(job: Pick<Job, 'state' | 'exitCode' | 'exitSignal' |
       return 'was cancelled';
     case 'node-fail':
       return 'was lost with its node';
+    case 'killed-by-recovery':
+      return 'was killed by the recovery watchdog';
     default:
       return job.state;
   }

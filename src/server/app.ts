@@ -181,6 +181,11 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
     alerts,
     recovery: new RecoveryService({ db: db.kysely, clock, accounts, mail: mail.configured ? mail : null, logger: app.log, facility: settings.facility.name }),
   };
+  // A job the watchdog killed ends as killed-by-recovery, whichever report (the watchdog's or the executor's) comes first.
+  context.recovery.onAction(async (event) => {
+    if (event.action !== 'kill' || event.jobId === null) return;
+    await batch.recordRecoveryKill(event.jobId, `killed by the recovery watchdog on ${event.host} (${event.rule}): ${event.explanation} — keisan recovery event ${event.id}`);
+  });
   app.decorate('keisan', context);
   const monitorTicker = setInterval(() => monitor.tick(clock.now().getTime()), 5_000);
   monitorTicker.unref();

@@ -11,6 +11,7 @@ import * as hsmContainers from './0009-hsm-containers.ts';
 import * as alerts from './0010-alerts.ts';
 import * as recovery from './0011-recovery.ts';
 import * as recoveryDecisions from './0012-recovery-decisions.ts';
+import * as jobStateWidth from './0013-job-state-width.ts';
 
 /** Dialect-specific pieces a portable migration needs. */
 export interface MigrationContext {
@@ -36,6 +37,7 @@ const MIGRATIONS: Record<string, KeisanMigration> = {
   '0010-alerts': alerts,
   '0011-recovery': recovery,
   '0012-recovery-decisions': recoveryDecisions,
+  '0013-job-state-width': jobStateWidth,
 };
 
 export class KeisanMigrationProvider implements MigrationProvider {
