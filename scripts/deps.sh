@@ -24,6 +24,11 @@ packages=(
   iputils-ping      # ping: the ping check (src/monitor/checks)
   ieee-data         # OUI vendor names for the MAC addresses a duplicate-IP alert names (src/monitor/checks)
   iproute2          # ip netns / ip neigh: the duplicate-IP check and its two-namespace test, bench/agent.ts
+  # Recovery watchdog bench (bench/recovery, npm run bench:recovery; its --smoke runs in .ci/run):
+  earlyoom          # the baseline the watchdog is compared with; the bench runs its own in the foreground
+                    # (-r 0, --avoid system processes). policy-rc.d (below) keeps the packaged earlyoom
+                    # service from starting on install: it must never run as a service beside the bench.
+  gnuplot-nox       # the bench's time-series plots (bench/recovery/plots/*.png); its injectors build with build-essential's gcc
 )
 
 missing=()
@@ -46,7 +51,7 @@ echo "deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 # policy-rc.d keeps Debian from starting the packaged services (PostgreSQL, Swift, memcached,
-# Prometheus, node_exporter):
+# Prometheus, node_exporter, earlyoom):
 # tests run their own instances on private ports.
 if [ ! -e /usr/sbin/policy-rc.d ]; then
   printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
