@@ -681,7 +681,8 @@ async function runTrial(env: Env, sc: Scenario, agentName: AgentName, run: numbe
         trial.wrongVictims.push(`${a.actor} → ${a.victim}`);
       }
     }
-    const first = actions.find((a) => a.victim === culprit.spec.role) ?? actions[0];
+    // The first action, on whichever victim (a wrong one is counted above).
+    const first = actions[0];
     if (first) {
       trial.actor = first.actor;
       trial.actAt = first.at;
@@ -1002,7 +1003,8 @@ function plot(scenarioId: string, title: string, trials: Trial[], outDir: string
     fs.writeFileSync(file, t.samples.map((s) => `${((s.t - t0) / 1000).toFixed(3)} ${(s.jobs[role]?.[metric] ?? NaN) * scale} ${(s.jobs.innocent?.mem ?? NaN) / MiB}`).join('\n') + '\n');
     const pfile = path.join(tmp, `${scenarioId}-${i}.probe`);
     fs.writeFileSync(pfile, t.probeSeries.filter((p) => p.inMs !== null).map((p) => `${((p.t - t0) / 1000).toFixed(3)} ${p.inMs!.toFixed(2)}`).join('\n') + '\n');
-    const label = key.replace('|', ' ');
+    const [agentLabel, cellLabel] = key.split('|');
+    const label = new Set([...pick.values()].map((x) => x.cell)).size > 1 ? `${agentLabel} ${cellLabel}` : agentLabel!;
     plots.push(`'${file}' using 1:2 with lines lw 2 lc ${i} title '${label} ${role}'`);
     if (t.samples.some((s) => s.jobs.innocent)) plots.push(`'${file}' using 1:3 with lines dt 2 lc ${i} title '${label} innocent'`);
     lat.push(`'${pfile}' using 1:2 with lines lc ${i} title '${label}'`);
@@ -1016,7 +1018,7 @@ function plot(scenarioId: string, title: string, trials: Trial[], outDir: string
     `set xlabel 's from onset (dotted: first action)'`,
     `set ylabel '${ylabel}'`,
     `set key outside right`,
-    `set xrange [-5:15]`,
+    `set xrange ${scenarioId === 'S4' ? '[-0.3:1]' : scenarioId === 'S5' ? '[-1:6]' : '[-5:15]'}`,
     ...marks,
     `plot ${plots.join(', ')}`,
     `unset arrow`,
@@ -1131,7 +1133,7 @@ async function main(): Promise<number> {
       await watchdog.current.stop();
       watchdog.current = null;
     }
-    if (!SMOKE || argv.includes('--footprint')) {
+    if ((!SMOKE && !argv.includes('--no-footprint')) || argv.includes('--footprint')) {
       foot = await footprint(env);
       console.log(`watchdog idle footprint: ${foot.cpuPct.toFixed(2)} % of a core over ${foot.seconds} s with ${foot.jobs} idle job cgroups, RSS ${foot.rssMiB.toFixed(0)} MiB`);
     }
@@ -1158,7 +1160,7 @@ async function main(): Promise<number> {
     fs.mkdirSync(plotDir, { recursive: true });
     const titles = new Map(results.map((r) => [r.scenario, r.title]));
     for (const id of [...new Set(results.map((r) => r.scenario))]) {
-      const png = plot(id, `${id}: ${(titles.get(id) ?? '').replace(/^S\d /, '')}`, trials, plotDir, tmp);
+      const png = plot(id, (titles.get(id) ?? id).slice(0, 110), trials, plotDir, tmp);
       if (png) console.log(`plot: ${path.relative(REPO, png)} (${Math.round(fs.statSync(png).size / 1024)} KB)`);
     }
     const out = path.join(HERE, `results-${new Date().toISOString().slice(0, 10)}.json`);
