@@ -15,7 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { CgroupTree, type JobCgroup } from '../batch/executors/local/cgroups.ts';
 import { RecoveryLoop } from './loop.ts';
-import { recoveryEventInputSchema, type RecoveryEventInput } from './model.ts';
+import { recoveryEventInputSchema, type RecoveryEventInput, type Sample } from './model.ts';
 import { EventReporter } from './reporter.ts';
 import { recoverySettings, resolveRecoverySettings, type RecoverySettings } from './settings.ts';
 import { spawn } from 'node:child_process';
@@ -250,7 +250,19 @@ describeOnRealCgroups('the recovery loop on real cgroups', () => {
     const leaker = job({ memBytes: 64 * MiB, pidsMax: 16 });
     const startedAt = performance.now();
     startInJob(leaker, LEAK);
-    await waitUntil('the loop to act on the leaking job', () => l.events.some((e) => e.jobId === leaker.jobId && e.outcome !== 'observed'), 20_000);
+    // What the loop saw of the leaker (its ring keeps only ~10 s): to tell a slow detector from a sampler that missed the job.
+    const watched = new Map<number, Sample>();
+    const collector = setInterval(() => {
+      for (const s of l.recentSamples()) watched.set(s.atMs, s);
+    }, 200);
+    await waitUntil('the loop to act on the leaking job', () => l.events.some((e) => e.jobId === leaker.jobId && e.outcome !== 'observed'), 20_000).finally(() => clearInterval(collector)).catch((error: Error) => {
+      const seen = [...watched.values()]
+        .map((s) => ({ s, j: s.jobs.find((x) => x.jobId === leaker.jobId) }))
+        .filter((x) => x.j)
+        .slice(0, 60)
+        .map(({ s, j }) => `${(s.atMs % 100_000) / 1000}s mem=${j!.memBytes} anon=${j!.anonBytes} limit=${j!.memLimitBytes} pids=${j!.pidsCurrent}`);
+      throw new Error(`${error.message}; ticks ${l.ticks}, tick errors ${l.tickErrors}, kernel OOM kills ${oomKills(leaker)}, events ${JSON.stringify(l.events.map((x) => [x.jobId, x.rule, x.outcome, x.explanation]))}; the leaker as sampled:\n${seen.join('\n') || '(never sampled)'}`);
+    });
     const e = l.events.find((x) => x.jobId === leaker.jobId && x.outcome !== 'observed')!;
     await waitUntil('the leaking job to be empty', () => !leaker.populated(), 5000);
     const oom = oomKills(leaker);

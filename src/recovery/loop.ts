@@ -85,6 +85,11 @@ export class RecoveryLoop {
   ticks = 0;
   tickErrors = 0;
 
+  /** The samples of the last ~10 s, oldest first (for diagnostics and status). */
+  recentSamples(): readonly Sample[] {
+    return this.ring;
+  }
+
   constructor(private readonly o: RecoveryLoopOptions) {
     this.sampler = new Sampler({ tree: o.tree, jobInfo: o.jobInfo, rescanMs: 250 });
     this.book = new JobHandleBook(o.tree);
