@@ -1,10 +1,12 @@
 import { writeFileSync } from 'node:fs';
 import { constants, hostname, setPriority } from 'node:os';
+import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import { CgroupTree } from '../batch/executors/local/cgroups.ts';
 import { defaultSettings, type Settings } from '../lib/config.ts';
 import { untilSignal } from '../lib/process.ts';
 import { DaemonLink } from '../ops/daemon-client.ts';
+import { localJobRecords } from './job-records.ts';
 import { RecoveryLoop } from './loop.ts';
 import { EventReporter } from './reporter.ts';
 import { RULES } from './model.ts';
@@ -44,9 +46,11 @@ export function startRecovery(options: WatchdogOptions, logger: Logger): Recover
     return { loop: null, reporter: null, summary: `recovery cannot use the job cgroups under '${parent}': ${error instanceof Error ? error.message : String(error)}: no detection, no actions` };
   }
   const reporter = new EventReporter({ serverUrl: options.serverUrl, nodeSecret: options.nodeSecret, logger, maxQueued: recovery.eventQueue });
-  const loop = new RecoveryLoop({ tree, settings: recovery, host: hostname(), reporter, logger });
+  // The local executor's records (what each job asked for, its owner): where `keisan server` keeps them.
+  const jobInfo = localJobRecords({ jobsDir: path.join(options.dataDir ?? process.cwd(), 'jobs', 'jobs') });
+  const loop = new RecoveryLoop({ tree, settings: recovery, host: hostname(), reporter, logger, jobInfo });
   loop.start();
-  const modes = RULES.filter((r) => r !== 'login-cpu-hog' || recovery.loginHost).map((r) => `${r} ${recovery.modeOf(r)}${recovery.modeOf(r) === 'automatic' ? ` (${recovery.actionFor(r, r === 'login-cpu-hog' ? 'warn' : 'act')}${r === 'login-cpu-hog' ? '→renice→stop' : ''})` : ''}`);
+  const modes = RULES.filter((r) => r !== 'kernel-oom' && (r !== 'login-cpu-hog' || recovery.loginHost)).map((r) => `${r} ${recovery.modeOf(r)}${recovery.modeOf(r) === 'automatic' ? ` (${recovery.actionFor(r, r === 'login-cpu-hog' ? 'warn' : 'act')}${r === 'login-cpu-hog' ? '→renice→stop' : ''})` : ''}`);
   const summary = `recovery watches the jobs under cgroup '${parent}' (${tree.mode}${tree.mode === 'v1' && tree.layout.unified ? ' + cgroup2 side' : ''}) at ${recovery.sampleHz} Hz${recovery.loginHost ? ' and the login host\'s processes at 1 Hz' : ''}; rules: ${modes.join(', ')}; evidence in ${recovery.evidenceDir}`;
   return { loop, reporter, summary };
 }
