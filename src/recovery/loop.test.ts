@@ -226,17 +226,13 @@ describeOnRealCgroups('the recovery loop on real cgroups', () => {
   }
 
   function oomKills(j: JobCgroup): number | null {
-    const dirs = tree.jobDirs(j.jobId);
-    const mem = dirs.memory;
-    if (!mem) return null;
     try {
-      const text = fs.readFileSync(path.join(dirs.dir(mem), mem.version === 2 ? 'memory.events' : 'memory.oom_control'), 'utf8');
-      const m = /oom_kill (\d+)/.exec(text);
-      return m ? Number(m[1]) : null;
+      return j.oomKills();
     } catch {
       return null;
     }
   }
+
 
   // A bounded leak: 1 MiB touched buffers every 50 ms (~20 MiB/s) up to 160 MiB, then it idles; timeout 30 s.
   const LEAK = `timeout 30 node -e 'const a=[];const t=setInterval(()=>{if(a.length<160)a.push(Buffer.alloc(1048576,1));},50);setTimeout(()=>clearInterval(t),25000)'`;
@@ -284,6 +280,22 @@ describeOnRealCgroups('the recovery loop on real cgroups', () => {
     assert.deepEqual(server.invalid, []);
     // reported once, not every tick
     assert.equal(server.bodies.filter((b) => b.jobId === leaker.jobId && b.outcome === 'done').length, 1);
+  });
+
+  it("observe: the kernel's OOM kill of a leaking job is reported as a kernel-oom event", async () => {
+    const l = startLoop({ mode: 'observe' });
+    const leaker = job({ memBytes: 64 * MiB, pidsMax: 16 });
+    startInJob(leaker, LEAK);
+    await waitUntil('the kernel to kill the leaker', () => (oomKills(leaker) ?? 0) > 0 && !leaker.populated(), 20_000);
+    await waitUntil('a kernel-oom event', () => l.events.some((e) => e.rule === 'kernel-oom' && e.jobId === leaker.jobId), 5000);
+    const e = l.events.find((x) => x.rule === 'kernel-oom' && x.jobId === leaker.jobId)!;
+    assert.equal(e.action, 'none');
+    assert.equal(e.outcome, 'observed');
+    assert.match(e.explanation, new RegExp(`the kernel's OOM killer killed \\d+ process(es)? of job ${leaker.jobId} \\(alice\\) at its 64 MiB limit`));
+    assert.ok((e.metrics.oomKills ?? 0) >= 1);
+    assert.equal(l.events.filter((x) => x.rule === 'kernel-oom' && x.jobId === leaker.jobId).length, 1, 'reported once');
+    await waitUntil('the event at the server', () => server.bodies.some((b) => b.jobId === leaker.jobId && b.rule === 'kernel-oom'), 5000);
+    assert.deepEqual(server.invalid, []);
   });
 
   it('automatic: a fork storm at pids.max 64 is killed and its cgroup empties', async () => {

@@ -24,11 +24,19 @@ import type { Finding, ProcessTick, RecoveryEventInput, RecoveryTimings, Sample 
 import type { EventReporter } from './reporter.ts';
 import { Sampler, parsePasswd, readProcesses, type JobInfo } from './sampler.ts';
 import type { ResolvedRecovery, RuleAction } from './settings.ts';
-import { chooseVictim, findingKey, jobCandidatesFromWindow, newHistory, noteAction, noteRecovered, pruneHistory, victimKey, type Candidate, type ProcessCandidate } from './victim.ts';
+import { chooseVictim, findingKey, forgetAction, jobCandidatesFromWindow, newHistory, noteAction, noteRecovered, pruneHistory, victimKey, type Candidate, type ProcessCandidate } from './victim.ts';
 
 const RING_MS = 10_000;
 /** A finding not seen for this long is forgotten: when it comes back it is reported again. */
 const FORGET_MS = 5_000;
+/** Actions tried again when they fail, and how many tries a victim gets. */
+const RETRIED: ReadonlySet<RuleAction> = new Set(['kill', 'freeze', 'stop']);
+const MAX_ATTEMPTS = 3;
+/**
+ * How often every job's kernel OOM-kill counter is read (one small file per job). Jobs near their
+ * memory limit are read every tick: the executor may remove a killed job's cgroup within a second.
+ */
+const OOM_CHECK_MS = 1_000;
 
 export interface RecoveryLoopOptions {
   tree: CgroupTree;
@@ -78,6 +86,13 @@ export class RecoveryLoop {
   private polling = false;
   private lastPollMs = -Infinity;
   private lastLoginMs = -Infinity;
+  private lastOomCheckMs = -Infinity;
+  /** Each job's kernel OOM-kill counter when last read (the first reading is the baseline, not news). */
+  private readonly oomKillsSeen = new Map<number, number>();
+  /** Failed kills, freezes and stops per victim ('job:42'), for the retries. */
+  private readonly failedAttempts = new Map<string, number>();
+  /** When each job last used ≥ 80 % of its memory limit. */
+  private readonly nearLimitAt = new Map<number, number>();
   private users: Map<number, string> | null = null;
   private readonly now: () => number;
   /** Every event produced (bounded, newest last): for tests and `status`. */
@@ -132,6 +147,9 @@ export class RecoveryLoop {
       findings.push(...this.loginFindings(nowMs));
     }
     this.checkRecovered(sample, nowMs);
+    const allJobs = nowMs - this.lastOomCheckMs >= OOM_CHECK_MS;
+    if (allJobs) this.lastOomCheckMs = nowMs;
+    this.reportKernelOomKills(sample, nowMs, allJobs);
     this.checkPending(sample, nowMs);
     pruneHistory(this.history, this.o.settings.victim, nowMs);
     for (const finding of findings) this.handle(finding, nowMs);
@@ -313,10 +331,27 @@ export class RecoveryLoop {
       }
     }
     const outcome = error === null && done ? 'done' : 'failed';
-    const line = `recovery ${finding.rule}: ${action} ${describe(victim)} ${outcome === 'done' ? detail : `FAILED: ${error ?? detail}`}; ${finding.explanation}; ${event.victimExplanation}`;
+    let retry = '';
+    const victimId = victimKey(victim);
+    if (outcome === 'failed' && RETRIED.has(action)) {
+      // A failed kill, freeze or stop is tried again on the next tick the finding holds (the finding is forgotten and its cooldown lifted), up to MAX_ATTEMPTS.
+      const attempts = (this.failedAttempts.get(victimId) ?? 0) + 1;
+      if (this.failedAttempts.size >= 1000) this.failedAttempts.clear();
+      this.failedAttempts.set(victimId, attempts);
+      if (attempts < MAX_ATTEMPTS) {
+        this.seen.delete(findingKey(finding));
+        forgetAction(this.history, victimId);
+        retry = ` (attempt ${attempts} of ${MAX_ATTEMPTS}: trying again while the finding holds)`;
+      } else {
+        retry = ` (attempt ${attempts} of ${MAX_ATTEMPTS}: giving up — an operator must look)`;
+      }
+    } else if (outcome === 'done') {
+      this.failedAttempts.delete(victimId);
+    }
+    const line = `recovery ${finding.rule}: ${action} ${describe(victim)} ${outcome === 'done' ? detail : `FAILED: ${error ?? detail}${retry}`}; ${finding.explanation}; ${event.victimExplanation}`;
     if (outcome === 'done') this.o.logger.warn(line);
     else this.o.logger.error(line);
-    this.emit({ ...event, action, outcome, timings, evidencePath, error: error ?? (done ? null : detail) });
+    this.emit({ ...event, action, outcome, timings, evidencePath, error: outcome === 'done' ? null : `${error ?? detail}${retry}` });
   }
 
   /** Ask mode: freeze the victim, keep evidence, report `pending`, wait for a decision. */
@@ -470,6 +505,39 @@ export class RecoveryLoop {
         this.watching.delete(key);
       }
     }
+  }
+
+  /**
+   * The kernel's OOM killer got to a job first (memory.events oom_kill went up): reported as a
+   * `kernel-oom` event, so the record shows every memory kill, ours or the kernel's.
+   */
+  private reportKernelOomKills(sample: Sample, nowMs: number, allJobs: boolean): void {
+    const present = new Set<number>();
+    for (const job of sample.jobs) {
+      present.add(job.jobId);
+      // Near the limit now or within the last 2 s (the tick after a kill shows the memory already freed).
+      if (job.memLimitBytes !== null && job.memBytes !== null && job.memBytes >= 0.8 * job.memLimitBytes) this.nearLimitAt.set(job.jobId, nowMs);
+      const nearLimit = nowMs - (this.nearLimitAt.get(job.jobId) ?? -Infinity) < 2000;
+      if (!allJobs && !nearLimit && this.oomKillsSeen.has(job.jobId)) continue;
+      let count: number | null;
+      try {
+        count = this.o.tree.job(job.jobId).oomKills();
+      } catch {
+        count = null;
+      }
+      if (count === null) continue;
+      const before = this.oomKillsSeen.get(job.jobId);
+      this.oomKillsSeen.set(job.jobId, count);
+      if (before === undefined || count <= before) continue;
+      const killed = count - before;
+      const limit = job.memLimitBytes !== null ? ` at its ${Math.round(job.memLimitBytes / 1048576)} MiB limit` : '';
+      const explanation = `the kernel's OOM killer killed ${killed} process${killed === 1 ? '' : 'es'} of job ${job.jobId}${job.user ? ` (${job.user})` : ''}${limit}; the watchdog had not acted first`;
+      this.o.logger.warn(`recovery kernel-oom: ${explanation}`);
+      const metrics = finiteMetrics({ oomKills: killed, memBytes: job.memBytes, memLimitBytes: job.memLimitBytes, anonBytes: job.anonBytes });
+      this.emit({ host: this.o.host, at: new Date(nowMs).toISOString(), rule: 'kernel-oom', severity: 'act', mode: this.o.settings.modeOf('kernel-oom'), jobId: job.jobId, pid: null, user: job.user, action: 'none', outcome: 'observed', explanation, victimExplanation: 'chosen by the kernel (by its badness score), not by the watchdog', metrics, timings: null, evidencePath: null, error: null, decidedAtPerfMs: performance.now() });
+    }
+    for (const jobId of this.oomKillsSeen.keys()) if (!present.has(jobId)) this.oomKillsSeen.delete(jobId);
+    for (const jobId of this.nearLimitAt.keys()) if (!present.has(jobId)) this.nearLimitAt.delete(jobId);
   }
 
   private emit(event: LoopEvent): void {

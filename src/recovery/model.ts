@@ -102,7 +102,8 @@ export interface ProcessTick {
 
 // ------------------------------------------------------------------------- findings (detection)
 
-export const RULES = ['memory-limit', 'memory-thrash', 'node-memory', 'pids-explosion', 'cpu-hog', 'login-cpu-hog'] as const;
+/** `kernel-oom` is not a detector: the watchdog reports the kernel's OOM kills in a job (memory.events oom_kill) that it did not prevent. */
+export const RULES = ['memory-limit', 'memory-thrash', 'node-memory', 'pids-explosion', 'cpu-hog', 'login-cpu-hog', 'kernel-oom'] as const;
 export type Rule = (typeof RULES)[number];
 
 /** warn < act; the login rule escalates warn → renice → stop (the caller acts). */

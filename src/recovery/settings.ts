@@ -74,6 +74,7 @@ export const DEFAULT_ACTIONS: Record<Rule, RuleAction> = {
   'pids-explosion': 'kill',
   'cpu-hog': 'throttle',
   'login-cpu-hog': 'warn',
+  'kernel-oom': 'none',
 };
 
 export interface ResolvedRecovery {

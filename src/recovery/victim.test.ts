@@ -7,6 +7,7 @@ import {
   defaultVictimConfig,
   jobCandidatesFromWindow,
   newHistory,
+  forgetAction,
   noteAction,
   noteRecovered,
   processProtection,
@@ -176,6 +177,12 @@ describe('victim policy', () => {
     assert.ok(chooseVictim(f, [second], config, 10_000, h2).victim);
     pruneHistory(h2, config, 10_000);
     assert.equal(h2.actions.length, 0);
+    // a failed action frees nothing: forgetting it lets the next try go ahead at once
+    const h3 = newHistory();
+    noteAction(h3, f, first, 0);
+    assert.equal(chooseVictim(f, [first, second], config, 1000, h3).victim, null);
+    forgetAction(h3, 'job:1');
+    assert.equal((chosen(chooseVictim(f, [first, second], config, 1000, h3)) as JobCandidate).jobId, 1);
   });
 
   it('builds job candidates with growth and CPU from a sample window', () => {

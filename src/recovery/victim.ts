@@ -333,6 +333,11 @@ export function noteRecovered(history: VictimHistory, key: string, nowMs: number
   for (const a of history.actions) if (a.victimKey === key && a.recoveredAtMs === null) a.recoveredAtMs = nowMs;
 }
 
+/** A failed action frees nothing: it must not hold back the next try (the caller retries). */
+export function forgetAction(history: VictimHistory, key: string): void {
+  history.actions = history.actions.filter((a) => a.victimKey !== key || a.recoveredAtMs !== null);
+}
+
 /** Drops actions that no longer block anything. */
 export function pruneHistory(history: VictimHistory, config: VictimConfig, nowMs: number): void {
   history.actions = history.actions.filter((a) => a.recoveredAtMs === null && nowMs - a.actedAtMs < config.cooldownTimeoutMs);

@@ -733,6 +733,14 @@ export class JobCgroup {
     return null;
   }
 
+  /** How many processes of the job the kernel's OOM killer killed (one file read); null without a counter. */
+  oomKills(): number | null {
+    const mem = this.d.memory;
+    if (!mem) return null;
+    const dir = this.d.dir(mem);
+    return (mem.version === 2 ? readKeyed(path.join(dir, 'memory.events')) : readKeyed(path.join(dir, 'memory.oom_control'))).get('oom_kill') ?? null;
+  }
+
   /** Accounting and memory-limit facts; read them before remove(). */
   stats(): CgroupStats {
     const mem = this.d.memory;
