@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { serverUrlOf } from '../lib/config.ts';
 import { KeisanError } from '../lib/errors.ts';
 import { authOf } from '../server/auth.ts';
 import type { ServerContext } from '../server/context.ts';
@@ -10,7 +9,6 @@ import { recoveryEventInputSchema } from './model.ts';
 /** Recovery events: the watchdogs report with the node secret; users and operators read. */
 export function registerRecoveryRoutes(app: ZodApp, ctx: ServerContext): void {
   const tags = ['recovery'];
-  ctx.recovery.configureAsk({ publicUrl: serverUrlOf(ctx.settings), webhooks: ctx.settings.recovery.notify.webhooks });
   app.post(
     '/api/recovery/events',
     {

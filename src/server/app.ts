@@ -19,7 +19,7 @@ import type { Db } from '../db/connection.ts';
 import { registerDeviceRoutes } from '../devices/routes.ts';
 import { DevicesService } from '../devices/service.ts';
 import { systemClock, type Clock } from '../lib/clock.ts';
-import type { Settings } from '../lib/config.ts';
+import { serverUrlOf, type Settings } from '../lib/config.ts';
 import { KEISAN_VERSION } from '../lib/version.ts';
 import { createMailer, type Mailer } from '../monitor/mail.ts';
 import { MailOutbox } from '../monitor/outbox.ts';
@@ -181,6 +181,8 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
     alerts,
     recovery: new RecoveryService({ db: db.kysely, clock, accounts, mail: mail.configured ? mail : null, logger: app.log, facility: settings.facility.name }),
   };
+  // Ask mode's operator links and webhooks.
+  context.recovery.configureAsk({ publicUrl: serverUrlOf(settings), webhooks: settings.recovery.notify.webhooks });
   // A job the watchdog killed ends as killed-by-recovery, whichever report (the watchdog's or the executor's) comes first.
   context.recovery.onAction(async (event) => {
     if (event.action !== 'kill' || event.jobId === null) return;
