@@ -1,3 +1,4 @@
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { KeisanError } from '../lib/errors.ts';
 import { authOf } from '../server/auth.ts';
@@ -108,9 +109,12 @@ export function registerRecoveryRoutes(app: ZodApp, ctx: ServerContext): void {
   );
   // The one-use decision link of an operator's e-mail or notice: a small HTML page, no login, no
   // JavaScript. GET only shows; the two buttons POST.
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => done(null, Object.fromEntries(new URLSearchParams(String(body)))));
+  // Its own scope: the form parser must not reach the API's routes (they answer 415 to forms).
+  void app.register(async (scope) => {
+    const decide = scope.withTypeProvider<ZodTypeProvider>();
+  decide.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => done(null, Object.fromEntries(new URLSearchParams(String(body)))));
   const tokenParams = z.object({ token: z.string().max(200) }).strict();
-  app.get('/recovery/decide/:token', { config: { public: true }, schema: { hide: true, params: tokenParams } }, async (request, reply) => {
+  decide.get('/recovery/decide/:token', { config: { public: true }, schema: { hide: true, params: tokenParams } }, async (request, reply) => {
     reply.header('cache-control', 'no-store').header('referrer-policy', 'no-referrer').type('text/html; charset=utf-8');
     try {
       const { decision: d, event } = await ctx.recovery.linkView(request.params.token);
@@ -138,7 +142,7 @@ export function registerRecoveryRoutes(app: ZodApp, ctx: ServerContext): void {
       return linkError(reply, error);
     }
   });
-  app.post('/recovery/decide/:token', { config: { public: true }, schema: { hide: true, params: tokenParams } }, async (request, reply) => {
+  decide.post('/recovery/decide/:token', { config: { public: true }, schema: { hide: true, params: tokenParams } }, async (request, reply) => {
     reply.header('cache-control', 'no-store').header('referrer-policy', 'no-referrer').type('text/html; charset=utf-8');
     const verdict = (request.body as Record<string, string> | undefined)?.verdict;
     if (verdict !== 'approve' && verdict !== 'deny') {
@@ -155,6 +159,7 @@ export function registerRecoveryRoutes(app: ZodApp, ctx: ServerContext): void {
     } catch (error) {
       return linkError(reply, error);
     }
+  });
   });
 }
 
