@@ -132,6 +132,8 @@ export interface Database {
   recovery_events: RecoveryEventTable;
   recovery_decisions: RecoveryDecisionTable;
   recovery_decision_links: RecoveryDecisionLinkTable;
+  incidents: IncidentTable;
+  incident_updates: IncidentUpdateTable;
 }
 
 export interface QueueTable {
@@ -588,4 +590,48 @@ export interface RecoveryDecisionLinkTable {
   address: string;
   expires_at: string;
   used_at: string | null;
+}
+
+/** An incident (src/incidents/): what went wrong, its services and times, checklist and postmortem. */
+export interface IncidentTable {
+  id: Generated<number>;
+  title: string;
+  /** SEV1 to SEV5 */
+  severity: string;
+  /** investigating, identified, monitoring or resolved */
+  status: string;
+  /** human-error, software-defect, hardware, capacity, network, external or unknown */
+  cause: string;
+  /** JSON array of service and impact pairs */
+  services: string;
+  started_at: string;
+  detected_at: string;
+  /** Set on resolve */
+  ended_at: string | null;
+  /** manual, recovery or alert */
+  source: string;
+  /** recovery:HOST:JOB or an alert fingerprint */
+  source_key: string | null;
+  /** source_key while the incident is open, null otherwise (unique: one open incident per key) */
+  open_key: string | null;
+  opened_by: string;
+  /** JSON array of the 7 checklist entries: done, by, at */
+  checklist: string;
+  /** JSON: whatHappened, causes, prevention, actions, updatedBy, updatedAt */
+  postmortem: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** One entry of an incident's timeline. */
+export interface IncidentUpdateTable {
+  id: Generated<number>;
+  incident_id: number;
+  at: string;
+  author: string;
+  /** opened, update, status, resolved, reopened, edited, checklist, postmortem or source */
+  kind: string;
+  /** The status this update set, if it changed */
+  status: string | null;
+  text: string;
 }

@@ -12,6 +12,7 @@ import * as alerts from './0010-alerts.ts';
 import * as recovery from './0011-recovery.ts';
 import * as recoveryDecisions from './0012-recovery-decisions.ts';
 import * as jobStateWidth from './0013-job-state-width.ts';
+import * as incidents from './0014-incidents.ts';
 
 /** Dialect-specific pieces a portable migration needs. */
 export interface MigrationContext {
@@ -38,6 +39,7 @@ const MIGRATIONS: Record<string, KeisanMigration> = {
   '0011-recovery': recovery,
   '0012-recovery-decisions': recoveryDecisions,
   '0013-job-state-width': jobStateWidth,
+  '0014-incidents': incidents,
 };
 
 export class KeisanMigrationProvider implements MigrationProvider {
