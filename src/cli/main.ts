@@ -7,6 +7,7 @@ import { registerAlertCommands } from '../monitor/alerts/commands.ts';
 import { registerMonitorCommands } from '../monitor/commands.ts';
 import { registerMetricsCommands } from '../monitor/metrics/commands.ts';
 import { registerOpsCommands } from '../ops/commands.ts';
+import { registerInventoryCommands } from '../ops/inventory/commands.ts';
 import { registerRecoveryCommands } from '../recovery/commands.ts';
 import { registerServerCommands } from '../server/commands.ts';
 import { registerStorageCommands } from '../storage/commands.ts';
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerCheckCommands(program);
   registerMetricsCommands(program);
   registerRecoveryCommands(program);
+  registerInventoryCommands(program);
   registerAccountCommands(program, admin);
   registerBatchCommands(program);
   registerQueueCommands(program, admin);

@@ -10,7 +10,7 @@ import type { Database } from './schema.ts';
 import { describeEachDatabase, type TestDatabase } from './testing.ts';
 
 /** The tables of schema.ts, spelled out; the type check below fails when schema.ts gains one. */
-const TABLES = ['workgroups', 'subgroups', 'users', 'memberships', 'workgroup_admins', 'subgroup_admins', 'tickets', 'audit_log', 'daemons', 'queues', 'jobs', 'notifications', 'devices', 'fs_entries', 'fs_copies', 'fs_uploads', 'fs_leases', 'storage_library_writers', 'storage_area_usage', 'mail_outbox', 'hsm_classes', 'hsm_families', 'hsm_family_usage', 'hsm_archived', 'hsm_copy_problems', 'hsm_stage_requests', 'hsm_stage_files', 'hsm_repack_jobs', 'hsm_runs', 'alerts', 'alert_silences', 'alert_notifications', 'recovery_events', 'recovery_decisions', 'recovery_decision_links', 'incidents', 'incident_updates'] as const satisfies readonly (keyof Database)[];
+const TABLES = ['workgroups', 'subgroups', 'users', 'memberships', 'workgroup_admins', 'subgroup_admins', 'tickets', 'audit_log', 'daemons', 'queues', 'jobs', 'notifications', 'devices', 'fs_entries', 'fs_copies', 'fs_uploads', 'fs_leases', 'storage_library_writers', 'storage_area_usage', 'mail_outbox', 'hsm_classes', 'hsm_families', 'hsm_family_usage', 'hsm_archived', 'hsm_copy_problems', 'hsm_stage_requests', 'hsm_stage_files', 'hsm_repack_jobs', 'hsm_runs', 'alerts', 'alert_silences', 'alert_notifications', 'recovery_events', 'recovery_decisions', 'recovery_decision_links', 'incidents', 'incident_updates', 'inventory_hosts', 'inventory_services', 'inventory_groups'] as const satisfies readonly (keyof Database)[];
 type Missing = Exclude<keyof Database, (typeof TABLES)[number]>;
 const everyTableListed: [Missing] extends [never] ? true : false = true;
 

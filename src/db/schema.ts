@@ -134,6 +134,9 @@ export interface Database {
   recovery_decision_links: RecoveryDecisionLinkTable;
   incidents: IncidentTable;
   incident_updates: IncidentUpdateTable;
+  inventory_hosts: InventoryHostTable;
+  inventory_services: InventoryServiceTable;
+  inventory_groups: InventoryGroupTable;
 }
 
 export interface QueueTable {
@@ -634,4 +637,48 @@ export interface IncidentUpdateTable {
   /** The status this update set, if it changed */
   status: string | null;
   text: string;
+}
+
+/** A host of the inventory made through the API (src/ops/inventory/; keisan.yaml ones are not stored). */
+export interface InventoryHostTable {
+  id: Generated<number>;
+  name: string;
+  /** JSON array of role names */
+  roles: string;
+  /** JSON array of IPv4 and IPv6 addresses */
+  addresses: string;
+  /** JSON object: interface name to expected MAC address (lower-case, colons) */
+  macs: string;
+  notes: string;
+  created_by: string;
+  created_at: string;
+  updated_at: string;
+}
+
+/** A service of the inventory and the hosts that provide it. */
+export interface InventoryServiceTable {
+  id: Generated<number>;
+  name: string;
+  /** 0 or 1 */
+  critical: number;
+  /** JSON array of host names */
+  hosts: string;
+  notes: string;
+  created_by: string;
+  created_at: string;
+  updated_at: string;
+}
+
+/** A redundancy group: its members and how many of them must stay healthy. */
+export interface InventoryGroupTable {
+  id: Generated<number>;
+  name: string;
+  /** JSON array of host names */
+  members: string;
+  min_healthy: number;
+  service: string | null;
+  notes: string;
+  created_by: string;
+  created_at: string;
+  updated_at: string;
 }

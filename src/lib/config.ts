@@ -8,6 +8,7 @@ import { parseDuration, parseSize } from './units.ts';
 import { duration } from './zod-units.ts';
 import { monitorSettings } from '../monitor/settings.ts';
 import { recoverySettings } from '../recovery/settings.ts';
+import { inventorySettings } from '../ops/inventory/model.ts';
 
 /** The facility file is `keisan.yaml` in the data directory. */
 export const FACILITY_FILE = 'keisan.yaml';
@@ -276,6 +277,8 @@ export const settingsSchema = z
     monitor: monitorSettings.default(() => monitorSettings.parse({})),
     /** The recovery watchdog's detection-and-action loop (src/recovery/settings.ts). */
     recovery: recoverySettings.default(() => recoverySettings.parse({})),
+    /** Hosts, services and redundancy groups (src/ops/inventory/): read-only through the API; operators add more with keisan ops. */
+    inventory: inventorySettings.optional(),
     storage: z
       .object({
         areas: storageAreasSettings.optional(),

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { SYSTEM_ACTOR } from '../accounts/model.ts';
 import { registerAccountRoutes } from '../accounts/routes.ts';
 import type { JobExecutor } from '../batch/executor.ts';
 import { LocalExecutor } from '../batch/executors/local/executor.ts';
@@ -33,6 +34,8 @@ import { registerMonitorRoutes } from '../monitor/routes.ts';
 import { MailService } from '../monitor/service.ts';
 import { DaemonsService } from '../ops/daemons.ts';
 import { registerDaemonRoutes } from '../ops/routes.ts';
+import { registerInventoryRoutes } from '../ops/inventory/routes.ts';
+import { InventoryService } from '../ops/inventory/service.ts';
 import { registerRecoveryRoutes } from '../recovery/routes.ts';
 import { RecoveryService } from '../recovery/service.ts';
 import { registerAreaRoutes } from '../storage/areas/routes.ts';
@@ -180,6 +183,18 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
     monitor,
     alerts,
     recovery: new RecoveryService({ db: db.kysely, clock, accounts, mail: mail.configured ? mail : null, logger: app.log, facility: settings.facility.name }),
+    inventory: new InventoryService({
+      db: db.kysely,
+      clock,
+      config: settings.inventory,
+      // Health per host from the monitoring room: the hub's up/down (what fires HostDown), checks, firing alerts.
+      health: {
+        hosts: (nowMs) => monitor.hosts(nowMs),
+        checks: (host) => monitor.latestChecks(host),
+        firingAlerts: async () =>
+          (await alerts.list(SYSTEM_ACTOR, 'firing')).map((a) => ({ host: a.labels.host, alertname: a.alertname, severity: a.severity, summary: a.summary, silenced: a.silencedBy.length > 0 })),
+      },
+    }),
   };
   // Ask mode's operator links and webhooks.
   context.recovery.configureAsk({ publicUrl: serverUrlOf(settings), webhooks: settings.recovery.notify.webhooks });
@@ -267,6 +282,7 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
     registerCheckRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
     registerMetricsRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
     registerRecoveryRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
+    registerInventoryRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
   });
 
   app.get('/api/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());

@@ -8,6 +8,7 @@ import type { AlertsService } from '../monitor/alerts/service.ts';
 import type { MonitorHub } from '../monitor/hub.ts';
 import type { MailService } from '../monitor/service.ts';
 import type { DaemonsService } from '../ops/daemons.ts';
+import type { InventoryService } from '../ops/inventory/service.ts';
 import type { RecoveryService } from '../recovery/service.ts';
 import type { AreasService } from '../storage/areas/service.ts';
 import type { HsmService } from '../storage/hsm/service.ts';
@@ -34,4 +35,6 @@ export interface ServerContext {
   alerts: AlertsService;
   /** Recovery events reported by the nodes' watchdogs, the owners' notices and the incident hook. */
   recovery: RecoveryService;
+  /** Hosts, services and redundancy groups (keisan.yaml and the API), health per host, the redundancy guard. */
+  inventory: InventoryService;
 }

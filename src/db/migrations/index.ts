@@ -13,6 +13,7 @@ import * as recovery from './0011-recovery.ts';
 import * as recoveryDecisions from './0012-recovery-decisions.ts';
 import * as jobStateWidth from './0013-job-state-width.ts';
 import * as incidents from './0014-incidents.ts';
+import * as inventory from './0015-inventory.ts';
 
 /** Dialect-specific pieces a portable migration needs. */
 export interface MigrationContext {
@@ -40,6 +41,7 @@ const MIGRATIONS: Record<string, KeisanMigration> = {
   '0012-recovery-decisions': recoveryDecisions,
   '0013-job-state-width': jobStateWidth,
   '0014-incidents': incidents,
+  '0015-inventory': inventory,
 };
 
 export class KeisanMigrationProvider implements MigrationProvider {
