@@ -8,6 +8,7 @@ import { parseDuration, parseSize } from './units.ts';
 import { duration } from './zod-units.ts';
 import { monitorSettings } from '../monitor/settings.ts';
 import { recoverySettings } from '../recovery/settings.ts';
+import { incidentsSettings } from '../incidents/settings.ts';
 import { inventorySettings } from '../ops/inventory/model.ts';
 
 /** The facility file is `keisan.yaml` in the data directory. */
@@ -277,6 +278,8 @@ export const settingsSchema = z
     monitor: monitorSettings.default(() => monitorSettings.parse({})),
     /** The recovery watchdog's detection-and-action loop (src/recovery/settings.ts). */
     recovery: recoverySettings.default(() => recoverySettings.parse({})),
+    /** Incidents and the outage report (src/incidents/settings.ts): the services reported on, what the recovery and alert hooks open. */
+    incidents: incidentsSettings.default(() => incidentsSettings.parse({})),
     /** Hosts, services and redundancy groups (src/ops/inventory/): read-only through the API; operators add more with keisan ops. */
     inventory: inventorySettings.optional(),
     storage: z

@@ -19,6 +19,9 @@ import { AccountsService } from '../accounts/service.ts';
 import type { Db } from '../db/connection.ts';
 import { registerDeviceRoutes } from '../devices/routes.ts';
 import { DevicesService } from '../devices/service.ts';
+import { wireIncidentHooks } from '../incidents/hooks.ts';
+import { registerIncidentRoutes } from '../incidents/routes.ts';
+import { IncidentService } from '../incidents/service.ts';
 import { systemClock, type Clock } from '../lib/clock.ts';
 import { serverUrlOf, type Settings } from '../lib/config.ts';
 import { KEISAN_VERSION } from '../lib/version.ts';
@@ -175,6 +178,7 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
     accounts,
     daemons,
     devices: new DevicesService(db.kysely, clock),
+    incidents: new IncidentService({ db: db.kysely, clock, services: settings.incidents.services, logger: app.log }),
     areas,
     storage: storage.service,
     hsm,
@@ -203,6 +207,8 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
     if (event.action !== 'kill' || event.jobId === null) return;
     await batch.recordRecoveryKill(event.jobId, `killed by the recovery watchdog on ${event.host} (${event.rule}): ${event.explanation} — keisan recovery event ${event.id}`);
   });
+  // Recovery kills and critical alerts open incidents (or add to the open one of the same key).
+  wireIncidentHooks({ incidents: context.incidents, recovery: context.recovery, alerts, settings: settings.incidents, logger: app.log });
   app.decorate('keisan', context);
   const monitorTicker = setInterval(() => monitor.tick(clock.now().getTime()), 5_000);
   monitorTicker.unref();
@@ -272,6 +278,7 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
     registerAccountRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
     registerDaemonRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
     registerDeviceRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
+    registerIncidentRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
     registerAreaRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
     registerStorageRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
     registerHsmRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);

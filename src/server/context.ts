@@ -2,6 +2,7 @@ import type { AccountsService } from '../accounts/service.ts';
 import type { BatchService } from '../batch/service.ts';
 import type { Db } from '../db/connection.ts';
 import type { DevicesService } from '../devices/service.ts';
+import type { IncidentService } from '../incidents/service.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { Settings } from '../lib/config.ts';
 import type { AlertsService } from '../monitor/alerts/service.ts';
@@ -24,6 +25,8 @@ export interface ServerContext {
   daemons: DaemonsService;
   batch: BatchService;
   devices: DevicesService;
+  /** Incidents, their timelines, checklists and postmortems, and the outage report. */
+  incidents: IncidentService;
   areas: AreasService;
   storage: StorageService;
   /** The hierarchical storage manager (migration, purge, staging, repack, quotas) over the archive tier. */
