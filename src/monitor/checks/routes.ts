@@ -48,7 +48,11 @@ export function registerCheckRoutes(app: ZodApp, ctx: ServerContext): void {
         .filter(Boolean);
       const bad = roles.find((role) => !/^[a-z][a-z0-9-]*$/.test(role));
       if (bad !== undefined) throw invalidInput(`'${bad}' is not a role name: lower-case letters, digits and -`);
-      return resolveChecks(ctx.settings.monitor.checks, request.query.host, roles);
+      const resolved = resolveChecks(ctx.settings.monitor.checks, request.query.host, roles);
+      // The inventory's expected MACs per address feed the duplicate-IP check (unless keisan.yaml gives its own list).
+      const expected = await ctx.inventory.expectedAddresses();
+      if (expected.length === 0) return resolved;
+      return { ...resolved, checks: resolved.checks.map((check) => (check.type === 'duplicate-ip' && check.params.expected === undefined ? { ...check, params: { ...check.params, expected } } : check)) };
     },
   );
 

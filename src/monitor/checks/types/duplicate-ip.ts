@@ -21,8 +21,29 @@ const params = z
     holdFor: durationParam('30m'),
     /** Run every command in this network namespace (`ip netns exec NAME …`): tests, or an agent watching a namespace. */
     netns: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'a network namespace name').optional(),
+    /**
+     * The inventory's expected MACs per address (the server fills it from keisan.yaml/keisan ops
+     * hosts, src/ops/inventory/): a MAC answering for one of these addresses that is not expected
+     * is named as such, and replies from the host's own expected MACs (ARP flux of a multi-homed
+     * host) are not conflicts.
+     */
+    expected: z
+      .array(
+        z
+          .object({
+            address: z.ipv4(),
+            host: z.string().min(1).max(253),
+            macs: z.array(z.string().regex(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/, 'a MAC address, lower-case with colons')).min(1).max(64),
+          })
+          .strict(),
+      )
+      .max(100_000)
+      .default([]),
   })
   .strict();
+
+type Expected = z.output<typeof params>['expected'][number];
+const expectedFor = (p: z.output<typeof params>, address: string): Expected | undefined => p.expected.find((e) => e.address === address);
 
 export interface OwnAddress {
   iface: string;
@@ -91,22 +112,27 @@ async function probeAddress(exec: CommandRunner, own: OwnAddress, p: z.output<ty
   const ms = Math.round(performance.now() - started);
   const target = `${own.iface}/${own.address}`;
   if (result.failure) return { ...unknown(`cannot probe ${own.address} on ${own.iface} of ${context.host} for duplicates: ${result.failure}`), target };
-  const others = parseArpingReplies(result.stdout).filter((mac) => mac !== own.mac);
+  const expected = expectedFor(p, own.address);
+  const replies = parseArpingReplies(result.stdout).filter((mac) => mac !== own.mac);
+  // Our own other interfaces answering (ARP flux) are not a conflict when the inventory says they are this host's.
+  const others = expected ? replies.filter((mac) => !expected.macs.includes(mac)) : replies;
+  const inventory = expected ? { inventoryHost: expected.host, expectedMacs: expected.macs, ourMacExpected: expected.macs.includes(own.mac) } : {};
   if (others.length > 0) {
-    const named = others.map((mac) => macWithVendor(mac)).join(' and ');
+    const named = others.map((mac) => `${macWithVendor(mac)}${expected ? `, not ${expected.host}'s expected MAC` : ''}`).join(' and ');
     return {
       target,
       status: 'critical',
       summary: `${own.address} on ${own.iface} of ${context.host} is also answered by ${named}, ours is ${macWithVendor(own.mac)}`,
       value: others.length,
-      details: { address: own.address, iface: own.iface, ourMac: own.mac, ourVendor: ouiTable.vendorOf(own.mac), otherMacs: others.map((mac) => ({ mac, vendor: ouiTable.vendorOf(mac) })), probeMs: ms },
+      details: { address: own.address, iface: own.iface, ourMac: own.mac, ourVendor: ouiTable.vendorOf(own.mac), otherMacs: others.map((mac) => ({ mac, vendor: ouiTable.vendorOf(mac) })), ...inventory, probeMs: ms },
     };
   }
   if (result.code !== 0 && result.code !== 1) {
     const reason = (result.stderr || result.stdout).trim().split('\n')[0] ?? `exit ${result.code}`;
     return { ...unknown(`cannot probe ${own.address} on ${own.iface} of ${context.host}: arping: ${reason}`), target };
   }
-  return { target, status: 'ok', summary: `${own.address} on ${own.iface} of ${context.host} is ours alone (no other device answered ARP duplicate-address detection)`, value: 0, details: { ourMac: own.mac, probeMs: ms } };
+  const note = replies.length > 0 ? ` (only ${expected!.host}'s own expected MAC${replies.length > 1 ? 's' : ''} ${replies.join(', ')} answered too)` : ' (no other device answered ARP duplicate-address detection)';
+  return { target, status: 'ok', summary: `${own.address} on ${own.iface} of ${context.host} is ours alone${note}`, value: 0, details: { ourMac: own.mac, ...inventory, probeMs: ms } };
 }
 
 async function watchNeighbours(exec: CommandRunner, p: z.output<typeof params>, context: CheckContext): Promise<CheckOutcome> {
@@ -141,7 +167,24 @@ async function watchNeighbours(exec: CommandRunner, p: z.output<typeof params>, 
   }
   if (state.last.size > 10_000) state.last.clear();
   state.flips = state.flips.filter((f) => f.at > now - p.holdFor).slice(-100);
-  const details = { source, neighbours: neighbours.length, changes: state.flips.map((f) => ({ ...f, at: new Date(f.at).toISOString() })) };
+  // An inventory address answered by a MAC the inventory does not expect for its host.
+  const unexpected = neighbours.flatMap((n) => {
+    const expected = expectedFor(p, n.address);
+    return expected && !expected.macs.includes(n.mac) ? [{ ...n, host: expected.host, expectedMacs: expected.macs }] : [];
+  });
+  const details = { source, neighbours: neighbours.length, changes: state.flips.map((f) => ({ ...f, at: new Date(f.at).toISOString() })), ...(unexpected.length > 0 ? { unexpected } : {}) };
+  if (unexpected.length > 0) {
+    const u = unexpected[0]!;
+    return {
+      target: 'neighbours',
+      status: 'critical',
+      summary:
+        `${u.address} (${u.host} in the inventory) on ${u.iface} seen from ${context.host} is answered by ${macWithVendor(u.mac)}, not ${u.host}'s expected MAC ${u.expectedMacs.join(' or ')}: ` +
+        `another device may be using its address${unexpected.length > 1 ? ` (${unexpected.length} such addresses)` : ''}`,
+      value: unexpected.length,
+      details,
+    };
+  }
   if (state.flips.length > 0) {
     const f = state.flips.at(-1)!;
     return {
