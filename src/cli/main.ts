@@ -2,6 +2,7 @@ import { Command } from '@commander-js/extra-typings';
 import { registerAccountCommands } from '../accounts/commands.ts';
 import { registerBatchCommands, registerQueueCommands } from '../batch/commands.ts';
 import { registerDeviceCommands } from '../devices/commands.ts';
+import { registerIncidentCommands } from '../incidents/commands.ts';
 import { registerCheckCommands } from '../monitor/checks/commands.ts';
 import { registerAlertCommands } from '../monitor/alerts/commands.ts';
 import { registerMonitorCommands } from '../monitor/commands.ts';
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerBatchCommands(program);
   registerQueueCommands(program, admin);
   registerDeviceCommands(program, admin);
+  registerIncidentCommands(program);
   registerStorageCommands(program);
   registerAreaCommands(program, admin);
   // After the storage commands: adds `fs stage`, `fs stage-status` to their `fs`.
