@@ -1,4 +1,4 @@
-// Prebuilt bundles of the small daemons (today: the agent), so they run on every node without
+// Prebuilt bundles of the small daemons (the agent and the watchdog), so they run on every node without
 // the tsx loader (about 30 MiB of memory) and without loading the rest of Keisan. The bundle is
 // built with esbuild on first use, next to its sources (so paths relative to import.meta.url stay
 // right), and rebuilt whenever one of its input files changed. Any failure falls back to tsx.

@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 // The `keisan` command. Sources are TypeScript, run through tsx's loader — except the agent,
-// which runs from a prebuilt bundle (bin/bundle.js) to stay small on every node.
+// and the watchdog, which run from prebuilt bundles (bin/bundle.js) to stay small on every node.
 const command = process.argv[2] ?? '';
+const BUNDLED = { agent: 'src/cli/agent-main.ts', watchdog: 'src/cli/watchdog-main.ts' };
 let main;
-if (command === 'agent' && process.env.KEISAN_NO_BUNDLE !== '1') {
+if (Object.hasOwn(BUNDLED, command) && process.env.KEISAN_NO_BUNDLE !== '1') {
   const { daemonBundle } = await import('./bundle.js');
-  const bundle = await daemonBundle('agent', 'src/cli/agent-main.ts');
+  const bundle = await daemonBundle(command, BUNDLED[command]);
   if (bundle) ({ main } = await import(bundle));
 }
 if (!main) {

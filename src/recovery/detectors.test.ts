@@ -261,6 +261,40 @@ describe('node-memory rule', () => {
     const h = timeline(2000, 100, (t) => ({ node: { memAvailableBytes: 2 * GiB, psiMemory: { someUs: t * 300_000, fullUs: 0 } } }));
     assert.ok(firstFiring(h, 'node-memory'));
   });
+
+  // The jobs' parent capped at 3 GiB on a 24 GiB node: MemAvailable stays high while the parent fills.
+  const parent = (memBytes: number, inactive = 0) => ({ memBytes, memLimitBytes: 3 * GiB, availableBytes: 3 * GiB - memBytes + inactive, pidsCurrent: 10 });
+
+  it("fires when the jobs' capped parent fills toward its floor while MemAvailable is plenty, naming the growing job, not the bigger one", () => {
+    // Floor max(64 MiB, 5 % of 3 GiB) = 154 MiB. Culprit job 7 grows 100 MiB/s from 1 GiB; innocent job 8 holds 1.6 GiB.
+    const h = timeline(4000, 100, (t) => ({
+      node: { memAvailableBytes: 18 * GiB, parent: parent(1 * GiB + 1600 * MiB + t * 100 * MiB) },
+      jobs: [
+        { jobId: 7, memBytes: 1 * GiB + t * 100 * MiB, memLimitBytes: null },
+        { jobId: 8, memBytes: 1600 * MiB, memLimitBytes: null },
+      ],
+    }));
+    const hit = firstFiring(h, 'node-memory')!;
+    assert.ok(hit, 'fires');
+    // 3 GiB − 2.56 GiB = 448 MiB left at t=0, 348 MiB at t=1 s: within 2 s of the 154 MiB floor at 100 MiB/s once the 1 s window is there.
+    assert.equal(hit.atMs, 1000);
+    assert.deepEqual(hit.finding.candidates, [7]);
+    assert.match(hit.finding.explanation, /^jobs' cgroup: 348 MiB left of its 3\.00 GiB limit \(2\.66 of 3\.00 GiB used\), falling 100 MiB\/s toward the floor of 154 MiB over 1\.0 s, fastest-growing job 7 \+100 MiB\/s$/);
+    assert.equal(hit.finding.metrics.parentFloorBytes, 0.05 * 3 * GiB);
+  });
+
+  it("does not fire on a full parent that is not growing, nor on one whose headroom is reclaimable cache", () => {
+    const steady = timeline(3000, 100, () => ({ node: { memAvailableBytes: 18 * GiB, parent: parent(3 * GiB - 100 * MiB) } }));
+    assert.equal(firstFiring(steady, 'node-memory'), null, 'below the floor but nothing grows: the jobs are using what they were given');
+    // A streaming job fills the parent to its limit with page cache: usage grows 500 MiB/s, all of it inactive (reclaimable).
+    const streaming = timeline(3000, 100, (t) => ({ node: { memAvailableBytes: 18 * GiB, parent: parent(2 * GiB + Math.min(t, 2) * 500 * MiB, 200 * MiB + Math.min(t, 2) * 500 * MiB) } }));
+    assert.equal(firstFiring(streaming, 'node-memory'), null);
+  });
+
+  it('does not fire when the parent has no limit', () => {
+    const h = timeline(3000, 100, (t) => ({ node: { memAvailableBytes: 18 * GiB, parent: { memBytes: 1 * GiB + t * GiB, memLimitBytes: null, availableBytes: null, pidsCurrent: 3 } } }));
+    assert.equal(firstFiring(h, 'node-memory'), null);
+  });
 });
 
 describe('pids-explosion rule', () => {

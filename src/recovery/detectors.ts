@@ -12,7 +12,7 @@
  * held in every consecutive window back to `sustainMs` before now.
  */
 import { z } from 'zod';
-import type { Finding, JobSample, ProcessTick, Rule, Sample } from './model.ts';
+import type { Finding, JobSample, NodeSample, ProcessTick, Rule, Sample } from './model.ts';
 
 const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;
@@ -60,6 +60,14 @@ export interface DetectorConfig {
     horizonMs: number;
     /** Node memory PSI some share that counts while MemAvailable is below 2 × the floor. */
     psiSomeRatio: number;
+    /**
+     * The jobs' parent cgroup (capped below the node's memory, so MemAvailable never gets low when
+     * it fills): its floor is max(parentFloorBytes, parentFloorRatio × its limit) of what is still
+     * available under the limit (reclaimable cache counted). Below it while jobs grow, or falling
+     * to it within horizonMs, counts as the node running out.
+     */
+    parentFloorBytes: number;
+    parentFloorRatio: number;
     windowMs: number;
   };
   pids: {
@@ -91,7 +99,7 @@ export interface DetectorConfig {
 export const DEFAULT_DETECTOR_CONFIG: DetectorConfig = {
   memoryLimit: { nearLimitRatio: 0.95, growthBytesPerSec: 4 * MiB, refaultPagesPerSec: 10_000, memSomeRatio: 0.05, anonRatioWithoutPsi: 0.8, predictHorizonMs: 500, predictFromRatio: 0.75, windowMs: 1000 },
   thrash: { windowMs: 500, sustainMs: 1000, marginRatio: 0.1, refaultPagesPerSec: 2000, memSomeRatio: 0.05, ioSomeRatio: 0.3, noPsiRefaultFactor: 4 },
-  nodeMemory: { floorBytes: 512 * MiB, floorRatio: 0.05, horizonMs: 2000, psiSomeRatio: 0.2, windowMs: 1000 },
+  nodeMemory: { floorBytes: 512 * MiB, floorRatio: 0.05, horizonMs: 2000, psiSomeRatio: 0.2, parentFloorBytes: 64 * MiB, parentFloorRatio: 0.05, windowMs: 1000 },
   pids: { nearMaxRatio: 0.9, growthPerSec: 200, minPids: 128, windowMs: 1000 },
   cpuHog: { overuseRatio: 1.2, sustainMs: 10_000, windowMs: 1000 },
   login: { cpuRatio: 0.8, stepMs: 30_000, warnAfterMs: 5 * 60_000, reniceAfterMs: 10 * 60_000, stopAfterMs: 20 * 60_000, exemptUsers: [] },
@@ -114,7 +122,7 @@ export const detectorConfigSchema = z.strictObject({
     .strictObject({ windowMs: ms, sustainMs: ms, marginRatio: ratio, refaultPagesPerSec: positive, memSomeRatio: ratio, ioSomeRatio: ratio, noPsiRefaultFactor: z.number().min(1) })
     .partial()
     .optional(),
-  nodeMemory: z.strictObject({ floorBytes: nonNegative, floorRatio: ratio, horizonMs: ms, psiSomeRatio: ratio, windowMs: ms }).partial().optional(),
+  nodeMemory: z.strictObject({ floorBytes: nonNegative, floorRatio: ratio, horizonMs: ms, psiSomeRatio: ratio, parentFloorBytes: nonNegative, parentFloorRatio: ratio, windowMs: ms }).partial().optional(),
   pids: z.strictObject({ nearMaxRatio: ratio, growthPerSec: positive, minPids: z.number().int().min(0), windowMs: ms }).partial().optional(),
   cpuHog: z.strictObject({ overuseRatio: positive, sustainMs: ms, windowMs: ms }).partial().optional(),
   login: z
@@ -426,21 +434,47 @@ export const thrashRule: RuleFn = ({ config, nowMs, jobs }) => {
   return out;
 };
 
-/** The node running out: MemAvailable under the floor, or falling to it within the horizon, or memory stalls near it. */
+/** The floors of the node-memory rule: MemAvailable's, and the jobs' parent's (null without a parent limit). */
+export function nodeFloors(node: NodeSample, c: DetectorConfig['nodeMemory']): { node: number; parent: number | null } {
+  const limit = node.parent?.memLimitBytes ?? null;
+  return { node: Math.max(c.floorBytes, c.floorRatio * node.memTotalBytes), parent: limit === null ? null : Math.max(c.parentFloorBytes, c.parentFloorRatio * limit) };
+}
+
+/** Near enough to a floor that the sampler reads every job every tick (the rule compares all jobs' growth). */
+export function underNodePressure(node: NodeSample, config: DetectorConfig): boolean {
+  const floors = nodeFloors(node, config.nodeMemory);
+  const parentAvail = node.parent?.availableBytes ?? null;
+  return node.memAvailableBytes < 2 * floors.node || (floors.parent !== null && parentAvail !== null && parentAvail < 2 * floors.parent);
+}
+
+/**
+ * The node running out: MemAvailable under the floor, or falling to it within the horizon, or
+ * memory stalls near it; or the same for what is left under the jobs' parent cgroup's limit, where
+ * the kernel's OOM killer would otherwise pick the largest job in the parent, innocent or not.
+ */
 export const nodeMemoryRule: RuleFn = ({ config, nowMs, history, jobs }) => {
   const c = config.nodeMemory;
   const w = windowOf(history, nowMs, c.windowMs);
   if (!w) return [];
   const node = w.to.node;
   const dt = w.to.atMs - w.from.atMs;
-  const floor = Math.max(c.floorBytes, c.floorRatio * node.memTotalBytes);
+  const floors = nodeFloors(node, c);
+  const floor = floors.node;
   const avail = node.memAvailableBytes;
   const fall = -(counterRate(w.from.node.memAvailableBytes, avail, dt, true) ?? 0);
   const psi = stallShare(w.from.node.psiMemory?.someUs, node.psiMemory?.someUs, dt);
   const below = avail < floor;
   const fallingFast = fall > 0 && avail > floor && ((avail - floor) / fall) * 1000 <= c.horizonMs;
   const stalling = psi !== null && psi >= c.psiSomeRatio && avail < 2 * floor;
-  if (!below && !fallingFast && !stalling) return [];
+  // The parent: what is left under its limit (reclaimable cache counted, so a streaming job's cache is not a fall).
+  const parent = node.parent ?? null;
+  const parentAvail = parent?.availableBytes ?? null;
+  const parentFloor = floors.parent;
+  const parentFall = -(counterRate(w.from.node.parent?.availableBytes, parentAvail, dt, true) ?? 0);
+  const parentBelow = parentAvail !== null && parentFloor !== null && parentAvail < parentFloor && (parentFall > 0 || (psi !== null && psi >= c.psiSomeRatio));
+  const parentFalling = parentAvail !== null && parentFloor !== null && parentFall > 0 && parentAvail >= parentFloor && ((parentAvail - parentFloor) / parentFall) * 1000 <= c.horizonMs;
+  const nodeShort = below || fallingFast || stalling;
+  if (!nodeShort && !parentBelow && !parentFalling) return [];
   // Candidates: the jobs whose usage grew over the window, fastest first.
   const growth: { jobId: number; rate: number }[] = [];
   for (const [jobId, series] of jobs) {
@@ -451,15 +485,24 @@ export const nodeMemoryRule: RuleFn = ({ config, nowMs, history, jobs }) => {
   }
   growth.sort((a, b) => b.rate - a.rate);
   const top = growth[0];
-  const why = below ? `below the floor of ${formatBytes(floor)}` : fallingFast ? `falling ${formatBytes(fall)}/s toward the floor of ${formatBytes(floor)}` : `memory stalled ${pct(psi!)} near the floor of ${formatBytes(floor)}`;
-  const explanation = [
-    `node: MemAvailable ${formatBytes(avail)} of ${formatBytes(node.memTotalBytes, 'GiB')} ${why} over ${secs(dt)}`,
-    ...(psi !== null ? [`memory stalled ${pct(psi)}`] : []),
-    top ? `fastest-growing job ${top.jobId} ${formatRate(top.rate)}` : 'no job growing',
-  ].join(', ');
+  const tail = top ? `fastest-growing job ${top.jobId} ${formatRate(top.rate)}` : 'no job growing';
   const metrics: Record<string, number> = { memAvailableBytes: avail, memTotalBytes: node.memTotalBytes, floorBytes: floor, fallBytesPerSec: fall };
   if (psi !== null) metrics.memSomeRatio = psi;
   if (top) metrics.topGrowthBytesPerSec = top.rate;
+  let explanation: string;
+  if (nodeShort) {
+    const why = below ? `below the floor of ${formatBytes(floor)}` : fallingFast ? `falling ${formatBytes(fall)}/s toward the floor of ${formatBytes(floor)}` : `memory stalled ${pct(psi!)} near the floor of ${formatBytes(floor)}`;
+    explanation = [`node: MemAvailable ${formatBytes(avail)} of ${formatBytes(node.memTotalBytes, 'GiB')} ${why} over ${secs(dt)}`, ...(psi !== null ? [`memory stalled ${pct(psi)}`] : []), tail].join(', ');
+  } else {
+    const why = parentBelow ? `below the floor of ${formatBytes(parentFloor!)}` : `falling ${formatBytes(parentFall)}/s toward the floor of ${formatBytes(parentFloor!)}`;
+    explanation = [`jobs' cgroup: ${formatBytes(parentAvail!)} left of its ${formatBytes(parent!.memLimitBytes!, 'GiB')} limit (${formatPair(parent!.memBytes ?? 0, parent!.memLimitBytes!)} used), ${why} over ${secs(dt)}`, tail].join(', ');
+  }
+  if (parentAvail !== null && parentFloor !== null) {
+    metrics.parentAvailableBytes = parentAvail;
+    metrics.parentFloorBytes = parentFloor;
+    metrics.parentFallBytesPerSec = parentFall;
+    if (parent?.memLimitBytes != null) metrics.parentLimitBytes = parent.memLimitBytes;
+  }
   return [{ rule: 'node-memory', severity: 'act', jobId: null, pid: null, user: null, explanation, window: { fromMs: w.from.atMs, toMs: w.to.atMs }, metrics, candidates: growth.map((g) => g.jobId) }];
 };
 

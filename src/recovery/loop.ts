@@ -18,15 +18,20 @@ import type { CgroupTree } from '../batch/executors/local/cgroups.ts';
 import { randomUUID } from 'node:crypto';
 import { JobHandleBook, continueProcess, killJob, freezeJob, processState, reniceProcess, stopProcess, thawJob, throttleJob } from './actions.ts';
 import { QuietBook, askDeadline, resolvePending, type AskResolution, type PendingAsk, type ServerDecision } from './ask.ts';
-import { detect, detectLogin } from './detectors.ts';
+import { detect, detectLogin, underNodePressure } from './detectors.ts';
 import { captureEvidence, writeEvidence, type EvidenceTarget } from './evidence.ts';
 import type { Finding, ProcessTick, RecoveryEventInput, RecoveryTimings, Sample } from './model.ts';
 import type { EventReporter } from './reporter.ts';
-import { Sampler, parsePasswd, readProcesses, type JobInfo } from './sampler.ts';
+import { DEFAULT_TIERING, Sampler, parsePasswd, readProcesses, type JobInfo } from './sampler.ts';
 import type { ResolvedRecovery, RuleAction } from './settings.ts';
 import { chooseVictim, findingKey, forgetAction, jobCandidatesFromWindow, newHistory, noteAction, noteRecovered, pruneHistory, victimKey, type Candidate, type ProcessCandidate } from './victim.ts';
 
-const RING_MS = 10_000;
+/** Samples kept: at least this long, and long enough for the longest sustained rule (ringMsFor). */
+const MIN_RING_MS = 10_000;
+
+function ringMsFor(d: ResolvedRecovery['detectors']): number {
+  return Math.max(MIN_RING_MS, d.cpuHog.sustainMs + 2 * d.cpuHog.windowMs, d.thrash.sustainMs + 2 * d.thrash.windowMs, 2 * d.memoryLimit.windowMs, 2 * d.nodeMemory.windowMs, 2 * d.pids.windowMs);
+}
 /** A finding not seen for this long is forgotten: when it comes back it is reported again. */
 const FORGET_MS = 5_000;
 /** Actions tried again when they fail, and how many tries a victim gets. */
@@ -72,6 +77,7 @@ export class RecoveryLoop {
   private readonly sampler: Sampler;
   private readonly book: JobHandleBook;
   private readonly ring: Sample[] = [];
+  private readonly ringMs: number;
   private readonly loginTicks: ProcessTick[] = [];
   private readonly seen = new Map<string, Seen>();
   private readonly inFlight = new Set<string>();
@@ -86,7 +92,8 @@ export class RecoveryLoop {
   private polling = false;
   private lastPollMs = -Infinity;
   private lastLoginMs = -Infinity;
-  private lastOomCheckMs = -Infinity;
+  /** When each job's kernel OOM-kill counter was last read. */
+  private readonly oomCheckedAt = new Map<number, number>();
   /** Each job's kernel OOM-kill counter when last read (the first reading is the baseline, not news). */
   private readonly oomKillsSeen = new Map<number, number>();
   /** Failed kills, freezes and stops per victim ('job:42'), for the retries. */
@@ -106,7 +113,17 @@ export class RecoveryLoop {
   }
 
   constructor(private readonly o: RecoveryLoopOptions) {
-    this.sampler = new Sampler({ tree: o.tree, jobInfo: o.jobInfo, rescanMs: 250 });
+    const d = o.settings.detectors;
+    this.ringMs = ringMsFor(d);
+    const tickMs = 1000 / o.settings.sampleHz;
+    this.sampler = new Sampler({
+      tree: o.tree,
+      jobInfo: o.jobInfo,
+      rescanMs: 250,
+      // Hot from wherever a memory rule starts looking (memory.stat is read from there too), and from the pids rule's floor.
+      tiering: o.settings.idleEveryMs > tickMs ? { ...DEFAULT_TIERING, idleEveryMs: o.settings.idleEveryMs, hotFromRatio: Math.min(0.5, d.memoryLimit.predictFromRatio, d.pids.nearMaxRatio / 2) } : undefined,
+      pressured: (node) => underNodePressure(node, d),
+    });
     this.book = new JobHandleBook(o.tree);
     this.now = o.now ?? Date.now;
   }
@@ -140,17 +157,16 @@ export class RecoveryLoop {
     const sample = this.sampler.tick(nowMs);
     this.ticks++;
     this.ring.push(sample);
-    while (this.ring.length && nowMs - this.ring[0]!.atMs > RING_MS) this.ring.shift();
+    while (this.ring.length && nowMs - this.ring[0]!.atMs > this.ringMs) this.ring.shift();
     const findings = detect(this.ring, this.o.settings.detectors, nowMs);
     if (this.o.settings.loginHost && nowMs - this.lastLoginMs >= 1000) {
       this.lastLoginMs = nowMs;
       findings.push(...this.loginFindings(nowMs));
     }
-    this.checkRecovered(sample, nowMs);
-    const allJobs = nowMs - this.lastOomCheckMs >= OOM_CHECK_MS;
-    if (allJobs) this.lastOomCheckMs = nowMs;
-    this.reportKernelOomKills(sample, nowMs, allJobs);
-    this.checkPending(sample, nowMs);
+    const followed = new Set(this.sampler.jobIds());
+    this.checkRecovered(sample, followed, nowMs);
+    this.reportKernelOomKills(sample, followed, nowMs);
+    this.checkPending(followed, nowMs);
     pruneHistory(this.history, this.o.settings.victim, nowMs);
     for (const finding of findings) this.handle(finding, nowMs);
     for (const [key, s] of this.seen) if (nowMs - s.lastMs > FORGET_MS) this.seen.delete(key);
@@ -404,11 +420,11 @@ export class RecoveryLoop {
   }
 
   /** Ask mode, every tick while something is pending: fetch decisions (every pollMs), end what is decided. */
-  private checkPending(sample: Sample, nowMs: number): void {
+  private checkPending(followed: ReadonlySet<number>, nowMs: number): void {
     // A spared job that is gone frees its entry (a later job never has the same id).
     for (const key of this.quiet.keys()) {
       const m = /^job:(\d+)$/.exec(key);
-      if (m && !sample.jobs.some((j) => j.jobId === Number(m[1]))) this.quiet.forget(key);
+      if (m && !followed.has(Number(m[1]))) this.quiet.forget(key);
     }
     if (!this.pending.size) return;
     const fetch = this.o.decisions ?? (this.o.reporter ? (keys: string[]) => this.o.reporter!.decisions(this.o.host, keys) : null);
@@ -426,7 +442,7 @@ export class RecoveryLoop {
     }
     for (const p of [...this.pending.values()]) {
       if (this.inFlight.has(p.victimKey)) continue;
-      const alive = p.target.kind === 'job' ? this.jobAlive(sample, p.target.jobId) : processState(p.target.pid) !== null;
+      const alive = p.target.kind === 'job' ? this.jobAlive(followed, p.target.jobId) : processState(p.target.pid) !== null;
       const r = resolvePending(p, { nowMs, victimAlive: alive, decision: this.decided.get(p.key) ?? null });
       if (r.kind === 'wait') continue;
       this.pending.delete(p.key);
@@ -464,8 +480,8 @@ export class RecoveryLoop {
   }
 
   /** A job still there with processes in it (a frozen one counts). */
-  private jobAlive(sample: Sample, jobId: number): boolean {
-    if (!sample.jobs.some((j) => j.jobId === jobId)) return false;
+  private jobAlive(followed: ReadonlySet<number>, jobId: number): boolean {
+    if (!followed.has(jobId)) return false;
     try {
       return this.o.tree.job(jobId).populated();
     } catch {
@@ -487,9 +503,11 @@ export class RecoveryLoop {
   }
 
   /** A killed job whose cgroup is empty and whose memory went down has recovered: the cooldown ends. */
-  private checkRecovered(sample: Sample, nowMs: number): void {
+  private checkRecovered(sample: Sample, followed: ReadonlySet<number>, nowMs: number): void {
     for (const [key, w] of this.watching) {
       const job = sample.jobs.find((j) => j.jobId === w.jobId);
+      // Followed but not read this tick (tiered sampling): look again when it is.
+      if (!job && followed.has(w.jobId)) continue;
       let empty = !job;
       if (job) {
         const h = this.book.get(w.jobId);
@@ -511,14 +529,14 @@ export class RecoveryLoop {
    * The kernel's OOM killer got to a job first (memory.events oom_kill went up): reported as a
    * `kernel-oom` event, so the record shows every memory kill, ours or the kernel's.
    */
-  private reportKernelOomKills(sample: Sample, nowMs: number, allJobs: boolean): void {
-    const present = new Set<number>();
+  private reportKernelOomKills(sample: Sample, followed: ReadonlySet<number>, nowMs: number): void {
     for (const job of sample.jobs) {
-      present.add(job.jobId);
       // Near the limit now or within the last 2 s (the tick after a kill shows the memory already freed).
       if (job.memLimitBytes !== null && job.memBytes !== null && job.memBytes >= 0.8 * job.memLimitBytes) this.nearLimitAt.set(job.jobId, nowMs);
       const nearLimit = nowMs - (this.nearLimitAt.get(job.jobId) ?? -Infinity) < 2000;
-      if (!allJobs && !nearLimit && this.oomKillsSeen.has(job.jobId)) continue;
+      const due = nowMs - (this.oomCheckedAt.get(job.jobId) ?? -Infinity) >= OOM_CHECK_MS;
+      if (!due && !nearLimit && this.oomKillsSeen.has(job.jobId)) continue;
+      this.oomCheckedAt.set(job.jobId, nowMs);
       let count: number | null;
       try {
         count = this.o.tree.job(job.jobId).oomKills();
@@ -536,8 +554,7 @@ export class RecoveryLoop {
       const metrics = finiteMetrics({ oomKills: killed, memBytes: job.memBytes, memLimitBytes: job.memLimitBytes, anonBytes: job.anonBytes });
       this.emit({ host: this.o.host, at: new Date(nowMs).toISOString(), rule: 'kernel-oom', severity: 'act', mode: this.o.settings.modeOf('kernel-oom'), jobId: job.jobId, pid: null, user: job.user, action: 'none', outcome: 'observed', explanation, victimExplanation: 'chosen by the kernel (by its badness score), not by the watchdog', metrics, timings: null, evidencePath: null, error: null, decidedAtPerfMs: performance.now() });
     }
-    for (const jobId of this.oomKillsSeen.keys()) if (!present.has(jobId)) this.oomKillsSeen.delete(jobId);
-    for (const jobId of this.nearLimitAt.keys()) if (!present.has(jobId)) this.nearLimitAt.delete(jobId);
+    for (const map of [this.oomKillsSeen, this.nearLimitAt, this.oomCheckedAt]) for (const jobId of map.keys()) if (!followed.has(jobId)) map.delete(jobId);
   }
 
   private emit(event: LoopEvent): void {

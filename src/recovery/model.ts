@@ -69,6 +69,20 @@ export interface NodeSample {
   /** /proc/loadavg field 4: runnable threads / all threads. */
   runningThreads: number;
   totalThreads: number;
+  /** The jobs' parent cgroup, where the sampler reads it (absent in recorded samples from before it did). */
+  parent?: ParentSample | null;
+}
+
+/**
+ * The jobs' parent cgroup (capped below the node's memory by the batch room): all jobs together.
+ * `availableBytes` is what they may still use before the parent's limit: limit − usage + the
+ * parent's inactive page cache (reclaimable, like MemAvailable counts it); null without a limit.
+ */
+export interface ParentSample {
+  memBytes: number | null;
+  memLimitBytes: number | null;
+  availableBytes: number | null;
+  pidsCurrent: number | null;
 }
 
 /** One tick: the node and every job cgroup found under the parent. */

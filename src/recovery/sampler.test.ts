@@ -10,6 +10,7 @@ import { DEFAULT_DETECTOR_CONFIG, detect } from './detectors.ts';
 import type { Sample } from './model.ts';
 import {
   anonOf,
+  DEFAULT_TIERING,
   keyedValue,
   NodeReader,
   parseCfsQuota,
@@ -161,7 +162,7 @@ describe('sampler on a pure cgroup v2 layout (a directory tree in the kernel\'s 
         'cpu.stat': fixture('v2-cpu.stat'),
       };
       for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), text);
-      const sampler = new Sampler({ tree, rescanMs: 250 });
+      const sampler = new Sampler({ tree, rescanMs: 250, slowEveryMs: 250 });
       try {
         const [j] = sampler.tick(0).jobs;
         assert.deepEqual(j, {
@@ -205,6 +206,66 @@ describe('sampler on a pure cgroup v2 layout (a directory tree in the kernel\'s 
         fs.rmSync(dir, { recursive: true });
         assert.deepEqual(sampler.tick(900).jobs, []);
         assert.deepEqual(sampler.jobIds(), []);
+      } finally {
+        sampler.close();
+      }
+    } finally {
+      fs.rmSync(mount, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('tiered sampling (fake pure v2 layout)', () => {
+  it("reads idle jobs once a second, moving or near-limit ones every tick, and every job at once when the parent moves more than the jobs read explain", () => {
+    const mount = fs.mkdtempSync(path.join(os.tmpdir(), 'keisan-fake-cgroup2-'));
+    try {
+      fs.writeFileSync(path.join(mount, 'cgroup.controllers'), 'cpuset cpu io memory pids\n');
+      const tree = CgroupTree.open({ root: 'keisan', layout: { kind: 'v2', v1: {}, unified: mount }, parentMemBytes: null, parentPidsMax: null });
+      const write = (dir: string, files: Record<string, string | number>) => {
+        for (const [name, value] of Object.entries(files)) fs.writeFileSync(path.join(mount, 'keisan', dir, name), `${value}\n`);
+      };
+      for (const id of [1, 2, 3]) {
+        tree.createJob(id, { memBytes: 1024 * MiB, cpus: 1, pidsMax: 512 });
+        write(`job-${id}`, { 'memory.current': 100 * MiB, 'pids.current': 2, 'cpu.stat': 'usage_usec 0' });
+      }
+      write('', { 'memory.current': 300 * MiB, 'memory.max': 3072 * MiB, 'memory.stat': `anon ${250 * MiB}\ninactive_file ${20 * MiB}`, 'pids.current': 6 });
+      let pressure = false;
+      const sampler = new Sampler({ tree, rescanMs: 60_000, tiering: { ...DEFAULT_TIERING, idleEveryMs: 1000 }, pressured: () => pressure });
+      try {
+        const read = (atMs: number) => sampler.tick(atMs).jobs.map((j) => j.jobId).sort();
+        const first = sampler.tick(0);
+        assert.deepEqual(first.jobs.map((j) => j.jobId).sort(), [1, 2, 3], 'every job at the first tick');
+        assert.deepEqual(first.node.parent, { memBytes: 300 * MiB, memLimitBytes: 3072 * MiB, availableBytes: (3072 - 300 + 20) * MiB, pidsCurrent: 6 });
+        assert.deepEqual(read(100), [], 'nothing moved: no job read');
+        // Job 2 grows 50 MiB and the parent with it: unexplained by the (no) jobs read, so all are read now.
+        write('job-2', { 'memory.current': 150 * MiB });
+        write('', { 'memory.current': 350 * MiB });
+        assert.deepEqual(read(200), [1, 2, 3], 'woken by the parent');
+        assert.deepEqual(read(300), [2], 'job 2 moved: read every tick');
+        // Job 2 grows again: its own read explains the parent's move, nobody else is read.
+        write('job-2', { 'memory.current': 170 * MiB });
+        write('', { 'memory.current': 370 * MiB });
+        assert.deepEqual(read(400), [2]);
+        assert.deepEqual(read(1100), [2], 'jobs 1 and 3 were read 900 ms ago');
+        assert.deepEqual(read(1200), [1, 2, 3], 'a second after their last read');
+        assert.deepEqual(read(2500), [1, 2, 3]);
+        assert.deepEqual(read(2600), [], 'job 2 stopped moving 2 s ago: idle again');
+        // Job 3 forks 30 processes: the parent's pids move, all are read, job 3 stays hot.
+        write('job-3', { 'pids.current': 32 });
+        write('', { 'pids.current': 36 });
+        assert.deepEqual(read(2700), [1, 2, 3]);
+        assert.deepEqual(read(2800), [3]);
+        // Near its memory limit (≥ half) a job is read every tick even when it is not moving.
+        write('job-1', { 'memory.current': 600 * MiB });
+        write('', { 'memory.current': 870 * MiB });
+        assert.deepEqual(read(2900), [1, 2, 3]);
+        assert.deepEqual(read(6000), [1, 2, 3]);
+        assert.deepEqual(read(6100), [1]);
+        // Under node pressure every job is read every tick.
+        pressure = true;
+        assert.deepEqual(read(6200), [1, 2, 3]);
+        assert.equal(sampler.fullTicks, 4, 'woken at 200, 2700 and 2900 ms, and once under pressure');
+        assert.equal(sampler.jobReads, 29, 'the job reads listed above');
       } finally {
         sampler.close();
       }

@@ -18,7 +18,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { CgroupTree } from '../batch/executors/local/cgroups.ts';
-import type { JobSample, NodeSample, ProcessSample, PsiTotals, Sample } from './model.ts';
+import type { JobSample, NodeSample, ParentSample, ProcessSample, PsiTotals, Sample } from './model.ts';
 
 // ------------------------------------------------------------------------------- pure parsers
 
@@ -266,6 +266,65 @@ export class NodeReader {
   }
 }
 
+/** The parent's page cache that reclaim takes first: v2 `inactive_file`, v1 hierarchical `total_inactive_file`. */
+export function inactiveFileOf(stat: string, version: 1 | 2): number | null {
+  return version === 1 ? (keyedValue(stat, 'total_inactive_file') ?? keyedValue(stat, 'inactive_file')) : keyedValue(stat, 'inactive_file');
+}
+
+/**
+ * The jobs' parent cgroup: usage and pids of all jobs together (the sampler compares them with the
+ * jobs it read to decide whether idle jobs must be read now), its inactive page cache (what is
+ * available under its limit), and its limit on slow ticks.
+ */
+export class ParentReader {
+  private readonly memVersion: 1 | 2;
+  private readonly usage: PreOpened | null;
+  private readonly limit: PreOpened | null;
+  private readonly stat: PreOpened | null;
+  private readonly pids: PreOpened | null;
+  private limitBytes: number | null = null;
+
+  constructor(dirs: { memory?: { dir: string; version: 1 | 2 }; pids?: string }) {
+    const m = dirs.memory;
+    this.memVersion = m?.version ?? 2;
+    this.usage = m ? PreOpened.open(path.join(m.dir, m.version === 2 ? 'memory.current' : 'memory.usage_in_bytes')) : null;
+    this.limit = m ? PreOpened.open(path.join(m.dir, m.version === 2 ? 'memory.max' : 'memory.limit_in_bytes')) : null;
+    this.stat = m ? PreOpened.open(path.join(m.dir, 'memory.stat'), 8192) : null;
+    this.pids = dirs.pids ? PreOpened.open(path.join(dirs.pids, 'pids.current')) : null;
+    this.readSlow();
+  }
+
+  readSlow(): void {
+    try {
+      this.limitBytes = readWith(this.limit, parseNumber);
+    } catch (error) {
+      if (!(error instanceof GoneError)) throw error;
+      this.limitBytes = null;
+    }
+  }
+
+  /** With a limit, memory.stat is read every tick too: what is available must not jump when the cache starts to count. */
+  read(): ParentSample | null {
+    try {
+      const memBytes = readWith(this.usage, parseNumber);
+      const limit = this.limitBytes;
+      let availableBytes: number | null = null;
+      if (memBytes !== null && limit !== null) {
+        const inactive = readWith(this.stat, (t) => inactiveFileOf(t, this.memVersion));
+        availableBytes = Math.max(0, limit - memBytes) + (inactive ?? 0);
+      }
+      return { memBytes, memLimitBytes: limit, availableBytes, pidsCurrent: readWith(this.pids, parseNumber) };
+    } catch (error) {
+      if (error instanceof GoneError) return null;
+      throw error;
+    }
+  }
+
+  close(): void {
+    for (const f of [this.usage, this.limit, this.stat, this.pids]) f?.close();
+  }
+}
+
 // ------------------------------------------------------------------------------- jobs
 
 /** What the job record says (the caller looks it up in the jobs table or the executor's state). */
@@ -300,6 +359,13 @@ class JobReader {
   private memLimit: number | null = null;
   private pidsMax: number | null = null;
   private quotaCpus: number | null = null;
+  /** The last full read (tiered sampling): when, and its memory and pids. */
+  lastReadMs = -Infinity;
+  lastMemBytes: number | null = null;
+  lastPids: number | null = null;
+  /** Read every tick until then: near a limit, or changing. */
+  hotUntilMs = -Infinity;
+  lastSlowMs = -Infinity;
 
   constructor(
     tree: CgroupTree,
@@ -331,6 +397,21 @@ class JobReader {
           : { quota: at(d.cpu, 'cpu.cfs_quota_us'), period: at(d.cpu, 'cpu.cfs_period_us'), max: null },
     };
     this.readSlow();
+  }
+
+  /** Whether the last read put this job near a limit or showed it changing (then it is read every tick for a while). */
+  noteRead(sample: JobSample, nowMs: number, t: Tiering): void {
+    const dtSec = Number.isFinite(this.lastReadMs) ? Math.max(0.001, (nowMs - this.lastReadMs) / 1000) : null;
+    const mem = sample.memBytes;
+    const pids = sample.pidsCurrent;
+    const nearMemLimit = mem !== null && sample.memLimitBytes !== null && mem >= t.hotFromRatio * sample.memLimitBytes;
+    const nearPidsMax = pids !== null && sample.pidsMax !== null && pids >= t.hotFromRatio * sample.pidsMax;
+    const memMoving = dtSec !== null && mem !== null && this.lastMemBytes !== null && Math.abs(mem - this.lastMemBytes) / dtSec >= t.hotBytesPerSec;
+    const pidsMoving = pids !== null && this.lastPids !== null && pids !== this.lastPids;
+    if (nearMemLimit || nearPidsMax || memMoving || pidsMoving) this.hotUntilMs = nowMs + t.hotForMs;
+    this.lastReadMs = nowMs;
+    this.lastMemBytes = mem;
+    this.lastPids = pids;
   }
 
   /** Files that change rarely: limits and the cpu quota. Throws GoneError when the cgroup went away. */
@@ -393,6 +474,25 @@ class JobReader {
   }
 }
 
+/**
+ * Tiered sampling (what keeps the watchdog idle at 50 idle jobs): a job near one of its limits, or
+ * whose memory or process count moved at its last read, is read every tick for `hotForMs`; the
+ * others every `idleEveryMs` (staggered). Every tick the parent's usage and pids are read (two
+ * reads): when they moved more than the jobs read this tick explain (`wakeBytes`, `wakePids`), or
+ * under node pressure, every job is read in the same tick — so a job that starts leaking or forking
+ * is seen at once, not a second later.
+ */
+export interface Tiering {
+  idleEveryMs: number;
+  hotFromRatio: number;
+  hotBytesPerSec: number;
+  hotForMs: number;
+  wakeBytes: number;
+  wakePids: number;
+}
+
+export const DEFAULT_TIERING: Tiering = { idleEveryMs: 1000, hotFromRatio: 0.5, hotBytesPerSec: 1024 ** 2, hotForMs: 2000, wakeBytes: 2 * 1024 ** 2, wakePids: 2 };
+
 export interface SamplerOptions {
   /** The job tree, opened with parentMemBytes: null and parentPidsMax: null (the watchdog never changes limits). */
   tree: CgroupTree;
@@ -403,6 +503,12 @@ export interface SamplerOptions {
   node?: NodeFiles;
   /** Read memory.stat only for jobs at or above this share of their memory limit (default 0.5; 0 = always). */
   statFromRatio?: number;
+  /** Tiered sampling (see Tiering); default: none, every job every tick. */
+  tiering?: Tiering;
+  /** Node-level pressure: every job is read every tick while this holds (the node-memory rule compares all jobs' growth). */
+  pressured?: (node: NodeSample) => boolean;
+  /** How often limits and quotas are re-read (default 2000 ms; new jobs are found every rescanMs). */
+  slowEveryMs?: number;
 }
 
 /**
@@ -412,18 +518,31 @@ export interface SamplerOptions {
 export class Sampler {
   private readonly tree: CgroupTree;
   private readonly nodeReader: NodeReader;
+  private readonly parentReader: ParentReader | null;
   private readonly jobs = new Map<number, JobReader>();
   private readonly jobInfo: (jobId: number) => JobInfo | undefined;
   private readonly rescanMs: number;
+  private readonly slowEveryMs: number;
   private readonly statFromRatio: number;
+  private readonly tiering: Tiering | null;
+  private readonly pressured: (node: NodeSample) => boolean;
   private lastRescanMs = -Infinity;
+  private lastSlowMs = -Infinity;
+  private lastParent: ParentSample | null = null;
+  /** Reads of job cgroups (ticks × jobs read), and ticks that read every job: for status and the footprint bench. */
+  jobReads = 0;
+  fullTicks = 0;
 
   constructor(options: SamplerOptions) {
     this.tree = options.tree;
     this.jobInfo = options.jobInfo ?? (() => undefined);
     this.rescanMs = options.rescanMs ?? 250;
+    this.slowEveryMs = options.slowEveryMs ?? 2000;
     this.statFromRatio = options.statFromRatio ?? 0.5;
+    this.tiering = options.tiering ?? null;
+    this.pressured = options.pressured ?? (() => false);
     this.nodeReader = new NodeReader(options.node);
+    this.parentReader = new ParentReader(options.tree.parentControllerDirs());
   }
 
   /** Job ids currently followed. */
@@ -431,17 +550,19 @@ export class Sampler {
     return [...this.jobs.keys()];
   }
 
-  /** Re-lists the parent: opens new jobs, drops vanished ones, re-reads limits. */
-  rescan(): void {
+  /** Re-lists the parent: opens new jobs, drops vanished ones; re-reads limits when `slow`. */
+  rescan(slow = true): void {
     const ids = new Set(this.tree.jobIds());
     for (const [id, reader] of this.jobs) {
       if (!ids.has(id)) this.drop(id, reader);
     }
+    if (slow) this.parentReader?.readSlow();
     for (const id of ids) {
       const known = this.jobs.get(id);
       try {
-        if (known) known.readSlow();
-        else this.jobs.set(id, new JobReader(this.tree, id));
+        if (known) {
+          if (slow) known.readSlow();
+        } else this.jobs.set(id, new JobReader(this.tree, id));
       } catch (error) {
         if (!(error instanceof GoneError)) throw error;
         if (known) this.drop(id, known);
@@ -456,25 +577,63 @@ export class Sampler {
 
   tick(nowMs: number): Sample {
     if (nowMs - this.lastRescanMs >= this.rescanMs) {
-      this.rescan();
+      const slow = nowMs - this.lastSlowMs >= this.slowEveryMs;
+      this.rescan(slow);
       this.lastRescanMs = nowMs;
+      if (slow) this.lastSlowMs = nowMs;
     }
-    const node = this.nodeReader.read();
+    const t = this.tiering;
+    const parent = this.parentReader?.read() ?? null;
+    const node: NodeSample = { ...this.nodeReader.read(), parent };
     const jobs: JobSample[] = [];
-    for (const [id, reader] of this.jobs) {
+    const readJob = (id: number, reader: JobReader): JobSample | null => {
       try {
-        jobs.push(reader.read(this.jobInfo(id), this.statFromRatio));
+        const sample = reader.read(this.jobInfo(id), this.statFromRatio);
+        if (t) reader.noteRead(sample, nowMs, t);
+        jobs.push(sample);
+        this.jobReads++;
+        return sample;
       } catch (error) {
         if (!(error instanceof GoneError)) throw error;
         this.drop(id, reader);
+        return null;
+      }
+    };
+    if (!t || this.pressured(node)) {
+      for (const [id, reader] of this.jobs) readJob(id, reader);
+      this.fullTicks++;
+    } else {
+      // Hot jobs and idle jobs whose turn it is; what they moved since their last read explains the parent's move.
+      let explainedBytes = 0;
+      let explainedPids = 0;
+      const skipped: [number, JobReader][] = [];
+      for (const [id, reader] of this.jobs) {
+        const due = nowMs < reader.hotUntilMs || nowMs - reader.lastReadMs >= t.idleEveryMs - 1;
+        if (!due) {
+          skipped.push([id, reader]);
+          continue;
+        }
+        const before = { mem: reader.lastMemBytes, pids: reader.lastPids };
+        const sample = readJob(id, reader);
+        if (sample?.memBytes != null && before.mem !== null) explainedBytes += sample.memBytes - before.mem;
+        if (sample?.pidsCurrent != null && before.pids !== null) explainedPids += sample.pidsCurrent - before.pids;
+      }
+      const last = this.lastParent;
+      const unexplainedBytes = last && parent?.memBytes != null && last.memBytes !== null ? Math.abs(parent.memBytes - last.memBytes - explainedBytes) : 0;
+      const unexplainedPids = last && parent?.pidsCurrent != null && last.pidsCurrent !== null ? Math.abs(parent.pidsCurrent - last.pidsCurrent - explainedPids) : 0;
+      if (skipped.length && (unexplainedBytes >= t.wakeBytes || unexplainedPids >= t.wakePids)) {
+        for (const [id, reader] of skipped) readJob(id, reader);
+        this.fullTicks++;
       }
     }
+    if (parent) this.lastParent = parent;
     return { atMs: nowMs, node, jobs };
   }
 
   close(): void {
     for (const [id, reader] of this.jobs) this.drop(id, reader);
     this.nodeReader.close();
+    this.parentReader?.close();
   }
 }
 

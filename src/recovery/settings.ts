@@ -28,6 +28,12 @@ export const recoverySettings = z.strictObject({
   rules: z.partialRecord(z.enum(RULES), ruleOverride).default({}),
   /** Samples per second of the job cgroups (default 10). */
   sampleHz: z.number().min(1).max(50).default(10),
+  /**
+   * Jobs far from their limits whose memory and process count are not moving are read this often
+   * instead (default 1s); any move of the jobs' total that the jobs read do not explain wakes them
+   * all at once. Set it to 1/sampleHz to read every job every tick.
+   */
+  idleEvery: duration.default(parseDuration('1s')),
   /** Detector thresholds (src/recovery/detectors.ts DetectorConfig), any field of any section. */
   detectors: detectorConfigSchema.default({}),
   /** Processes never acted on, added to the built-in list (init, systemd*, sshd, slurm*, postgres, keisan daemons, root's shells…). */
@@ -81,6 +87,7 @@ export interface ResolvedRecovery {
   enabled: boolean;
   loginHost: boolean;
   sampleHz: number;
+  idleEveryMs: number;
   detectors: DetectorConfig;
   victim: VictimConfig;
   evidenceDir: string;
@@ -108,6 +115,7 @@ export function resolveRecoverySettings(s: RecoverySettings, dataDir: string): R
     enabled: s.enabled,
     loginHost: s.loginHost,
     sampleHz: s.sampleHz,
+    idleEveryMs: s.idleEvery,
     detectors,
     victim,
     evidenceDir: path.resolve(dataDir, s.evidenceDir),

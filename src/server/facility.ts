@@ -154,6 +154,34 @@ batch:
 #   protect:                 # never acted on, besides sshd, systemd*, slurm*, postgres, keisan daemons, root's shells
 #     comm: [my-daemon]
 
+# incidents: the outage report and the hooks (keisan incident …). services: those the report
+# gives an availability for even in a quiet month. A recovery kill (or kernel OOM kill) of a job
+# opens an incident "Recovery killed job N on HOST" (one per job while open); a critical alert
+# that starts firing opens one per alert; its resolution is noted, an operator resolves.
+# incidents:
+#   services: [login, batch, storage-home, storage-archive, authentication, web]
+#   recovery: { enabled: true, severity: SEV4, service: batch, impact: some-jobs-aborted }
+#   alerts: { enabled: true, severity: SEV2 }
+
+# inventory: hosts, services and redundancy groups (keisan ops hosts|services|groups). Loaded at
+# start and read-only through the API; operators add more with keisan ops … add. A group's
+# minHealthy members must stay healthy: keisan ops check-takedown HOST refuses what would break it.
+# Expected MACs feed the duplicate-ip check. Roles: login, compute, storage, management, auth,
+# server, web, … (any lower-case label).
+# inventory:
+#   hosts:
+#     - { name: mgmt1, roles: [management], addresses: [10.0.0.11], macs: { eno1: "52:54:00:0a:00:0b" } }
+#     - { name: mgmt2, roles: [management], addresses: [10.0.0.12], macs: { eno1: "52:54:00:0a:00:0c" } }
+#     - { name: auth1, roles: [auth], addresses: [10.0.0.21, "fd00::21"], notes: rack B4 }
+#     - { name: auth2, roles: [auth], addresses: [10.0.0.22] }
+#     - { name: auth3, roles: [auth], addresses: [10.0.0.23] }
+#   services:
+#     - { name: management, critical: true, hosts: [mgmt1, mgmt2] }
+#     - { name: authentication, critical: true, hosts: [auth1, auth2, auth3] }
+#   groups:
+#     - { name: management, members: [mgmt1, mgmt2], minHealthy: 1, service: management }
+#     - { name: authentication, members: [auth1, auth2, auth3], minHealthy: 2, service: authentication }
+
 # mail: e-mail for job notices (keisan submit --mail). Without it notices stay in-app
 # (keisan notifications). Test it with \`keisan admin mail test you@example.org\`.
 # mail:

@@ -494,6 +494,16 @@ export class CgroupTree {
     });
   }
 
+  /** @internal the parent's own directories for memory and pids: the watchdog reads all jobs' total there in two reads. */
+  parentControllerDirs(): { memory?: { dir: string; version: 1 | 2 }; pids?: string } {
+    const mem = this.memoryHierarchy();
+    const pids = this.pidsHierarchy();
+    return {
+      ...(mem ? { memory: { dir: this.parentDir(mem), version: mem.version } } : {}),
+      ...(pids ? { pids: this.parentDir(pids) } : {}),
+    };
+  }
+
   /** @internal the per-hierarchy directories of a job, and where each kind of file lives. */
   jobDirs(jobId: number): {
     all: string[];
