@@ -206,6 +206,22 @@ describeEachDatabase('inventory routes', (database) => {
     assert.equal(json<Group>(await send('GET', '/api/ops/groups/login', 'olga'), 200).minHealthy, 1);
   });
 
+  it('concurrent changes are serialised: a group naming a host being removed never keeps a member that is gone', async () => {
+    for (let round = 0; round < 5; round++) {
+      json<Host>(await send('POST', '/api/ops/hosts', 'olga', { name: 'spare1' }), 201);
+      const [group, removal] = await Promise.all([
+        send('POST', '/api/ops/groups', 'olga', { name: 'spares', members: ['spare1'], minHealthy: 1 }),
+        send('DELETE', '/api/ops/hosts/spare1', 'olga'),
+      ]);
+      // Exactly one of them wins, whichever came first.
+      assert.deepEqual([group.statusCode, removal.statusCode].sort(), group.statusCode === 201 ? [201, 409] : [200, 400], `${group.body} ${removal.body}`);
+      const hosts = new Set(json<Host[]>(await send('GET', '/api/ops/hosts', 'olga'), 200).map((h) => h.name));
+      for (const g of json<Group[]>(await send('GET', '/api/ops/groups', 'olga'), 200)) for (const m of g.members) assert.ok(hosts.has(m), `group ${g.name} names ${m}, which is gone`);
+      if (group.statusCode === 201) assert.equal((await send('DELETE', '/api/ops/groups/spares', 'olga')).statusCode, 200);
+      if (removal.statusCode !== 200) assert.equal((await send('DELETE', '/api/ops/hosts/spare1', 'olga')).statusCode, 200);
+    }
+  });
+
   it('removes in order: groups, then services, then hosts', async () => {
     for (const url of ['/api/ops/groups/mixed', '/api/ops/groups/login', '/api/ops/services/login', '/api/ops/hosts/login1', '/api/ops/hosts/login2']) {
       assert.deepEqual(json(await send('DELETE', url, 'olga'), 200), { ok: true });

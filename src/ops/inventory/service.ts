@@ -262,9 +262,19 @@ export class InventoryService {
     if (problems.length > 0) throw invalidInput(problems.slice(0, 5).map((p) => p.message).join('; '), { problems });
   }
 
+  /**
+   * A change and its audit entry in one transaction. Changes run one at a time in this server
+   * (there is one server process): the references checked across entries (a group's members, a
+   * service's hosts) cannot be broken by a concurrent change between the check and the write,
+   * whatever the database's isolation level.
+   */
   private change<T>(actor: Actor, action: string, kind: Kind, name: string, detail: Record<string, unknown>, work: (tx: Tx) => Promise<T>): Promise<T> {
-    return auditedChange(this.o.db, { actor, action, targetType: kind, target: name, detail }, () => this.now(), work, `${kind} ${name} was changed at the same time by someone else; try again`);
+    const run = () => auditedChange(this.o.db, { actor, action, targetType: kind, target: name, detail }, () => this.now(), work, `${kind} ${name} was changed at the same time by someone else; try again`);
+    const next = this.queue.then(run, run);
+    this.queue = next.catch(() => undefined);
+    return next;
   }
+  private queue: Promise<unknown> = Promise.resolve();
 
   private replace<T extends { name: string }>(entries: Entry<T>[], spec: T): Entry<T>[] {
     const at = this.now().toISOString();
