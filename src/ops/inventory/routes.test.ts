@@ -222,6 +222,27 @@ describeEachDatabase('inventory routes', (database) => {
     }
   });
 
+  it('keisan.yaml dropping a host an API group names: shown as not in the inventory, and unrelated changes still work', async () => {
+    json<Group>(await send('POST', '/api/ops/groups', 'olga', { name: 'edge', members: ['auth1'], minHealthy: 1 }), 201);
+    const without = { hosts: INVENTORY.hosts.filter((h) => h.name !== 'auth1'), services: [INVENTORY.services[0]!], groups: [INVENTORY.groups[0]!] };
+    const second = await buildApp({ settings: parseSettings({ accounts: { passwordHash: { cost: 1024 } }, inventory: without }, 'test'), db, nodeSecret: 'node-secret', clock });
+    try {
+      const as = (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, payload?: unknown) =>
+        second.inject({ method, url, headers: { authorization: `Bearer ${tickets.olga}` }, ...(payload === undefined ? {} : { payload: payload as Record<string, unknown> }) });
+      const edge = json<Group>(await as('GET', '/api/ops/groups/edge'), 200);
+      assert.deepEqual([edge.state, edge.memberHealth], ['BROKEN', [{ host: 'auth1', state: 'unknown', reason: 'auth1 is not in the inventory' }]]);
+      json<Host>(await as('POST', '/api/ops/hosts', { name: 'edge1' }), 201);
+      // The problem was there before: it does not block a change that brings no new one.
+      assert.equal(json<Group>(await as('PATCH', '/api/ops/groups/edge', { notes: 'still naming auth1' }), 200).notes, 'still naming auth1');
+      error(await as('POST', '/api/ops/groups', { name: 'edge2', members: ['auth1'], minHealthy: 1 }), 400, /^group edge2: member auth1 is not in the inventory's hosts$/);
+      json<Group>(await as('PATCH', '/api/ops/groups/edge', { members: ['edge1'] }), 200);
+      assert.deepEqual(json(await as('DELETE', '/api/ops/groups/edge'), 200), { ok: true });
+      assert.deepEqual(json(await as('DELETE', '/api/ops/hosts/edge1'), 200), { ok: true });
+    } finally {
+      await second.close();
+    }
+  });
+
   it('removes in order: groups, then services, then hosts', async () => {
     for (const url of ['/api/ops/groups/mixed', '/api/ops/groups/login', '/api/ops/services/login', '/api/ops/hosts/login1', '/api/ops/hosts/login2']) {
       assert.deepEqual(json(await send('DELETE', url, 'olga'), 200), { ok: true });

@@ -255,11 +255,19 @@ export class InventoryService {
     throw conflict(reason);
   }
 
-  /** Problems of the whole inventory after a change; the first few become one INVALID_INPUT. */
-  private validate(snap: Snapshot): void {
-    const spec: InventorySpec = { hosts: snap.hosts.map((e) => e.spec), services: snap.services.map((e) => e.spec), groups: snap.groups.map((e) => e.spec) };
-    const problems = inventoryProblems(spec, (kind, index) => [kind, spec[kind as keyof InventorySpec][index]!.name]);
-    if (problems.length > 0) throw invalidInput(problems.slice(0, 5).map((p) => p.message).join('; '), { problems });
+  /**
+   * Problems a change would bring into the inventory; the first few become one INVALID_INPUT.
+   * Problems already there before it (an API group naming a host that keisan.yaml no longer
+   * defines) do not block unrelated changes: `keisan ops groups set` fixes them.
+   */
+  private validate(before: Snapshot, after: Snapshot): void {
+    const messages = (snap: Snapshot) => {
+      const spec: InventorySpec = { hosts: snap.hosts.map((e) => e.spec), services: snap.services.map((e) => e.spec), groups: snap.groups.map((e) => e.spec) };
+      return inventoryProblems(spec).map((p) => p.message);
+    };
+    const old = new Set(messages(before));
+    const problems = messages(after).filter((m) => !old.has(m));
+    if (problems.length > 0) throw invalidInput(problems.slice(0, 5).join('; '), { problems });
   }
 
   /**
@@ -303,8 +311,7 @@ export class InventoryService {
       const section = snap[SECTION[kind]] as unknown as Entry<T>[];
       const existing = section.find((e) => e.spec.name === spec.name);
       if (existing) throw conflict(`${kind} ${spec.name} already exists${existing.source === 'config' ? ' (defined in keisan.yaml)' : ''}: change it with set, or choose another name`);
-      (snap as unknown as Record<string, Entry<T>[]>)[SECTION[kind]] = this.replace(section, spec);
-      this.validate(snap);
+      this.validate(snap, { ...snap, [SECTION[kind]]: this.replace(section, spec) });
       await insert(tx, spec, actor.name, this.now());
     });
   }
@@ -319,8 +326,7 @@ export class InventoryService {
       const defined = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as Partial<T>;
       const spec: T = { ...entry.spec, ...defined };
       const section = snap[SECTION[kind]] as unknown as Entry<T>[];
-      (snap as unknown as Record<string, Entry<T>[]>)[SECTION[kind]] = this.replace(section, spec);
-      this.validate(snap);
+      this.validate(snap, { ...snap, [SECTION[kind]]: this.replace(section, spec) });
       await update(tx, spec, this.now());
     });
   }
