@@ -256,6 +256,24 @@ describeEachDatabase('incidents over the API', (database) => {
     assert.ok((await incidentAudit()).includes(`keisan:recovery incident.note ${incident.id} ok`));
   });
 
+  it("alerts hook with Keisan's own rules: CheckCritical firing on a node opens an incident, its resolution is noted", async () => {
+    const check = (status: 'ok' | 'critical') => ({ check: 'process:sshd', type: 'process', target: 'sshd', status, summary: status === 'ok' ? 'sshd is running on node1' : 'essential process sshd is not running on node1', value: null, details: {}, durationMs: 1, at: clock.now().toISOString() });
+    const report = (status: 'ok' | 'critical') => app.keisan.monitor.ingest({ at: clock.now().toISOString(), host: 'node1', samples: [], checks: [check(status)] }, clock.now().getTime());
+    report('critical');
+    await app.keisan.alerts.evaluateNow();
+    const olga = await as('olga');
+    let list = (await olga('GET', '/api/incidents')).body as unknown as IncidentSummary[];
+    assert.deepEqual(list.map((i) => [i.title, i.source, i.severity, i.status]), [['Alert CheckCritical on node1: essential process sshd is not running on node1', 'alert', 'SEV2', 'investigating']]);
+    clock.advance(30_000);
+    report('ok');
+    await app.keisan.alerts.evaluateNow();
+    list = (await olga('GET', '/api/incidents')).body as unknown as IncidentSummary[];
+    const incident = (await olga('GET', `/api/incidents/${list[0]!.id}`)).body as unknown as Incident;
+    assert.equal(incident.status, 'investigating');
+    assert.deepEqual(incident.timeline.map((t) => t.kind), ['opened', 'source']);
+    assert.match(incident.timeline[1]!.text, /^alert resolved: CheckCritical on node1/);
+  });
+
   it('alerts hook: a critical alert that starts firing opens an incident; repeats add nothing; its resolution is noted, the incident stays open', async () => {
     const payload = (status: 'firing' | 'resolved', severity = 'critical', fingerprint = 'raid-stor1') => ({
       version: '4',
