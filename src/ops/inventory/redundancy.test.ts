@@ -159,6 +159,13 @@ describe('checkTakeDown (the redundancy guard)', () => {
     assert.deepEqual(result.groups[0], { group: 'authentication', targets: ['auth1'], total: 3, minHealthy: 2, healthyNow: 2, healthyAfter: 2 });
   });
 
+  it('takes the health as a map too; a member missing from it is of unknown health', () => {
+    const result = checkTakeDown(GROUPS, new Map([['mgmt1', healthy]]), ['mgmt1']);
+    assert.equal(result.allowed, false);
+    assert.equal(result.refusals[0]!.reason, 'taking down mgmt1 would leave group management with 0 of 2 healthy (minimum 1): mgmt2\'s health is unknown (no health is known for mgmt2)');
+    assert.equal(groupStatus(management, new Map([['mgmt1', healthy], ['mgmt2', healthy]])).state, 'OK');
+  });
+
   it('targets in no group are allowed; names are compared lower-case; unknown ones are listed', () => {
     const result = checkTakeDown(GROUPS, healthOf({}), ['NODE7', 'node7', 'mgmt1'], (host) => host !== 'node7');
     assert.equal(result.allowed, true);

@@ -92,6 +92,13 @@ export interface GroupDef {
 
 export type HealthOf = (host: string) => HostHealth;
 
+const NOT_KNOWN = (host: string): HostHealth => ({ state: 'unknown', reason: `no health is known for ${host}` });
+
+/** A map of host → health (a host missing from it is of unknown health), or a function. */
+function healthLookup(health: HealthOf | ReadonlyMap<string, HostHealth>): HealthOf {
+  return typeof health === 'function' ? health : (host) => health.get(host) ?? NOT_KNOWN(host);
+}
+
 const stateWord: Record<HealthState, string> = { healthy: 'healthy', degraded: 'degraded', down: 'down', unknown: 'of unknown health' };
 
 export interface GroupStatus {
@@ -106,7 +113,8 @@ export interface GroupStatus {
  * unhealthy or there is no spare (losing one more breaks it); OK: every member healthy with a spare.
  * Only `healthy` members count: degraded, down and unknown ones are not relied on.
  */
-export function groupStatus(group: GroupDef, health: HealthOf): GroupStatus {
+export function groupStatus(group: GroupDef, healthOfHosts: HealthOf | ReadonlyMap<string, HostHealth>): GroupStatus {
+  const health = healthLookup(healthOfHosts);
   const unhealthy = group.members.filter((m) => health(m).state !== 'healthy');
   const healthy = group.members.length - unhealthy.length;
   const total = group.members.length;
@@ -135,7 +143,13 @@ function describe(host: string, h: HostHealth): string {
  *   least 1 the count refuses it too; both are reported, the planner shows either.)
  * Targets not in any group are allowed; targets not in the inventory are listed in unknownTargets.
  */
-export function checkTakeDown(groups: readonly GroupDef[], health: HealthOf, targets: readonly string[], known: (host: string) => boolean = () => true): TakeDownCheck {
+export function checkTakeDown(
+  groups: readonly GroupDef[],
+  healthOfHosts: HealthOf | ReadonlyMap<string, HostHealth>,
+  targets: readonly string[],
+  known: (host: string) => boolean = () => true,
+): TakeDownCheck {
+  const health = healthLookup(healthOfHosts);
   const wanted = [...new Set(targets.map((t) => t.toLowerCase()))];
   const targetSet = new Set(wanted);
   const refusals: TakeDownCheck['refusals'] = [];
