@@ -254,6 +254,11 @@ describeEachDatabase('incidents over the API', (database) => {
     const keys = ((await olga('GET', '/api/incidents?open=1')).body as unknown as IncidentSummary[]).map((i) => i.sourceKey).sort();
     assert.deepEqual(keys, ['recovery:node1:42', 'recovery:node2:43']);
     assert.ok((await incidentAudit()).includes(`keisan:recovery incident.note ${incident.id} ok`));
+    // The kernel's OOM killer got to a job first (reported by the watchdog as kernel-oom, action none): an incident too.
+    const oom = killInput({ jobId: 44, rule: 'kernel-oom', action: 'none', outcome: 'observed', explanation: "the kernel's OOM killer killed 1 process of job 44 at its 512 MiB limit; the watchdog had not acted first" });
+    assert.equal((await report(oom)).statusCode, 200);
+    const titles = ((await olga('GET', '/api/incidents?open=1')).body as unknown as IncidentSummary[]).map((i) => i.title);
+    assert.ok(titles.includes('Kernel OOM killer killed job 44 on node1'), titles.join(' | '));
   });
 
   it("alerts hook with Keisan's own rules: CheckCritical firing on a node opens an incident, its resolution is noted", async () => {

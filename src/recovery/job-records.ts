@@ -10,8 +10,9 @@ import path from 'node:path';
 import { readSpec } from '../batch/executors/local/state.ts';
 import { parsePasswd, type JobInfo } from './sampler.ts';
 
-/** A job whose record is missing (not written yet, or not a local job) is looked up again after this long. */
+/** A job whose record is missing (not written yet, or not a local job) is looked up again after this long, doubling up to a minute. */
 const RETRY_MS = 5_000;
+const MAX_RETRY_MS = 60_000;
 const MAX_CACHED = 10_000;
 
 export interface JobRecordOptions {
@@ -26,7 +27,7 @@ export interface JobRecordOptions {
 export function localJobRecords(options: JobRecordOptions): (jobId: number) => JobInfo | undefined {
   const now = options.now ?? Date.now;
   const readPasswd = options.readPasswd ?? (() => fs.readFileSync('/etc/passwd', 'utf8'));
-  const cache = new Map<number, { info: JobInfo | undefined; at: number }>();
+  const cache = new Map<number, { info: JobInfo | undefined; at: number; retryMs: number }>();
   let users: Map<number, string> | null = null;
   let usersAt = -Infinity;
   const userOf = (uid: number): string | null => {
@@ -42,11 +43,11 @@ export function localJobRecords(options: JobRecordOptions): (jobId: number) => J
   };
   return (jobId) => {
     const hit = cache.get(jobId);
-    if (hit && (hit.info || now() - hit.at < RETRY_MS)) return hit.info;
+    if (hit && (hit.info || now() - hit.at < hit.retryMs)) return hit.info;
     const spec = readSpec(path.join(options.jobsDir, String(jobId)));
     const info: JobInfo | undefined = spec && spec.jobId === jobId ? { user: userOf(spec.uid), uid: spec.uid, requestedMemBytes: spec.memBytes, requestedCpus: spec.cpus } : undefined;
     if (cache.size >= MAX_CACHED) cache.clear();
-    cache.set(jobId, { info, at: now() });
+    cache.set(jobId, { info, at: now(), retryMs: hit ? Math.min(MAX_RETRY_MS, 2 * hit.retryMs) : RETRY_MS });
     return info;
   };
 }

@@ -537,11 +537,13 @@ export class RecoveryLoop {
       const due = nowMs - (this.oomCheckedAt.get(job.jobId) ?? -Infinity) >= OOM_CHECK_MS;
       if (!due && !nearLimit && this.oomKillsSeen.has(job.jobId)) continue;
       this.oomCheckedAt.set(job.jobId, nowMs);
-      let count: number | null;
-      try {
-        count = this.o.tree.job(job.jobId).oomKills();
-      } catch {
-        count = null;
+      let count = job.oomKills ?? null;
+      if (job.oomKills === undefined) {
+        try {
+          count = this.o.tree.job(job.jobId).oomKills();
+        } catch {
+          count = null;
+        }
       }
       if (count === null) continue;
       const before = this.oomKillsSeen.get(job.jobId);

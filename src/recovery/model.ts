@@ -56,6 +56,8 @@ export interface JobSample {
   cpuUsageUsec: number | null;
   /** CPUs the job may use (its allocation: requested cpus, or the cpu quota); null when unknown. */
   cpusAllocated: number | null;
+  /** Processes of the job the kernel's OOM killer killed (v2 memory.events / v1 memory.oom_control `oom_kill`); absent in older recordings. */
+  oomKills?: number | null;
 }
 
 /** The node, read at one tick. */

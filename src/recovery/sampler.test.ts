@@ -160,6 +160,7 @@ describe('sampler on a pure cgroup v2 layout (a directory tree in the kernel\'s 
         'pids.current': '37\n',
         'pids.events': fixture('pids.events'),
         'cpu.stat': fixture('v2-cpu.stat'),
+        'memory.events': 'low 0\nhigh 0\nmax 12\noom 2\noom_kill 2\noom_group_kill 0\n',
       };
       for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), text);
       const sampler = new Sampler({ tree, rescanMs: 250, slowEveryMs: 250 });
@@ -185,6 +186,7 @@ describe('sampler on a pure cgroup v2 layout (a directory tree in the kernel\'s 
           pidsEventsMax: 17,
           cpuUsageUsec: 123456789,
           cpusAllocated: 1.5,
+          oomKills: 2,
         });
         // Limits are re-read at rescans only; values every tick.
         fs.writeFileSync(path.join(dir, 'memory.max'), 'max\n');

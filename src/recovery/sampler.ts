@@ -340,6 +340,8 @@ interface JobFiles {
   memUsage: PreOpened | null;
   memLimit: PreOpened | null;
   memStat: PreOpened | null;
+  /** v2 memory.events / v1 memory.oom_control (`oom_kill`). */
+  memEvents: PreOpened | null;
   pidsCurrent: PreOpened | null;
   pidsMax: PreOpened | null;
   pidsEvents: PreOpened | null;
@@ -383,6 +385,7 @@ class JobReader {
       memLimit: at(mem, memVersion === 2 ? 'memory.max' : 'memory.limit_in_bytes'),
       // v1 memory.stat is ~1.5 KiB with hierarchical totals; v2 ~1.2 KiB.
       memStat: at(mem, 'memory.stat', 8192),
+      memEvents: at(mem, memVersion === 2 ? 'memory.events' : 'memory.oom_control', 512),
       pidsCurrent: at(d.pids, 'pids.current'),
       pidsMax: at(d.pids, 'pids.max'),
       pidsEvents: at(d.pids, 'pids.events'),
@@ -465,12 +468,13 @@ class JobReader {
       pidsEventsMax: readWith(f.pidsEvents, (t) => keyedValue(t, 'max')),
       cpuUsageUsec,
       cpusAllocated: info?.requestedCpus ?? this.quotaCpus,
+      oomKills: readWith(f.memEvents, (t) => keyedValue(t, 'oom_kill')),
     };
   }
 
   close(): void {
     const f = this.f;
-    for (const x of [f.memUsage, f.memLimit, f.memStat, f.pidsCurrent, f.pidsMax, f.pidsEvents, f.cpuacct, f.cpuStat, f.psiMemory, f.psiIo, f.psiCpu, f.cpuQuota.quota, f.cpuQuota.period, f.cpuQuota.max]) x?.close();
+    for (const x of [f.memUsage, f.memLimit, f.memStat, f.memEvents, f.pidsCurrent, f.pidsMax, f.pidsEvents, f.cpuacct, f.cpuStat, f.psiMemory, f.psiIo, f.psiCpu, f.cpuQuota.quota, f.cpuQuota.period, f.cpuQuota.max]) x?.close();
   }
 }
 

@@ -137,7 +137,7 @@ export class RecoveryService {
     return `${this.ask.publicUrl}/recovery/decide/${token}`;
   }
 
-  /** Registers the incident hook (the incidents room); by default only a log line is written. */
+  /** Registers a hook on acted-on events and kernel OOM kills (the batch room, the incidents room). */
   onAction(listener: RecoveryActionListener): void {
     this.listeners.push(listener);
   }
@@ -167,6 +167,8 @@ export class RecoveryService {
       return saved;
     });
     if (actedOn(event)) await this.afterAction(event, now);
+    // The kernel killed in a job before the watchdog acted: no owner notice from here (the batch room sees the job fail), but an incident.
+    else if (event.rule === 'kernel-oom') await this.tellListeners(event);
     if (input.ask) await this.askFollowUp(input, event, owner, now);
     return { id: event.id, event };
   }
@@ -331,6 +333,10 @@ export class RecoveryService {
       }
     }
     this.o.logger.info({ event: event.id, host: event.host, rule: event.rule, action: event.action, job: event.jobId, pid: event.pid, user }, 'recovery: the watchdog acted (incident hook)');
+    await this.tellListeners(event);
+  }
+
+  private async tellListeners(event: RecoveryEvent): Promise<void> {
     for (const listener of this.listeners) {
       try {
         await listener(event);
