@@ -235,7 +235,8 @@ describeOnRealCgroups('the recovery loop on real cgroups', () => {
 
 
   // A bounded leak: 1 MiB touched buffers every 50 ms (~20 MiB/s) up to 160 MiB, then it idles; timeout 30 s.
-  const LEAK = `timeout 30 node -e 'const a=[];const t=setInterval(()=>{if(a.length<160)a.push(Buffer.alloc(1048576,1));},50);setTimeout(()=>clearInterval(t),25000)'`;
+  // The job's PATH is /usr/bin:/bin: name this very node (on the GPU machines it lives elsewhere).
+  const LEAK = `timeout 30 ${process.execPath} -e 'const a=[];const t=setInterval(()=>{if(a.length<160)a.push(Buffer.alloc(1048576,1));},50);setTimeout(()=>clearInterval(t),25000)'`;
 
   it('automatic: kills a job leaking into its 64 MiB limit, spares an innocent sibling, reports and keeps evidence', async () => {
     const sibling = job({ memBytes: 64 * MiB, pidsMax: 16 });
