@@ -291,6 +291,12 @@ describe('node-memory rule', () => {
     assert.equal(firstFiring(streaming, 'node-memory'), null);
   });
 
+  it("does not fire on a job filling its memory fast at start-up far from the parent's limit", () => {
+    // 1.6 GiB allocated at 1.4 GiB/s into a parent with 3 GiB: 1.43 GiB still left at the end, more than 4 floors (616 MiB).
+    const h = timeline(1200, 100, (t) => ({ node: { memAvailableBytes: 18 * GiB, parent: parent(Math.min(t, 1.15) * 1400 * MiB) }, jobs: [{ jobId: 9, memBytes: Math.min(t, 1.15) * 1400 * MiB, memLimitBytes: null }] }));
+    assert.equal(firstFiring(h, 'node-memory'), null);
+  });
+
   it('does not fire when the parent has no limit', () => {
     const h = timeline(3000, 100, (t) => ({ node: { memAvailableBytes: 18 * GiB, parent: { memBytes: 1 * GiB + t * GiB, memLimitBytes: null, availableBytes: null, pidsCurrent: 3 } } }));
     assert.equal(firstFiring(h, 'node-memory'), null);

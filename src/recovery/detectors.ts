@@ -472,7 +472,8 @@ export const nodeMemoryRule: RuleFn = ({ config, nowMs, history, jobs }) => {
   const parentFloor = floors.parent;
   const parentFall = -(counterRate(w.from.node.parent?.availableBytes, parentAvail, dt, true) ?? 0);
   const parentBelow = parentAvail !== null && parentFloor !== null && parentAvail < parentFloor && (parentFall > 0 || (psi !== null && psi >= c.psiSomeRatio));
-  const parentFalling = parentAvail !== null && parentFloor !== null && parentFall > 0 && parentAvail >= parentFloor && ((parentAvail - parentFloor) / parentFall) * 1000 <= c.horizonMs;
+  // Only near the floor (within 4 floors): a job filling its memory fast at start-up, far from the parent's limit, is no exhaustion.
+  const parentFalling = parentAvail !== null && parentFloor !== null && parentFall > 0 && parentAvail >= parentFloor && parentAvail <= 4 * parentFloor && ((parentAvail - parentFloor) / parentFall) * 1000 <= c.horizonMs;
   const nodeShort = below || fallingFast || stalling;
   if (!nodeShort && !parentBelow && !parentFalling) return [];
   // Candidates: the jobs whose usage grew over the window, fastest first.
