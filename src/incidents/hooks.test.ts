@@ -6,6 +6,7 @@ import { describeEachDatabase } from '../db/testing.ts';
 import { ManualClock } from '../lib/clock.ts';
 import type { AlertView } from '../monitor/alerts/model.ts';
 import type { RecoveryEvent } from '../recovery/events-model.ts';
+import { killInput } from '../recovery/events-testing.ts';
 import { alertReport, recoveryReport } from './hooks.ts';
 import { IncidentService } from './service.ts';
 import { incidentsSettings } from './settings.ts';
@@ -13,28 +14,8 @@ import { incidentsSettings } from './settings.ts';
 const settings = incidentsSettings.parse({});
 
 function event(over: Partial<RecoveryEvent> = {}): RecoveryEvent {
-  return {
-    id: 7,
-    host: 'node1',
-    at: '2026-11-23T08:00:00.000Z',
-    rule: 'memory-limit',
-    severity: 'act',
-    jobId: 42,
-    pid: null,
-    user: 'alice',
-    mode: 'automatic',
-    action: 'kill',
-    outcome: 'done',
-    explanation: 'memory 1.98 of 2.00 GiB',
-    victimExplanation: 'over its request',
-    metrics: {},
-    timings: null,
-    evidencePath: null,
-    error: null,
-    receivedAt: '2026-11-23T08:00:01.000Z',
-    ask: null,
-    ...over,
-  };
+  // The recovery room's sample kill of job 42 (alice), as the server stores it.
+  return { ...killInput({ explanation: 'memory 1.98 of 2.00 GiB', victimExplanation: 'over its request' }), id: 7, receivedAt: '2026-11-23T08:00:01.000Z', ask: null, ...over };
 }
 
 describe('what the hooks open', () => {
