@@ -29,6 +29,8 @@ packages=(
                     # (-r 0, --avoid system processes). policy-rc.d (below) keeps the packaged earlyoom
                     # service from starting on install: it must never run as a service beside the bench.
   gnuplot-nox       # the bench's time-series plots (bench/recovery/plots/*.png); its injectors build with build-essential's gcc
+  # Power events (src/ops/power): the tests start a private upsd + dummy-ups on loopback (no upsmon needed)
+  nut-server nut-client
 )
 
 missing=()

@@ -53,6 +53,13 @@ export interface JobExecutor {
   start(spec: LaunchSpec): Promise<{ startedAt: number }>;
   kill(jobId: number, reason: 'cancelled' | 'timeout'): Promise<void>;
   onEnded(listener: (end: JobEnd) => void): void;
+  /** Sends a signal to the job's processes (e.g. SIGUSR1 to checkpoint); resolves to how many got it. */
+  signal?(jobId: number, signal: NodeJS.Signals): Promise<number>;
+  /**
+   * Drops the records of an ended job (after its end is stored), so that the same job id may
+   * start again (a requeue); false for a job still running or unknown.
+   */
+  forget?(jobId: number): boolean;
   /** What a job was launched with (its GPUs, when it started), for jobs adopted after a restart; null when unknown. */
   launchDetails?(jobId: number): { gpuIndices: number[]; startedAt: number | null } | null;
   /** After a restart: which of these jobs still run, and how the others ended. */

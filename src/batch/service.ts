@@ -129,6 +129,10 @@ export class BatchService {
   private writing = false;
   /** Jobs marked running whose start is in progress: a cancel waits for it, then kills. */
   private readonly launches = new Map<number, Promise<void>>();
+  /** Why no job is started now (power loss, …); null: jobs start as the scheduler decides. */
+  private pausedBecause: string | null = null;
+  /** Running jobs being stopped to run again later: job id → the reason the owner reads, and who waits for it. */
+  private readonly requeues = new Map<number, { reason: string; settle: () => void }>();
 
   constructor(private readonly o: BatchServiceOptions) {
     o.executor.onEnded((end) => void this.ended(end).catch((error: unknown) => o.logger.error({ err: error, job: end.jobId }, 'recording the end of a job failed')));
@@ -305,7 +309,7 @@ export class BatchService {
       this.explanations = new Map(result.pending.map((e) => [e.jobId, e]));
       this.lastPassMs = performance.now() - started;
       this.lastPassEnd = performance.now();
-      await this.launchAll(result.start);
+      if (this.pausedBecause === null) await this.launchAll(result.start);
       const cancels: Promise<void>[] = [];
       for (const kill of result.kill) {
         if (kill.reason === 'timeout') await this.o.executor.kill(kill.jobId, 'timeout');
@@ -467,6 +471,17 @@ export class BatchService {
    * crash `reattach()` reports the end again.
    */
   private async ended(reported: JobEnd): Promise<void> {
+    const requeue = this.requeues.get(reported.jobId);
+    if (!requeue) return this.recordEnd(reported);
+    this.requeues.delete(reported.jobId);
+    try {
+      if (!(await this.backToPending(reported, requeue.reason))) await this.recordEnd(reported);
+    } finally {
+      requeue.settle();
+    }
+  }
+
+  private async recordEnd(reported: JobEnd): Promise<void> {
     if (this.finished.has(reported.jobId)) return;
     const end = this.withRecoveryKill(reported);
     let job = this.active.get(end.jobId);
@@ -534,6 +549,82 @@ export class BatchService {
       await tx.updateTable('jobs').set({ state: 'killed-by-recovery', reason, transitions: JSON.stringify(transitions) }).where('id', '=', jobId).execute();
       if (this.finished.has(jobId)) this.finished.set(jobId, 'killed-by-recovery');
     });
+  }
+
+  // ------------------------------------------------------------------ pausing and requeueing (power loss)
+
+  /**
+   * Stops starting jobs: scheduling passes go on (pending jobs are still explained, time limits
+   * still enforced) but start nothing until `resumeDispatch`. Running jobs are not touched.
+   * Not stored: a restarted server dispatches again.
+   */
+  pauseDispatch(reason: string): void {
+    this.pausedBecause = reason;
+    this.o.logger.warn({ reason }, 'batch: dispatching paused: no job starts until it is resumed');
+  }
+
+  resumeDispatch(): void {
+    if (this.pausedBecause === null) return;
+    this.pausedBecause = null;
+    this.o.logger.info('batch: dispatching resumed');
+    this.requestSchedule();
+  }
+
+  /** Why dispatching is paused; null when it is not. */
+  get dispatchPaused(): string | null {
+    return this.pausedBecause;
+  }
+
+  /** The jobs running now (as far as this server knows), oldest first. */
+  runningJobs(): Array<Pick<Job, 'id' | 'name' | 'user' | 'queue' | 'startedAt'>> {
+    return [...this.active.values()]
+      .filter((j) => j.state === 'running')
+      .sort((a, b) => a.id - b.id)
+      .map((j) => ({ id: j.id, name: j.name, user: j.user, queue: j.queue, startedAt: j.startedAt }));
+  }
+
+  /**
+   * Stops a running job so that it runs again later under the same id: it goes back to pending
+   * (its transitions show running → pending, `reason` says why) and starts again when the
+   * scheduler chooses it (not while dispatching is paused). With `signal`, the job first gets that
+   * signal (to write a checkpoint) and up to `waitMs` to end by itself; then it is killed. However
+   * it ends — even exit 0 after its checkpoint — it was asked to stop, so it runs again. Resolves
+   * when the job is pending again ('requeued'), or 'not-running', or 'no-end' when the executor
+   * has not reported the end a minute after the kill.
+   */
+  async requeue(jobId: number, options: { reason: string; signal?: NodeJS.Signals; waitMs?: number }): Promise<'requeued' | 'not-running' | 'no-end'> {
+    const job = this.active.get(jobId);
+    if (!job || job.state !== 'running') return 'not-running';
+    await this.launches.get(jobId);
+    const ended = new Promise<void>((settle) => this.requeues.set(jobId, { reason: options.reason, settle }));
+    if (options.signal && this.o.executor.signal) {
+      const sent = await this.o.executor.signal(jobId, options.signal);
+      this.o.logger.info({ job: jobId, signal: options.signal, processes: sent }, 'batch: checkpoint signal sent before requeueing');
+      await Promise.race([ended, new Promise((resolve) => setTimeout(resolve, options.waitMs ?? 30_000).unref())]);
+    }
+    if (this.active.get(jobId)?.state === 'running') await this.o.executor.kill(jobId, 'cancelled');
+    const gone = await Promise.race([ended.then(() => true), new Promise<false>((resolve) => setTimeout(() => resolve(false), 60_000).unref())]);
+    if (!gone) return 'no-end';
+    return this.active.get(jobId)?.state === 'pending' ? 'requeued' : 'not-running';
+  }
+
+  /** A job `requeue` stopped: back to pending (true); false when it is not running here (its end is recorded as usual). */
+  private async backToPending(end: JobEnd, reason: string): Promise<boolean> {
+    const job = this.active.get(end.jobId);
+    if (!job || job.state !== 'running') return false;
+    const at = new Date(end.endedAt).toISOString();
+    if (job.startedAt) this.chargeUsage(job, Math.max(0, end.endedAt - Date.parse(job.startedAt)));
+    const transitions: Job['transitions'] = [...job.transitions, { state: 'pending', at }];
+    const pending: Job = { ...job, state: 'pending', startedAt: null, node: null, gpuIndices: [], exitCode: null, exitSignal: null, reason, transitions };
+    this.active.set(job.id, pending);
+    // The executor keeps a record per job id and never starts an id twice: it sets this run's aside.
+    this.o.executor.forget?.(job.id);
+    await this.write((tx) =>
+      tx.updateTable('jobs').set({ state: 'pending', started_at: null, node: null, gpu_indices: '[]', reason, transitions: JSON.stringify(transitions) }).where('id', '=', job.id).execute(),
+    );
+    this.o.logger.warn({ job: job.id, reason }, 'batch: running job requeued');
+    this.requestSchedule();
+    return true;
   }
 
   private chargeUsage(job: Job, wallMs: number): void {

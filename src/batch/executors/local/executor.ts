@@ -567,6 +567,40 @@ export class LocalExecutor implements JobExecutor {
     this.killProcesses(jobId, dir);
   }
 
+  /**
+   * Sends `signal` to every process of a running job (its cgroup's, or its session's without
+   * cgroups; never the shim), e.g. SIGUSR1 asking it to checkpoint. Resolves to how many got it.
+   */
+  async signal(jobId: number, signal: NodeJS.Signals): Promise<number> {
+    const dir = this.jobDir(jobId);
+    if (!this.tracked.has(jobId) || readExit(dir)) return 0;
+    const started = readStarted(dir);
+    let pids: number[] = [];
+    if (this.tree) {
+      const cg = this.tree.job(jobId);
+      for (const file of cg.exists() ? cg.procsFiles() : []) {
+        try {
+          pids.push(...fs.readFileSync(file, 'utf8').split('\n').filter((l) => /^\d+$/.test(l)).map(Number));
+        } catch {
+          // that hierarchy has gone
+        }
+      }
+    } else if (started) {
+      pids = sessionMembers(started.pid);
+    }
+    let sent = 0;
+    for (const pid of new Set(pids)) {
+      if (pid === started?.pid) continue;
+      try {
+        process.kill(pid, signal);
+        sent++;
+      } catch {
+        // gone meanwhile
+      }
+    }
+    return sent;
+  }
+
   private killProcesses(jobId: number, dir: string): void {
     if (this.tree) {
       const cg = this.tree.job(jobId);
