@@ -276,10 +276,10 @@ describe('node-memory rule', () => {
     }));
     const hit = firstFiring(h, 'node-memory')!;
     assert.ok(hit, 'fires');
-    // 3 GiB − 2.56 GiB = 448 MiB left at t=0, 348 MiB at t=1 s: within 2 s of the 154 MiB floor at 100 MiB/s once the 1 s window is there.
-    assert.equal(hit.atMs, 1000);
+    // 3 GiB − 2.56 GiB = 448 MiB left at t=0, falling 100 MiB/s: within 2 floors (307 MiB) at t=1.5 s, and 1.4 s from the 154 MiB floor.
+    assert.equal(hit.atMs, 1500);
     assert.deepEqual(hit.finding.candidates, [7]);
-    assert.match(hit.finding.explanation, /^jobs' cgroup: 348 MiB left of its 3\.00 GiB limit \(2\.66 of 3\.00 GiB used\), falling 100 MiB\/s toward the floor of 154 MiB over 1\.0 s, fastest-growing job 7 \+100 MiB\/s$/);
+    assert.match(hit.finding.explanation, /^jobs' cgroup: 298 MiB left of its 3\.00 GiB limit \(2\.71 of 3\.00 GiB used\), falling 100 MiB\/s toward the floor of 154 MiB over 1\.0 s, fastest-growing job 7 \+100 MiB\/s$/);
     assert.equal(hit.finding.metrics.parentFloorBytes, 0.05 * 3 * GiB);
   });
 
@@ -292,9 +292,15 @@ describe('node-memory rule', () => {
   });
 
   it("does not fire on a job filling its memory fast at start-up far from the parent's limit", () => {
-    // 1.6 GiB allocated at 1.4 GiB/s into a parent with 3 GiB: 1.43 GiB still left at the end, more than 4 floors (616 MiB).
+    // 1.6 GiB allocated at 1.4 GiB/s into a parent with 3 GiB: 1.43 GiB still left at the end, more than 2 floors (307 MiB).
     const h = timeline(1200, 100, (t) => ({ node: { memAvailableBytes: 18 * GiB, parent: parent(Math.min(t, 1.15) * 1400 * MiB) }, jobs: [{ jobId: 9, memBytes: Math.min(t, 1.15) * 1400 * MiB, memLimitBytes: null }] }));
     assert.equal(firstFiring(h, 'node-memory'), null);
+    // Beside a 1.6 GiB job, a second one fills 1 128 MiB at 1.4 GiB/s and stops with 344 MiB left: close, but not within 2 floors.
+    const second = timeline(2000, 100, (t) => {
+      const filled = Math.min(t, 0.8) * 1410 * MiB;
+      return { node: { memAvailableBytes: 18 * GiB, parent: parent(1600 * MiB + filled) }, jobs: [{ jobId: 10, memBytes: 1600 * MiB, memLimitBytes: null }, { jobId: 11, memBytes: filled, memLimitBytes: null }] };
+    });
+    assert.equal(firstFiring(second, 'node-memory'), null);
   });
 
   it('does not fire when the parent has no limit', () => {

@@ -472,8 +472,9 @@ export const nodeMemoryRule: RuleFn = ({ config, nowMs, history, jobs }) => {
   const parentFloor = floors.parent;
   const parentFall = -(counterRate(w.from.node.parent?.availableBytes, parentAvail, dt, true) ?? 0);
   const parentBelow = parentAvail !== null && parentFloor !== null && parentAvail < parentFloor && (parentFall > 0 || (psi !== null && psi >= c.psiSomeRatio));
-  // Only near the floor (within 4 floors): a job filling its memory fast at start-up, far from the parent's limit, is no exhaustion.
-  const parentFalling = parentAvail !== null && parentFloor !== null && parentFall > 0 && parentAvail >= parentFloor && parentAvail <= 4 * parentFloor && ((parentAvail - parentFloor) / parentFall) * 1000 <= c.horizonMs;
+  // Only near the floor (within 2 floors, where every job is read every tick): a job filling its
+  // memory fast at start-up and stopping short of the parent's limit is no exhaustion.
+  const parentFalling = parentAvail !== null && parentFloor !== null && parentFall > 0 && parentAvail >= parentFloor && parentAvail <= 2 * parentFloor && ((parentAvail - parentFloor) / parentFall) * 1000 <= c.horizonMs;
   const nodeShort = below || fallingFast || stalling;
   if (!nodeShort && !parentBelow && !parentFalling) return [];
   // Candidates: the jobs whose usage grew over the window, fastest first.
@@ -496,7 +497,7 @@ export const nodeMemoryRule: RuleFn = ({ config, nowMs, history, jobs }) => {
     explanation = [`node: MemAvailable ${formatBytes(avail)} of ${formatBytes(node.memTotalBytes, 'GiB')} ${why} over ${secs(dt)}`, ...(psi !== null ? [`memory stalled ${pct(psi)}`] : []), tail].join(', ');
   } else {
     const why = parentBelow ? `below the floor of ${formatBytes(parentFloor!)}` : `falling ${formatBytes(parentFall)}/s toward the floor of ${formatBytes(parentFloor!)}`;
-    explanation = [`jobs' cgroup: ${formatBytes(parentAvail!)} left of its ${formatBytes(parent!.memLimitBytes!, 'GiB')} limit (${formatPair(parent!.memBytes ?? 0, parent!.memLimitBytes!)} used), ${why} over ${secs(dt)}`, tail].join(', ');
+    explanation = [`jobs' cgroup: ${formatBytes(parentAvail!)} left of its ${formatBytes(parent!.memLimitBytes!)} limit (${formatPair(parent!.memBytes ?? 0, parent!.memLimitBytes!)} used), ${why} over ${secs(dt)}`, tail].join(', ');
   }
   if (parentAvail !== null && parentFloor !== null) {
     metrics.parentAvailableBytes = parentAvail;

@@ -208,13 +208,14 @@ describeOnRealCgroups('the recovery loop on real cgroups', () => {
     if (evidenceDir) fs.rmSync(evidenceDir, { recursive: true, force: true });
   });
 
-  /** Requested CPUs per job (default 1): the job record's facts the loop is given. */
+  /** Requested CPUs (default 1) and memory (default 64 MiB) per job: the job record's facts the loop is given. */
   const requested = new Map<number, number>();
+  const requestedMem = new Map<number, number>();
 
   function startLoop(input: Partial<Record<keyof RecoverySettings, unknown>> = {}, decisions?: (keys: string[]) => Promise<ServerDecision[]>): RecoveryLoop {
     const settings = resolveRecoverySettings(recoverySettings.parse({ detectors: { pids: { minPids: 16 } }, evidenceDir, ...input }), '/nonexistent');
     reporter = new EventReporter({ serverUrl: server.url, nodeSecret: 's3cret', backoffMs: 50 });
-    loop = new RecoveryLoop({ tree, settings, host: 'test-node', reporter, logger: quiet, jobInfo: (id) => ({ user: 'alice', uid: 1000, requestedMemBytes: 64 * MiB, requestedCpus: requested.get(id) ?? 1 }), ...(decisions ? { decisions } : {}) });
+    loop = new RecoveryLoop({ tree, settings, host: 'test-node', reporter, logger: quiet, jobInfo: (id) => ({ user: 'alice', uid: 1000, requestedMemBytes: requestedMem.get(id) ?? 64 * MiB, requestedCpus: requested.get(id) ?? 1 }), ...(decisions ? { decisions } : {}) });
     loop.start();
     return loop;
   }
@@ -281,6 +282,34 @@ describeOnRealCgroups('the recovery loop on real cgroups', () => {
     assert.deepEqual(server.invalid, []);
     // reported once, not every tick
     assert.equal(server.bodies.filter((b) => b.jobId === leaker.jobId && b.outcome === 'done').length, 1);
+  });
+
+  it("automatic: the jobs' parent filling up — kills the job that is filling it, not the one that filled just before", async () => {
+    // The test parent is capped at 512 MiB: floor max(64 MiB, 5 %) = 64 MiB. The innocent fills 150 MiB at once and
+    // holds it; the culprit starts as soon as it has, fills 100 MiB at once, then leaks ~20 MiB/s up to 300 MiB.
+    const innocent = job({ memBytes: 512 * MiB, pidsMax: 16 });
+    const culprit = job({ memBytes: 512 * MiB, pidsMax: 16 });
+    requestedMem.set(innocent.jobId, 256 * MiB);
+    requestedMem.set(culprit.jobId, 256 * MiB);
+    const l = startLoop();
+    startInJob(innocent, `timeout 40 ${process.execPath} -e 'const a=[];for(let i=0;i<150;i++)a.push(Buffer.alloc(1048576,1));setInterval(()=>a.length,1000)'`);
+    await waitUntil('the innocent job to fill 150 MiB', () => (innocent.usage().memBytes ?? 0) >= 150 * MiB, 10_000);
+    const innocentPids = innocent.pids();
+    startInJob(culprit, `timeout 40 ${process.execPath} -e 'const a=[];for(let i=0;i<100;i++)a.push(Buffer.alloc(1048576,1));setInterval(()=>{if(a.length<300)a.push(Buffer.alloc(1048576,1));},50)'`);
+    await waitUntil('the loop to act on the culprit', () => l.events.some((e) => e.rule === 'node-memory' && e.outcome !== 'observed') || (oomKills(culprit) ?? 0) > 0, 30_000).catch((error: Error) => {
+      throw new Error(`${error.message}; events ${JSON.stringify(l.events.map((x) => [x.jobId, x.rule, x.outcome, x.explanation, x.victimExplanation]))}`);
+    });
+    const acted = l.events.filter((e) => e.rule === 'node-memory' && e.outcome !== 'observed');
+    assert.equal(oomKills(culprit) ?? 0, 0, "the watchdog acted before the kernel's OOM killer");
+    assert.equal(acted.length, 1, JSON.stringify(acted.map((e) => [e.jobId, e.explanation])));
+    const e = acted[0]!;
+    assert.equal(e.jobId, culprit.jobId, `${e.explanation}; ${e.victimExplanation}`);
+    assert.equal(e.action, 'kill');
+    assert.equal(e.outcome, 'done', e.error ?? '');
+    assert.match(e.explanation, /^jobs' cgroup: \d+ MiB left of its 512 MiB limit/);
+    await waitUntil('the culprit to be empty', () => !culprit.populated(), 5000);
+    for (const pid of innocentPids) assert.ok(alive(pid), `innocent process ${pid} survives`);
+    assert.ok(!l.events.some((x) => x.jobId === innocent.jobId && x.outcome !== 'observed'), 'nothing done to the innocent');
   });
 
   it("observe: the kernel's OOM kill of a leaking job is reported as a kernel-oom event", async () => {

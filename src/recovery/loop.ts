@@ -34,6 +34,12 @@ function ringMsFor(d: ResolvedRecovery['detectors']): number {
 }
 /** A finding not seen for this long is forgotten: when it comes back it is reported again. */
 const FORGET_MS = 5_000;
+
+/** What "already reported" means: the finding's key; for a node-level finding, with the victim chosen (or none). */
+function dedupeKey(finding: Finding, victim: Candidate | null): string {
+  const key = findingKey(finding);
+  return finding.jobId === null && finding.pid === null ? `${key}>${victim ? victimKey(victim) : 'none'}` : key;
+}
 /** Actions tried again when they fail, and how many tries a victim gets. */
 const RETRIED: ReadonlySet<RuleAction> = new Set(['kill', 'freeze', 'stop']);
 const MAX_ATTEMPTS = 3;
@@ -194,9 +200,8 @@ export class RecoveryLoop {
     return detectLogin(this.loginTicks, this.o.settings.detectors, nowMs);
   }
 
-  /** A finding already reported (same rule, target and severity, seen within FORGET_MS) is not reported again. */
-  private isNew(finding: Finding, nowMs: number): boolean {
-    const key = findingKey(finding);
+  /** A finding already reported (same key and severity, seen within FORGET_MS) is not reported again. */
+  private isNew(key: string, finding: Finding, nowMs: number): boolean {
     const known = this.seen.get(key);
     this.seen.set(key, { severity: finding.severity, lastMs: nowMs });
     return !known || known.severity !== finding.severity;
@@ -215,8 +220,7 @@ export class RecoveryLoop {
       const candidate: ProcessCandidate = { kind: 'process', pid: p.pid, uid: p.uid, user: p.user, comm: p.comm, cmdline, rssBytes: p.rssBytes, rssGrowthBytesPerSec: 0, cpusUsed: finding.metrics.cpuShare ?? null, jobId: null };
       return [candidate];
     }
-    const window = this.ring.filter((s) => s.atMs >= finding.window.fromMs && s.atMs <= finding.window.toMs);
-    const jobs = jobCandidatesFromWindow(window.length ? window : this.ring.slice(-1));
+    const jobs = jobCandidatesFromWindow(this.ring, finding.window.fromMs, finding.window.toMs, new Set(this.sampler.jobIds()));
     // The processes in each job: a job holding a protected process is never chosen.
     for (const j of jobs) {
       if (finding.jobId !== null && j.jobId !== finding.jobId) continue;
@@ -230,7 +234,12 @@ export class RecoveryLoop {
   }
 
   private handle(finding: Finding, nowMs: number): void {
-    if (!this.isNew(finding, nowMs)) return;
+    // A finding about a job or a process names its victim: it is judged once while it holds. A
+    // node-level one is judged again on every tick it holds, since whom to act on can change (a job
+    // that just started filling, a victim that recovered while the node is still short); it is
+    // reported once per victim chosen, or once while nothing may be chosen.
+    const nodeLevel = finding.jobId === null && finding.pid === null;
+    if (!nodeLevel && !this.isNew(findingKey(finding), finding, nowMs)) return;
     const decidedAt = performance.now();
     const mode = this.o.settings.modeOf(finding.rule);
     const action = this.o.settings.actionFor(finding.rule, finding.severity);
@@ -245,12 +254,14 @@ export class RecoveryLoop {
       metrics: finiteMetrics(finding.metrics),
     };
     if (!choice.victim) {
+      if (nodeLevel && !this.isNew(dedupeKey(finding, null), finding, nowMs)) return;
       // Nothing may be chosen (protected, gone, cooling down): report the finding once, act on nothing.
       this.o.logger.warn(`recovery ${finding.rule}: ${finding.explanation}; no action: ${choice.reason}`);
       this.emit({ ...base, jobId: finding.jobId, pid: finding.pid, user: finding.user, action: 'none', outcome: 'observed', victimExplanation: choice.reason, timings: null, evidencePath: null, error: null, decidedAtPerfMs: decidedAt });
       return;
     }
     const victim = choice.victim;
+    if (nodeLevel && !this.isNew(dedupeKey(finding, victim), finding, nowMs)) return;
     const target = victim.kind === 'job' ? { jobId: victim.jobId, pid: null } : { jobId: null, pid: victim.pid };
     const event = { ...base, ...target, user: victim.user ?? finding.user, victimExplanation: choice.explanation, decidedAtPerfMs: decidedAt };
     if (mode === 'observe' || action === 'none') {
@@ -355,7 +366,7 @@ export class RecoveryLoop {
       if (this.failedAttempts.size >= 1000) this.failedAttempts.clear();
       this.failedAttempts.set(victimId, attempts);
       if (attempts < MAX_ATTEMPTS) {
-        this.seen.delete(findingKey(finding));
+        this.seen.delete(dedupeKey(finding, victim));
         forgetAction(this.history, victimId);
         retry = ` (attempt ${attempts} of ${MAX_ATTEMPTS}: trying again while the finding holds)`;
       } else {

@@ -196,9 +196,40 @@ describe('victim policy', () => {
       { atMs: 1000, node, jobs: [js(1, 1 * GiB, 4, 0)] },
       { atMs: 3000, node, jobs: [js(1, 1 * GiB + 400 * MiB, 104, 3_000_000)] },
     ];
-    const [c] = jobCandidatesFromWindow(window);
+    const [c] = jobCandidatesFromWindow(window, 1000, 3000);
     assert.equal(c!.memGrowthBytesPerSec, 200 * MiB);
     assert.equal(c!.pidsGrowthPerSec, 50);
     assert.equal(c!.cpusUsed, 1.5);
+  });
+
+  it('measures a job that started inside the window from nothing, and an idle job from its last read before the window', () => {
+    const js = (jobId: number, memBytes: number): JobSample => ({
+      jobId, user: 'u', uid: 1, cgroupDirs: [], memBytes, memLimitBytes: null, requestedMemBytes: 3 * GiB, requestedCpus: 1,
+      refaultFile: 0, anonBytes: null, psiMemory: null, psiIo: null, psiCpu: null, pidsCurrent: 1, pidsMax: 64, pidsEventsMax: 0,
+      cpuUsageUsec: 0, cpusAllocated: 1,
+    });
+    const node = { memTotalBytes: 24 * GiB, memAvailableBytes: 10 * GiB, psiMemory: null, psiIo: null, psiCpu: null, runningThreads: 1, totalThreads: 100 };
+    // Job 1 finished filling 1.6 GiB at t=1.2 s; job 2 appears at t=1.5 s and fills 1.4 GiB/s; job 3 is idle, read once a second (tiered sampling).
+    const history: Sample[] = [];
+    for (let t = 0; t <= 2300; t += 100) {
+      const jobs = [js(1, Math.min(t, 1200) * (1600 / 1200) * MiB)];
+      if (t >= 1500) jobs.push(js(2, ((t - 1400) / 1000) * 1400 * MiB));
+      if (t % 1000 === 0) jobs.push(js(3, 500 * MiB));
+      history.push({ atMs: t, node, jobs });
+    }
+    const candidates = jobCandidatesFromWindow(history, 1300, 2300, new Set([1, 2, 3]));
+    const byId = new Map(candidates.map((c) => [c.jobId, c]));
+    assert.deepEqual([...byId.keys()].sort(), [1, 2, 3], 'the idle job is a candidate though the last tick did not read it');
+    assert.equal(byId.get(1)!.memGrowthBytesPerSec, 0);
+    assert.ok(Math.abs(byId.get(2)!.memGrowthBytesPerSec - 1260 * MiB) < MiB, `job 2 from nothing at 1.3 s: ${byId.get(2)!.memGrowthBytesPerSec / MiB} MiB/s`);
+    assert.equal(byId.get(3)!.memGrowthBytesPerSec, 0);
+    assert.equal(byId.get(3)!.memBytes, 500 * MiB);
+    const choice = chooseVictim(
+      { rule: 'node-memory', severity: 'act', jobId: null, pid: null, user: null, explanation: '', window: { fromMs: 1300, toMs: 2300 }, metrics: {}, candidates: [] },
+      candidates,
+      config,
+      2300,
+    );
+    assert.equal((chosen(choice) as JobCandidate).jobId, 2, 'the job filling now, not the one that finished filling before it started');
   });
 });

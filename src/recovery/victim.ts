@@ -15,7 +15,7 @@
  * and its memory freed, or `cooldownTimeoutMs` has passed.
  */
 import { formatSize } from '../lib/units.ts';
-import type { Finding, Rule, Sample } from './model.ts';
+import type { Finding, JobSample, Rule, Sample } from './model.ts';
 
 export type Resource = 'memory' | 'pids' | 'cpu';
 
@@ -405,29 +405,53 @@ export function chooseVictim(finding: Finding, candidates: Candidate[], config: 
 
 // ------------------------------------------------------------------------------ from samples
 
-/** Job candidates from the sample window that triggered a rule: last values, growth from first to last. */
-export function jobCandidatesFromWindow(window: Sample[]): JobCandidate[] {
-  const last = window.at(-1);
-  if (!last) return [];
-  const first = window[0]!;
-  const seconds = (last.atMs - first.atMs) / 1000;
-  return last.jobs.map((j) => {
-    const before = first.jobs.find((b) => b.jobId === j.jobId);
+/**
+ * Job candidates for a finding over [fromMs, toMs] of the sample history. With tiered sampling a
+ * sample holds only the jobs read at that tick, so each job's values are its newest up to toMs, and
+ * its growth is measured from its newest sample at or before fromMs — or, for a job first seen
+ * inside the window while the history reaches back past fromMs, from nothing at fromMs: it started
+ * inside the window, and all it holds is growth (a job filling fast at start-up must not look still
+ * beside an older job that is finishing its own fill). `followed`: the jobs still there (default:
+ * those seen in the window).
+ */
+export function jobCandidatesFromWindow(history: readonly Sample[], fromMs: number, toMs: number, followed?: ReadonlySet<number>): JobCandidate[] {
+  type Seen = { atMs: number; job: JobSample };
+  const atStart = new Map<number, Seen>();
+  const firstInside = new Map<number, Seen>();
+  const newest = new Map<number, Seen>();
+  for (const s of history) {
+    if (s.atMs > toMs) break;
+    for (const job of s.jobs) {
+      const seen = { atMs: s.atMs, job };
+      if (s.atMs <= fromMs) atStart.set(job.jobId, seen);
+      else if (!firstInside.has(job.jobId)) firstInside.set(job.jobId, seen);
+      newest.set(job.jobId, seen);
+    }
+  }
+  const reachesBack = history.length > 0 && history[0]!.atMs <= fromMs;
+  const ids = followed ? [...followed].filter((id) => newest.has(id)) : [...newest.keys()].filter((id) => newest.get(id)!.atMs >= fromMs);
+  return ids.map((jobId) => {
+    const { atMs, job: j } = newest.get(jobId)!;
+    const known = atStart.get(jobId);
+    const startedInside = !known && reachesBack;
+    const start = known ?? firstInside.get(jobId) ?? newest.get(jobId)!;
+    const startMs = startedInside ? fromMs : start.atMs;
+    const seconds = (atMs - startMs) / 1000;
     const per = (a: number | null | undefined, b: number | null | undefined) => (seconds > 0 && a != null && b != null ? (b - a) / seconds : 0);
-    const cpuDelta = before && seconds > 0 && before.cpuUsageUsec !== null && j.cpuUsageUsec !== null ? (j.cpuUsageUsec - before.cpuUsageUsec) / 1e6 / seconds : null;
+    const cpusUsed = !startedInside && seconds > 0 && start.job.cpuUsageUsec !== null && j.cpuUsageUsec !== null ? (j.cpuUsageUsec - start.job.cpuUsageUsec) / 1e6 / seconds : null;
     return {
       kind: 'job' as const,
-      jobId: j.jobId,
+      jobId,
       user: j.user,
       uid: j.uid,
       memBytes: j.memBytes,
       memLimitBytes: j.memLimitBytes,
       requestedMemBytes: j.requestedMemBytes,
-      memGrowthBytesPerSec: per(before?.memBytes, j.memBytes),
+      memGrowthBytesPerSec: per(startedInside ? 0 : start.job.memBytes, j.memBytes),
+      pidsGrowthPerSec: per(startedInside ? 0 : start.job.pidsCurrent, j.pidsCurrent),
       pidsCurrent: j.pidsCurrent,
       pidsMax: j.pidsMax,
-      pidsGrowthPerSec: per(before?.pidsCurrent, j.pidsCurrent),
-      cpusUsed: cpuDelta,
+      cpusUsed,
       requestedCpus: j.requestedCpus ?? j.cpusAllocated,
     };
   });
