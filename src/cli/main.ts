@@ -3,6 +3,7 @@ import { registerAccountCommands } from '../accounts/commands.ts';
 import { registerBatchCommands, registerQueueCommands } from '../batch/commands.ts';
 import { registerDeviceCommands } from '../devices/commands.ts';
 import { registerIncidentCommands } from '../incidents/commands.ts';
+import { registerStatusCommands } from '../incidents/status/commands.ts';
 import { registerCheckCommands } from '../monitor/checks/commands.ts';
 import { registerAlertCommands } from '../monitor/alerts/commands.ts';
 import { registerMonitorCommands } from '../monitor/commands.ts';
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerQueueCommands(program, admin);
   registerDeviceCommands(program, admin);
   registerIncidentCommands(program);
+  registerStatusCommands(program);
   registerStorageCommands(program);
   registerAreaCommands(program, admin);
   // After the storage commands: adds `fs stage`, `fs stage-status` to their `fs`.

@@ -137,6 +137,7 @@ export interface Database {
   inventory_hosts: InventoryHostTable;
   inventory_services: InventoryServiceTable;
   inventory_groups: InventoryGroupTable;
+  status_transitions: StatusTransitionTable;
 }
 
 export interface QueueTable {
@@ -681,4 +682,17 @@ export interface InventoryGroupTable {
   created_by: string;
   created_at: string;
   updated_at: string;
+}
+
+/** A change of a status page component's state (src/incidents/status/). */
+export interface StatusTransitionTable {
+  id: Generated<number>;
+  component: string;
+  at: string;
+  /** operational, degraded, partial-outage, major-outage or under-maintenance: what the page showed from then */
+  state: string;
+  /** the state from checks, hosts, groups and alerts alone (incidents not counted): uptime reads it */
+  checks_state: string;
+  /** why, for operators (names hosts; never served publicly) */
+  reason: string;
 }

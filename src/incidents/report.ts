@@ -124,6 +124,34 @@ export function lengthOf(intervals: readonly Interval[]): number {
 
 const dayOf = (ms: number) => Math.floor(ms / 86_400_000);
 
+/** An incident's period as the report counts it: its own times in ms, an open one ending at min(to, now). */
+export interface IncidentPeriod<T> {
+  incident: T;
+  startedAt: number;
+  endedAt: number;
+  ongoing: boolean;
+}
+
+/**
+ * The incidents whose period meets [from, to) (overlaps it, or an instant inside it), sorted by
+ * start: a still-open incident ends at the window's end or now, whichever is earlier. Not clipped
+ * to the window (callers clip). The status page's uptime uses it too (src/incidents/status/uptime.ts).
+ */
+export function incidentPeriods<T extends { id: number; startedAt: Date; endedAt: Date | null }>(incidents: readonly T[], window: { from: Date; to: Date; now: Date }): IncidentPeriod<T>[] {
+  const from = window.from.getTime();
+  const to = window.to.getTime();
+  const now = window.now.getTime();
+  return incidents
+    .map((incident) => {
+      const startedAt = incident.startedAt.getTime();
+      const ongoing = incident.endedAt === null;
+      const endedAt = ongoing ? Math.max(startedAt, Math.min(to, now)) : incident.endedAt!.getTime();
+      return { incident, startedAt, endedAt, ongoing };
+    })
+    .filter(({ startedAt, endedAt }) => (endedAt > startedAt ? startedAt < to && endedAt > from : startedAt >= from && startedAt < to))
+    .sort((a, b) => a.startedAt - b.startedAt || a.incident.id - b.incident.id);
+}
+
 export function outageReport(input: ReportInput): OutageReport {
   const from = input.from.getTime();
   const to = input.to.getTime();
@@ -131,16 +159,7 @@ export function outageReport(input: ReportInput): OutageReport {
   if (!(to > from)) throw new Error('the report window must end after it starts');
   const periodEnd = Math.max(from, Math.min(to, now));
 
-  const candidates = input.incidents
-    .map((incident) => {
-      const startedAt = incident.startedAt.getTime();
-      const ongoing = incident.endedAt === null;
-      const endedAt = ongoing ? Math.max(startedAt, Math.min(to, now)) : incident.endedAt!.getTime();
-      return { incident, startedAt, endedAt, ongoing };
-    })
-    // Meets [from, to): overlaps it, or an instant inside it.
-    .filter(({ startedAt, endedAt }) => (endedAt > startedAt ? startedAt < to && endedAt > from : startedAt >= from && startedAt < to))
-    .sort((a, b) => a.startedAt - b.startedAt || a.incident.id - b.incident.id);
+  const candidates = incidentPeriods(input.incidents, input);
 
   const rows: ReportRow[] = candidates.map(({ incident, startedAt, endedAt, ongoing }, i) => {
     const start = Math.max(startedAt, from);

@@ -9,6 +9,7 @@ import { duration } from './zod-units.ts';
 import { monitorSettings } from '../monitor/settings.ts';
 import { recoverySettings } from '../recovery/settings.ts';
 import { incidentsSettings } from '../incidents/settings.ts';
+import { statusSettings } from '../incidents/status/settings.ts';
 import { inventorySettings } from '../ops/inventory/model.ts';
 
 /** The facility file is `keisan.yaml` in the data directory. */
@@ -280,6 +281,8 @@ export const settingsSchema = z
     recovery: recoverySettings.default(() => recoverySettings.parse({})),
     /** Incidents and the outage report (src/incidents/settings.ts): the services reported on, what the recovery and alert hooks open. */
     incidents: incidentsSettings.default(() => incidentsSettings.parse({})),
+    /** The public status page (src/incidents/status/settings.ts): title, components, how long resolved incidents stay listed. */
+    status: statusSettings.default(() => statusSettings.parse({})),
     /** Hosts, services and redundancy groups (src/ops/inventory/): read-only through the API; operators add more with keisan ops. */
     inventory: inventorySettings.optional(),
     storage: z

@@ -22,6 +22,9 @@ import { DevicesService } from '../devices/service.ts';
 import { wireIncidentHooks } from '../incidents/hooks.ts';
 import { registerIncidentRoutes } from '../incidents/routes.ts';
 import { IncidentService } from '../incidents/service.ts';
+import { registerStatusRoutes } from '../incidents/status/routes.ts';
+import { StatusService } from '../incidents/status/service.ts';
+import { statusSignalsOf } from '../incidents/status/signals.ts';
 import { systemClock, type Clock } from '../lib/clock.ts';
 import { serverUrlOf, type Settings } from '../lib/config.ts';
 import { KEISAN_VERSION } from '../lib/version.ts';
@@ -179,6 +182,8 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
     daemons,
     devices: new DevicesService(db.kysely, clock),
     incidents: new IncidentService({ db: db.kysely, clock, services: settings.incidents.services, logger: app.log }),
+    // The public status page reads the inventory (below), the monitor's checks and the firing alerts.
+    status: new StatusService({ db: db.kysely, clock, settings: settings.status, facility: settings.facility.name, logger: app.log, signals: statusSignalsOf({ inventory: () => context.inventory, monitor, alerts, clock }) }),
     areas,
     storage: storage.service,
     hsm,
@@ -214,6 +219,7 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
   monitorTicker.unref();
   app.addHook('onClose', async () => {
     clearInterval(monitorTicker);
+    await context.status.stop();
     await alerts.close();
     await hsm.close();
     await archive.close();
@@ -279,6 +285,7 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
     registerDaemonRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
     registerDeviceRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
     registerIncidentRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
+    registerStatusRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
     registerAreaRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
     registerStorageRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
     registerHsmRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
@@ -302,5 +309,6 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
   areas.start();
   mail.start();
   await alerts.start();
+  context.status.start();
   return app as unknown as KeisanApp;
 }

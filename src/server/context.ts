@@ -3,6 +3,7 @@ import type { BatchService } from '../batch/service.ts';
 import type { Db } from '../db/connection.ts';
 import type { DevicesService } from '../devices/service.ts';
 import type { IncidentService } from '../incidents/service.ts';
+import type { StatusService } from '../incidents/status/service.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { Settings } from '../lib/config.ts';
 import type { AlertsService } from '../monitor/alerts/service.ts';
@@ -27,6 +28,8 @@ export interface ServerContext {
   devices: DevicesService;
   /** Incidents, their timelines, checklists and postmortems, and the outage report. */
   incidents: IncidentService;
+  /** The public status page: component states (recorded as they change), incidents, maintenance, 90-day uptime. */
+  status: StatusService;
   areas: AreasService;
   storage: StorageService;
   /** The hierarchical storage manager (migration, purge, staging, repack, quotas) over the archive tier. */

@@ -1,0 +1,88 @@
+import type { Command } from '@commander-js/extra-typings';
+import { clientOf, examples, outputOf } from '../../cli/context.ts';
+import type { Output } from '../../cli/output.ts';
+import { formatAvailability, formatUtc } from '../report.ts';
+import { STATE_LABELS, type Explanation, type PublicIncident, type PublicMaintenance, type StatusPage } from './model.ts';
+
+/**
+ * `keisan status`: the public status page in the terminal — no login needed (GET /api/status).
+ * `--explain` (operators) adds why each component is in its state (GET /api/status/explain).
+ */
+
+const utc = (iso: string) => `${formatUtc(new Date(iso))} UTC`;
+
+function incidentLines(out: Output, incidents: readonly PublicIncident[], updates: number): void {
+  for (const i of incidents) {
+    const affected = i.components.map((c) => `${c.displayName}: ${STATE_LABELS[c.state].toLowerCase()}`).join(', ');
+    out.line(`  #${i.id} ${i.title} — ${i.status}; ${affected}; ${i.endedAt ? `${utc(i.startedAt)} – ${utc(i.endedAt)}` : `since ${utc(i.startedAt)}`}`);
+    for (const u of i.updates.slice(0, updates)) out.line(`      ${utc(u.at)}  [${u.status}] ${u.text}`);
+    if (i.updates.length > updates) out.line(`      … ${i.updates.length - updates} earlier update(s): keisan status --all-updates`);
+  }
+}
+
+function maintenanceLines(out: Output, list: readonly PublicMaintenance[]): void {
+  for (const m of list) {
+    const components = m.components.map((c) => c.displayName).join(', ') || 'no listed component';
+    out.line(`  #${m.id} ${m.title} — ${m.inProgress ? `in progress${m.state === 'halted' ? ' (halted)' : ''}` : 'scheduled'}; ${utc(m.windowStart)} – ${utc(m.windowEnd)}; ${components}`);
+  }
+}
+
+export function printStatus(out: Output, page: StatusPage, options: { allUpdates?: boolean } = {}): void {
+  out.line(`${page.title} — ${page.overall.text} (${utc(page.generatedAt)})`);
+  out.line();
+  out.table(
+    ['COMPONENT', 'STATE', 'SINCE (UTC)', `UPTIME ${page.components[0]?.uptime.days ?? 90} D`],
+    page.components.map((c) => [c.displayName, STATE_LABELS[c.state], c.since ? formatUtc(new Date(c.since)) : '-', c.uptime.fraction === null ? 'no data' : formatAvailability(c.uptime.fraction)]),
+    '(no components)',
+  );
+  out.line();
+  const updates = options.allUpdates ? Infinity : 3;
+  if (page.incidents.current.length === 0) out.line('No current incidents.');
+  else {
+    out.line('Current incidents:');
+    incidentLines(out, page.incidents.current, updates);
+  }
+  const maintenance = [...page.maintenance.inProgress, ...page.maintenance.scheduled];
+  if (maintenance.length === 0) out.line('No maintenance in progress or scheduled.');
+  else {
+    out.line('Maintenance:');
+    maintenanceLines(out, maintenance);
+  }
+  if (page.incidents.recent.length > 0) {
+    out.line(`Resolved in the last ${page.incidents.recentDays} days:`);
+    incidentLines(out, page.incidents.recent, options.allUpdates ? Infinity : 1);
+  }
+}
+
+function printExplanation(out: Output, explanation: Explanation): void {
+  out.line();
+  out.line('Why (operators):');
+  for (const c of explanation.components) {
+    out.line(`  ${c.name}: ${STATE_LABELS[c.state]} (checks and alerts alone: ${STATE_LABELS[c.checksState]}); services ${c.services.join(', ') || '-'}; hosts ${c.hosts.join(', ') || '-'}`);
+    for (const s of c.signals) out.line(`      ${s.source}: ${STATE_LABELS[s.state]} — ${s.reason}`);
+    if (c.maintenance.length > 0) out.line(`      maintenance in progress: ${c.maintenance.map((id) => `#${id}`).join(', ')}`);
+  }
+}
+
+export function registerStatusCommands(program: Command): void {
+  program
+    .command('status')
+    .description('the public status page: component states, current incidents, maintenance, 90-day uptime (no login needed)')
+    .option('--explain', 'also say why each component is in its state: incidents, groups, hosts, alerts, checks (operators)')
+    .option('--all-updates', 'every public update of each incident, not the latest few')
+    .addHelpText('after', examples('keisan status', 'keisan status --json', 'keisan status --explain'))
+    .action(async (options, command) => {
+      const out = outputOf(command);
+      const client = clientOf(command);
+      const page = await client.request<StatusPage>('GET', '/api/status');
+      if (options.explain) {
+        const explanation = await client.request<Explanation>('GET', '/api/status/explain');
+        out.result({ ...page, explanation }, () => {
+          printStatus(out, page, options);
+          printExplanation(out, explanation);
+        });
+        return;
+      }
+      out.result(page, () => printStatus(out, page, options));
+    });
+}

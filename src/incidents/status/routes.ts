@@ -1,0 +1,44 @@
+import { serverUrlOf } from '../../lib/config.ts';
+import { authOf } from '../../server/auth.ts';
+import type { ServerContext } from '../../server/context.ts';
+import { commonErrors, type ZodApp } from '../../server/types.ts';
+import { explainSchema, statusPageSchema } from './model.ts';
+import { renderAtom, renderRss, renderStatusHtml } from './render.ts';
+
+/**
+ * The public status page: no ticket needed (config.public), nothing private in it (model.ts).
+ * /status (HTML, no script), /status.json and /api/status (the same JSON), /status/feed.atom and
+ * /status/feed.rss; /api/status/explain is for operators (why each state, naming hosts).
+ */
+export function registerStatusRoutes(app: ZodApp, ctx: ServerContext): void {
+  const { status } = ctx;
+  const tags = ['status'];
+  const publicRoute = { config: { public: true } } as const;
+  const links = { atom: '/status/feed.atom', rss: '/status/feed.rss', json: '/status.json' };
+  const feed = () => ({ baseUrl: (ctx.settings.status.publicUrl ?? serverUrlOf(ctx.settings)).replace(/\/+$/, ''), facility: ctx.settings.facility.name });
+  // Shared caches may keep it briefly; the states are evaluated on each request anyway.
+  const CACHE = 'public, max-age=15';
+
+  const json = {
+    ...publicRoute,
+    schema: { tags, summary: 'The status page as JSON: components and states, current and recent incidents with their public updates, maintenance, 90-day uptime (public)', security: [], response: { 200: statusPageSchema, ...commonErrors } },
+  };
+  app.get('/api/status', json, async (_request, reply) => reply.header('cache-control', CACHE).send((await status.view()).page));
+  app.get('/status.json', json, async (_request, reply) => reply.header('cache-control', CACHE).send((await status.view()).page));
+
+  app.get('/status', { ...publicRoute, schema: { tags, summary: 'The status page (HTML, no JavaScript; public)', security: [] } }, async (_request, reply) =>
+    reply.type('text/html; charset=utf-8').header('cache-control', CACHE).send(renderStatusHtml((await status.view()).page, links)),
+  );
+  app.get('/status/feed.atom', { ...publicRoute, schema: { tags, summary: 'Incidents and maintenance as an Atom 1.0 feed (public)', security: [] } }, async (_request, reply) =>
+    reply.type('application/atom+xml; charset=utf-8').header('cache-control', CACHE).send(renderAtom(await status.view(), feed())),
+  );
+  app.get('/status/feed.rss', { ...publicRoute, schema: { tags, summary: 'Incidents and maintenance as an RSS 2.0 feed (public)', security: [] } }, async (_request, reply) =>
+    reply.type('application/rss+xml; charset=utf-8').header('cache-control', CACHE).send(renderRss(await status.view(), feed())),
+  );
+
+  app.get(
+    '/api/status/explain',
+    { schema: { tags, summary: 'Why each component is in its state: the incidents, groups, hosts, alerts, checks and maintenance behind it (operators)', response: { 200: explainSchema, ...commonErrors } } },
+    async (request) => status.explain(authOf(request).actor),
+  );
+}

@@ -1,0 +1,296 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { Kysely } from 'kysely';
+import type { Actor } from '../../accounts/model.ts';
+import type { Database } from '../../db/schema.ts';
+import type { Clock } from '../../lib/clock.ts';
+import { forbidden } from '../../lib/errors.ts';
+import type { HostHealth } from '../../ops/inventory/model.ts';
+import type { GroupDef } from '../../ops/inventory/redundancy.ts';
+import type { ServiceImpact, Source, Status } from '../model.ts';
+import * as incidentStore from '../store.ts';
+import {
+  STATE_LABELS,
+  UPTIME_RULE,
+  type ComponentDef,
+  type ComponentStatus,
+  type Explanation,
+  type MaintenanceSource,
+  type MaintenanceWindowView,
+  type PublicIncident,
+  type PublicMaintenance,
+  type PublicUpdate,
+  type StatusPage,
+} from './model.ts';
+import { componentsOf, type StatusSettings } from './settings.ts';
+import { decideComponentState, IMPACT_STATE, maintenanceTouches, overallOf, transitionsToRecord, worstOf, type AlertInput, type CheckInput, type ComponentDecision, type OpenIncidentInput, type RecordedState } from './state.ts';
+import * as store from './store.ts';
+import { DAY_MS, periodsFromTransitions, uptimeOf, type UptimeIncident } from './uptime.ts';
+import type { Interval } from '../report.ts';
+
+/** What the status page reads of the other rooms (wired in buildApp; tests pass their own). */
+export interface StatusSignals {
+  /** The inventory's hosts (with their health and the services they provide) and redundancy groups. */
+  inventory(): Promise<{ hosts: { name: string; health: HostHealth; services: string[] }[]; groups: (GroupDef & { service: string | null })[] }>;
+  /** Firing alerts. */
+  firingAlerts(): Promise<AlertInput[]>;
+  /** The latest check results of every host the monitor knows. */
+  checks(): CheckInput[];
+}
+
+/** No inventory, no alerts, no checks: only incidents and maintenance drive the page. */
+export const noSignals: StatusSignals = { inventory: async () => ({ hosts: [], groups: [] }), firingAlerts: async () => [], checks: () => [] };
+
+export interface StatusServiceOptions {
+  db: Kysely<Database>;
+  clock: Clock;
+  settings: StatusSettings;
+  facility: string;
+  signals: StatusSignals;
+  /** The maintenance room's published schedule; default none. */
+  maintenance?: MaintenanceSource;
+  logger?: FastifyBaseLogger;
+}
+
+/** The page and what the feeds add: every public incident of the 90 days, newest first. */
+export interface StatusView {
+  page: StatusPage;
+  feedIncidents: PublicIncident[];
+}
+
+export const UPTIME_DAYS = 90;
+const FEED_LIMIT = 50;
+const RETAIN_MS = (UPTIME_DAYS + 10) * DAY_MS;
+const HOOK_AUTHORS: Record<string, string> = {
+  'keisan:alerts': "Detected automatically by Keisan's monitoring.",
+  'keisan:recovery': "Detected automatically by Keisan's recovery watchdog.",
+};
+/** Timeline kinds users read; edits, checklist ticks, postmortem notes and hook reports stay private. */
+const PUBLIC_KINDS = new Set(['opened', 'update', 'status', 'resolved', 'reopened']);
+
+interface Evaluation {
+  now: Date;
+  components: ComponentDef[];
+  hostsOf: Map<string, string[]>;
+  decisions: Map<string, ComponentDecision>;
+  active: MaintenanceWindowView[];
+}
+
+/**
+ * The public status page: evaluates each component's state (pure decideComponentState over the
+ * open incidents, the inventory's health and groups, firing alerts, checks and maintenance in
+ * progress), records the changes (status_transitions) on each request and every
+ * status.evaluateEvery, and builds the page with 90-day uptime. Evaluations run one at a time.
+ */
+export class StatusService {
+  private readonly components: ComponentDef[];
+  private last: Map<string, RecordedState> | null = null;
+  private queue: Promise<unknown> = Promise.resolve();
+  private timer: NodeJS.Timeout | null = null;
+  private lastPrune = 0;
+
+  constructor(private readonly o: StatusServiceOptions) {
+    this.components = componentsOf(o.settings);
+  }
+
+  get title(): string {
+    return this.o.settings.title ?? `${this.o.facility} status`;
+  }
+
+  /** Evaluate every status.evaluateEvery (and prune old records daily) until stop(). */
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => {
+      this.evaluate().catch((error: unknown) => this.o.logger?.warn({ err: error }, 'status: evaluation failed'));
+    }, this.o.settings.evaluateEvery);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.queue.catch(() => undefined);
+  }
+
+  private serial<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(work, work);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async safely<T>(what: string, read: () => Promise<T> | T, fallback: T): Promise<T> {
+    try {
+      return await read();
+    } catch (error) {
+      this.o.logger?.warn({ err: error }, `status: could not read ${what}; the page goes on without it`);
+      return fallback;
+    }
+  }
+
+  private allowed(source: Source): boolean {
+    return this.o.settings.incidentSources.includes(source);
+  }
+
+  /** Computes every component's state now and records the changes. */
+  evaluate(): Promise<Evaluation> {
+    return this.serial(async () => {
+      const now = this.o.clock.now();
+      const [inventory, alerts, checks, active, open] = await Promise.all([
+        this.safely('the inventory', () => this.o.signals.inventory(), { hosts: [], groups: [] }),
+        this.safely('the firing alerts', () => this.o.signals.firingAlerts(), []),
+        this.safely('the checks', () => this.o.signals.checks(), []),
+        this.safely('the maintenance in progress', () => this.o.maintenance?.active(now) ?? [], []),
+        incidentStore.listIncidents(this.o.db, { open: true }),
+      ]);
+      const incidents: OpenIncidentInput[] = open
+        .map(incidentStore.toSummary)
+        .filter((i) => this.allowed(i.source))
+        .map((i) => ({ id: i.id, title: i.title, startedAt: new Date(i.startedAt), services: i.services }));
+      const health = new Map(inventory.hosts.map((h) => [h.name, h.health]));
+      const hostsOf = new Map<string, string[]>();
+      const decisions = new Map<string, ComponentDecision>();
+      for (const component of this.components) {
+        const groups = inventory.groups.filter((g) => g.service !== null && component.services.includes(g.service));
+        const hosts = [...new Set([...component.hosts, ...inventory.hosts.filter((h) => h.services.some((s) => component.services.includes(s))).map((h) => h.name), ...groups.flatMap((g) => g.members)])].sort();
+        hostsOf.set(component.name, hosts);
+        decisions.set(component.name, decideComponentState({ component, incidents, hosts, groups, health, alerts, checks, maintenance: active }, now));
+      }
+      this.last ??= new Map([...(await store.latestPerComponent(this.o.db))].map(([name, t]) => [name, { state: t.state, checksState: t.checksState }]));
+      const rows = transitionsToRecord(this.last, this.components.map((c) => ({ component: c.name, decision: decisions.get(c.name)! })), now);
+      if (rows.length > 0) {
+        await store.insertTransitions(this.o.db, rows);
+        for (const row of rows) this.last.set(row.component, { state: row.state, checksState: row.checksState });
+      }
+      if (now.getTime() - this.lastPrune > DAY_MS) {
+        this.lastPrune = now.getTime();
+        await store.pruneBefore(this.o.db, new Date(now.getTime() - RETAIN_MS));
+      }
+      return { now, components: this.components, hostsOf, decisions, active };
+    });
+  }
+
+  /** Operators: why each component is in its state (names hosts and alerts; not public). */
+  async explain(actor: Actor): Promise<Explanation> {
+    if (!actor.isOperator) throw forbidden('only an operator may see why the components are in their states (everyone may read /status)');
+    const e = await this.evaluate();
+    return {
+      generatedAt: e.now.toISOString(),
+      components: e.components.map((c) => {
+        const d = e.decisions.get(c.name)!;
+        return { name: c.name, state: d.state, checksState: d.checksState, services: c.services, hosts: e.hostsOf.get(c.name) ?? [], signals: d.signals.map((s) => ({ source: s.source, state: s.state, reason: s.reason })), maintenance: d.maintenance };
+      }),
+    };
+  }
+
+  /** The page as everyone reads it (and the feeds' incidents). */
+  async view(): Promise<StatusView> {
+    const e = await this.evaluate();
+    const { now } = e;
+    const windowStart = new Date(Math.floor(now.getTime() / DAY_MS) * DAY_MS - (UPTIME_DAYS - 1) * DAY_MS);
+    const [rows, transitions, firsts, scheduled, history] = await Promise.all([
+      incidentStore.listIncidents(this.o.db, { activeSince: windowStart }),
+      store.transitionsSince(this.o.db, windowStart),
+      store.firstRecords(this.o.db),
+      this.safely('the maintenance schedule', () => this.o.maintenance?.scheduled(now) ?? [], []),
+      this.safely('the maintenance history', () => this.o.maintenance?.history(windowStart, now) ?? [], []),
+    ]);
+    const summaries = rows.map(incidentStore.toSummary).filter((i) => this.allowed(i.source));
+
+    const touches = (services: readonly ServiceImpact[], c: ComponentDef) => services.filter((s) => c.services.includes(s.service) && s.impact !== 'none');
+    const publicIds = summaries.filter((i) => this.components.some((c) => touches(i.services, c).length > 0)).map((i) => i.id);
+    const updates = await store.updatesOf(this.o.db, publicIds);
+    const publicIncidents: PublicIncident[] = summaries
+      .filter((i) => publicIds.includes(i.id))
+      .map((i) => {
+        const components = this.components
+          .map((c) => ({ c, impacts: touches(i.services, c) }))
+          .filter(({ impacts }) => impacts.length > 0)
+          .map(({ c, impacts }) => ({ name: c.name, displayName: c.displayName, state: worstOf(impacts.map((s) => IMPACT_STATE[s.impact])) }));
+        const timeline = publicUpdates(updates.get(i.id) ?? []);
+        return {
+          id: i.id,
+          title: i.title,
+          status: i.status,
+          impact: worstOf(components.map((c) => c.state)),
+          components,
+          startedAt: i.startedAt,
+          endedAt: i.endedAt,
+          updatedAt: timeline[0]?.at ?? i.startedAt,
+          updates: timeline,
+        };
+      });
+    const current = publicIncidents.filter((i) => i.status !== 'resolved').sort((a, b) => b.startedAt.localeCompare(a.startedAt));
+    const recentFrom = now.getTime() - this.o.settings.recentDays * DAY_MS;
+    const recent = publicIncidents.filter((i) => i.status === 'resolved' && i.endedAt !== null && new Date(i.endedAt).getTime() >= recentFrom).sort((a, b) => b.endedAt!.localeCompare(a.endedAt!));
+
+    const uptimeIncidents: UptimeIncident[] = summaries.map((i) => ({ id: i.id, startedAt: new Date(i.startedAt), endedAt: i.endedAt === null ? null : new Date(i.endedAt), services: i.services }));
+    const components: ComponentStatus[] = e.components.map((c) => {
+      const d = e.decisions.get(c.name)!;
+      const own = transitions.filter((t) => t.component === c.name);
+      let since: string | null = null;
+      for (let k = own.length - 1; k >= 0 && own[k]!.state === d.state; k--) since = own[k]!.at.toISOString();
+      const hosts = e.hostsOf.get(c.name) ?? [];
+      const maintained: Interval[] = history
+        .filter((m) => m.startedAt !== null && maintenanceTouches(m, c, hosts))
+        .map((m) => [new Date(m.startedAt!).getTime(), m.finishedAt === null ? now.getTime() : new Date(m.finishedAt).getTime()] as const);
+      const uptime = uptimeOf({ services: c.services, incidents: uptimeIncidents, checkPeriods: periodsFromTransitions(own, now), maintenance: maintained, dataStart: firsts.get(c.name) ?? null, days: UPTIME_DAYS, now });
+      return {
+        name: c.name,
+        displayName: c.displayName,
+        description: c.description,
+        state: d.state,
+        label: STATE_LABELS[d.state],
+        since,
+        incidents: d.incidents,
+        maintenance: d.maintenance,
+        uptime,
+      };
+    });
+
+    const maintenanceView = (m: MaintenanceWindowView, inProgress: boolean): PublicMaintenance => ({
+      id: m.id,
+      title: m.title,
+      state: m.state,
+      inProgress,
+      windowStart: m.windowStart,
+      windowEnd: m.windowEnd,
+      startedAt: m.startedAt,
+      finishedAt: m.finishedAt,
+      components: e.components.filter((c) => maintenanceTouches(m, c, e.hostsOf.get(c.name) ?? [])).map((c) => ({ name: c.name, displayName: c.displayName })),
+    });
+    const activeIds = new Set(e.active.map((m) => m.id));
+    const page: StatusPage = {
+      title: this.title,
+      generatedAt: now.toISOString(),
+      timeZone: 'UTC',
+      overall: overallOf(components),
+      components,
+      incidents: { current, recent, recentDays: this.o.settings.recentDays },
+      maintenance: {
+        inProgress: e.active.map((m) => maintenanceView(m, true)).sort((a, b) => a.windowStart.localeCompare(b.windowStart)),
+        scheduled: scheduled.filter((m) => !activeIds.has(m.id)).map((m) => maintenanceView(m, false)).sort((a, b) => a.windowStart.localeCompare(b.windowStart)),
+      },
+      uptimeRule: UPTIME_RULE,
+    };
+    const feedIncidents = [...publicIncidents].sort((a, b) => b.updatedAt.localeCompare(a.updatedAt)).slice(0, FEED_LIMIT);
+    return { page, feedIncidents };
+  }
+}
+
+/**
+ * The timeline entries users may read, newest first, each with the incident's status after it:
+ * opened, update, status, resolved and reopened entries; what a hook wrote is replaced by a
+ * plain "detected automatically" line (it may name hosts, jobs and their owners).
+ */
+export function publicUpdates(entries: readonly { at: string; kind: string; status: string | null; text: string; author: string }[]): PublicUpdate[] {
+  let status: Status = 'investigating';
+  const out: PublicUpdate[] = [];
+  for (const entry of entries) {
+    if (entry.status !== null) status = entry.status as Status;
+    if (!PUBLIC_KINDS.has(entry.kind)) continue;
+    const hook = HOOK_AUTHORS[entry.author];
+    if (hook !== undefined && entry.kind !== 'opened') continue;
+    out.push({ at: entry.at, status, text: hook ?? entry.text });
+  }
+  return out.reverse();
+}
+
