@@ -137,6 +137,10 @@ export interface Database {
   inventory_hosts: InventoryHostTable;
   inventory_services: InventoryServiceTable;
   inventory_groups: InventoryGroupTable;
+  maint_plans: MaintPlanTable;
+  maint_approvals: MaintApprovalTable;
+  maint_step_runs: MaintStepRunTable;
+  runbooks: RunbookTable;
   status_transitions: StatusTransitionTable;
 }
 
@@ -679,6 +683,90 @@ export interface InventoryGroupTable {
   min_healthy: number;
   service: string | null;
   notes: string;
+  created_by: string;
+  created_at: string;
+  updated_at: string;
+}
+
+/** A maintenance plan (src/ops/maint/): what is done to which hosts, when, and where it stands. */
+export interface MaintPlanTable {
+  id: Generated<number>;
+  title: string;
+  /** low, medium or high */
+  risk: string;
+  window_start: string;
+  window_end: string;
+  /** JSON array of inventory host names */
+  targets: string;
+  /** JSON array of steps (kind, host, command or instruction, expect, rollback, takesDown) */
+  steps: string;
+  /** The recovery runbook the plan relies on (runbooks.name) */
+  runbook: string;
+  author: string;
+  /** JSON array: the author and everyone who edited the plan (none of them may approve it) */
+  editors: string;
+  /** draft, pending-approval, approved, running, halted, completed or cancelled */
+  state: string;
+  /** sha256 of the canonical JSON of targets, steps, window and risk */
+  content_hash: string;
+  revision: number;
+  /** Index of the next step to run (0-based); equals the number of steps when all are done */
+  next_step: number;
+  halt_reason: string | null;
+  created_at: string;
+  updated_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+/** An approval of a plan, bound to the content hash it approved. */
+export interface MaintApprovalTable {
+  id: Generated<number>;
+  plan_id: number;
+  approver: string;
+  content_hash: string;
+  comment: string;
+  approved_at: string;
+  expires_at: string;
+  /** Set when an edit, a rejection or a halt voids it */
+  voided_at: string | null;
+  void_reason: string | null;
+}
+
+/** One attempt at a step: a manual confirmation or a command for the agent on the target host. */
+export interface MaintStepRunTable {
+  id: Generated<number>;
+  plan_id: number;
+  step_index: number;
+  host: string;
+  /** manual or command */
+  kind: string;
+  command: string | null;
+  /** queued, running, passed, failed or cancelled */
+  state: string;
+  operator: string;
+  queued_at: string;
+  claimed_at: string | null;
+  finished_at: string | null;
+  exit_code: number | null;
+  /** 0 or 1 */
+  timed_out: number;
+  /** Captured stdout and stderr (bounded) */
+  output: string;
+  /** Why it passed or failed */
+  verdict: string | null;
+}
+
+/** A recovery procedure for a service, and when it was last tested. */
+export interface RunbookTable {
+  id: Generated<number>;
+  name: string;
+  service: string;
+  body: string;
+  /** A path or URL where the procedure lives */
+  location: string | null;
+  last_tested_at: string | null;
+  tested_by: string | null;
   created_by: string;
   created_at: string;
   updated_at: string;

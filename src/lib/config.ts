@@ -11,6 +11,8 @@ import { recoverySettings } from '../recovery/settings.ts';
 import { incidentsSettings } from '../incidents/settings.ts';
 import { statusSettings } from '../incidents/status/settings.ts';
 import { inventorySettings } from '../ops/inventory/model.ts';
+import { powerSettings } from '../ops/power/settings.ts';
+import { maintenanceSettings } from '../ops/maint/settings.ts';
 
 /** The facility file is `keisan.yaml` in the data directory. */
 export const FACILITY_FILE = 'keisan.yaml';
@@ -285,6 +287,10 @@ export const settingsSchema = z
     status: statusSettings.default(() => statusSettings.parse({})),
     /** Hosts, services and redundancy groups (src/ops/inventory/): read-only through the API; operators add more with keisan ops. */
     inventory: inventorySettings.optional(),
+    /** A UPS watched through Network UPS Tools and the ordered shutdown plan on a power loss (src/ops/power/). */
+    power: powerSettings.optional(),
+    /** Maintenance plans and runbooks (src/ops/maint/settings.ts): approval expiry, agent command limits, runbook test age. */
+    maintenance: maintenanceSettings.default(() => maintenanceSettings.parse({})),
     storage: z
       .object({
         areas: storageAreasSettings.optional(),

@@ -8,6 +8,7 @@ import { untilSignal } from '../lib/process.ts';
 import { parseDuration } from '../lib/units.ts';
 import { KEISAN_VERSION } from '../lib/version.ts';
 import { DaemonLink } from '../ops/daemon-client.ts';
+import { MaintenanceRunner } from '../ops/maint/agent-runner.ts';
 import { createCheckRunner, type CheckRunner, type CheckRunnerOptions } from './checks/runner.ts';
 import { CHECK_STATUS_VALUE, type AgentReport, type CheckResult, type Sample } from './model.ts';
 import { NodeCollector } from './metrics/collector.ts';
@@ -38,6 +39,8 @@ export interface AgentOptions {
   proc?: string;
   /** The health-check runner (default: checks/runner.ts createCheckRunner; tests pass their own). */
   createChecks?: (options: CheckRunnerOptions) => CheckRunner;
+  /** Run the command steps of maintenance plans queued for this host (default true). */
+  maintenance?: boolean;
 }
 
 /** A host name as the report schema wants it (letters, digits, dots and dashes). */
@@ -68,6 +71,8 @@ export class Agent {
   private readonly collector: NodeCollector;
   private readonly checks: CheckRunner;
   private readonly link: DaemonLink | null;
+  /** Runs the maintenance plans' command steps for this host (src/ops/maint/agent-runner.ts). */
+  readonly maintenance: MaintenanceRunner | null;
   private readonly pendingChecks = new Map<string, CheckResult>();
   /** The latest result of every check, for /metrics (Prometheus rules read keisan_check_status from the agents). */
   private readonly latestChecks = new Map<string, CheckResult>();
@@ -103,6 +108,10 @@ export class Agent {
       logger: this.logger,
       onResult: (result) => this.checkFinished(result),
     });
+    this.maintenance =
+      options.maintenance === false
+        ? null
+        : new MaintenanceRunner({ serverUrl: options.serverUrl, nodeSecret: options.nodeSecret, host: this.host, logger: this.logger, pollMs: settings.maintenance.agentPollInterval });
     this.link =
       options.daemonLink === false
         ? null
@@ -138,6 +147,7 @@ export class Agent {
     }
     this.link?.start();
     this.checks.start();
+    this.maintenance?.start();
     // The first collection only primes the CPU counters; the first report follows a second later with busy ratios.
     await this.collector.collect().catch(() => undefined);
     this.schedule(1000);
@@ -148,7 +158,7 @@ export class Agent {
     this.stopped = true;
     clearTimeout(this.timer);
     clearTimeout(this.checkTimer);
-    await Promise.allSettled([this.checks.stop(), this.link?.stop(), this.metrics?.close()]);
+    await Promise.allSettled([this.checks.stop(), this.link?.stop(), this.metrics?.close(), this.maintenance?.stop()]);
     // Results of the last moments still go out, if the server is there (bounded by the post timeout).
     if (this.pendingChecks.size > 0) await this.enqueue(false).catch(() => undefined);
   }

@@ -42,6 +42,12 @@ import { DaemonsService } from '../ops/daemons.ts';
 import { registerDaemonRoutes } from '../ops/routes.ts';
 import { registerInventoryRoutes } from '../ops/inventory/routes.ts';
 import { InventoryService } from '../ops/inventory/service.ts';
+import { registerPowerRoutes } from '../ops/power/routes.ts';
+import { PowerService } from '../ops/power/service.ts';
+import { registerMaintenanceRoutes } from '../ops/maint/routes.ts';
+import { MaintenanceService } from '../ops/maint/service.ts';
+import { registerRunbookRoutes } from '../ops/runbooks/routes.ts';
+import { RunbookService } from '../ops/runbooks/service.ts';
 import { registerRecoveryRoutes } from '../recovery/routes.ts';
 import { RecoveryService } from '../recovery/service.ts';
 import { registerAreaRoutes } from '../storage/areas/routes.ts';
@@ -173,6 +179,20 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
     logger: app.log,
     verifyNodeSecret: (header) => daemons.verifyNodeSecret(header),
   });
+  const inventory = new InventoryService({
+    db: db.kysely,
+    clock,
+    config: settings.inventory,
+    // Health per host from the monitoring room: the hub's up/down (what fires HostDown), checks, firing alerts.
+    health: {
+      hosts: (nowMs) => monitor.hosts(nowMs),
+      checks: (host) => monitor.latestChecks(host),
+      firingAlerts: async () =>
+        (await alerts.list(SYSTEM_ACTOR, 'firing')).map((a) => ({ host: a.labels.host, alertname: a.alertname, severity: a.severity, summary: a.summary, silenced: a.silencedBy.length > 0 })),
+    },
+  });
+  const incidents = new IncidentService({ db: db.kysely, clock, services: settings.incidents.services, logger: app.log });
+  const runbooks = new RunbookService({ db: db.kysely, clock, inventory, testedWithinDays: settings.maintenance.runbookTestedWithinDays });
   const context: ServerContext = {
     settings,
     clock,
@@ -181,7 +201,7 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
     accounts,
     daemons,
     devices: new DevicesService(db.kysely, clock),
-    incidents: new IncidentService({ db: db.kysely, clock, services: settings.incidents.services, logger: app.log }),
+    incidents,
     // The public status page reads the inventory (below), the monitor's checks and the firing alerts.
     status: new StatusService({ db: db.kysely, clock, settings: settings.status, facility: settings.facility.name, logger: app.log, signals: statusSignalsOf({ inventory: () => context.inventory, monitor, alerts, clock }) }),
     areas,
@@ -192,18 +212,11 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
     monitor,
     alerts,
     recovery: new RecoveryService({ db: db.kysely, clock, accounts, mail: mail.configured ? mail : null, logger: app.log, facility: settings.facility.name }),
-    inventory: new InventoryService({
-      db: db.kysely,
-      clock,
-      config: settings.inventory,
-      // Health per host from the monitoring room: the hub's up/down (what fires HostDown), checks, firing alerts.
-      health: {
-        hosts: (nowMs) => monitor.hosts(nowMs),
-        checks: (host) => monitor.latestChecks(host),
-        firingAlerts: async () =>
-          (await alerts.list(SYSTEM_ACTOR, 'firing')).map((a) => ({ host: a.labels.host, alertname: a.alertname, severity: a.severity, summary: a.summary, silenced: a.silencedBy.length > 0 })),
-      },
-    }),
+    inventory,
+    runbooks,
+    maintenance: new MaintenanceService({ db: db.kysely, clock, inventory, runbooks, settings: settings.maintenance, logger: app.log }),
+    // Watches the UPS (keisan.yaml power:) and runs the ordered shutdown plan on a power loss.
+    power: new PowerService({ settings: settings.power, clock, db: db.kysely, incidents, batch, hsm, storage: storage.service, daemons, services: settings.incidents.services, dataDir: options.dataDir ?? null, logger: app.log }),
   };
   // Ask mode's operator links and webhooks.
   context.recovery.configureAsk({ publicUrl: serverUrlOf(settings), webhooks: settings.recovery.notify.webhooks });
@@ -219,6 +232,7 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
   monitorTicker.unref();
   app.addHook('onClose', async () => {
     clearInterval(monitorTicker);
+    await context.power.close();
     await context.status.stop();
     await alerts.close();
     await hsm.close();
@@ -297,6 +311,9 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
     registerMetricsRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
     registerRecoveryRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
     registerInventoryRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
+    registerPowerRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
+    registerMaintenanceRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
+    registerRunbookRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
   });
 
   app.get('/api/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
@@ -310,5 +327,6 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
   mail.start();
   await alerts.start();
   context.status.start();
+  context.power.start();
   return app as unknown as KeisanApp;
 }

@@ -11,6 +11,9 @@ import type { MonitorHub } from '../monitor/hub.ts';
 import type { MailService } from '../monitor/service.ts';
 import type { DaemonsService } from '../ops/daemons.ts';
 import type { InventoryService } from '../ops/inventory/service.ts';
+import type { PowerService } from '../ops/power/service.ts';
+import type { MaintenanceService } from '../ops/maint/service.ts';
+import type { RunbookService } from '../ops/runbooks/service.ts';
 import type { RecoveryService } from '../recovery/service.ts';
 import type { AreasService } from '../storage/areas/service.ts';
 import type { HsmService } from '../storage/hsm/service.ts';
@@ -43,4 +46,10 @@ export interface ServerContext {
   recovery: RecoveryService;
   /** Hosts, services and redundancy groups (keisan.yaml and the API), health per host, the redundancy guard. */
   inventory: InventoryService;
+  /** The UPS watched through NUT and the ordered shutdown plan (keisan.yaml power:). */
+  power: PowerService;
+  /** Maintenance plans: approvals bound to their content, step-by-step runs behind the redundancy guard, agent-executed commands. */
+  maintenance: MaintenanceService;
+  /** Recovery runbooks per service and when they were last tested. */
+  runbooks: RunbookService;
 }

@@ -14,6 +14,7 @@ import * as recoveryDecisions from './0012-recovery-decisions.ts';
 import * as jobStateWidth from './0013-job-state-width.ts';
 import * as incidents from './0014-incidents.ts';
 import * as inventory from './0015-inventory.ts';
+import * as maintenance from './0016-maintenance.ts';
 import * as status from './0017-status.ts';
 
 /** Dialect-specific pieces a portable migration needs. */
@@ -43,6 +44,7 @@ const MIGRATIONS: Record<string, KeisanMigration> = {
   '0013-job-state-width': jobStateWidth,
   '0014-incidents': incidents,
   '0015-inventory': inventory,
+  '0016-maintenance': maintenance,
   '0017-status': status,
 };
 

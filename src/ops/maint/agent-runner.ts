@@ -1,0 +1,126 @@
+import type pino from 'pino';
+import { runCommand, type CommandRunner } from '../../monitor/checks/exec.ts';
+import type { AgentResult, AgentWork } from './model.ts';
+
+/**
+ * The agent's side of maintenance plans: it asks the server for the command steps queued for its
+ * host (GET /api/ops/maint/agent-work, with the node secret), runs each with `sh -c` under the
+ * step's timeout with bounded output, and posts the result (POST /api/ops/maint/agent-work/:id);
+ * the server compares it with the step's expected result. The server hands a step out only after
+ * the operator confirmed the host name and the redundancy guard allowed it. One step at a time;
+ * never throws because the server is away (it asks again at the next poll).
+ */
+export interface MaintenanceRunnerOptions {
+  serverUrl: string;
+  nodeSecret: string;
+  /** The agent's host name (the inventory names the same host). */
+  host: string;
+  logger: pino.Logger;
+  /** How often to ask for work (default 10 s). */
+  pollMs?: number;
+  /** How commands run (default: spawn without a shell of our own: `sh -c COMMAND`). */
+  exec?: CommandRunner;
+}
+
+export class MaintenanceRunner {
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = true;
+  private busy: Promise<void> = Promise.resolve();
+  private readonly exec: CommandRunner;
+  /** Steps run since start (tests read it). */
+  ran = 0;
+  lastError: string | null = null;
+
+  constructor(private readonly o: MaintenanceRunnerOptions) {
+    this.exec = o.exec ?? runCommand;
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.busy;
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.busy = this.pollOnce()
+        .then(() => undefined)
+        .finally(() => this.schedule(this.o.pollMs ?? 10_000));
+    }, delayMs);
+    this.timer.unref?.();
+  }
+
+  private headers(): Record<string, string> {
+    return { authorization: `Node ${this.o.nodeSecret}`, accept: 'application/json' };
+  }
+
+  /** Asks for work once and runs what comes, one step after the other; returns how many ran. */
+  async pollOnce(): Promise<number> {
+    let work: AgentWork[];
+    try {
+      const url = new URL('/api/ops/maint/agent-work', this.o.serverUrl);
+      url.searchParams.set('host', this.o.host.toLowerCase());
+      const response = await fetch(url, { headers: this.headers(), signal: AbortSignal.timeout(10_000) });
+      const text = await response.text();
+      if (!response.ok) throw new Error(`HTTP ${response.status}: ${text.slice(0, 300)}`);
+      work = JSON.parse(text) as AgentWork[];
+      this.lastError = null;
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      if (reason !== this.lastError) this.o.logger.warn({ reason }, 'cannot fetch maintenance work from the keisan server; will ask again');
+      this.lastError = reason;
+      return 0;
+    }
+    let ran = 0;
+    for (const item of work) {
+      await this.runOne(item);
+      ran++;
+    }
+    return ran;
+  }
+
+  private async runOne(work: AgentWork): Promise<void> {
+    this.o.logger.info({ plan: work.planId, step: work.step, run: work.id, command: work.command }, 'running a maintenance step');
+    const started = Date.now();
+    const outcome = await this.exec('sh', ['-c', work.command], { timeoutMs: work.timeoutMs, maxBytes: work.maxOutputBytes });
+    const result: AgentResult = {
+      host: this.o.host.toLowerCase(),
+      exitCode: outcome.code,
+      stdout: outcome.stdout.slice(0, work.maxOutputBytes),
+      stderr: outcome.stderr.slice(0, work.maxOutputBytes),
+      timedOut: outcome.timedOut,
+      ...(outcome.failure !== undefined ? { failure: outcome.failure.slice(0, 2000) } : {}),
+      durationMs: Date.now() - started,
+    };
+    this.ran++;
+    // The result must reach the server: a few tries, then the server's overdue rule halts the plan.
+    for (let attempt = 1; attempt <= 5; attempt++) {
+      try {
+        const response = await fetch(new URL(`/api/ops/maint/agent-work/${work.id}`, this.o.serverUrl), {
+          method: 'POST',
+          headers: { ...this.headers(), 'content-type': 'application/json' },
+          body: JSON.stringify(result),
+          signal: AbortSignal.timeout(10_000),
+        });
+        const text = await response.text();
+        if (response.ok || (response.status >= 400 && response.status < 500)) {
+          if (!response.ok) this.o.logger.warn({ run: work.id, status: response.status, body: text.slice(0, 300) }, 'the server refused the maintenance step result');
+          else this.o.logger.info({ plan: work.planId, step: work.step, exitCode: result.exitCode }, 'maintenance step result sent');
+          return;
+        }
+        throw new Error(`HTTP ${response.status}: ${text.slice(0, 300)}`);
+      } catch (error) {
+        this.o.logger.warn({ run: work.id, attempt, reason: error instanceof Error ? error.message : String(error) }, 'cannot send a maintenance step result; retrying');
+        await new Promise((resolve) => setTimeout(resolve, 1000 * attempt));
+      }
+    }
+  }
+}
