@@ -10,6 +10,7 @@ import { registerMonitorCommands } from '../monitor/commands.ts';
 import { registerMetricsCommands } from '../monitor/metrics/commands.ts';
 import { registerOpsCommands } from '../ops/commands.ts';
 import { registerInventoryCommands } from '../ops/inventory/commands.ts';
+import { registerPowerCommands } from '../ops/power/commands.ts';
 import { registerRecoveryCommands } from '../recovery/commands.ts';
 import { registerServerCommands } from '../server/commands.ts';
 import { registerStorageCommands } from '../storage/commands.ts';
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerMetricsCommands(program);
   registerRecoveryCommands(program);
   registerInventoryCommands(program);
+  registerPowerCommands(program);
   registerAccountCommands(program, admin);
   registerBatchCommands(program);
   registerQueueCommands(program, admin);

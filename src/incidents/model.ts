@@ -47,7 +47,7 @@ export const CHECKLIST = [
 export type ChecklistKey = (typeof CHECKLIST)[number]['key'];
 export const CHECKLIST_KEYS = CHECKLIST.map((c) => c.key) as unknown as readonly [ChecklistKey, ...ChecklistKey[]];
 
-export const SOURCES = ['manual', 'recovery', 'alert'] as const;
+export const SOURCES = ['manual', 'recovery', 'alert', 'power'] as const;
 export type Source = (typeof SOURCES)[number];
 
 export const SERVICE_NAME_PATTERN = /^[a-z][a-z0-9_.-]{0,31}$/;
@@ -107,7 +107,7 @@ export const incidentSummarySchema = z.object({
   detectedAt: timestamp,
   endedAt: timestamp.nullable().describe('set on resolve; null while open'),
   source: z.enum(SOURCES),
-  sourceKey: z.string().nullable().describe('recovery:HOST:JOB or an alert fingerprint, for incidents opened by a hook'),
+  sourceKey: z.string().nullable().describe('recovery:HOST:JOB, an alert fingerprint or power:UPS, for incidents opened by a hook'),
   openedBy: z.string(),
   createdAt: timestamp,
   updatedAt: timestamp,

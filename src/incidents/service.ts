@@ -36,7 +36,7 @@ type Tx = Kysely<Database>;
 
 /** What a hook (recovery, alerts) reports: opens an incident, or adds to the open one of the same key. */
 export interface SourceReport {
-  source: 'recovery' | 'alert';
+  source: 'recovery' | 'alert' | 'power';
   /** recovery:HOST:JOB, or the alert's fingerprint: one open incident per key. */
   key: string;
   title: string;
@@ -54,9 +54,9 @@ export interface IncidentServiceOptions {
   logger?: FastifyBaseLogger;
 }
 
-/** The audit log's actor for what a hook did: `keisan:recovery`, `keisan:alerts`. */
+/** The audit log's actor for what a hook did: `keisan:recovery`, `keisan:alerts`, `keisan:power`. */
 export function hookActor(source: SourceReport['source']): Actor {
-  return { ...SYSTEM_ACTOR, name: source === 'alert' ? 'keisan:alerts' : 'keisan:recovery' };
+  return { ...SYSTEM_ACTOR, name: source === 'alert' ? 'keisan:alerts' : source === 'power' ? 'keisan:power' : 'keisan:recovery' };
 }
 
 const time = (field: string, text: string): Date => {

@@ -1,0 +1,58 @@
+import type { Command } from '@commander-js/extra-typings';
+import pc from 'picocolors';
+import { clientOf, examples, outputOf } from '../../cli/context.ts';
+import { formatDuration } from '../../lib/units.ts';
+import type { PlanView, PowerStatusView } from './model.ts';
+
+/** `keisan power status|test`: thin — call /api/ops/power, print. */
+
+const utc = (iso: string | null) => (iso === null ? null : `${iso.slice(0, 19).replace('T', ' ')} UTC`);
+
+export function registerPowerCommands(program: Command): void {
+  const power = program.command('power').description('the UPS watched through Network UPS Tools and the ordered shutdown plan (operators)');
+
+  power
+    .command('status')
+    .description('the UPS now, how long it has been on battery, and what happens when')
+    .addHelpText('after', examples('keisan power status', 'keisan power status --json'))
+    .action(async (_options, command) => {
+      const out = outputOf(command);
+      const s = await clientOf(command).request<PowerStatusView>('GET', '/api/ops/power');
+      out.result(s, () => {
+        const phase = s.phase === 'online' ? pc.green('on line') : s.phase === 'on-battery' ? pc.yellow('ON BATTERY') : pc.red('SHUTTING DOWN');
+        out.fields([
+          ['ups', s.ups ?? 'not configured'],
+          ['monitoring', !s.configured ? 'off (no power: section)' : s.enabled ? `on, every ${formatDuration(s.pollIntervalMs ?? 0)}` : 'off (power.enabled: false)'],
+          ['reachable', s.reachable === null ? null : s.reachable ? 'yes' : pc.red(`no — ${s.lastError?.message ?? ''}`)],
+          ['ups.status', s.flags.length ? `${s.flags.join(' ')} (${s.statusText})` : null],
+          ['battery', [s.battery.charge !== null ? `${s.battery.charge} %` : null, s.battery.runtimeSeconds !== null ? `${formatDuration(s.battery.runtimeSeconds * 1000)} runtime` : null].filter(Boolean).join(', ') || null],
+          ['state', s.configured && s.enabled ? phase : null],
+          ['on battery since', s.onBatterySince ? `${utc(s.onBatterySince)} (${formatDuration(s.onBatteryMs ?? 0)})` : null],
+          ['grace period', s.gracePeriodMs !== null ? formatDuration(s.gracePeriodMs) : null],
+          ['shutdown at', utc(s.shutdownDueAt)],
+          ['incident', s.incidentId !== null ? `#${s.incidentId} (keisan incident show ${s.incidentId})` : null],
+          ['dispatching', s.dispatchPaused ? pc.red(`paused: ${s.dispatchPaused}`) : 'jobs start as scheduled'],
+          ['next', s.next],
+        ]);
+        if (s.shutdown) {
+          out.line('');
+          out.line(pc.bold(`Shutdown plan started ${utc(s.shutdown.startedAt)}: ${s.shutdown.reason}${s.shutdown.done ? '' : ' (running)'}`));
+          for (const step of s.shutdown.steps) out.line(`  ${step.step}. ${step.title}: ${step.ok ? pc.green('done') : pc.red('FAILED')} — ${step.message}`);
+        }
+      });
+    });
+
+  power
+    .command('test')
+    .description('dry run: print the ordered shutdown plan for what runs now, without doing any of it')
+    .addHelpText('after', examples('keisan power test', 'keisan power test --json'))
+    .action(async (_options, command) => {
+      const out = outputOf(command);
+      const plan = await clientOf(command).request<PlanView>('GET', '/api/ops/power/plan');
+      out.result(plan, () => {
+        out.line(pc.bold(`Dry run — on a power loss of UPS ${plan.ups} Keisan would, in this order:`));
+        for (const step of plan.steps) out.line(`  ${step.step}. ${step.title}${step.skip ? pc.dim(' (skipped)') : ''}\n     ${step.detail}`);
+        out.line(pc.dim('Nothing was done.'));
+      });
+    });
+}
