@@ -389,7 +389,7 @@ export class MaintenanceService implements MaintenanceSource {
       if (now < start) throw conflict(`plan ${id}'s window opens at ${start.toISOString()}: it cannot start before (now ${now.toISOString()})`);
       if (now >= end) throw conflict(`plan ${id}'s window closed at ${end.toISOString()}: edit the window (it then needs approving again) or cancel the plan`);
       await store.updatePlan(tx, id, { state: to, haltReason: null, ...(plan.startedAt === null ? { startedAt: now } : {}) }, now);
-      await this.audit(tx, { actor, action: plan.nextStep > 0 ? 'maint.resume' : 'maint.start', target: String(id), detail: { fromStep: plan.nextStep + 1, hash: plan.hash } }, now);
+      await this.audit(tx, { actor, action: plan.startedAt !== null ? 'maint.resume' : 'maint.start', target: String(id), detail: { fromStep: plan.nextStep + 1, hash: plan.hash } }, now);
       return this.full(tx, id, now);
     });
   }
