@@ -92,6 +92,11 @@ export class StatusService {
     this.components = componentsOf(o.settings);
   }
 
+  /** The maintenance room's schedule, when it is built after this service (buildApp). */
+  useMaintenance(source: MaintenanceSource): void {
+    this.o.maintenance = source;
+  }
+
   get title(): string {
     return this.o.settings.title ?? `${this.o.facility} status`;
   }

@@ -129,8 +129,8 @@ export function decideComponentState(inputs: StateInputs, now: Date): ComponentD
   const nowMs = now.getTime();
 
   const maintenance = inputs.maintenance.filter((m) => m.finishedAt === null && (m.startedAt === null || new Date(m.startedAt).getTime() <= nowMs) && maintenanceTouches(m, component, inputs.hosts));
-  const whole = maintenance.some((m) => m.services.some((s) => component.services.includes(s)));
-  const underMaintenance = (host: string) => whole || maintenance.some((m) => m.hosts.some((h) => sameHost(h, host)));
+  // A window naming hosts covers those hosts only (other hosts of the service still count); one naming only services covers all of the component's.
+  const underMaintenance = (host: string) => maintenance.some((m) => (m.hosts.length > 0 ? m.hosts.some((h) => sameHost(h, host)) : m.services.some((s) => component.services.includes(s))));
 
   const incidentIds: number[] = [];
   for (const incident of inputs.incidents) {
