@@ -124,7 +124,7 @@ describeEachDatabase('status page over the API', (database) => {
       { name: 'batch', displayName: 'Batch jobs', state: 'major-outage' },
     ]);
     assert.deepEqual(batchIncident.updates.map((u) => [u.status, u.text]), [
-      ['identified', 'a failed disk in the controller (status investigating → identified)'],
+      ['identified', 'a failed disk in the controller'],
       ['investigating', 'sbatch hangs; we are looking at it'],
     ]);
     assert.deepEqual(p.incidents.current[0]!.updates.map((u) => u.text), ["Detected automatically by Keisan's recovery watchdog."]);

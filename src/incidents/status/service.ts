@@ -294,8 +294,32 @@ export function publicUpdates(entries: readonly { at: string; kind: string; stat
     if (!PUBLIC_KINDS.has(entry.kind)) continue;
     const hook = HOOK_AUTHORS[entry.author];
     if (hook !== undefined && entry.kind !== 'opened') continue;
-    out.push({ at: entry.at, status, text: hook ?? entry.text });
+    out.push({ at: entry.at, status, text: hook ?? publicText(entry.text, entry.kind, status) });
   }
   return out.reverse();
+}
+
+/** The clauses IncidentService.update appends in parentheses ("(status investigating → identified; cause unknown → hardware)"). */
+const GENERATED_CLAUSE = [/^status [a-z]+ → [a-z]+$/, /^resolved$/, /^reopened \(it had ended [^)]*\)$/, /^title was ".*"$/s, /^severity SEV\d → SEV\d$/, /^cause [a-z-]+ → [a-z-]+$/, /^services: .*$/, /^(started|detected|ended) \S+ → \S+$/];
+const STATUS_SENTENCE: Record<Status, string> = {
+  investigating: 'We are investigating.',
+  identified: 'The cause has been identified.',
+  monitoring: 'A fix is in place; we are monitoring.',
+  resolved: 'This incident has been resolved.',
+};
+
+/**
+ * An update as users read it: the operator's message without the bookkeeping the incident
+ * service appends (old → new values, which may name internal categories); an update that was
+ * only bookkeeping says what the status now is.
+ */
+export function publicText(text: string, kind: string, status: Status): string {
+  const match = /^(.*?)\s*\(([^()]*(?:\([^()]*\)[^()]*)*)\)$/s.exec(text);
+  if (match && match[2]!.split('; ').every((clause) => GENERATED_CLAUSE.some((re) => re.test(clause)))) {
+    const message = match[1]!.trim();
+    if (message !== '') return message;
+    return kind === 'reopened' ? 'The incident has been reopened; we are investigating.' : STATUS_SENTENCE[status];
+  }
+  return text;
 }
 

@@ -165,3 +165,17 @@ describe('status page: the state of a component', () => {
     assert.match(bad({ colour: 'red' }), /colour/);
   });
 });
+
+describe('status page: public update texts', () => {
+  it('drops the bookkeeping the incident service appends, keeps what the operator wrote', async () => {
+    const { publicText } = await import('./service.ts');
+    assert.equal(publicText('a failed disk (status investigating → identified; cause unknown → hardware)', 'status', 'identified'), 'a failed disk');
+    assert.equal(publicText('(status investigating → monitoring)', 'status', 'monitoring'), 'A fix is in place; we are monitoring.');
+    assert.equal(publicText('NFS server rebooted (resolved)', 'resolved', 'resolved'), 'NFS server rebooted');
+    assert.equal(publicText('(resolved)', 'resolved', 'resolved'), 'This incident has been resolved.');
+    assert.equal(publicText('(reopened (it had ended 2026-12-05T08:00:00.000Z))', 'reopened', 'investigating'), 'The incident has been reopened; we are investigating.');
+    assert.equal(publicText('slow again (reopened (it had ended 2026-12-05T08:00:00.000Z); severity SEV3 → SEV2)', 'reopened', 'investigating'), 'slow again');
+    assert.equal(publicText('we restarted it (status page updated)', 'update', 'identified'), 'we restarted it (status page updated)', 'a message of its own in parentheses stays');
+    assert.equal(publicText('sbatch hangs', 'opened', 'investigating'), 'sbatch hangs');
+  });
+});
