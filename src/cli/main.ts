@@ -10,6 +10,8 @@ import { registerMonitorCommands } from '../monitor/commands.ts';
 import { registerMetricsCommands } from '../monitor/metrics/commands.ts';
 import { registerOpsCommands } from '../ops/commands.ts';
 import { registerInventoryCommands } from '../ops/inventory/commands.ts';
+import { registerMaintenanceCommands } from '../ops/maint/commands.ts';
+import { registerRunbookCommands } from '../ops/runbooks/commands.ts';
 import { registerPowerCommands } from '../ops/power/commands.ts';
 import { registerRecoveryCommands } from '../recovery/commands.ts';
 import { registerServerCommands } from '../server/commands.ts';
@@ -30,6 +32,8 @@ export function buildProgram(): Command {
   registerMetricsCommands(program);
   registerRecoveryCommands(program);
   registerInventoryCommands(program);
+  registerRunbookCommands(program);
+  registerMaintenanceCommands(program);
   registerPowerCommands(program);
   registerAccountCommands(program, admin);
   registerBatchCommands(program);

@@ -1,0 +1,380 @@
+import { readFile } from 'node:fs/promises';
+import { createInterface, type Interface } from 'node:readline';
+import { Command } from '@commander-js/extra-typings';
+import pc from 'picocolors';
+import type { ApiClient } from '../../cli/client.ts';
+import { clientOf, examples, outputOf } from '../../cli/context.ts';
+import { formatTime, type Output } from '../../cli/output.ts';
+import { parseYaml } from '../../lib/config.ts';
+import { invalidInput, KeisanError } from '../../lib/errors.ts';
+import type { Plan, PlanState, PlanSummary, Step, StepRun } from './model.ts';
+
+const EXAMPLE_PLAN = `title: Kernel update on mgmt1
+risk: medium                       # low | medium | high (high needs two approvers)
+window: { start: 2026-11-24T08:00:00Z, end: 2026-11-24T12:00:00Z }
+targets: [mgmt1]                   # exact inventory host names
+runbook: management-recovery       # keisan ops runbooks
+steps:
+  - kind: manual
+    host: mgmt1
+    instruction: Fail slurmctld over to mgmt2 (scontrol takeover on mgmt2)
+    expect: squeue answers, scontrol ping shows mgmt2 primary
+    rollback: scontrol takeover on mgmt1
+  - kind: command                  # run by the Keisan agent on the host with sh -c
+    host: mgmt1
+    command: apt-get -y install linux-image-amd64 && echo kernel-installed
+    expect: { exitCode: 0, contains: kernel-installed }
+    rollback: boot the previous kernel from the GRUB menu
+  - kind: command
+    host: mgmt1
+    command: systemctl is-active slurmctld
+    takesDown: false               # read-only: does not take the host out of service
+    expect: { exitCode: 3, matches: "^inactive$" }`;
+
+const stateColour: Record<PlanState, (s: string) => string> = {
+  draft: pc.dim,
+  'pending-approval': pc.yellow,
+  approved: pc.green,
+  running: pc.cyan,
+  halted: pc.red,
+  completed: pc.green,
+  cancelled: pc.dim,
+};
+const runColour: Record<StepRun['state'], (s: string) => string> = { queued: pc.yellow, running: pc.cyan, passed: pc.green, failed: pc.red, cancelled: pc.dim };
+
+const planId = (text: string): number => {
+  if (!/^\d{1,9}$/.test(text) || Number(text) < 1) throw invalidInput(`'${text}' is not a plan id: give its number, as keisan maint list shows it`);
+  return Number(text);
+};
+
+async function readPlanFile(file: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw invalidInput(`--file ${file}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const document = parseYaml(text, file);
+  if (document === null || typeof document !== 'object' || Array.isArray(document)) throw invalidInput(`${file}: a plan is a YAML (or JSON) mapping with title, risk, window, targets, steps and runbook`);
+  return document;
+}
+
+const what = (step: Step) => (step.kind === 'command' ? `$ ${step.command}` : step.instruction);
+const expected = (step: Step) =>
+  step.kind === 'manual'
+    ? step.expect
+    : [`exit ${step.expect.exitCode}`, ...(step.expect.contains !== undefined ? [`contains ${JSON.stringify(step.expect.contains)}`] : []), ...(step.expect.matches !== undefined ? [`matches /${step.expect.matches}/`] : [])].join(', ');
+
+function stepStatus(plan: Plan, index: number): string {
+  const runs = plan.runs.filter((r) => r.step === index + 1);
+  const last = runs.at(-1);
+  if (last) return runColour[last.state](last.state);
+  return index + 1 === plan.nextStep && (plan.state === 'running' || plan.state === 'halted') ? pc.cyan('next') : '-';
+}
+
+function showSteps(out: Output, plan: Plan): void {
+  out.table(
+    ['STEP', 'HOST', 'KIND', 'DOWN', 'WHAT', 'EXPECT', 'ROLLBACK', 'STATUS'],
+    plan.stepList.map((step, i) => [i + 1, step.host, step.kind, step.takesDown ? 'yes' : 'no', what(step), expected(step), step.rollback || '-', stepStatus(plan, i)]),
+  );
+}
+
+function showPlan(out: Output, plan: Plan): void {
+  out.fields([
+    ['plan', `${plan.id}: ${plan.title}`],
+    ['state', stateColour[plan.state](plan.state) + (plan.haltReason ? ` — ${plan.haltReason}` : '')],
+    ['risk', plan.risk],
+    ['window', `${plan.window.start} → ${plan.window.end} (UTC)`],
+    ['targets', plan.targets.join(', ')],
+    ['runbook', plan.runbook],
+    ['author', plan.author + (plan.editors.length > 1 ? ` (edited by ${plan.editors.slice(1).join(', ')})` : '')],
+    ['approvals', `${plan.approvals} of ${plan.approvalsNeeded} needed`],
+    ['hash', `${plan.hash.slice(0, 16)}… (revision ${plan.revision})`],
+    ['started', plan.startedAt],
+    ['finished', plan.finishedAt],
+  ]);
+  out.line();
+  showSteps(out, plan);
+  if (plan.approvalList.length > 0) {
+    out.line();
+    out.table(
+      ['APPROVER', 'AT', 'EXPIRES', 'VALID', 'COMMENT'],
+      plan.approvalList.map((a) => [a.approver, a.approvedAt, a.expiresAt, a.valid ? pc.green('yes') : pc.red(`no: ${a.voidReason ?? 'void'}`), a.comment || '-']),
+    );
+  }
+}
+
+function printRun(out: Output, run: StepRun): void {
+  if (run.kind === 'command') {
+    out.line(pc.dim(`--- output of step ${run.step} on ${run.host} (exit code ${run.exitCode ?? 'none'}${run.timedOut ? ', timed out' : ''})`));
+    if (run.output !== '') process.stdout.write(run.output.endsWith('\n') ? run.output : `${run.output}\n`);
+    out.line(pc.dim('---'));
+  }
+  out.line(`${runColour[run.state](run.state === 'passed' ? 'PASSED' : run.state === 'failed' ? 'FAILED' : run.state.toUpperCase())}: ${run.verdict ?? ''}`);
+}
+
+/** Lines typed (or piped) on standard input, one per question; a question with stdin at its end is an error. */
+class Prompter {
+  private readonly lines: string[] = [];
+  private readonly waiting: ((line: string | null) => void)[] = [];
+  private closed = false;
+  private rl: Interface | null = null;
+
+  private open(): void {
+    if (this.rl) return;
+    this.rl = createInterface({ input: process.stdin, terminal: false });
+    this.rl.on('line', (line) => {
+      const next = this.waiting.shift();
+      if (next) next(line);
+      else this.lines.push(line);
+    });
+    this.rl.on('close', () => {
+      this.closed = true;
+      for (const next of this.waiting.splice(0)) next(null);
+    });
+  }
+
+  async ask(question: string, missing: string): Promise<string> {
+    this.open();
+    process.stderr.write(question);
+    const queued = this.lines.shift();
+    const line = queued !== undefined ? queued : this.closed ? null : await new Promise<string | null>((resolve) => this.waiting.push(resolve));
+    if (line === null) {
+      process.stderr.write('\n');
+      throw invalidInput(missing);
+    }
+    if (!process.stdin.isTTY) process.stderr.write(`${line}\n`);
+    return line.trim();
+  }
+
+  close(): void {
+    this.rl?.close();
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Follows a command step's run until the agent's result settles it (or `waitMs` passes). */
+async function follow(client: ApiClient, out: Output, plan: number, run: StepRun, waitMs: number): Promise<{ run: StepRun; plan: PlanSummary }> {
+  const deadline = Date.now() + waitMs;
+  let last: { run: StepRun; plan: PlanSummary } | null = null;
+  let said = '';
+  for (;;) {
+    last = await client.request<{ run: StepRun; plan: PlanSummary }>('GET', `/api/ops/maint/plans/${plan}/runs/${run.id}`);
+    if (last.run.state !== 'queued' && last.run.state !== 'running') return last;
+    const now = last.run.state === 'queued' ? `waiting for the agent on ${run.host} to pick the step up…` : `the agent on ${run.host} is running it…`;
+    if (now !== said && !out.json) process.stderr.write(`${pc.dim(now)}\n`);
+    said = now;
+    if (Date.now() > deadline) {
+      throw new KeisanError('UNAVAILABLE', `step ${run.step} of plan ${plan} is still ${last.run.state} after ${Math.round(waitMs / 1000)} s; nothing was given up: follow it with keisan maint steps ${plan}, or run keisan maint run ${plan} again to wait for it`);
+    }
+    await sleep(1000);
+  }
+}
+
+export function registerMaintenanceCommands(program: Command): void {
+  const maint = new Command('maint').description('maintenance plans: write, approve and run changes step by step behind the redundancy guard (operators)');
+  program.addCommand(maint);
+
+  maint
+    .command('create')
+    .description('create a plan (a draft) from a YAML or JSON file (audited)')
+    .requiredOption('-f, --file <file>', 'the plan: title, risk, window, targets, steps, runbook')
+    .addHelpText('after', `\nThe file (YAML):\n${EXAMPLE_PLAN.replace(/^/gm, '  ')}\n${examples('keisan maint create --file mgmt1-kernel.yaml', 'keisan maint submit 7')}`)
+    .action(async (options, command) => {
+      const out = outputOf(command);
+      const plan = await clientOf(command).request<Plan>('POST', '/api/ops/maint/plans', await readPlanFile(options.file));
+      out.result(plan, () => {
+        out.line(`Created plan ${plan.id} (draft): ${plan.title}. Submit it for approval with keisan maint submit ${plan.id}.`);
+        out.line();
+        showSteps(out, plan);
+      });
+    });
+
+  maint
+    .command('list', { isDefault: true })
+    .alias('ls')
+    .description('plans, latest window first')
+    .option('-s, --state <states>', 'only these states, comma-separated: draft, pending-approval, approved, running, halted, completed, cancelled')
+    .action(async (options, command) => {
+      const out = outputOf(command);
+      const rows = await clientOf(command).request<PlanSummary[]>('GET', '/api/ops/maint/plans', undefined, { state: options.state });
+      out.result(rows, () =>
+        out.table(
+          ['ID', 'STATE', 'RISK', 'WINDOW (UTC)', 'TARGETS', 'STEP', 'APPROVALS', 'AUTHOR', 'TITLE'],
+          rows.map((p) => [p.id, stateColour[p.state](p.state), p.risk, `${p.window.start.slice(0, 16)} → ${p.window.end.slice(0, 16)}`, p.targets.join(','), `${Math.min(p.nextStep, p.steps)}/${p.steps}`, `${p.approvals}/${p.approvalsNeeded}`, p.author, p.title]),
+          '(no maintenance plans: write one and keisan maint create --file PLAN.yaml)',
+        ),
+      );
+    });
+
+  maint
+    .command('show')
+    .description('one plan: steps, approvals, where it stands')
+    .argument('<plan>', 'the plan id')
+    .action(async (id, _options, command) => {
+      const out = outputOf(command);
+      const plan = await clientOf(command).request<Plan>('GET', `/api/ops/maint/plans/${planId(id)}`);
+      out.result(plan, () => showPlan(out, plan));
+    });
+
+  maint
+    .command('steps')
+    .description("a plan's steps and every attempt at them, with the commands' output")
+    .argument('<plan>', 'the plan id')
+    .action(async (id, _options, command) => {
+      const out = outputOf(command);
+      const plan = await clientOf(command).request<Plan>('GET', `/api/ops/maint/plans/${planId(id)}`);
+      out.result({ steps: plan.stepList, runs: plan.runs }, () => {
+        showSteps(out, plan);
+        for (const run of plan.runs) {
+          out.line();
+          out.line(`${pc.bold(`step ${run.step}`)} on ${run.host} by ${run.operator}, ${formatTime(run.queuedAt)}${run.finishedAt ? ` → ${formatTime(run.finishedAt)}` : ''}`);
+          printRun(out, run);
+        }
+      });
+    });
+
+  maint
+    .command('edit')
+    .description('change a plan: the fields in the file (and --title) replace the old ones; approvals are void, the plan is a draft again (audited)')
+    .argument('<plan>', 'the plan id')
+    .option('-f, --file <file>', 'YAML or JSON with any of title, risk, window, targets, steps, runbook')
+    .option('-t, --title <title>', 'a new title')
+    .addHelpText('after', examples('keisan maint edit 7 --file mgmt1-kernel.yaml', 'keisan maint edit 7 --title "Kernel 6.12 on mgmt1"'))
+    .action(async (id, options, command) => {
+      const out = outputOf(command);
+      const body = { ...(options.file ? ((await readPlanFile(options.file)) as Record<string, unknown>) : {}), ...(options.title !== undefined ? { title: options.title } : {}) };
+      if (Object.keys(body).length === 0) throw invalidInput('nothing to change: give --file or --title');
+      const plan = await clientOf(command).request<Plan>('PATCH', `/api/ops/maint/plans/${planId(id)}`, body);
+      out.result(plan, () => out.line(`Plan ${plan.id} is now revision ${plan.revision}, ${plan.state}: submit it again with keisan maint submit ${plan.id}.`));
+    });
+
+  maint
+    .command('submit')
+    .description('submit a draft for approval (checked again against the inventory) (audited)')
+    .argument('<plan>', 'the plan id')
+    .action(async (id, _options, command) => {
+      const out = outputOf(command);
+      const plan = await clientOf(command).request<Plan>('POST', `/api/ops/maint/plans/${planId(id)}/submit`);
+      out.result(plan, () => out.line(`Plan ${plan.id} is waiting for approval by ${plan.approvalsNeeded === 2 ? 'two operators' : 'an operator'} other than ${plan.editors.join(', ')}.`));
+    });
+
+  maint
+    .command('approve')
+    .description('approve a plan as it is now (not your own; two approvers for high risk) (audited)')
+    .argument('<plan>', 'the plan id')
+    .option('-c, --comment <text>', 'what you checked')
+    .action(async (id, options, command) => {
+      const out = outputOf(command);
+      const plan = await clientOf(command).request<Plan>('POST', `/api/ops/maint/plans/${planId(id)}/approve`, options.comment !== undefined ? { comment: options.comment } : {});
+      const mine = plan.approvalList.at(-1);
+      out.result(plan, () =>
+        out.line(
+          plan.state === 'approved'
+            ? `Plan ${plan.id} is approved (hash ${plan.hash.slice(0, 16)}…; your approval expires ${mine?.expiresAt ?? '?'}). Run it with keisan maint run ${plan.id}.`
+            : `Approval recorded: ${plan.approvals} of ${plan.approvalsNeeded}; plan ${plan.id} needs another operator.`,
+        ),
+      );
+    });
+
+  maint
+    .command('reject')
+    .description('reject a plan: back to draft, approvals void (audited)')
+    .argument('<plan>', 'the plan id')
+    .requiredOption('-r, --reason <text>', 'why')
+    .action(async (id, options, command) => {
+      const out = outputOf(command);
+      const plan = await clientOf(command).request<Plan>('POST', `/api/ops/maint/plans/${planId(id)}/reject`, { reason: options.reason });
+      out.result(plan, () => out.line(`Plan ${plan.id} rejected: back to draft.`));
+    });
+
+  maint
+    .command('cancel')
+    .description('cancel a plan; command steps not yet picked up by an agent are withdrawn (audited)')
+    .argument('<plan>', 'the plan id')
+    .option('-r, --reason <text>', 'why')
+    .action(async (id, options, command) => {
+      const out = outputOf(command);
+      const plan = await clientOf(command).request<Plan>('POST', `/api/ops/maint/plans/${planId(id)}/cancel`, options.reason !== undefined ? { reason: options.reason } : {});
+      out.result(plan, () => out.line(`Plan ${plan.id} cancelled.`));
+    });
+
+  maint
+    .command('run')
+    .description("run an approved plan step by step: type each step's host name; command steps run on the host's agent, manual ones you confirm (audited)")
+    .argument('<plan>', 'the plan id')
+    .option('--confirm-host <host>', 'the next step\'s host name, typed in advance: runs that one step only')
+    .option('--result <ok|failed>', 'for a manual step: what you observed (with --confirm-host)')
+    .option('--note <text>', 'for a manual step: what you saw')
+    .option('--wait <seconds>', 'how long to wait for an agent to finish a command step (default 900)', '900')
+    .addHelpText(
+      'after',
+      `\nWithout --confirm-host it asks, for every step, for the target host's name (and for a manual step whether you saw the expected result).\n${examples('keisan maint run 7', 'keisan maint run 7 --confirm-host mgmt1 --result ok --note "mgmt2 took over"')}`,
+    )
+    .action(async (id, options, command) => {
+      const out = outputOf(command);
+      const client = clientOf(command);
+      const planNumber = planId(id);
+      if (options.result !== undefined && options.result !== 'ok' && options.result !== 'failed') throw invalidInput(`--result ${options.result}: write ok or failed`);
+      if (options.result !== undefined && options.confirmHost === undefined) throw invalidInput('--result goes with --confirm-host (one step given in advance); without them keisan maint run asks');
+      if (!/^\d{1,6}$/.test(options.wait)) throw invalidInput(`--wait ${options.wait}: give whole seconds, e.g. --wait 900`);
+      const waitMs = Number(options.wait) * 1000;
+      const prompter = new Prompter();
+      const outcomes: StepRun[] = [];
+      try {
+        let plan = await client.request<Plan>('GET', `/api/ops/maint/plans/${planNumber}`);
+        if (plan.state === 'approved') {
+          plan = await client.request<Plan>('POST', `/api/ops/maint/plans/${planNumber}/start`);
+          if (!out.json) out.line(`Plan ${plan.id} started: ${plan.title} (${plan.steps} steps, window until ${plan.window.end}).`);
+        } else if (plan.state !== 'running') {
+          throw new KeisanError('CONFLICT', `plan ${plan.id} is ${plan.state}${plan.haltReason ? ` (${plan.haltReason})` : ''}: only an approved or running plan can be run${plan.state === 'halted' ? '; it needs approving again (keisan maint approve)' : ''}`);
+        }
+        const single = options.confirmHost !== undefined;
+        while (plan.state === 'running' && plan.nextStep <= plan.steps) {
+          const number = plan.nextStep;
+          const step = plan.stepList[number - 1]!;
+          let answer: { run: StepRun; plan: PlanSummary };
+          const open = plan.runs.find((r) => r.step === number && (r.state === 'queued' || r.state === 'running'));
+          if (open) {
+            if (!out.json) out.line(`Step ${number} is already with the agent on ${open.host}; waiting for its result.`);
+            answer = await follow(client, out, planNumber, open, waitMs);
+          } else {
+            if (!out.json) {
+              out.line();
+              out.line(pc.bold(`Step ${number} of ${plan.steps} on ${step.host} (${step.kind}${step.takesDown ? ', takes it down' : ', read-only'})`));
+              out.line(`  ${what(step)}`);
+              out.line(`  expect:   ${expected(step)}`);
+              out.line(`  rollback: ${step.rollback || '-'}`);
+            }
+            const host = options.confirmHost ?? (await prompter.ask(`Type the host name of step ${number} to run it: `, `no host name given for step ${number}: type it, or give --confirm-host HOST`));
+            let result: string | undefined;
+            if (step.kind === 'manual') {
+              result = options.result ?? (single ? undefined : await prompter.ask(`Did you observe "${step.expect}"? Type ok or failed: `, `no result given for step ${number}: type ok or failed, or give --result`));
+              if (result !== 'ok' && result !== 'failed') throw invalidInput(`step ${number} is a manual step: say ok or failed${single ? ' with --result' : ''}`);
+            }
+            answer = await client.request<{ run: StepRun; plan: PlanSummary }>('POST', `/api/ops/maint/plans/${planNumber}/steps/${number}`, {
+              confirmHost: host,
+              ...(result !== undefined ? { result } : {}),
+              ...(step.kind === 'manual' && options.note !== undefined ? { note: options.note } : {}),
+            });
+            if (answer.run.state === 'queued') answer = await follow(client, out, planNumber, answer.run, waitMs);
+          }
+          outcomes.push(answer.run);
+          if (!out.json) printRun(out, answer.run);
+          plan = await client.request<Plan>('GET', `/api/ops/maint/plans/${planNumber}`);
+          if (single) break;
+        }
+        out.result({ plan, runs: outcomes }, () => {
+          out.line();
+          if (plan.state === 'completed') out.line(pc.green(`Plan ${plan.id} completed: every step gave its expected result.`));
+          else if (plan.state === 'running') out.line(`Plan ${plan.id} is running; next is step ${plan.nextStep} of ${plan.steps}: keisan maint run ${plan.id}`);
+        });
+        if (plan.state === 'halted') {
+          throw new KeisanError('CONFLICT', `plan ${plan.id} HALTED: ${plan.haltReason ?? 'a step did not give its expected result'}. Roll back as the step says if needed; the plan needs approving again to go on (keisan maint approve ${plan.id} by another operator, then keisan maint run ${plan.id})`);
+        }
+      } finally {
+        prompter.close();
+      }
+    });
+}
