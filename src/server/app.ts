@@ -25,6 +25,7 @@ import { IncidentService } from '../incidents/service.ts';
 import { registerStatusRoutes } from '../incidents/status/routes.ts';
 import { StatusService } from '../incidents/status/service.ts';
 import { statusSignalsOf } from '../incidents/status/signals.ts';
+import { maintenanceSource } from '../ops/maint/source.ts';
 import { systemClock, type Clock } from '../lib/clock.ts';
 import { serverUrlOf, type Settings } from '../lib/config.ts';
 import { KEISAN_VERSION } from '../lib/version.ts';
@@ -218,6 +219,8 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
     // Watches the UPS (keisan.yaml power:) and runs the ordered shutdown plan on a power loss.
     power: new PowerService({ settings: settings.power, clock, db: db.kysely, incidents, batch, hsm, storage: storage.service, daemons, services: settings.incidents.services, dataDir: options.dataDir ?? null, logger: app.log }),
   };
+  // Scheduled plans show on the status page; running or halted ones put their components under maintenance.
+  context.status.useMaintenance(maintenanceSource(context.maintenance));
   // Ask mode's operator links and webhooks.
   context.recovery.configureAsk({ publicUrl: serverUrlOf(settings), webhooks: settings.recovery.notify.webhooks });
   // A job the watchdog killed ends as killed-by-recovery, whichever report (the watchdog's or the executor's) comes first.

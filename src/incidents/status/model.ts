@@ -27,26 +27,10 @@ export const STATE_LABELS: Record<ComponentState, string> = {
 };
 
 /**
- * Maintenance as the maintenance room publishes it (src/ops/maint/source.ts exports the same
- * interface): `active` are the plans running or halted — their components are under maintenance.
+ * Maintenance as the maintenance room publishes it (src/ops/maint/source.ts): `active` are the
+ * plans running or halted — their components are under maintenance.
  */
-export interface MaintenanceWindowView {
-  id: number;
-  title: string;
-  state: string;
-  risk: string;
-  windowStart: string;
-  windowEnd: string;
-  services: string[];
-  hosts: string[];
-  startedAt: string | null;
-  finishedAt: string | null;
-}
-export interface MaintenanceSource {
-  scheduled(now: Date): Promise<MaintenanceWindowView[]>;
-  active(now: Date): Promise<MaintenanceWindowView[]>;
-  history(from: Date, to: Date): Promise<MaintenanceWindowView[]>;
-}
+export type { MaintenanceSource, MaintenanceWindowView } from '../../ops/maint/source.ts';
 
 /** A component of the page: what users see, and the services, hosts and checks that drive it. */
 export interface ComponentDef {

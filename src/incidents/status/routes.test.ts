@@ -221,6 +221,45 @@ describeEachDatabase('status page over the API', (database) => {
     assert.deepEqual(childrenNamed(atom, 'entry').slice(0, 2).map((e) => childText(e, 'title')), ['Maintenance in progress: Replace a switch', 'Scheduled maintenance: Patch login nodes']);
   });
 
+  it('with the real maintenance room: an approved plan is on the schedule, starting it puts the component under maintenance, finishing restores it', async () => {
+    const vera = { ...olga, name: 'vera' };
+    await app.keisan.runbooks.add(olga, { name: 'login-recovery', service: 'login', body: 'reinstall from the image' });
+    const maint = app.keisan.maintenance;
+    const created = await maint.create(olga, {
+      title: 'Kernel update on login1 & login2',
+      risk: 'low',
+      window: { start: '2026-12-05T09:00:00Z', end: '2026-12-05T11:00:00Z' },
+      targets: ['login1'],
+      runbook: 'login-recovery',
+      steps: [{ kind: 'manual', host: 'login1', instruction: 'reboot login1 into the new kernel', expect: 'uname -r shows the new kernel' }],
+    });
+    await maint.submit(olga, created.id);
+    await maint.approve(vera, created.id, { comment: 'fine' });
+    for (const host of ['login1', 'login2']) report(host);
+    let p = await page();
+    assert.deepEqual(p.maintenance.scheduled.map((m) => [m.id, m.title, m.state, m.inProgress, m.components.map((c) => c.name)]), [[created.id, 'Kernel update on login1 & login2', 'approved', false, ['login']]]);
+    assert.match(html(await get('/status')), /<h3>Kernel update on login1 &amp; login2<\/h3><p>scheduled · window/);
+
+    clock.set('2026-12-05T09:00:00Z');
+    for (const host of ['login2']) report(host);
+    await maint.start(olga, created.id);
+    clock.advance(60_000);
+    report('login2');
+    p = await page();
+    assert.equal(stateOf(p, 'login'), 'under-maintenance', 'login1 is down, as the plan expects');
+    assert.deepEqual(p.maintenance.inProgress.map((m) => m.id), [created.id]);
+    assert.deepEqual(p.maintenance.scheduled, []);
+    assert.equal(p.overall.text, 'Maintenance in progress: Login nodes');
+
+    await maint.execute(olga, created.id, 1, { confirmHost: 'login1', result: 'ok', note: 'new kernel' });
+    clock.set('2026-12-05T10:00:00Z');
+    for (const host of ['login1', 'login2']) report(host);
+    p = await page();
+    assert.equal(stateOf(p, 'login'), 'operational', 'finishing restores it');
+    const today = p.components.find((c) => c.name === 'login')!.uptime.daily.at(-1)!;
+    assert.deepEqual([today.maintenanceMs, today.downMs, today.uptime], [60_000, 0, 1], 'the minute of maintenance is left out');
+  });
+
   it('Atom 1.0 and RSS 2.0: well-formed, escaped, one entry per incident (with its public updates) and per maintenance; recently resolved incidents listed', async () => {
     const nasty = 'Web <script>alert(1)</script> & "quotes" \u0001 done';
     const web = await incidents(app).open(olga, { title: nasty, severity: 'SEV3', services: [{ service: 'web', impact: 'partial-outage' }], startedAt: '2026-12-05T07:00:00Z', message: 'looking <b>now</b> & then' });
