@@ -129,6 +129,9 @@ describeEachDatabase('status page over the API', (database) => {
     ]);
     assert.deepEqual(p.incidents.current[0]!.updates.map((u) => u.text), ["Detected automatically by Keisan's recovery watchdog."]);
     assert.deepEqual(await (await get('/api/status')).json(), p, '/api/status is the same');
+    // A crowd at once: the requests share builds, every answer is the page.
+    const crowd = await Promise.all(Array.from({ length: 20 }, () => get('/status.json')));
+    assert.ok(crowd.every((r) => r.statusCode === 200 && (r.json() as StatusPage).overall.state === 'major-outage'));
 
     // Nothing private in any public answer.
     const everything = [body, JSON.stringify(p), (await get('/status/feed.atom')).body, (await get('/status/feed.rss')).body].join('\n');

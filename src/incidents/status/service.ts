@@ -186,8 +186,21 @@ export class StatusService {
     };
   }
 
-  /** The page as everyone reads it (and the feeds' incidents). */
-  async view(): Promise<StatusView> {
+  /**
+   * The page as everyone reads it (and the feeds' incidents). Requests that arrive while one is
+   * being built share it: a crowd reloading the page during an outage costs one build at a time.
+   */
+  view(): Promise<StatusView> {
+    if (this.building) return this.building;
+    const built = this.build().finally(() => {
+      if (this.building === built) this.building = null;
+    });
+    this.building = built;
+    return built;
+  }
+  private building: Promise<StatusView> | null = null;
+
+  private async build(): Promise<StatusView> {
     const e = await this.evaluate();
     const { now } = e;
     const windowStart = new Date(Math.floor(now.getTime() / DAY_MS) * DAY_MS - (UPTIME_DAYS - 1) * DAY_MS);
