@@ -1118,6 +1118,12 @@ async function main(): Promise<number> {
         await sleep(300);
         const t = await runTrial(env, cell.sc, cell.agent, run, watchdog);
         if (watchdog.current && (watchdog.current.child.exitCode !== null || watchdog.current.child.signalCode !== null)) throw new Error(`keisan watchdog exited during ${cell.sc.id}: ${watchdog.current.log.slice(-5).join('\n')}`);
+        // The matched watchdog's floor belongs to its trial (as earlyoom-matched's does): left running, it
+        // would judge the next trial's set-up against this one's thresholds.
+        if (cell.agent === 'keisan-matched' && watchdog.current) {
+          await watchdog.current.stop();
+          watchdog.current = null;
+        }
         cellTrials.push(t);
         trials.push(t);
         const dt = t.actAt !== null && t.onsetAt !== null ? `${Math.round(t.actAt - t.onsetAt)} ms after onset` : t.actAt !== null ? 'with no onset' : 'never';

@@ -207,6 +207,16 @@ export class RecoveryLoop {
     return !known || known.severity !== finding.severity;
   }
 
+  /** Writes the evidence captured before an action (after it, so it never delays it); null when it could not. */
+  private saveEvidence(evidence: NonNullable<ReturnType<typeof captureEvidence>>, victim: Candidate): string | null {
+    try {
+      return writeEvidence(this.o.settings.evidenceDir, evidence);
+    } catch (e) {
+      this.o.logger.warn(`recovery: could not write the evidence of ${describe(victim)}: ${e instanceof Error ? e.message : String(e)}`);
+      return null;
+    }
+  }
+
   private candidatesFor(finding: Finding): Candidate[] {
     if (finding.rule === 'login-cpu-hog') {
       const p = this.loginTicks.at(-1)?.processes.find((x) => x.pid === finding.pid);
@@ -350,13 +360,7 @@ export class RecoveryLoop {
     } catch (e) {
       error = e instanceof Error ? e.message : String(e);
     }
-    if (evidence) {
-      try {
-        evidencePath = writeEvidence(this.o.settings.evidenceDir, evidence);
-      } catch (e) {
-        this.o.logger.warn(`recovery: could not write the evidence of ${describe(victim)}: ${e instanceof Error ? e.message : String(e)}`);
-      }
-    }
+    if (evidence) evidencePath = this.saveEvidence(evidence, victim);
     const outcome = error === null && done ? 'done' : 'failed';
     let retry = '';
     const victimId = victimKey(victim);
@@ -411,13 +415,7 @@ export class RecoveryLoop {
     } catch (e) {
       error = e instanceof Error ? e.message : String(e);
     }
-    if (evidence) {
-      try {
-        evidencePath = writeEvidence(this.o.settings.evidenceDir, evidence);
-      } catch (e) {
-        this.o.logger.warn(`recovery: could not write the evidence of ${describe(victim)}: ${e instanceof Error ? e.message : String(e)}`);
-      }
-    }
+    if (evidence) evidencePath = this.saveEvidence(evidence, victim);
     const fallback = s.fallback ?? action;
     const ask = { key, deadline: new Date(deadlineMs).toISOString(), proposed: action, decision: null, decidedBy: null, decidedAt: null, reason: null };
     if (!done) {
