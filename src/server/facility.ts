@@ -163,6 +163,18 @@ batch:
 #   recovery: { enabled: true, severity: SEV4, service: batch, impact: some-jobs-aborted }
 #   alerts: { enabled: true, severity: SEV2 }
 
+# status: the public status page (/status, /status.json, /status/feed.atom|rss, keisan status).
+# Components login, batch, storage-home, storage-archive, authentication, web are there by
+# default; add your own (or replace one by its name, or hide one). A component's state comes from
+# open incidents on its services, the groups and hosts providing them, alerts labelled
+# service=NAME, its checks, and maintenance in progress (keisan status --explain says why).
+# status:
+#   title: "HPC Centre status"
+#   hide: [web]
+#   components:
+#     - { name: gpu, displayName: GPU nodes, services: [gpu], hosts: [gpu1, gpu2], checks: [nvidia] }
+#   recentDays: 7            # resolved incidents stay listed this long
+
 # inventory: hosts, services and redundancy groups (keisan ops hosts|services|groups). Loaded at
 # start and read-only through the API; operators add more with keisan ops … add. A group's
 # minHealthy members must stay healthy: keisan ops check-takedown HOST refuses what would break it.
