@@ -1,6 +1,83 @@
+import { spawn } from 'node:child_process';
 import type pino from 'pino';
-import { runCommand, type CommandRunner } from '../../monitor/checks/exec.ts';
 import type { AgentResult, AgentWork } from './model.ts';
+
+export interface ShellOutcome {
+  /** null when the command could not be started or was killed. */
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+  failure?: string;
+}
+
+export type ShellRunner = (command: string, options: { timeoutMs: number; maxBytes: number }) => Promise<ShellOutcome>;
+
+const cut = (text: string, limit: number, truncated: boolean) => (truncated ? `${text}\n[output cut at ${limit} bytes]` : text);
+
+/**
+ * `sh -c COMMAND` in its own process group, so that a timeout kills the whole pipeline and not
+ * only the shell (a `sleep` child would otherwise hold the output open); each stream keeps at most
+ * `maxBytes`, marked when cut. Never throws.
+ */
+export const runShell: ShellRunner = (command, { timeoutMs, maxBytes }) =>
+  new Promise((resolve) => {
+    const out = { stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), cutOut: false, cutErr: false };
+    let timedOut = false;
+    let child: ReturnType<typeof spawn>;
+    try {
+      child = spawn('sh', ['-c', command], { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, LC_ALL: 'C' } });
+    } catch (error) {
+      resolve({ code: null, stdout: '', stderr: '', timedOut: false, failure: `sh could not be started: ${String(error)}` });
+      return;
+    }
+    const keep = (which: 'stdout' | 'stderr') => (chunk: Buffer) => {
+      const have = out[which];
+      if (have.length >= maxBytes) {
+        if (which === 'stdout') out.cutOut = true;
+        else out.cutErr = true;
+        return;
+      }
+      const room = maxBytes - have.length;
+      if (chunk.length > room) {
+        if (which === 'stdout') out.cutOut = true;
+        else out.cutErr = true;
+      }
+      out[which] = Buffer.concat([have, chunk.subarray(0, room)]);
+    };
+    child.stdout!.on('data', keep('stdout'));
+    child.stderr!.on('data', keep('stderr'));
+    const killGroup = () => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killGroup();
+    }, timeoutMs);
+    let settled = false;
+    child.on('error', (error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve({ code: null, stdout: out.stdout.toString('utf8'), stderr: out.stderr.toString('utf8'), timedOut: false, failure: `sh: ${error.message}` });
+    });
+    child.on('close', (code) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve({
+        code: timedOut ? null : code,
+        stdout: cut(out.stdout.toString('utf8'), maxBytes, out.cutOut),
+        stderr: cut(out.stderr.toString('utf8'), maxBytes, out.cutErr),
+        timedOut,
+        ...(timedOut ? { failure: `killed after ${(timeoutMs / 1000).toFixed(1)} s (maintenance.commandTimeout)` } : {}),
+      });
+    });
+  });
 
 /**
  * The agent's side of maintenance plans: it asks the server for the command steps queued for its
@@ -18,21 +95,21 @@ export interface MaintenanceRunnerOptions {
   logger: pino.Logger;
   /** How often to ask for work (default 10 s). */
   pollMs?: number;
-  /** How commands run (default: spawn without a shell of our own: `sh -c COMMAND`). */
-  exec?: CommandRunner;
+  /** How commands run (default: `sh -c COMMAND` in its own process group, runShell). */
+  exec?: ShellRunner;
 }
 
 export class MaintenanceRunner {
   private timer: NodeJS.Timeout | undefined;
   private stopped = true;
   private busy: Promise<void> = Promise.resolve();
-  private readonly exec: CommandRunner;
+  private readonly exec: ShellRunner;
   /** Steps run since start (tests read it). */
   ran = 0;
   lastError: string | null = null;
 
   constructor(private readonly o: MaintenanceRunnerOptions) {
-    this.exec = o.exec ?? runCommand;
+    this.exec = o.exec ?? runShell;
   }
 
   start(): void {
@@ -90,12 +167,12 @@ export class MaintenanceRunner {
   private async runOne(work: AgentWork): Promise<void> {
     this.o.logger.info({ plan: work.planId, step: work.step, run: work.id, command: work.command }, 'running a maintenance step');
     const started = Date.now();
-    const outcome = await this.exec('sh', ['-c', work.command], { timeoutMs: work.timeoutMs, maxBytes: work.maxOutputBytes });
+    const outcome = await this.exec(work.command, { timeoutMs: work.timeoutMs, maxBytes: work.maxOutputBytes });
     const result: AgentResult = {
       host: this.o.host.toLowerCase(),
       exitCode: outcome.code,
-      stdout: outcome.stdout.slice(0, work.maxOutputBytes),
-      stderr: outcome.stderr.slice(0, work.maxOutputBytes),
+      stdout: outcome.stdout,
+      stderr: outcome.stderr,
       timedOut: outcome.timedOut,
       ...(outcome.failure !== undefined ? { failure: outcome.failure.slice(0, 2000) } : {}),
       durationMs: Date.now() - started,

@@ -64,12 +64,17 @@ const agentActor = (host: string): Actor => ({ ...SYSTEM_ACTOR, name: `agent:${h
 
 const and = (items: readonly string[]) => (items.length <= 1 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`);
 
-/** Combined output as stored and shown: stdout, then stderr under a marker, bounded. */
+/**
+ * Combined output as stored and shown: stdout, then stderr under a marker. The agent keeps at
+ * most `limit` bytes of each stream (and says where it cut); the server bounds the whole again in
+ * case an agent did not.
+ */
 export function combinedOutput(stdout: string, stderr: string, limit: number): string {
   const text = stderr.trim() === '' ? stdout : `${stdout}${stdout.endsWith('\n') || stdout === '' ? '' : '\n'}[stderr]\n${stderr}`;
+  const bound = 2 * limit + 256;
   const bytes = Buffer.from(text, 'utf8');
-  if (bytes.length <= limit) return text;
-  return `${bytes.subarray(0, limit).toString('utf8')}\n[output cut at ${limit} bytes]`;
+  if (bytes.length <= bound) return text;
+  return `${bytes.subarray(0, bound).toString('utf8')}\n[output cut at ${bound} bytes]`;
 }
 
 /**
