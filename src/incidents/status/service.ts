@@ -63,7 +63,10 @@ const RETAIN_MS = (UPTIME_DAYS + 10) * DAY_MS;
 const HOOK_AUTHORS: Record<string, string> = {
   'keisan:alerts': "Detected automatically by Keisan's monitoring.",
   'keisan:recovery': "Detected automatically by Keisan's recovery watchdog.",
+  'keisan:power': "Detected automatically by Keisan's UPS monitoring.",
 };
+/** What Keisan itself wrote (the hooks' actors are keisan:NAME). */
+const hookText = (author: string): string | undefined => HOOK_AUTHORS[author] ?? (author.startsWith('keisan:') ? 'Detected automatically by Keisan.' : undefined);
 /** Timeline kinds users read; edits, checklist ticks, postmortem notes and hook reports stay private. */
 const PUBLIC_KINDS = new Set(['opened', 'update', 'status', 'resolved', 'reopened']);
 
@@ -236,9 +239,9 @@ export class StatusService {
           updates: timeline,
         };
       });
-    const current = publicIncidents.filter((i) => i.status !== 'resolved').sort((a, b) => b.startedAt.localeCompare(a.startedAt));
+    const current = publicIncidents.filter((i) => i.status !== 'resolved').sort((a, b) => b.startedAt.localeCompare(a.startedAt) || b.id - a.id);
     const recentFrom = now.getTime() - this.o.settings.recentDays * DAY_MS;
-    const recent = publicIncidents.filter((i) => i.status === 'resolved' && i.endedAt !== null && new Date(i.endedAt).getTime() >= recentFrom).sort((a, b) => b.endedAt!.localeCompare(a.endedAt!));
+    const recent = publicIncidents.filter((i) => i.status === 'resolved' && i.endedAt !== null && new Date(i.endedAt).getTime() >= recentFrom).sort((a, b) => b.endedAt!.localeCompare(a.endedAt!) || b.id - a.id);
 
     const uptimeIncidents: UptimeIncident[] = summaries.map((i) => ({ id: i.id, startedAt: new Date(i.startedAt), endedAt: i.endedAt === null ? null : new Date(i.endedAt), services: i.services }));
     const components: ComponentStatus[] = e.components.map((c) => {
@@ -289,7 +292,7 @@ export class StatusService {
       },
       uptimeRule: UPTIME_RULE,
     };
-    const feedIncidents = [...publicIncidents].sort((a, b) => b.updatedAt.localeCompare(a.updatedAt)).slice(0, FEED_LIMIT);
+    const feedIncidents = [...publicIncidents].sort((a, b) => b.updatedAt.localeCompare(a.updatedAt) || b.id - a.id).slice(0, FEED_LIMIT);
     return { page, feedIncidents };
   }
 }
@@ -305,7 +308,7 @@ export function publicUpdates(entries: readonly { at: string; kind: string; stat
   for (const entry of entries) {
     if (entry.status !== null) status = entry.status as Status;
     if (!PUBLIC_KINDS.has(entry.kind)) continue;
-    const hook = HOOK_AUTHORS[entry.author];
+    const hook = hookText(entry.author);
     if (hook !== undefined && entry.kind !== 'opened') continue;
     out.push({ at: entry.at, status, text: hook ?? publicText(entry.text, entry.kind, status) });
   }

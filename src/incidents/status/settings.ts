@@ -60,8 +60,8 @@ export const statusSettings = z
     recentDays: z.number().int().min(0).max(90).default(7),
     /** How often the server evaluates the states (and records changes) besides on each request. */
     evaluateEvery: duration.default(parseDuration('60s')).refine((ms) => ms >= 5_000, 'status.evaluateEvery must be at least 5s'),
-    /** Incidents of these sources show on the public page and drive its states. */
-    incidentSources: z.array(z.enum(SOURCES)).default(['manual', 'alert', 'recovery']),
+    /** Incidents of these sources show on the public page and drive its states (default: all, so a new source shows). */
+    incidentSources: z.array(z.enum(SOURCES, { error: `incidentSources: each one of ${SOURCES.join(', ')}` })).default([...SOURCES]),
     /** The page's public address, for the feeds' links; default the server's URL. */
     publicUrl: z.url({ error: 'publicUrl must be a URL such as https://status.example.org' }).optional(),
   })

@@ -1,8 +1,13 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, it } from 'node:test';
+import { SYSTEM_ACTOR } from '../../accounts/model.ts';
 import type { Db } from '../../db/connection.ts';
 import { describeEachDatabase } from '../../db/testing.ts';
+import { ManualClock } from '../../lib/clock.ts';
+import { IncidentService } from '../service.ts';
 import type { ComponentState, FailureState } from './model.ts';
+import { noSignals, StatusService } from './service.ts';
+import { statusSettings } from './settings.ts';
 import * as store from './store.ts';
 
 /** status_transitions on both engines: the latest row per component, the rows of a window with the one before it, first records, pruning. */
@@ -47,5 +52,26 @@ describeEachDatabase('status transitions store', (database) => {
       'login 2026-11-02T10:00 under-maintenance/operational',
     ]);
     assert.equal((await store.firstRecords(db.kysely)).get('batch')!.toISOString(), '2026-10-01T10:00:00.000Z');
+  });
+
+  it('status.incidentSources: incidents of other sources neither show nor drive a state; the newest first (ties: the later id)', async () => {
+    const clock = new ManualClock('2026-12-05T08:00:00Z');
+    const incidents = new IncidentService({ db: db.kysely, clock, services: [] });
+    await incidents.open(SYSTEM_ACTOR, { title: 'Web portal down', severity: 'SEV2', services: [{ service: 'web', impact: 'all-unavailable' }] });
+    await incidents.openFromSource({ source: 'power', key: 'power:ups1', title: 'On battery', severity: 'SEV3', services: [{ service: 'batch', impact: 'degraded' }], message: 'ups1 on battery', at: clock.now() });
+    const manualOnly = new StatusService({ db: db.kysely, clock, settings: statusSettings.parse({ incidentSources: ['manual'], evaluateEvery: '5s' }), facility: 'Testlab', signals: noSignals });
+    const page = (await manualOnly.view()).page;
+    assert.deepEqual(page.incidents.current.map((i) => i.title), ['Web portal down']);
+    assert.deepEqual(page.components.filter((c) => c.state !== 'operational').map((c) => [c.name, c.state]), [['web', 'major-outage']]);
+
+    const all = new StatusService({ db: db.kysely, clock, settings: statusSettings.parse({}), facility: 'Testlab', signals: noSignals });
+    const both = (await all.view()).page;
+    assert.deepEqual(both.incidents.current.map((i) => [i.title, i.updates.map((u) => u.text)]), [
+      ['On battery', ["Detected automatically by Keisan's UPS monitoring."]],
+      ['Web portal down', ['opened: Web portal down']],
+    ]);
+    assert.equal(both.components.find((c) => c.name === 'batch')!.state, 'degraded');
+    await manualOnly.stop();
+    await all.stop();
   });
 });
