@@ -46,7 +46,7 @@ article{border-left:4px solid var(--c);padding:.25rem 0 .25rem 1rem;margin:1rem 
 details{margin:.25rem 0}summary{cursor:pointer;color:var(--muted);font-size:.9rem}
 footer{margin-top:2rem;padding-bottom:2rem}
 @media (max-width:40rem){.bars li:nth-child(-n+60){display:none}.scale .long{display:none}.scale .short{display:inline}h1{font-size:1.4rem}}
-@media (prefers-color-scheme:dark){:root{--fg:#e6edf3;--muted:#9198a1;--bg:#0d1117;--line:#30363d;--none:#30363d}a{color:#4493f8}}
+@media (prefers-color-scheme:dark){:root{--fg:#e6edf3;--muted:#9198a1;--bg:#0d1117;--line:#30363d;--none:#30363d;--ok:#3fb950;--deg:#d29922;--part:#db6d28;--maj:#f85149;--mnt:#4493f8}a{color:#4493f8}.overall{color:#0d1117}}
 `;
 
 function stateBadge(state: ComponentState): string {
