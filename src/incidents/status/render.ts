@@ -6,7 +6,8 @@ import type { StatusView } from './service.ts';
  * The status page as HTML (one page, no script: readable in any browser and by screen readers,
  * every colour with its text label, a 90-bar uptime strip of plain HTML/CSS, fits a phone) and
  * as Atom 1.0 and RSS 2.0 feeds. Every text from the database is escaped; characters XML does
- * not allow are dropped. Times are UTC and say so.
+ * not allow are dropped. Times are UTC and say so. The HTML is also well-formed XML (void elements
+ * closed with "/>"), so tests check its nesting and escaping with the same parser as the feeds.
  */
 
 // eslint-disable-next-line no-control-regex
@@ -94,7 +95,7 @@ function incidentHtml(i: PublicIncident): string {
   const updates = i.updates.map((u) => `<li>${time(u.at)} — <strong>${e(STATUS_LABELS[u.status])}</strong>: ${e(u.text)}</li>`).join('\n');
   return `<article id="incident-${i.id}" class="s-${i.status === 'resolved' ? 'operational' : i.impact}">
 <h3>${e(i.title)}</h3>
-<p>${e(STATUS_LABELS[i.status])} · ${e(STATE_LABELS[i.impact])} · ${e(affected)}<br><span class="muted">${period}</span></p>
+<p>${e(STATUS_LABELS[i.status])} · ${e(STATE_LABELS[i.impact])} · ${e(affected)}<br/><span class="muted">${period}</span></p>
 ${updates ? `<ol class="plain updates">${updates}</ol>` : ''}
 </article>`;
 }
@@ -103,7 +104,7 @@ function maintenanceHtml(m: PublicMaintenance): string {
   const components = m.components.length > 0 ? m.components.map((c) => c.displayName).join(', ') : 'no listed component';
   const when = `${time(m.windowStart)} – ${time(m.windowEnd)}`;
   const progress = m.inProgress ? `in progress since ${m.startedAt ? time(m.startedAt) : 'its start'}${m.state === 'halted' ? ' (halted)' : ''}` : `scheduled`;
-  return `<article id="maintenance-${m.id}" class="s-under-maintenance"><h3>${e(m.title)}</h3><p>${progress} · window ${when}<br>Affects: ${e(components)}</p></article>`;
+  return `<article id="maintenance-${m.id}" class="s-under-maintenance"><h3>${e(m.title)}</h3><p>${progress} · window ${when}<br/>Affects: ${e(components)}</p></article>`;
 }
 
 export function renderStatusHtml(page: StatusPage, links: { atom: string; rss: string; json: string }): string {
@@ -113,11 +114,11 @@ export function renderStatusHtml(page: StatusPage, links: { atom: string; rss: s
   return `<!doctype html>
 <html lang="en">
 <head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta charset="utf-8"/>
+<meta name="viewport" content="width=device-width, initial-scale=1"/>
 <title>${e(p.title)}: ${e(p.overall.text)}</title>
-<link rel="alternate" type="application/atom+xml" title="${e(p.title)} (Atom)" href="${e(links.atom)}">
-<link rel="alternate" type="application/rss+xml" title="${e(p.title)} (RSS)" href="${e(links.rss)}">
+<link rel="alternate" type="application/atom+xml" title="${e(p.title)} (Atom)" href="${e(links.atom)}"/>
+<link rel="alternate" type="application/rss+xml" title="${e(p.title)} (RSS)" href="${e(links.rss)}"/>
 <style>${CSS}</style>
 </head>
 <body>

@@ -95,8 +95,12 @@ describeEachDatabase('status page over the API', (database) => {
 
     const body = html(await get('/status'));
     assert.ok(!/<script/i.test(body), 'no script');
+    const document = parseXml(body.replace(/^<!doctype html>\n/, ''));
+    assert.equal(document.name, 'html', 'the page nests and escapes like XML');
+    const headings = (e: typeof document): string[] => [...(/^h[1-3]$/.test(e.name) ? [`${e.name} ${e.text}`] : []), ...e.children.flatMap(headings)];
+    assert.deepEqual(headings(document).filter((h) => !h.startsWith('h3')), ['h1 Testlab <status> & "more"', 'h2 Current incidents', 'h2 Maintenance', 'h2 Components', 'h2 Resolved in the last 7 days']);
     assert.match(body, /<html lang="en">/);
-    assert.match(body, /<meta name="viewport" content="width=device-width, initial-scale=1">/);
+    assert.match(body, /<meta name="viewport" content="width=device-width, initial-scale=1"\/>/);
     assert.match(body, /<h1>Testlab &lt;status&gt; &amp; &quot;more&quot;<\/h1>/);
     assert.match(body, /<p class="overall s-major-outage" role="status"><span aria-hidden="true">✖<\/span> Major outage: Batch jobs<\/p>/);
     assert.match(body, /<h2 id="h-current">Current incidents<\/h2>/);
