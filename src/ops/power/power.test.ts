@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { hostname } from 'node:os';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -40,6 +42,8 @@ describeWithNut('power events through NUT (dummy-ups)', () => {
     let app: KeisanApp | undefined;
     let work: string;
     let tickets: Record<string, string>;
+    const executors = new Map<string, LocalExecutor>();
+    const standIns: ChildProcess[] = [];
 
     beforeEach(async () => {
       nut = await startTestNut('OL');
@@ -65,7 +69,8 @@ describeWithNut('power events through NUT (dummy-ups)', () => {
       );
       writeFileSync(path.join(work, 'ups.pass'), `${nut.monitor.password}\n`, { mode: 0o600 });
       const executor = new LocalExecutor({ stateDir: path.join(work, 'state'), cgroups: false });
-      app = await buildApp({ settings, db, nodeSecret: 'secret', jobs: { executor, node: NODE } });
+      executors.set(work, executor);
+      app = await buildApp({ settings, db, nodeSecret: 'secret', jobs: { executor, node: NODE }, dataDir: path.join(work, 'data') });
       const { accounts } = app.keisan;
       await accounts.createWorkgroup(SYSTEM_ACTOR, { name: 'lab' });
       await accounts.createSubgroup(SYSTEM_ACTOR, { workgroup: 'lab', name: 'lab-ml' });
@@ -79,6 +84,10 @@ describeWithNut('power events through NUT (dummy-ups)', () => {
     });
     afterEach(async () => {
       try {
+        // Jobs run detached from the server: a failed test must not leave them behind.
+        const executor = executors.get(work);
+        for (const id of executor?.runningJobs() ?? []) await executor!.kill(id, 'cancelled');
+        for (const child of standIns.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
         await app?.close();
         await db.dispose();
       } finally {
@@ -107,6 +116,12 @@ describeWithNut('power events through NUT (dummy-ups)', () => {
       }
     }
     const incident = async (id: number) => (await api('olga', 'GET', `/api/incidents/${id}`)).body as Incident;
+    /** A process standing in for a daemon: resolves with the time it ended. */
+    const standIn = (): { child: ChildProcess; ended: Promise<number> } => {
+      const child = spawn('sleep', ['300'], { stdio: 'ignore' });
+      standIns.push(child);
+      return { child, ended: new Promise((resolve) => child.once('exit', () => resolve(Date.now()))) };
+    };
     const powerAudit = async () => (await readAudit(db.kysely, { action: 'power.', limit: 200 })).reverse().map((e) => `${e.action} ${e.outcome}`);
 
     it('OL → OB → OL before the grace ends: an incident opened and noted restored, nothing stopped; OB past the grace: the ordered plan, once', async () => {
@@ -144,7 +159,12 @@ describeWithNut('power events through NUT (dummy-ups)', () => {
       for (const id of [sleeper, checkpointer, quick]) assert.equal((await job(id)).state, 'running');
       assert.equal(existsSync(path.join(work, 'powered-off')), false);
 
-      // The real outage.
+      // The real outage, with an agent and a watchdog of this host registered (no keisan up).
+      const agent = standIn();
+      const watchdog = standIn();
+      for (const [kind, daemon] of [['agent', agent], ['watchdog', watchdog]] as const) {
+        await app!.keisan.daemons.register({ kind, host: hostname(), pid: daemon.child.pid!, version: 'test', startedAt: new Date().toISOString() });
+      }
       await nut.setStatus('OB DISCHRG');
       const done = await until('the plan has run', power, (p) => p.shutdown?.done === true, 60_000);
       assert.ok(done.shutdown!.steps.every((s) => s.ok), JSON.stringify(done.shutdown!.steps, null, 2));
@@ -162,6 +182,10 @@ describeWithNut('power events through NUT (dummy-ups)', () => {
       assert.equal(checkpointed.state, 'pending');
       assert.equal(readFileSync(path.join(work, `ckpt-${checkpointer}`), 'utf8'), 'checkpoint\n');
       assert.equal((await job(quick)).state, 'cancelled');
+      // The daemons: the agent stopped before the watchdog.
+      const [agentEnded, watchdogEnded] = await Promise.all([agent.ended, watchdog.ended]);
+      assert.ok(agentEnded <= watchdogEnded);
+      assert.match(done.shutdown!.steps[3]!.message, new RegExp(`agents \\(pid ${agent.child.pid}\\) stopped, the server's batch service closed, watchdogs \\(pid ${watchdog.child.pid}\\) stopped`));
       // Jobs stop starting: a new one stays pending.
       const late = await submit('#!/bin/sh\n#SBATCH --mem=100M\ntrue\n', 'short');
       await new Promise((resolve) => setTimeout(resolve, 1500));
@@ -195,7 +219,7 @@ describeWithNut('power events through NUT (dummy-ups)', () => {
       assert.equal((await job(sleeper)).state, 'pending');
     });
 
-    it('the UPS unreachable while on line does nothing; low battery starts the plan at once', async () => {
+    it('the UPS unreachable while on line does nothing; low battery starts the plan at once; under keisan up a finisher stops it, then runs the command', async () => {
       await until('the first reading', power, (p) => p.reachable === true);
       await nut.stopDriver();
       const unreachable = await until('unreachable', power, (p) => p.reachable === false);
@@ -207,6 +231,9 @@ describeWithNut('power events through NUT (dummy-ups)', () => {
       await nut.startDriver();
       await until('reachable again', power, (p) => p.reachable === true && p.flags.includes('OL'));
 
+      // keisan up for this data directory (a stand-in holding its lock file).
+      const supervisor = standIn();
+      writeFileSync(path.join(work, 'data', 'keisan-up.pid'), `${supervisor.child.pid}\n`);
       await nut.setStatus('OB LB');
       const seen = Date.now();
       const done = await until('the plan has run', power, (p) => p.shutdown?.done === true, 30_000);
@@ -214,7 +241,12 @@ describeWithNut('power events through NUT (dummy-ups)', () => {
       assert.equal(done.shutdown!.reason, 'the UPS reports low battery (LB)');
       assert.ok(done.shutdown!.steps.every((s) => s.ok), JSON.stringify(done.shutdown!.steps, null, 2));
       assert.match(done.shutdown!.steps[1]!.message, /no job was running/);
+      assert.match(done.shutdown!.steps[3]!.message, new RegExp(`handed over to a detached finisher .*keisan up \\(pid ${supervisor.child.pid}\\) stops the agent, then the server, then the watchdog`));
+      const supervisorEnded = await supervisor.ended;
+      await until('the marker', async () => existsSync(path.join(work, 'powered-off')), (there) => there, 10_000);
       assert.equal(readFileSync(path.join(work, 'powered-off'), 'utf8'), 'powered-off\n');
+      assert.ok(supervisorEnded <= Date.now());
+      assert.match(readFileSync(path.join(work, 'data', 'logs', 'power-shutdown.log'), 'utf8'), /asking keisan up \(pid \d+\) to stop[\s\S]*keisan up has stopped: running the shutdown command/);
       const audit = await powerAudit();
       assert.deepEqual(audit.filter((a) => a.startsWith('power.ups-')), ['power.ups-unreachable failed', 'power.ups-reachable ok']);
     });

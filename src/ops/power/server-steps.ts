@@ -94,6 +94,7 @@ async function terminate(pids: number[]): Promise<string[]> {
 
 /** Runs `command` with sh -c, its output to `log` (appended); resolves with the exit code. */
 function runDetachedAware(command: string, log: string | null, env: NodeJS.ProcessEnv, detached: boolean): { pid: number | undefined; done: Promise<number | null> } {
+  if (log) mkdirSync(path.dirname(log), { recursive: true });
   const fd = log ? openSync(log, 'a', 0o600) : 'ignore';
   const child = spawn('/bin/sh', ['-c', command], { stdio: ['ignore', fd, fd], env, detached });
   if (typeof fd === 'number') closeSync(fd);
@@ -156,7 +157,6 @@ export function serverStepRunner(o: ServerStepsOptions): StepRunner {
           if (!processExists(daemons.pid)) throw new KeisanError('CONFLICT', `keisan up (pid ${daemons.pid}) is no longer running: nothing to hand over to`);
           const then = o.settings.shutdownHost ? `; echo "$(date -u +%FT%TZ) keisan up has stopped: running the shutdown command"; ${o.settings.shutdownCommand}` : '';
           const script = `echo "$(date -u +%FT%TZ) power: asking keisan up (pid ${daemons.pid}) to stop"; kill -TERM ${daemons.pid}; while kill -0 ${daemons.pid} 2>/dev/null; do sleep 1; done${then}`;
-          mkdirSync(path.join(o.dataDir!, 'logs'), { recursive: true });
           const finisher = runDetachedAware(script, path.join(o.dataDir!, SHUTDOWN_LOG), process.env, true);
           return `handed over to a detached finisher (pid ${finisher.pid ?? '?'}, log ${path.join(o.dataDir!, SHUTDOWN_LOG)}): keisan up (pid ${daemons.pid}) stops the agent, then the server, then the watchdog`;
         }
@@ -166,7 +166,7 @@ export function serverStepRunner(o: ServerStepsOptions): StepRunner {
         problems.push(...(await terminate(daemons.watchdogs)));
         const done = `agents ${daemons.agents.length ? `(pid ${daemons.agents.join(', ')}) ` : ''}stopped, the server's batch service closed, watchdogs ${daemons.watchdogs.length ? `(pid ${daemons.watchdogs.join(', ')}) ` : ''}stopped`;
         if (problems.length) throw new KeisanError('INTERNAL', `${done}, with problems: ${problems.join('; ')}`);
-        return `${done} (none registered from this host: ${daemons.agents.length + daemons.watchdogs.length === 0 ? 'yes' : 'no'})`;
+        return done;
       }
       case 'shutdown-host': {
         if (plan.daemons.by === 'supervisor') return `the finisher runs \`${o.settings.shutdownCommand}\` once keisan up has exited`;
