@@ -194,6 +194,16 @@ batch:
 #     - { name: management, members: [mgmt1, mgmt2], minHealthy: 1, service: management }
 #     - { name: authentication, members: [auth1, auth2, auth3], minHealthy: 2, service: authentication }
 
+# maintenance: plans approved by another operator and run step by step (keisan maint), recovery
+# runbooks (keisan ops runbooks --gaps). Command steps run on the target host's keisan agent.
+# maintenance:
+#   approvalExpiryDays: 7        # approvals expire (and never after the plan's window)
+#   commandTimeout: 10m          # the agent kills a command step after this
+#   pickupTimeout: 5m            # a command step no agent picked up by then fails and halts the plan
+#   outputLimitBytes: 65536      # stdout and stderr kept per step, each
+#   agentPollInterval: 10s       # how often agents ask for work
+#   runbookTestedWithinDays: 365 # a critical service's runbook must have been tested this recently
+
 # mail: e-mail for job notices (keisan submit --mail). Without it notices stay in-app
 # (keisan notifications). Test it with \`keisan admin mail test you@example.org\`.
 # mail:

@@ -7,9 +7,9 @@ import pino from 'pino';
 import { readAudit } from '../../accounts/audit.ts';
 import { SYSTEM_ACTOR } from '../../accounts/model.ts';
 import { expectCode, runKeisan } from '../../cli/testing.ts';
-import { loadFacilityFile } from '../../lib/config.ts';
+import { loadFacilityFile, parseSettings, parseYaml } from '../../lib/config.ts';
 import { startAgent, type Agent } from '../../monitor/agent.ts';
-import { NODE_SECRET_FILE, OPERATOR_PASSWORD_FILE } from '../../server/facility.ts';
+import { DEFAULT_FACILITY_FILE, NODE_SECRET_FILE, OPERATOR_PASSWORD_FILE } from '../../server/facility.ts';
 import { startServer, type RunningServer } from '../../server/main.ts';
 import { initTestDataDir } from '../../server/testing.ts';
 import type { Plan, PlanSummary } from './model.ts';
@@ -84,6 +84,14 @@ ${steps}`;
     await Promise.all(agents.map((a) => a.stop()));
     await server?.close();
     rmSync(scratch, { recursive: true, force: true });
+  });
+
+  it("the facility file template's commented maintenance: section is valid keisan.yaml, with the defaults", () => {
+    const start = DEFAULT_FACILITY_FILE.indexOf('# maintenance:\n');
+    assert.ok(start >= 0, 'the template shows a maintenance: section');
+    const block = DEFAULT_FACILITY_FILE.slice(start).split('\n\n')[0]!.split('\n').map((line) => line.replace(/^# /, '')).join('\n');
+    const settings = parseSettings(parseYaml(block, 'keisan.yaml'), 'keisan.yaml');
+    assert.deepEqual(settings.maintenance, parseSettings({}, 'defaults').maintenance);
   });
 
   it('runbooks: --gaps lists critical services without a tested runbook (exit 1); add, tested, show', async () => {
