@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { afterEach, beforeEach, it } from 'node:test';
+import { afterEach, beforeEach, it, mock } from 'node:test';
 import { SYSTEM_ACTOR } from '../../accounts/model.ts';
 import type { Db } from '../../db/connection.ts';
 import { describeEachDatabase } from '../../db/testing.ts';
@@ -73,5 +73,26 @@ describeEachDatabase('status transitions store', (database) => {
     assert.equal(both.components.find((c) => c.name === 'batch')!.state, 'degraded');
     await manualOnly.stop();
     await all.stop();
+  });
+
+  it('the timer evaluates every status.evaluateEvery without any request, and stops with the server', async () => {
+    const clock = new ManualClock('2026-12-05T08:00:00Z');
+    let calls = 0;
+    const signals = { ...noSignals, firingAlerts: async () => (calls++, []) };
+    const status = new StatusService({ db: db.kysely, clock, settings: statusSettings.parse({ evaluateEvery: '30s' }), facility: 'Testlab', signals });
+    mock.timers.enable({ apis: ['setInterval'] });
+    try {
+      status.start();
+      mock.timers.tick(29_000);
+      assert.equal(calls, 0);
+      mock.timers.tick(1_000);
+      await status.stop();
+      assert.equal(calls, 1, 'one evaluation after 30 s');
+      assert.deepEqual([...(await store.latestPerComponent(db.kysely)).keys()].sort(), ['authentication', 'batch', 'login', 'storage-archive', 'storage-home', 'web']);
+      mock.timers.tick(60_000);
+      assert.equal(calls, 1, 'stopped');
+    } finally {
+      mock.timers.reset();
+    }
   });
 });
