@@ -62,7 +62,13 @@ describe('maintenance plan state machine', () => {
   });
 
   it('edits send a plan back to draft (not while running); expiry sends approved back to pending-approval', () => {
-    for (const from of ['pending-approval', 'approved', 'halted', 'draft'] as const) assert.equal(path(from, [{ type: 'edit' }]), 'draft');
+    for (const from of ['pending-approval', 'approved', 'draft'] as const) assert.equal(path(from, [{ type: 'edit' }]), 'draft');
+    // A plan that already ran steps stays halted: its hosts are part-way through the work.
+    for (const from of ['approved', 'halted'] as const) {
+      assert.equal(path(from, [{ type: 'edit', started: true }]), 'halted');
+      assert.equal(path(from, [{ type: 'reject', started: true }]), 'halted');
+    }
+    assert.equal(path('approved', [{ type: 'expire', started: true }]), 'halted');
     assert.equal(transition('running', { type: 'edit' }).ok, false);
     assert.equal(path('approved', [{ type: 'expire' }]), 'pending-approval');
     assert.equal(transition('pending-approval', { type: 'expire' }).ok, false);

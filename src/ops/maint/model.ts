@@ -257,12 +257,13 @@ export function validApprovers(approvals: readonly ApprovalRecord[], hash: strin
   return [...new Set(approvals.filter((a) => approvalValid(a, hash, editors, now)).map((a) => a.approver))].sort();
 }
 
+/** `started`: the plan has run steps already (it stays halted rather than going back to draft or pending). */
 export type PlanEvent =
-  | { type: 'edit' }
+  | { type: 'edit'; started?: boolean }
   | { type: 'submit' }
   | { type: 'approve'; enough: boolean }
-  | { type: 'reject' }
-  | { type: 'expire' }
+  | { type: 'reject'; started?: boolean }
+  | { type: 'expire'; started?: boolean }
   | { type: 'start' }
   | { type: 'step-passed'; last: boolean }
   | { type: 'step-failed' }
@@ -278,15 +279,18 @@ const go = (to: PlanState, reason: string): Transition => ({ ok: true, to, reaso
  * draft → (submit) pending-approval → (enough approvals) approved → (start) running → (last step
  * passed) completed. A step whose result differs halts the plan (running → halted, approvals
  * voided); a halted plan needs approving again (halted → approved) and then runs on from the
- * halted step. Any edit before completion sends the plan back to draft (approvals voided); a
- * rejection sends it back to draft; approvals that expire send an approved plan back to
- * pending-approval. Any plan not finished may be cancelled. completed and cancelled are final.
+ * halted step. An edit sends a plan not yet started back to draft, a rejection too, and expired
+ * approvals send it back to pending-approval; a plan that has started (its hosts are part-way
+ * through the work) goes to halted instead, so that it stays under maintenance and needs approving
+ * again. A running plan is not edited. Any plan not finished may be cancelled. completed and
+ * cancelled are final.
  */
 export function transition(from: PlanState, event: PlanEvent): Transition {
   if (from === 'completed' || from === 'cancelled') return refuse(`the plan is ${from}: nothing more can happen to it`);
   switch (event.type) {
     case 'edit':
-      if (from === 'running') return refuse('the plan is running: halt or cancel it before editing (a running plan may not change under the operator)');
+      if (from === 'running') return refuse('the plan is running: cancel it, or let a step halt it, before editing (a running plan may not change under the operator)');
+      if (event.started) return go('halted', 'edited after it started: approvals void; it needs approving again to run on');
       return go('draft', from === 'draft' ? 'edited' : `edited while ${from}: back to draft, approvals void; submit it again`);
     case 'submit':
       if (from === 'draft') return go('pending-approval', 'submitted for approval');
@@ -297,10 +301,10 @@ export function transition(from: PlanState, event: PlanEvent): Transition {
       if (from === 'approved') return go('approved', 'approval recorded');
       return refuse(from === 'draft' ? 'the plan is a draft: its author submits it first (keisan maint submit)' : `the plan is ${from}: there is nothing to approve`);
     case 'reject':
-      if (from === 'pending-approval' || from === 'approved' || from === 'halted') return go('draft', 'rejected: back to draft');
+      if (from === 'pending-approval' || from === 'approved' || from === 'halted') return event.started ? go('halted', 'rejected after it started: it stays halted') : go('draft', 'rejected: back to draft');
       return refuse(`the plan is ${from}: only a plan waiting for approval or approved can be rejected`);
     case 'expire':
-      if (from === 'approved') return go('pending-approval', 'its approvals expired: it needs approving again');
+      if (from === 'approved') return go(event.started ? 'halted' : 'pending-approval', 'its approvals expired: it needs approving again');
       return refuse(`the plan is ${from}: only approvals of an approved plan expire it`);
     case 'start':
       if (from === 'approved') return go('running', 'started');

@@ -299,12 +299,14 @@ describeEachDatabase('maintenance plans and runbooks', (database) => {
     assert.deepEqual((await app.keisan.maintenance.active(clock.now())).map((v) => [v.id, v.state]), [[p.id, 'halted']]);
     error(await send('POST', `/api/ops/maint/plans/${p.id}/start`, 'olga'), 409, /needs approving again/);
     error(await send('POST', `/api/ops/maint/plans/${p.id}/steps/1`, 'olga', { confirmHost: 'mgmt1' }), 409, /halted/);
-    // The operator fixes the step (an edit: back to draft), it is submitted and approved again, and runs on from step 1.
-    json(await send('PATCH', `/api/ops/maint/plans/${p.id}`, 'olga', { steps: [{ kind: 'command', host: 'mgmt1', command: 'systemctl is-active slurmctld', expect: { exitCode: 0, matches: '^(in)?active$' } }, { kind: 'manual', host: 'mgmt1', instruction: 'check', expect: 'fine' }] }), 200);
-    json(await send('POST', `/api/ops/maint/plans/${p.id}/submit`, 'olga'), 200);
+    // The operator fixes the step: an edit of a plan that started keeps it halted (still under maintenance); approved again, it runs on from step 1.
+    const fixed = json<Plan>(await send('PATCH', `/api/ops/maint/plans/${p.id}`, 'olga', { steps: [{ kind: 'command', host: 'mgmt1', command: 'systemctl is-active slurmctld', expect: { exitCode: 0, matches: '^(in)?active$' } }, { kind: 'manual', host: 'mgmt1', instruction: 'check', expect: 'fine' }] }), 200);
+    assert.equal(fixed.state, 'halted');
+    assert.deepEqual((await app.keisan.maintenance.scheduled(clock.now())).map((v) => v.id).includes(p.id), false, 'a plan under way is not on the schedule');
     halted = json<Plan>(await send('POST', `/api/ops/maint/plans/${p.id}/approve`, 'vera'), 200);
     assert.equal(halted.state, 'approved');
     assert.equal(halted.nextStep, 1);
+    assert.deepEqual((await app.keisan.maintenance.active(clock.now())).map((v) => [v.id, v.state]), [[p.id, 'approved']], 'approved again, waiting to run on: still under maintenance');
     json(await send('POST', `/api/ops/maint/plans/${p.id}/start`, 'olga'), 200);
     assert.ok((await audit('maint.resume')).some((e) => e.target === String(p.id)));
     const again = json<{ run: StepRun }>(await send('POST', `/api/ops/maint/plans/${p.id}/steps/1`, 'olga', { confirmHost: 'mgmt1' }), 200);

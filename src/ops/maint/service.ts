@@ -139,7 +139,7 @@ export class MaintenanceService implements MaintenanceSource {
     if (plan.state === 'approved') {
       const approvals = (await store.approvalsOf(tx, plan.id)).map(store.toApprovalRecord);
       if (validApprovers(approvals, plan.hash, plan.editors, now).length < approvalsNeeded(plan.spec.risk)) {
-        const to = MaintenanceService.move(plan, { type: 'expire' });
+        const to = MaintenanceService.move(plan, { type: 'expire', started: plan.startedAt !== null });
         await store.updatePlan(tx, plan.id, { state: to }, now);
         await this.audit(tx, { actor: SYSTEM_ACTOR, action: 'maint.approval.expired', target: String(plan.id), detail: { state: to } }, now);
         return this.plan(tx, plan.id);
@@ -298,7 +298,7 @@ export class MaintenanceService implements MaintenanceSource {
     if (problems.length > 0) throw await this.refused(actor, 'maint.edit', String(id), invalidInput(`edit refused: ${problems.join('; ')}`, { problems }));
     return this.serial(async (tx, now) => {
       const plan = await this.plan(tx, id);
-      const to = MaintenanceService.move(plan, { type: 'edit' });
+      const to = MaintenanceService.move(plan, { type: 'edit', started: plan.startedAt !== null });
       const hash = contentHash(spec);
       const editors = plan.editors.includes(actor.name) ? plan.editors : [...plan.editors, actor.name];
       const voided = await store.voidApprovals(tx, id, `edited by ${actor.name} (revision ${plan.revision + 1})`, now);
@@ -361,7 +361,7 @@ export class MaintenanceService implements MaintenanceSource {
     await this.requireOperator(actor, 'maint.reject', String(id));
     return this.serial(async (tx, now) => {
       const plan = await this.plan(tx, id);
-      const to = MaintenanceService.move(plan, { type: 'reject' });
+      const to = MaintenanceService.move(plan, { type: 'reject', started: plan.startedAt !== null });
       const voided = await store.voidApprovals(tx, id, `rejected by ${actor.name}: ${input.reason}`, now);
       await store.updatePlan(tx, id, { state: to }, now);
       await this.audit(tx, { actor, action: 'maint.reject', target: String(id), detail: { reason: input.reason, approvalsVoided: voided } }, now);
@@ -527,15 +527,18 @@ export class MaintenanceService implements MaintenanceSource {
     });
   }
 
-  /** Approved and pending-approval plans whose window ends after `now`, soonest first. */
+  /** Approved and pending-approval plans not yet started whose window ends after `now`, soonest first. */
   async scheduled(now: Date): Promise<MaintenanceWindowView[]> {
-    const plans = (await this.settledPlans(['approved', 'pending-approval'])).filter((p) => new Date(p.spec.window.end) > now);
+    const plans = (await this.settledPlans(['approved', 'pending-approval'])).filter((p) => p.startedAt === null && new Date(p.spec.window.end) > now);
     return this.views(plans.sort((a, b) => (a.spec.window.start < b.spec.window.start ? -1 : a.spec.window.start > b.spec.window.start ? 1 : a.id - b.id)));
   }
 
-  /** Plans running or halted: their components are under maintenance. */
+  /**
+   * Plans under way: running or halted — and an approved one that already ran steps (approved
+   * again after a halt, waiting to run on). Their components are under maintenance.
+   */
   async active(_now: Date): Promise<MaintenanceWindowView[]> {
-    const plans = await this.settledPlans(['running', 'halted']);
+    const plans = (await this.settledPlans(['running', 'halted', 'approved'])).filter((p) => p.state !== 'approved' || (p.startedAt !== null && p.finishedAt === null));
     return this.views(plans.sort((a, b) => a.id - b.id));
   }
 

@@ -19,8 +19,8 @@ export interface MaintenanceWindowView {
 }
 
 export interface MaintenanceSource {
-  scheduled(now: Date): Promise<MaintenanceWindowView[]>; // approved/pending plans whose window ends after now
-  active(now: Date): Promise<MaintenanceWindowView[]>; // plans in state running or halted
+  scheduled(now: Date): Promise<MaintenanceWindowView[]>; // approved/pending plans whose window ends after now (not yet started)
+  active(now: Date): Promise<MaintenanceWindowView[]>; // plans in state running or halted (and approved again after a halt, not yet running on)
   history(from: Date, to: Date): Promise<MaintenanceWindowView[]>; // for uptime: plans that ran in the period
 }
 
