@@ -58,6 +58,13 @@ describe('keisan status, end to end', () => {
     const both = JSON.parse(expectCode(await runKeisan(home.operator, ['status', '--explain', '--json']), 0).stdout) as StatusPage & { explanation: Explanation };
     assert.deepEqual(both.explanation.components.find((c) => c.name === 'gpu')!.hosts, ['gpu1']);
 
+    const history = expectCode(await runKeisan(home.operator, ['status', '--history', '--component', 'storage-home']), 0).stdout;
+    assert.match(history, /^AT \(UTC\)\s+COMPONENT\s+STATE\s+CHECKS\s+REASON\s*$/m);
+    assert.match(history, /^\d{4}-\d\d-\d\d \d\d:\d\d\s+storage-home\s+Major outage\s+Operational\s+incident #\d+ "Home file system unreachable": storage-home all-unavailable\s*$/m);
+    assert.match(expectCode(await runKeisan(home.nobody, ['status', '--history', '--server', server.url]), 1).stderr, /not logged in/);
+    assert.match(expectCode(await runKeisan(home.operator, ['status', '--component', 'batch']), 2).stderr, /--component goes with --history/);
+    assert.match(expectCode(await runKeisan(home.operator, ['status', '--history', 'last week']), 2).stderr, /since: /);
+
     expectCode(await runKeisan(home.operator, ['incident', 'resolve', String(opened.id), '-m', 'NFS server rebooted']), 0);
     const resolved = expectCode(await runKeisan(home.nobody, ['status', '--server', server.url]), 0).stdout;
     assert.match(resolved, /^Testlab status — All systems operational/m);

@@ -1,8 +1,9 @@
 import type { Command } from '@commander-js/extra-typings';
 import { clientOf, examples, outputOf } from '../../cli/context.ts';
 import type { Output } from '../../cli/output.ts';
+import { invalidInput } from '../../lib/errors.ts';
 import { formatAvailability, formatUtc } from '../report.ts';
-import { STATE_LABELS, type Explanation, type PublicIncident, type PublicMaintenance, type StatusPage } from './model.ts';
+import { STATE_LABELS, type Explanation, type History, type PublicIncident, type PublicMaintenance, type StatusPage } from './model.ts';
 
 /**
  * `keisan status`: the public status page in the terminal — no login needed (GET /api/status).
@@ -70,10 +71,25 @@ export function registerStatusCommands(program: Command): void {
     .description('the public status page: component states, current incidents, maintenance, 90-day uptime (no login needed)')
     .option('--explain', 'also say why each component is in its state: incidents, groups, hosts, alerts, checks (operators)')
     .option('--all-updates', 'every public update of each incident, not the latest few')
-    .addHelpText('after', examples('keisan status', 'keisan status --json', 'keisan status --explain'))
+    .option('--history [since]', 'instead: the recorded state changes since (7d by default, or an ISO time), newest first (operators)')
+    .option('--component <name>', 'with --history: only this component')
+    .addHelpText('after', examples('keisan status', 'keisan status --json', 'keisan status --explain', 'keisan status --history 30d --component batch'))
     .action(async (options, command) => {
       const out = outputOf(command);
       const client = clientOf(command);
+      if (options.history !== undefined) {
+        const since = typeof options.history === 'string' ? options.history : undefined;
+        const rows = await client.request<History>('GET', '/api/status/history', undefined, { since, component: options.component });
+        out.result(rows, () =>
+          out.table(
+            ['AT (UTC)', 'COMPONENT', 'STATE', 'CHECKS', 'REASON'],
+            rows.map((r) => [formatUtc(new Date(r.at)), r.component, STATE_LABELS[r.state], STATE_LABELS[r.checksState], r.reason]),
+            '(no state changes recorded in that time)',
+          ),
+        );
+        return;
+      }
+      if (options.component !== undefined) throw invalidInput('--component goes with --history');
       const page = await client.request<StatusPage>('GET', '/api/status');
       if (options.explain) {
         const explanation = await client.request<Explanation>('GET', '/api/status/explain');

@@ -145,6 +145,25 @@ export const explainSchema = z.object({
 });
 export type Explanation = z.infer<typeof explainSchema>;
 
+/** GET /api/status/history (operators): the recorded state changes, newest first. */
+export const historySchema = z.array(
+  z.object({
+    component: z.string(),
+    at: timestamp,
+    state: z.enum(COMPONENT_STATES),
+    checksState: z.enum(FAILURE_STATES).describe('from checks, hosts, groups and alerts alone'),
+    reason: z.string(),
+  }),
+);
+export type History = z.infer<typeof historySchema>;
+
+export const historyQuery = z
+  .object({
+    since: z.string().min(1).max(64).optional().describe('a duration back from now (7d, the default) or an ISO time'),
+    component: z.string().min(1).max(32).optional(),
+  })
+  .strict();
+
 export const UPTIME_RULE =
   'Uptime per UTC day = 1 − (time in partial or major outage) / (time observed − time under maintenance). ' +
   'Partial outage counts in full, as in the outage report; degraded does not lower uptime; maintenance in progress is left out and shown apart. ' +

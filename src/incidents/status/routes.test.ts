@@ -187,6 +187,24 @@ describeEachDatabase('status page over the API', (database) => {
     ]);
     assert.match(rows[2]!.reason, /group authentication is below its minimum: 1 of 3 healthy \(minimum 2\)/);
 
+    // Operators read the recorded changes; nobody else.
+    const op = { authorization: `Bearer ${await ticketOf('olga')}` };
+    assert.equal((await get('/api/status/history')).statusCode, 401);
+    assert.equal((await get('/api/status/history', { authorization: `Bearer ${await ticketOf('alice')}` })).statusCode, 403);
+    const history = (await get('/api/status/history?component=authentication&since=2026-12-05T08:01:00Z', op)).json() as { at: string; state: string; reason: string }[];
+    assert.deepEqual(history.map((h) => [h.at, h.state]), [
+      ['2026-12-05T10:02:00.000Z', 'operational'],
+      ['2026-12-05T08:02:00.000Z', 'major-outage'],
+      ['2026-12-05T08:01:00.000Z', 'degraded'],
+    ]);
+    const badSince = await get('/api/status/history?since=yesterday', op);
+    assert.equal(badSince.statusCode, 400);
+    assert.match((badSince.json() as { error: { message: string } }).error.message, /^since: /);
+    const unknown = await get('/api/status/history?component=coffee', op);
+    assert.equal(unknown.statusCode, 404);
+    assert.match((unknown.json() as { error: { message: string } }).error.message, /component 'coffee' is not on the status page: name one of login, batch, /);
+    assert.equal((await get('/api/status/history?colour=red', op)).statusCode, 400);
+
     clock.set('2026-12-06T12:00:00Z');
     for (const host of ['auth1', 'auth2', 'auth3', 'login1', 'login2', 'gpu1']) report(host);
     p = await page();

@@ -2,7 +2,7 @@ import { serverUrlOf } from '../../lib/config.ts';
 import { authOf } from '../../server/auth.ts';
 import type { ServerContext } from '../../server/context.ts';
 import { commonErrors, type ZodApp } from '../../server/types.ts';
-import { explainSchema, statusPageSchema } from './model.ts';
+import { explainSchema, historyQuery, historySchema, statusPageSchema } from './model.ts';
 import { renderAtom, renderRss, renderStatusHtml } from './render.ts';
 
 /**
@@ -40,5 +40,10 @@ export function registerStatusRoutes(app: ZodApp, ctx: ServerContext): void {
     '/api/status/explain',
     { schema: { tags, summary: 'Why each component is in its state: the incidents, groups, hosts, alerts, checks and maintenance behind it (operators)', response: { 200: explainSchema, ...commonErrors } } },
     async (request) => status.explain(authOf(request).actor),
+  );
+  app.get(
+    '/api/status/history',
+    { schema: { tags, summary: 'The recorded state changes of the components, newest first: since (7d or an ISO time), component (operators)', querystring: historyQuery, response: { 200: historySchema, ...commonErrors } } },
+    async (request) => status.history(authOf(request).actor, request.query),
   );
 }

@@ -3,10 +3,11 @@ import type { Kysely } from 'kysely';
 import type { Actor } from '../../accounts/model.ts';
 import type { Database } from '../../db/schema.ts';
 import type { Clock } from '../../lib/clock.ts';
-import { forbidden } from '../../lib/errors.ts';
+import { forbidden, KeisanError } from '../../lib/errors.ts';
 import type { HostHealth } from '../../ops/inventory/model.ts';
 import type { GroupDef } from '../../ops/inventory/redundancy.ts';
 import type { ServiceImpact, Source, Status } from '../model.ts';
+import { sinceOf } from '../service.ts';
 import * as incidentStore from '../store.ts';
 import {
   STATE_LABELS,
@@ -14,6 +15,7 @@ import {
   type ComponentDef,
   type ComponentStatus,
   type Explanation,
+  type History,
   type MaintenanceSource,
   type MaintenanceWindowView,
   type PublicIncident,
@@ -187,6 +189,21 @@ export class StatusService {
         return { name: c.name, state: d.state, checksState: d.checksState, services: c.services, hosts: e.hostsOf.get(c.name) ?? [], signals: d.signals.map((s) => ({ source: s.source, state: s.state, reason: s.reason })), maintenance: d.maintenance };
       }),
     };
+  }
+
+  /** Operators: the recorded state changes since `since` (7d by default), newest first, at most 1000. */
+  async history(actor: Actor, query: { since?: string; component?: string } = {}): Promise<History> {
+    if (!actor.isOperator) throw forbidden('only an operator may read the recorded state changes (everyone may read /status)');
+    const now = this.o.clock.now();
+    const from = sinceOf(query.since ?? '7d', now);
+    if (query.component !== undefined && !this.components.some((c) => c.name === query.component)) {
+      throw new KeisanError('NOT_FOUND', `component '${query.component}' is not on the status page: name one of ${this.components.map((c) => c.name).join(', ')}`);
+    }
+    const rows = (await store.transitionsSince(this.o.db, from)).filter((t) => t.at >= from && (query.component === undefined || t.component === query.component));
+    return rows
+      .reverse()
+      .slice(0, 1000)
+      .map((t) => ({ component: t.component, at: t.at.toISOString(), state: t.state, checksState: t.checksState, reason: t.reason }));
   }
 
   /**
