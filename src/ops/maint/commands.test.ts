@@ -6,9 +6,10 @@ import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import { readAudit } from '../../accounts/audit.ts';
 import { SYSTEM_ACTOR } from '../../accounts/model.ts';
-import { expectCode, runKeisan } from '../../cli/testing.ts';
+import { cliEnv, expectCode, runKeisan } from '../../cli/testing.ts';
 import { loadFacilityFile, parseSettings, parseYaml } from '../../lib/config.ts';
 import { startAgent, type Agent } from '../../monitor/agent.ts';
+import { LogBuffer, spawnKeisan, type Daemon } from '../../monitor/testing-lab.ts';
 import { DEFAULT_FACILITY_FILE, NODE_SECRET_FILE, OPERATOR_PASSWORD_FILE } from '../../server/facility.ts';
 import { startServer, type RunningServer } from '../../server/main.ts';
 import { initTestDataDir } from '../../server/testing.ts';
@@ -16,8 +17,9 @@ import type { Plan, PlanSummary } from './model.ts';
 
 /**
  * Issue 7's maintenance "Done means", as an operator does it: the real `keisan maint …` and
- * `keisan ops runbook(s) …` against a real server, with two real Keisan agents (mgmt1, mgmt2) on
- * loopback whose maintenance runner runs the command steps with sh -c and posts the output.
+ * `keisan ops runbook(s) …` against a real server, with a real `keisan agent` process for mgmt1
+ * (its maintenance runner runs the command steps with sh -c and posts the output) and an
+ * in-process agent for its partner mgmt2 (no health checks, so it stays healthy until stopped).
  */
 
 const INVENTORY = {
@@ -37,7 +39,9 @@ describe('keisan maint and keisan ops runbook(s), end to end with real agents', 
   const olga = path.join(scratch, 'olga');
   const vera = path.join(scratch, 'vera');
   let server: RunningServer;
-  const agents: Agent[] = [];
+  let partner: Agent | undefined;
+  let mgmt1: Daemon | undefined;
+  const logs = new LogBuffer(40);
   const file = (name: string, text: string) => {
     const full = path.join(scratch, name);
     writeFileSync(full, text);
@@ -72,16 +76,16 @@ ${steps}`;
     expectCode(await runKeisan(vera, ['login', 'vera', '--password-stdin', '--server', server.url], 'vera password 123'), 0);
     const nodeSecret = readFileSync(path.join(data, NODE_SECRET_FILE), 'utf8').trim();
     const settings = loadFacilityFile(data).settings;
-    const logger = pino({ level: 'warn' });
-    for (const host of ['mgmt1', 'mgmt2']) {
-      agents.push(await startAgent({ serverUrl: server.url, nodeSecret, host, settings, intervalMs: 500, metricsPort: false, daemonLink: false, logger, createChecks: noChecks }));
-    }
+    partner = await startAgent({ serverUrl: server.url, nodeSecret, host: 'mgmt2', settings, intervalMs: 500, metricsPort: false, daemonLink: false, logger: pino({ level: 'warn' }), createChecks: noChecks });
+    mgmt1 = spawnKeisan(['agent', '--data', data, '--server', server.url, '--host', 'mgmt1', '--interval', '0.5', '--metrics-port', 'off'], { env: { ...cliEnv(olga), KEISAN_LOG_LEVEL: 'warn' }, logs });
     // Both agents have reported: the management pair is healthy.
-    for (let i = 0; i < 100 && server.app.keisan.monitor.hosts(Date.now()).filter((h) => h.up).length < 2; i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 300 && server.app.keisan.monitor.hosts(Date.now()).filter((h) => h.up).length < 2; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(server.app.keisan.monitor.hosts(Date.now()).filter((h) => h.up).length, 2, `both agents report\n${logs.tail()}`);
   });
 
   after(async () => {
-    await Promise.all(agents.map((a) => a.stop()));
+    await mgmt1?.cleanup();
+    await partner?.stop();
     await server?.close();
     rmSync(scratch, { recursive: true, force: true });
   });
@@ -178,7 +182,7 @@ ${steps}`;
     const plan = await create(planYaml('  - { kind: command, host: mgmt1, command: "true" }\n'));
     await approve(plan.id);
     // mgmt2's agent stops: after three of its intervals it is down.
-    await agents[1]!.stop();
+    await partner!.stop();
     server.app.keisan.monitor.tick(Date.now());
     for (let i = 0; i < 100 && server.app.keisan.monitor.hosts(Date.now()).find((h) => h.host === 'mgmt2')?.up; i++) await new Promise((r) => setTimeout(r, 100));
     const refused = expectCode(await runKeisan(olga, ['maint', 'run', String(plan.id), '--confirm-host', 'mgmt1']), 1);
