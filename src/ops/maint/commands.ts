@@ -237,7 +237,7 @@ export function registerMaintenanceCommands(program: Command): void {
 
   maint
     .command('edit')
-    .description('change a plan: the fields in the file (and --title) replace the old ones; approvals are void, the plan is a draft again (audited)')
+    .description('change a plan: the fields in the file (and --title) replace the old ones; approvals are void: a draft again, or halted if it already ran steps (audited)')
     .argument('<plan>', 'the plan id')
     .option('-f, --file <file>', 'YAML or JSON with any of title, risk, window, targets, steps, runbook')
     .option('-t, --title <title>', 'a new title')
@@ -307,7 +307,7 @@ export function registerMaintenanceCommands(program: Command): void {
     .option('--confirm-host <host>', 'the next step\'s host name, typed in advance: runs that one step only')
     .option('--result <ok|failed>', 'for a manual step: what you observed (with --confirm-host)')
     .option('--note <text>', 'for a manual step: what you saw')
-    .option('--wait <seconds>', 'how long to wait for an agent to finish a command step (default 900)', '900')
+    .option('--wait <seconds>', 'how long to wait for an agent to finish a command step', '900')
     .addHelpText(
       'after',
       `\nWithout --confirm-host it asks, for every step, for the target host's name (and for a manual step whether you saw the expected result).\n${examples('keisan maint run 7', 'keisan maint run 7 --confirm-host mgmt1 --result ok --note "mgmt2 took over"')}`,
