@@ -247,7 +247,13 @@ export function registerMaintenanceCommands(program: Command): void {
       const body = { ...(options.file ? ((await readPlanFile(options.file)) as Record<string, unknown>) : {}), ...(options.title !== undefined ? { title: options.title } : {}) };
       if (Object.keys(body).length === 0) throw invalidInput('nothing to change: give --file or --title');
       const plan = await clientOf(command).request<Plan>('PATCH', `/api/ops/maint/plans/${planId(id)}`, body);
-      out.result(plan, () => out.line(`Plan ${plan.id} is now revision ${plan.revision}, ${plan.state}: submit it again with keisan maint submit ${plan.id}.`));
+      out.result(plan, () =>
+        out.line(
+          plan.state === 'halted'
+            ? `Plan ${plan.id} is now revision ${plan.revision}, still halted at step ${plan.nextStep}: another operator approves it again (keisan maint approve ${plan.id}), then keisan maint run ${plan.id} goes on.`
+            : `Plan ${plan.id} is now revision ${plan.revision}, ${plan.state}: submit it again with keisan maint submit ${plan.id}.`,
+        ),
+      );
     });
 
   maint
