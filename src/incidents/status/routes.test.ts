@@ -115,6 +115,10 @@ describeEachDatabase('status page over the API', (database) => {
     assert.equal((body.match(/<ol class="bars" aria-hidden="true">(.*?)<\/ol>/)![1]!.match(/<li /g) ?? []).length, 90, '90 bars');
     assert.match(body, /title="2026-12-04: no data"/, 'before the first record: no data');
 
+    const slash = await get('/status/');
+    assert.deepEqual([slash.statusCode, slash.headers.location], [301, '/status']);
+    assert.equal((await app.inject({ method: 'HEAD', url: '/status' })).statusCode, 200);
+
     const p = await page();
     assert.equal(p.title, 'Testlab <status> & "more"');
     assert.deepEqual([stateOf(p, 'batch'), stateOf(p, 'login'), stateOf(p, 'authentication'), stateOf(p, 'gpu')], ['major-outage', 'degraded', 'operational', 'operational']);

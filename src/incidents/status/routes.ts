@@ -29,6 +29,7 @@ export function registerStatusRoutes(app: ZodApp, ctx: ServerContext): void {
   app.get('/status', { ...publicRoute, schema: { tags, summary: 'The status page (HTML, no JavaScript; public)', security: [] } }, async (_request, reply) =>
     reply.type('text/html; charset=utf-8').header('cache-control', CACHE).send(renderStatusHtml((await status.view()).page, links)),
   );
+  app.get('/status/', { ...publicRoute, schema: { hide: true } }, async (_request, reply) => reply.redirect('/status', 301));
   app.get('/status/feed.atom', { ...publicRoute, schema: { tags, summary: 'Incidents and maintenance as an Atom 1.0 feed (public)', security: [] } }, async (_request, reply) =>
     reply.type('application/atom+xml; charset=utf-8').header('cache-control', CACHE).send(renderAtom(await status.view(), feed())),
   );
