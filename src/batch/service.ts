@@ -597,14 +597,24 @@ export class BatchService {
     if (!job || job.state !== 'running') return 'not-running';
     await this.launches.get(jobId);
     const ended = new Promise<void>((settle) => this.requeues.set(jobId, { reason: options.reason, settle }));
+    // Waits for the end, at most `ms`: true when it came. The timer holds the process open (the
+    // executor learns of ends through unref'd watchers) and is cleared as soon as the end comes.
+    const endedWithin = async (ms: number): Promise<boolean> => {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+      try {
+        return await Promise.race([ended.then(() => true as const), timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
+    };
     if (options.signal && this.o.executor.signal) {
       const sent = await this.o.executor.signal(jobId, options.signal);
       this.o.logger.info({ job: jobId, signal: options.signal, processes: sent }, 'batch: checkpoint signal sent before requeueing');
-      await Promise.race([ended, new Promise((resolve) => setTimeout(resolve, options.waitMs ?? 30_000).unref())]);
+      await endedWithin(options.waitMs ?? 30_000);
     }
     if (this.active.get(jobId)?.state === 'running') await this.o.executor.kill(jobId, 'cancelled');
-    const gone = await Promise.race([ended.then(() => true), new Promise<false>((resolve) => setTimeout(() => resolve(false), 60_000).unref())]);
-    if (!gone) return 'no-end';
+    if (!(await endedWithin(60_000))) return 'no-end';
     return this.active.get(jobId)?.state === 'pending' ? 'requeued' : 'not-running';
   }
 
