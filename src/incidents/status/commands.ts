@@ -58,6 +58,7 @@ export function printStatus(out: Output, page: StatusPage, options: { allUpdates
 function printExplanation(out: Output, explanation: Explanation): void {
   out.line();
   out.line('Why (operators):');
+  if (explanation.unavailable.length > 0) out.line(`  Could not read ${explanation.unavailable.join(', ')}: these states were decided without them (and not recorded).`);
   for (const c of explanation.components) {
     out.line(`  ${c.name}: ${STATE_LABELS[c.state]} (checks and alerts alone: ${STATE_LABELS[c.checksState]}); services ${c.services.join(', ') || '-'}; hosts ${c.hosts.join(', ') || '-'}`);
     for (const s of c.signals) out.line(`      ${s.source}: ${STATE_LABELS[s.state]} — ${s.reason}`);

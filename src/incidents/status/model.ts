@@ -131,6 +131,7 @@ export type StatusPage = z.infer<typeof statusPageSchema>;
 /** GET /api/status/explain (operators): why each component is in its state, with host names and details. */
 export const explainSchema = z.object({
   generatedAt: timestamp,
+  unavailable: z.array(z.string()).describe('sources that could not be read this time: the states were decided without them and not recorded'),
   components: z.array(
     z.object({
       name: z.string(),

@@ -24,7 +24,7 @@ import {
   type StatusPage,
 } from './model.ts';
 import { componentsOf, type StatusSettings } from './settings.ts';
-import { decideComponentState, IMPACT_STATE, maintenanceTouches, overallOf, transitionsToRecord, worstOf, type AlertInput, type CheckInput, type ComponentDecision, type OpenIncidentInput, type RecordedState } from './state.ts';
+import { decideComponentState, IMPACT_STATE, keepRecorded, maintenanceTouches, overallOf, transitionsToRecord, worstOf, type AlertInput, type CheckInput, type ComponentDecision, type OpenIncidentInput, type RecordedState } from './state.ts';
 import * as store from './store.ts';
 import { DAY_MS, periodsFromTransitions, uptimeOf, type UptimeIncident } from './uptime.ts';
 import type { Interval } from '../report.ts';
@@ -74,6 +74,8 @@ const PUBLIC_KINDS = new Set(['opened', 'update', 'status', 'resolved', 'reopene
 
 interface Evaluation {
   now: Date;
+  /** Sources that could not be read this time (the states were decided without them, and not recorded). */
+  unavailable: string[];
   components: ComponentDef[];
   hostsOf: Map<string, string[]>;
   decisions: Map<string, ComponentDecision>;
@@ -127,11 +129,12 @@ export class StatusService {
     return next;
   }
 
-  private async safely<T>(what: string, read: () => Promise<T> | T, fallback: T): Promise<T> {
+  private async safely<T>(what: string, read: () => Promise<T> | T, fallback: T, failed?: string[]): Promise<T> {
     try {
       return await read();
     } catch (error) {
       this.o.logger?.warn({ err: error }, `status: could not read ${what}; the page goes on without it`);
+      failed?.push(what);
       return fallback;
     }
   }
@@ -144,17 +147,19 @@ export class StatusService {
   evaluate(): Promise<Evaluation> {
     return this.serial(async () => {
       const now = this.o.clock.now();
+      const unavailable: string[] = [];
       const [inventory, alerts, checks, active, open] = await Promise.all([
-        this.safely('the inventory', () => this.o.signals.inventory(), { hosts: [], groups: [] }),
-        this.safely('the firing alerts', () => this.o.signals.firingAlerts(), []),
-        this.safely('the checks', () => this.o.signals.checks(), []),
-        this.safely('the maintenance in progress', () => this.o.maintenance?.active(now) ?? [], []),
+        this.safely('the inventory', () => this.o.signals.inventory(), { hosts: [], groups: [] }, unavailable),
+        this.safely('the firing alerts', () => this.o.signals.firingAlerts(), [], unavailable),
+        this.safely('the checks', () => this.o.signals.checks(), [], unavailable),
+        this.safely('the maintenance in progress', () => this.o.maintenance?.active(now) ?? [], [], unavailable),
         incidentStore.listIncidents(this.o.db, { open: true }),
       ]);
       const incidents: OpenIncidentInput[] = open
         .map(incidentStore.toSummary)
         .filter((i) => this.allowed(i.source))
         .map((i) => ({ id: i.id, title: i.title, startedAt: new Date(i.startedAt), services: i.services }));
+      const recorded = unavailable.length > 0 ? await this.lastRecorded() : new Map<string, RecordedState>();
       const health = new Map(inventory.hosts.map((h) => [h.name, h.health]));
       const hostsOf = new Map<string, string[]>();
       const decisions = new Map<string, ComponentDecision>();
@@ -162,20 +167,36 @@ export class StatusService {
         const groups = inventory.groups.filter((g) => g.service !== null && component.services.includes(g.service));
         const hosts = [...new Set([...component.hosts, ...inventory.hosts.filter((h) => h.services.some((s) => component.services.includes(s))).map((h) => h.name), ...groups.flatMap((g) => g.members)])].sort();
         hostsOf.set(component.name, hosts);
-        decisions.set(component.name, decideComponentState({ component, incidents, hosts, groups, health, alerts, checks, maintenance: active }, now));
+        const decided = decideComponentState({ component, incidents, hosts, groups, health, alerts, checks, maintenance: active }, now);
+        decisions.set(component.name, keepRecorded(decided, recorded.get(component.name)?.checksState, unavailable));
       }
-      this.last ??= new Map([...(await store.latestPerComponent(this.o.db))].map(([name, t]) => [name, { state: t.state, checksState: t.checksState }]));
-      const rows = transitionsToRecord(this.last, this.components.map((c) => ({ component: c.name, decision: decisions.get(c.name)! })), now);
+      // A state computed without one of its sources is shown but not recorded: the history keeps what was known.
+      if (unavailable.length === 0) await this.record(decisions, now);
+      return { now, components: this.components, hostsOf, decisions, active, unavailable };
+    });
+  }
+
+  /** Writes the changes; a failure is logged (the page is still answered) and retried at the next evaluation. */
+  private async lastRecorded(): Promise<Map<string, RecordedState>> {
+    this.last ??= new Map([...(await store.latestPerComponent(this.o.db))].map(([name, t]) => [name, { state: t.state, checksState: t.checksState }]));
+    return this.last;
+  }
+
+  private async record(decisions: ReadonlyMap<string, ComponentDecision>, now: Date): Promise<void> {
+    try {
+      const last = await this.lastRecorded();
+      const rows = transitionsToRecord(last, this.components.map((c) => ({ component: c.name, decision: decisions.get(c.name)! })), now);
       if (rows.length > 0) {
         await store.insertTransitions(this.o.db, rows);
-        for (const row of rows) this.last.set(row.component, { state: row.state, checksState: row.checksState });
+        for (const row of rows) last.set(row.component, { state: row.state, checksState: row.checksState });
       }
       if (now.getTime() - this.lastPrune > DAY_MS) {
         this.lastPrune = now.getTime();
         await store.pruneBefore(this.o.db, new Date(now.getTime() - RETAIN_MS));
       }
-      return { now, components: this.components, hostsOf, decisions, active };
-    });
+    } catch (error) {
+      this.o.logger?.warn({ err: error }, 'status: could not record the state changes; trying again at the next evaluation');
+    }
   }
 
   /** Operators: why each component is in its state (names hosts and alerts; not public). */
@@ -184,6 +205,7 @@ export class StatusService {
     const e = await this.evaluate();
     return {
       generatedAt: e.now.toISOString(),
+      unavailable: e.unavailable,
       components: e.components.map((c) => {
         const d = e.decisions.get(c.name)!;
         return { name: c.name, state: d.state, checksState: d.checksState, services: c.services, hosts: e.hostsOf.get(c.name) ?? [], signals: d.signals.map((s) => ({ source: s.source, state: s.state, reason: s.reason })), maintenance: d.maintenance };

@@ -34,7 +34,7 @@ export function worstOf(states: Iterable<FailureState>): FailureState {
   return worst;
 }
 
-export type SignalSource = 'incident' | 'group' | 'host' | 'alert' | 'check';
+export type SignalSource = 'incident' | 'group' | 'host' | 'alert' | 'check' | 'recorded';
 
 export interface Signal {
   source: SignalSource;
@@ -183,10 +183,25 @@ export function decideComponentState(inputs: StateInputs, now: Date): ComponentD
     }
   }
 
+  return settle(signals, incidentIds, maintenance.map((m) => m.id));
+}
+
+/** The worst signal, or under maintenance when a plan is in progress and nothing is worse than degraded. */
+function settle(signals: Signal[], incidents: number[], maintenance: number[]): ComponentDecision {
   const worst = worstOf(signals.map((s) => s.state));
   const checksState = worstOf(signals.filter((s) => s.source !== 'incident').map((s) => s.state));
   const state: ComponentState = maintenance.length > 0 && SEVERITY_RANK[worst] <= SEVERITY_RANK.degraded ? 'under-maintenance' : worst;
-  return { state, checksState, signals, incidents: incidentIds, maintenance: maintenance.map((m) => m.id) };
+  return { state, checksState, signals, incidents, maintenance };
+}
+
+/**
+ * When a source (the inventory, the alerts…) could not be read, the check-driven state last
+ * recorded stands in for it: a failing read neither hides an outage nor invents a recovery.
+ */
+export function keepRecorded(decision: ComponentDecision, recorded: FailureState | undefined, unavailable: readonly string[]): ComponentDecision {
+  if (unavailable.length === 0 || recorded === undefined || recorded === 'operational') return decision;
+  const kept: Signal = { source: 'recorded', state: recorded, reason: `as last recorded (${recorded}): ${unavailable.join(', ')} could not be read` };
+  return settle([...decision.signals, kept], decision.incidents, decision.maintenance);
 }
 
 /** The page's overall line: the worst component state, naming the components in it. */

@@ -95,4 +95,31 @@ describeEachDatabase('status transitions store', (database) => {
       mock.timers.reset();
     }
   });
+
+  it('a signal source that fails: the page is still built with the last recorded check state standing in, nothing is recorded, operators are told', async () => {
+    const clock = new ManualClock('2026-12-05T08:00:00Z');
+    let broken = false;
+    const signals = {
+      ...noSignals,
+      inventory: async () => {
+        if (broken) throw new Error('inventory table locked');
+        return { hosts: [{ name: 'web1', health: { state: 'down' as const, reason: 'agent silent' }, services: ['web'] }], groups: [] };
+      },
+    };
+    const status = new StatusService({ db: db.kysely, clock, settings: statusSettings.parse({}), facility: 'Testlab', signals });
+    assert.equal((await status.view()).page.components.find((c) => c.name === 'web')!.state, 'major-outage');
+    broken = true;
+    clock.advance(60_000);
+    const page = (await status.view()).page;
+    assert.equal(page.components.find((c) => c.name === 'web')!.state, 'major-outage', 'the last recorded state stands in for the inventory');
+    assert.equal(page.components.find((c) => c.name === 'login')!.state, 'operational');
+    const why = await status.explain(SYSTEM_ACTOR);
+    assert.deepEqual(why.unavailable, ['the inventory']);
+    assert.deepEqual(why.components.find((c) => c.name === 'web')!.signals.map((s) => [s.source, s.reason]), [['recorded', 'as last recorded (major-outage): the inventory could not be read']]);
+    broken = false;
+    clock.advance(60_000);
+    await status.view();
+    assert.deepEqual((await store.transitionsSince(db.kysely, new Date(0))).filter((t) => t.component === 'web').map((t) => t.state), ['major-outage'], 'nothing recorded meanwhile');
+    await status.stop();
+  });
 });
