@@ -4,7 +4,7 @@ import type { HostHealth } from '../../ops/inventory/model.ts';
 import { IMPACTS, UNAVAILABLE_IMPACTS, type Impact } from '../model.ts';
 import { FAILURE_STATES, type ComponentDef, type MaintenanceWindowView } from './model.ts';
 import { componentsOf, statusSettings } from './settings.ts';
-import { decideComponentState, IMPACT_STATE, overallOf, transitionsToRecord, type ComponentDecision, type StateInputs } from './state.ts';
+import { decideComponentState, IMPACT_STATE, keepRecorded, overallOf, transitionsToRecord, type ComponentDecision, type StateInputs } from './state.ts';
 
 const NOW = new Date('2026-12-05T12:00:00Z');
 const batch: ComponentDef = { name: 'batch', displayName: 'Batch jobs', description: '', services: ['batch'], hosts: [], checks: [] };
@@ -119,6 +119,16 @@ describe('status page: the state of a component', () => {
     assert.equal(grouped(down, down), 'major-outage');
     // A maintenance window naming only a host touches the components that host provides.
     assert.equal(decideComponentState(inputs({ component: login, hosts: ['login1.hpc.example.org'], maintenance: [window({ services: [], hosts: ['login1'] })] }), NOW).state, 'under-maintenance');
+  });
+
+  it('a source that could not be read: the last recorded check state stands in, maintenance precedence still applies', () => {
+    const fresh = decideComponentState(inputs({ incidents: [incident('degraded')] }), NOW);
+    assert.equal(keepRecorded(fresh, 'major-outage', []), fresh, 'everything was read');
+    assert.equal(keepRecorded(fresh, 'operational', ['the inventory']), fresh);
+    const kept = keepRecorded(fresh, 'partial-outage', ['the inventory']);
+    assert.deepEqual([kept.state, kept.checksState, kept.signals.at(-1)!.source], ['partial-outage', 'partial-outage', 'recorded']);
+    const maintained = keepRecorded(decideComponentState(inputs({ maintenance: [window()] }), NOW), 'degraded', ['the checks']);
+    assert.equal(maintained.state, 'under-maintenance');
   });
 
   it('the overall line names the worst components', () => {
