@@ -204,6 +204,18 @@ batch:
 #   agentPollInterval: 10s       # how often agents ask for work
 #   runbookTestedWithinDays: 365 # a critical service's runbook must have been tested this recently
 
+# power: watch a UPS through Network UPS Tools' upsd (keisan power status|test). On battery for
+# gracePeriod, or low battery / FSD at once, the ordered shutdown plan runs once: no new jobs,
+# running jobs requeued/checkpointed/cancelled per queue, storage writes closed, daemons stopped,
+# then shutdownCommand. It opens an incident (SEV3 on battery, SEV1 when the plan starts).
+# power:
+#   ups: myups@localhost     # NAME@HOST[:PORT] as upsc takes it (port 3493)
+#   gracePeriod: 3m
+#   pollInterval: 5s
+#   shutdownHost: true       # false: stop Keisan, leave the host up
+#   shutdownCommand: systemctl poweroff
+#   jobs: { default: requeue, queues: { huge: checkpoint }, checkpointSignal: SIGUSR1, checkpointWait: 30s }
+
 # mail: e-mail for job notices (keisan submit --mail). Without it notices stay in-app
 # (keisan notifications). Test it with \`keisan admin mail test you@example.org\`.
 # mail:

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { KeisanError } from '../../lib/errors.ts';
-import { parseSettings } from '../../lib/config.ts';
+import { parseSettings, parseYaml } from '../../lib/config.ts';
+import { DEFAULT_FACILITY_FILE } from '../../server/facility.ts';
 import { parseUpsAddress, policyForQueue, powerSettings } from './settings.ts';
 
 const refused = (power: unknown): string => {
@@ -37,6 +38,15 @@ describe('power settings', () => {
     assert.equal(policyForQueue(s.jobs, 'short'), 'kill');
     assert.equal(s.jobs.checkpointWait, 60_000);
     assert.deepEqual(parseUpsAddress('ups1@[::1]:3493'), { name: 'ups1', host: '::1', port: 3493 });
+  });
+
+  it('the commented power: block of the facility file template is valid once uncommented', () => {
+    const start = DEFAULT_FACILITY_FILE.indexOf('# power:\n');
+    assert.ok(start > 0);
+    const block = DEFAULT_FACILITY_FILE.slice(start).split('\n\n')[0]!.split('\n').map((line) => line.replace(/^# /, '')).join('\n');
+    const power = parseSettings(parseYaml(block, 'template'), 'template').power!;
+    assert.deepEqual(power.ups, { name: 'myups', host: 'localhost', port: 3493 });
+    assert.equal(policyForQueue(power.jobs, 'huge'), 'checkpoint');
   });
 
   it('bad config is refused with the field and what to write', () => {
