@@ -97,12 +97,9 @@ describeWithNut('NUT client against a real upsd with dummy-ups', () => {
     assert.equal(await client.getVar('ups.status'), 'OL');
     await client.close();
     const wrong = new NutClient({ address: parseUpsAddress(nut.address), timeoutMs: 2000, login: { user: 'monuser', password: 'wrong' } });
-    // upsd 2.8 accepts PASSWORD and refuses at LOGIN/privileged commands, or refuses at once: either way no crash.
-    const answer = await wrong.getVar('ups.status').then(
-      (value) => value,
-      (error: unknown) => (error instanceof NutError ? error.code : String(error)),
-    );
-    assert.ok(['OL', 'ACCESS-DENIED', 'INVALID-PASSWORD'].includes(answer), answer);
+    // upsd 2.8 answers OK to any PASSWORD and checks it only for LOGIN, SET, FSD… (which Keisan never
+    // sends): reading works whatever the password.
+    assert.equal(await wrong.getVar('ups.status'), 'OL');
     await wrong.close();
   });
 

@@ -92,8 +92,8 @@ async function terminate(pids: number[]): Promise<string[]> {
   return problems;
 }
 
-/** Runs `command` with sh -c, its output to `log` (appended); resolves with the exit code. */
-function runDetachedAware(command: string, log: string | null, env: NodeJS.ProcessEnv, detached: boolean): { pid: number | undefined; done: Promise<number | null> } {
+/** Runs `command` with sh -c, its output appended to `log`; `done` resolves with the exit code (null: it could not start). Detached: it outlives the server. */
+function runShell(command: string, log: string | null, env: NodeJS.ProcessEnv, detached: boolean): { pid: number | undefined; done: Promise<number | null> } {
   if (log) mkdirSync(path.dirname(log), { recursive: true });
   const fd = log ? openSync(log, 'a', 0o600) : 'ignore';
   const child = spawn('/bin/sh', ['-c', command], { stdio: ['ignore', fd, fd], env, detached });
@@ -157,7 +157,7 @@ export function serverStepRunner(o: ServerStepsOptions): StepRunner {
           if (!processExists(daemons.pid)) throw new KeisanError('CONFLICT', `keisan up (pid ${daemons.pid}) is no longer running: nothing to hand over to`);
           const then = o.settings.shutdownHost ? `; echo "$(date -u +%FT%TZ) keisan up has stopped: running the shutdown command"; ${o.settings.shutdownCommand}` : '';
           const script = `echo "$(date -u +%FT%TZ) power: asking keisan up (pid ${daemons.pid}) to stop"; kill -TERM ${daemons.pid}; while kill -0 ${daemons.pid} 2>/dev/null; do sleep 1; done${then}`;
-          const finisher = runDetachedAware(script, path.join(o.dataDir!, SHUTDOWN_LOG), process.env, true);
+          const finisher = runShell(script, path.join(o.dataDir!, SHUTDOWN_LOG), process.env, true);
           return `handed over to a detached finisher (pid ${finisher.pid ?? '?'}, log ${path.join(o.dataDir!, SHUTDOWN_LOG)}): keisan up (pid ${daemons.pid}) stops the agent, then the server, then the watchdog`;
         }
         const problems: string[] = [];
@@ -171,7 +171,7 @@ export function serverStepRunner(o: ServerStepsOptions): StepRunner {
       case 'shutdown-host': {
         if (plan.daemons.by === 'supervisor') return `the finisher runs \`${o.settings.shutdownCommand}\` once keisan up has exited`;
         o.logger.fatal({ command: o.settings.shutdownCommand }, 'power: shutting the host down');
-        const run = runDetachedAware(o.settings.shutdownCommand, o.dataDir ? path.join(o.dataDir, SHUTDOWN_LOG) : null, process.env, false);
+        const run = runShell(o.settings.shutdownCommand, o.dataDir ? path.join(o.dataDir, SHUTDOWN_LOG) : null, process.env, false);
         const code = await Promise.race([run.done, new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), SHUTDOWN_COMMAND_TIMEOUT_MS).unref())]);
         if (code === 'timeout') return `\`${o.settings.shutdownCommand}\` still runs after ${formatDuration(SHUTDOWN_COMMAND_TIMEOUT_MS)} (pid ${run.pid ?? '?'})`;
         if (code !== 0) throw new KeisanError('INTERNAL', `\`${o.settings.shutdownCommand}\` failed (exit code ${code ?? 'none: it could not be started'})`);
