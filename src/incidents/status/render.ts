@@ -89,12 +89,12 @@ ${
 </li>`;
 }
 
-function incidentHtml(i: PublicIncident): string {
+function incidentHtml(i: PublicIncident, heading: 'h2' | 'h3' = 'h3'): string {
   const affected = i.components.map((c) => `${c.displayName} (${STATE_LABELS[c.state].toLowerCase()})`).join(', ');
   const period = i.endedAt ? `${time(i.startedAt)} – ${time(i.endedAt)} (${e(formatSpan(new Date(i.endedAt).getTime() - new Date(i.startedAt).getTime()))})` : `since ${time(i.startedAt)}`;
   const updates = i.updates.map((u) => `<li>${time(u.at)} — <strong>${e(STATUS_LABELS[u.status])}</strong>: ${e(u.text)}</li>`).join('\n');
   return `<article id="incident-${i.id}" class="s-${i.status === 'resolved' ? 'operational' : i.impact}">
-<h3>${e(i.title)}</h3>
+${heading === 'h3' ? `<h3><a href="/status/incidents/${i.id}">${e(i.title)}</a></h3>` : `<h2>${e(i.title)}</h2>`}
 <p>${e(STATUS_LABELS[i.status])} · ${e(STATE_LABELS[i.impact])} · ${e(affected)}<br/><span class="muted">${period}</span></p>
 ${updates ? `<ol class="plain updates">${updates}</ol>` : ''}
 </article>`;
@@ -107,20 +107,47 @@ function maintenanceHtml(m: PublicMaintenance): string {
   return `<article id="maintenance-${m.id}" class="s-under-maintenance"><h3>${e(m.title)}</h3><p>${progress} · window ${when}<br/>Affects: ${e(components)}</p></article>`;
 }
 
-export function renderStatusHtml(page: StatusPage, links: { atom: string; rss: string; json: string }): string {
-  const p = page;
-  const current = p.incidents.current.length > 0 ? p.incidents.current.map(incidentHtml).join('\n') : '<p>No current incidents.</p>';
-  const maintenance = [...p.maintenance.inProgress, ...p.maintenance.scheduled];
+export interface PageLinks {
+  atom: string;
+  rss: string;
+  json: string;
+}
+
+function head(title: string, siteTitle: string, links: PageLinks): string {
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8"/>
 <meta name="viewport" content="width=device-width, initial-scale=1"/>
-<title>${e(p.title)}: ${e(p.overall.text)}</title>
-<link rel="alternate" type="application/atom+xml" title="${e(p.title)} (Atom)" href="${e(links.atom)}"/>
-<link rel="alternate" type="application/rss+xml" title="${e(p.title)} (RSS)" href="${e(links.rss)}"/>
+<title>${e(title)}</title>
+<link rel="alternate" type="application/atom+xml" title="${e(siteTitle)} (Atom)" href="${e(links.atom)}"/>
+<link rel="alternate" type="application/rss+xml" title="${e(siteTitle)} (RSS)" href="${e(links.rss)}"/>
 <style>${CSS}</style>
-</head>
+</head>`;
+}
+
+/** One incident's page (the feeds link to it): its status, impact, period and every public update. */
+export function renderIncidentHtml(incident: PublicIncident, siteTitle: string, links: PageLinks): string {
+  return `${head(`${incident.title} — ${siteTitle}`, siteTitle, links)}
+<body>
+<header>
+<p><a href="/status">← ${e(siteTitle)}</a></p>
+<h1>Incident: ${e(incident.title)}</h1>
+</header>
+<main>
+${incidentHtml(incident, 'h2')}
+</main>
+<footer class="muted"><p>All times are UTC. <a href="${e(links.json)}">JSON</a></p></footer>
+</body>
+</html>
+`;
+}
+
+export function renderStatusHtml(page: StatusPage, links: PageLinks): string {
+  const p = page;
+  const current = p.incidents.current.length > 0 ? p.incidents.current.map((i) => incidentHtml(i)).join('\n') : '<p>No current incidents.</p>';
+  const maintenance = [...p.maintenance.inProgress, ...p.maintenance.scheduled];
+  return `${head(`${p.title}: ${p.overall.text}`, p.title, links)}
 <body>
 <header>
 <h1>${e(p.title)}</h1>
@@ -142,7 +169,7 @@ ${p.components.map(componentHtml).join('\n')}
 <p class="muted">${e(p.uptimeRule)}</p>
 </section>
 <section aria-labelledby="h-recent"><h2 id="h-recent">Resolved in the last ${p.incidents.recentDays} days</h2>
-${p.incidents.recent.length > 0 ? p.incidents.recent.map(incidentHtml).join('\n') : '<p>No incidents resolved recently.</p>'}
+${p.incidents.recent.length > 0 ? p.incidents.recent.map((i) => incidentHtml(i)).join('\n') : '<p>No incidents resolved recently.</p>'}
 </section>
 </main>
 <footer class="muted"><p>Keisan status page. States: ${(['operational', 'degraded', 'partial-outage', 'major-outage', 'under-maintenance'] as const).map((s) => `${STATE_MARK[s]} ${STATE_LABELS[s]}`).join(' · ')}.</p></footer>
@@ -175,7 +202,7 @@ function incidentEntry(i: PublicIncident, base: string): FeedEntry {
     i.updates.length > 0 ? `<ul>${i.updates.map((u) => `<li>${e(utc(u.at))} — <strong>${e(STATUS_LABELS[u.status])}</strong>: ${e(u.text)}</li>`).join('')}</ul>` : '',
   ].join('');
   const prefix = i.status === 'resolved' ? 'Resolved' : STATUS_LABELS[i.status];
-  return { id: `${base}/status#incident-${i.id}`, title: `${prefix}: ${i.title}`, link: `${base}/status#incident-${i.id}`, published: i.startedAt, updated: i.updatedAt, html };
+  return { id: `${base}/status#incident-${i.id}`, title: `${prefix}: ${i.title}`, link: `${base}/status/incidents/${i.id}`, published: i.startedAt, updated: i.updatedAt, html };
 }
 
 function maintenanceEntry(m: PublicMaintenance, base: string, now: string): FeedEntry {

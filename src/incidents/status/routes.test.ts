@@ -91,7 +91,7 @@ describeEachDatabase('status page over the API', (database) => {
     await incidents.check(olga, opened.id, 'policy', true);
     await incidents.setPostmortem(olga, opened.id, { whatHappened: 'PRIVATE-POSTMORTEM-TEXT', actions: [{ action: 'buy disks', owner: 'olga', due: '2026-12-20' }] });
     await incidents.openFromSource({ source: 'recovery', key: 'recovery:node7:4242', title: 'Recovery killed job 4242 on node7 (memory)', severity: 'SEV4', services: [{ service: 'batch', impact: 'some-jobs-aborted' }], message: 'Recovery killed job 4242 on node7 (memory) (owner alice): used 90 GiB — keisan recovery event 3', at: clock.now() });
-    await incidents.open(olga, { title: 'Only for the record', severity: 'SEV5', services: [{ service: 'batch', impact: 'none' }] });
+    const record = await incidents.open(olga, { title: 'Only for the record', severity: 'SEV5', services: [{ service: 'batch', impact: 'none' }] });
 
     const body = html(await get('/status'));
     assert.ok(!/<script/i.test(body), 'no script');
@@ -104,7 +104,7 @@ describeEachDatabase('status page over the API', (database) => {
     assert.match(body, /<h1>Testlab &lt;status&gt; &amp; &quot;more&quot;<\/h1>/);
     assert.match(body, /<p class="overall s-major-outage" role="status"><span aria-hidden="true">✖<\/span> Major outage: Batch jobs<\/p>/);
     assert.match(body, /<h2 id="h-current">Current incidents<\/h2>/);
-    assert.match(body, /<h3>Batch controller &lt;down&gt; &amp; &quot;out&quot;<\/h3>/);
+    assert.match(body, new RegExp(`<h3><a href="/status/incidents/${opened.id}">Batch controller &lt;down&gt; &amp; &quot;out&quot;</a></h3>`));
     assert.match(body, /<h3>Batch jobs<\/h3><span class="state s-major-outage"><span aria-hidden="true">✖<\/span> Major outage<\/span>/);
     assert.match(body, /<h3>Login nodes<\/h3><span class="state s-degraded"><span aria-hidden="true">▲<\/span> Degraded performance<\/span>/);
     assert.match(body, /<h3>GPU nodes<\/h3><span class="state s-operational"><span aria-hidden="true">✔<\/span> Operational<\/span>/);
@@ -146,6 +146,20 @@ describeEachDatabase('status page over the API', (database) => {
     for (const secret of ['PRIVATE-POSTMORTEM-TEXT', 'olga', 'owner alice', 'decide the handling policy', 'recovery:node7', 'hardware', 'SEV2', 'Only for the record', 'auth1', 'login1']) {
       assert.ok(!everything.includes(secret), `${secret} leaked`);
     }
+
+    // Each incident has its own public page (the feeds link there); one not on the status page is not found.
+    const single = await get(`/status/incidents/${opened.id}`);
+    const singleDoc = parseXml(html(single).replace(/^<!doctype html>\n/, ''));
+    assert.equal(singleDoc.name, 'html');
+    assert.match(single.body, /<h1>Incident: Batch controller &lt;down&gt; &amp; &quot;out&quot;<\/h1>/);
+    assert.match(single.body, /<strong>Investigating<\/strong>: sbatch hangs; we are looking at it/);
+    assert.deepEqual((await get(`/api/status/incidents/${opened.id}`)).json(), batchIncident);
+    for (const url of [`/status/incidents/${record.id}`, `/api/status/incidents/${record.id}`, '/status/incidents/999']) {
+      const missing = await get(url);
+      assert.equal(missing.statusCode, 404, url);
+      assert.match((missing.json() as { error: { message: string } }).error.message, /incident \d+ is not on the status page/);
+    }
+    assert.equal((await get('/status/incidents/abc')).statusCode, 400);
 
     // Why, for operators only.
     assert.equal((await get('/api/status/explain')).statusCode, 401);
@@ -320,7 +334,7 @@ describeEachDatabase('status page over the API', (database) => {
     assert.equal(content.attributes.type, 'html');
     assert.match(content.text, /<li>2026-12-05 08:00 UTC — <strong>Investigating<\/strong>: looking &lt;b&gt;now&lt;\/b&gt; &amp; then<\/li>/, 'the HTML inside is escaped once more');
     assert.match(content.text, /<strong>Resolved<\/strong>: fixed/);
-    assert.equal(childrenNamed(entry, 'link')[0]!.attributes.href, `https://status.example.org/status#incident-${web.id}`);
+    assert.equal(childrenNamed(entry, 'link')[0]!.attributes.href, `https://status.example.org/status/incidents/${web.id}`);
 
     const rssResponse = await get('/status/feed.rss');
     assert.match(String(rssResponse.headers['content-type']), /^application\/rss\+xml; charset=utf-8/);
@@ -335,6 +349,8 @@ describeEachDatabase('status page over the API', (database) => {
     assert.equal(childText(item, 'title'), 'Resolved: Web <script>alert(1)</script> & "quotes"  done');
     assert.equal(childrenNamed(item, 'guid')[0]!.attributes.isPermaLink, 'false');
     assert.equal(childText(item, 'pubDate'), 'Sat, 05 Dec 2026 08:00:00 GMT');
+    assert.equal(childText(item, 'link'), `https://status.example.org/status/incidents/${web.id}`);
+    assert.equal((await get(`/status/incidents/${old.id}`)).statusCode, 200, 'an incident older than the page lists still has its page');
   });
 });
 

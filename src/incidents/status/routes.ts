@@ -2,8 +2,9 @@ import { serverUrlOf } from '../../lib/config.ts';
 import { authOf } from '../../server/auth.ts';
 import type { ServerContext } from '../../server/context.ts';
 import { commonErrors, type ZodApp } from '../../server/types.ts';
-import { explainSchema, historyQuery, historySchema, statusPageSchema } from './model.ts';
-import { renderAtom, renderRss, renderStatusHtml } from './render.ts';
+import { z } from 'zod';
+import { explainSchema, historyQuery, historySchema, publicIncidentSchema, statusPageSchema } from './model.ts';
+import { renderAtom, renderIncidentHtml, renderRss, renderStatusHtml } from './render.ts';
 
 /**
  * The public status page: no ticket needed (config.public), nothing private in it (model.ts).
@@ -28,6 +29,18 @@ export function registerStatusRoutes(app: ZodApp, ctx: ServerContext): void {
 
   app.get('/status', { ...publicRoute, schema: { tags, summary: 'The status page (HTML, no JavaScript; public)', security: [] } }, async (_request, reply) =>
     reply.type('text/html; charset=utf-8').header('cache-control', CACHE).send(renderStatusHtml((await status.view()).page, links)),
+  );
+  const byId = z.object({ id: z.coerce.number({ error: 'the incident id is a number' }).int().positive('the incident id is a positive number') }).strict();
+  app.get(
+    '/api/status/incidents/:id',
+    { ...publicRoute, schema: { tags, summary: 'One incident as the status page shows it: title, status, impact, period, public updates (public; 404 for one not on the page)', security: [], params: byId, response: { 200: publicIncidentSchema, ...commonErrors } } },
+    async (request, reply) => reply.header('cache-control', CACHE).send(await status.incident(request.params.id)),
+  );
+  app.get('/status/incidents/:id', { ...publicRoute, schema: { tags, summary: 'One incident\'s page (HTML; public; the feeds link here)', security: [], params: byId } }, async (request, reply) =>
+    reply
+      .type('text/html; charset=utf-8')
+      .header('cache-control', CACHE)
+      .send(renderIncidentHtml(await status.incident(request.params.id), status.title, { ...links, json: `/api/status/incidents/${request.params.id}` })),
   );
   app.get('/status/', { ...publicRoute, schema: { hide: true } }, async (_request, reply) => reply.redirect('/status', 301));
   app.get('/status/feed.atom', { ...publicRoute, schema: { tags, summary: 'Incidents and maintenance as an Atom 1.0 feed (public)', security: [] } }, async (_request, reply) =>

@@ -6,7 +6,7 @@ import type { Clock } from '../../lib/clock.ts';
 import { forbidden, KeisanError } from '../../lib/errors.ts';
 import type { HostHealth } from '../../ops/inventory/model.ts';
 import type { GroupDef } from '../../ops/inventory/redundancy.ts';
-import type { ServiceImpact, Source, Status } from '../model.ts';
+import type { IncidentSummary, ServiceImpact, Source, Status } from '../model.ts';
 import { sinceOf } from '../service.ts';
 import * as incidentStore from '../store.ts';
 import {
@@ -213,6 +213,39 @@ export class StatusService {
     };
   }
 
+  /** The incidents users may see (of the sources shown, touching a component), with their public updates. */
+  private async publicIncidents(summaries: readonly IncidentSummary[]): Promise<PublicIncident[]> {
+    const touches = (services: readonly ServiceImpact[], c: ComponentDef) => services.filter((s) => c.services.includes(s.service) && s.impact !== 'none');
+    const shown = summaries.filter((i) => this.allowed(i.source) && this.components.some((c) => touches(i.services, c).length > 0));
+    const updates = await store.updatesOf(this.o.db, shown.map((i) => i.id));
+    return shown.map((i) => {
+      const components = this.components
+        .map((c) => ({ c, impacts: touches(i.services, c) }))
+        .filter(({ impacts }) => impacts.length > 0)
+        .map(({ c, impacts }) => ({ name: c.name, displayName: c.displayName, state: worstOf(impacts.map((s) => IMPACT_STATE[s.impact])) }));
+      const timeline = publicUpdates(updates.get(i.id) ?? []);
+      return {
+        id: i.id,
+        title: i.title,
+        status: i.status,
+        impact: worstOf(components.map((c) => c.state)),
+        components,
+        startedAt: i.startedAt,
+        endedAt: i.endedAt,
+        updatedAt: timeline[0]?.at ?? i.startedAt,
+        updates: timeline,
+      };
+    });
+  }
+
+  /** One incident as the public sees it (the feeds link here); an incident not shown publicly is not found, as if it did not exist. */
+  async incident(id: number): Promise<PublicIncident> {
+    const row = await incidentStore.findIncident(this.o.db, id);
+    const [found] = row ? await this.publicIncidents([incidentStore.toSummary(row)]) : [];
+    if (!found) throw new KeisanError('NOT_FOUND', `incident ${id} is not on the status page`);
+    return found;
+  }
+
   /** Operators: the recorded state changes since `since` (7d by default), newest first, at most 1000. */
   async history(actor: Actor, query: { since?: string; component?: string } = {}): Promise<History> {
     if (!actor.isOperator) throw forbidden('only an operator may read the recorded state changes (everyone may read /status)');
@@ -255,29 +288,7 @@ export class StatusService {
     ]);
     const summaries = rows.map(incidentStore.toSummary).filter((i) => this.allowed(i.source));
 
-    const touches = (services: readonly ServiceImpact[], c: ComponentDef) => services.filter((s) => c.services.includes(s.service) && s.impact !== 'none');
-    const publicIds = summaries.filter((i) => this.components.some((c) => touches(i.services, c).length > 0)).map((i) => i.id);
-    const updates = await store.updatesOf(this.o.db, publicIds);
-    const publicIncidents: PublicIncident[] = summaries
-      .filter((i) => publicIds.includes(i.id))
-      .map((i) => {
-        const components = this.components
-          .map((c) => ({ c, impacts: touches(i.services, c) }))
-          .filter(({ impacts }) => impacts.length > 0)
-          .map(({ c, impacts }) => ({ name: c.name, displayName: c.displayName, state: worstOf(impacts.map((s) => IMPACT_STATE[s.impact])) }));
-        const timeline = publicUpdates(updates.get(i.id) ?? []);
-        return {
-          id: i.id,
-          title: i.title,
-          status: i.status,
-          impact: worstOf(components.map((c) => c.state)),
-          components,
-          startedAt: i.startedAt,
-          endedAt: i.endedAt,
-          updatedAt: timeline[0]?.at ?? i.startedAt,
-          updates: timeline,
-        };
-      });
+    const publicIncidents = await this.publicIncidents(summaries);
     const current = publicIncidents.filter((i) => i.status !== 'resolved').sort((a, b) => b.startedAt.localeCompare(a.startedAt) || b.id - a.id);
     const recentFrom = now.getTime() - this.o.settings.recentDays * DAY_MS;
     const recent = publicIncidents.filter((i) => i.status === 'resolved' && i.endedAt !== null && new Date(i.endedAt).getTime() >= recentFrom).sort((a, b) => b.endedAt!.localeCompare(a.endedAt!) || b.id - a.id);
