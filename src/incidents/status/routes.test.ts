@@ -122,6 +122,8 @@ describeEachDatabase('status page over the API', (database) => {
     const p = await page();
     assert.equal(p.title, 'Testlab <status> & "more"');
     assert.deepEqual([stateOf(p, 'batch'), stateOf(p, 'login'), stateOf(p, 'authentication'), stateOf(p, 'gpu')], ['major-outage', 'degraded', 'operational', 'operational']);
+    assert.equal(p.components.find((c) => c.name === 'batch')!.since, '2026-12-05T06:40:00.000Z', 'since the incident driving it started, before the first record');
+    assert.equal(p.components.find((c) => c.name === 'gpu')!.since, '2026-12-05T08:01:00.000Z', 'as recorded');
     assert.deepEqual(p.incidents.current.map((i) => [i.title, i.status, i.impact]), [
       ['Recovery killed job 4242 on node7 (memory)', 'investigating', 'degraded'],
       ['Batch controller <down> & "out"', 'identified', 'major-outage'],

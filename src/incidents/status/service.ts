@@ -293,12 +293,18 @@ export class StatusService {
     const recentFrom = now.getTime() - this.o.settings.recentDays * DAY_MS;
     const recent = publicIncidents.filter((i) => i.status === 'resolved' && i.endedAt !== null && new Date(i.endedAt).getTime() >= recentFrom).sort((a, b) => b.endedAt!.localeCompare(a.endedAt!) || b.id - a.id);
 
+    const startOf = new Map(summaries.map((i) => [i.id, new Date(i.startedAt).toISOString()]));
     const uptimeIncidents: UptimeIncident[] = summaries.map((i) => ({ id: i.id, startedAt: new Date(i.startedAt), endedAt: i.endedAt === null ? null : new Date(i.endedAt), services: i.services }));
     const components: ComponentStatus[] = e.components.map((c) => {
       const d = e.decisions.get(c.name)!;
       const own = transitions.filter((t) => t.component === c.name);
       let since: string | null = null;
       for (let k = own.length - 1; k >= 0 && own[k]!.state === d.state; k--) since = own[k]!.at.toISOString();
+      // An incident's own start is authoritative (it may be entered after the fact): the state holds since the earliest one driving it.
+      for (const signal of d.signals) {
+        const startedAt = signal.source === 'incident' && signal.state === d.state ? startOf.get(signal.incidentId!) : undefined;
+        if (startedAt !== undefined && (since === null || startedAt < since)) since = startedAt;
+      }
       const hosts = e.hostsOf.get(c.name) ?? [];
       const maintained: Interval[] = history
         .filter((m) => m.startedAt !== null && maintenanceTouches(m, c, hosts))
