@@ -93,8 +93,10 @@ describeEachDatabase('status page over the API', (database) => {
     await incidents.openFromSource({ source: 'recovery', key: 'recovery:node7:4242', title: 'Recovery killed job 4242 on node7 (memory)', severity: 'SEV4', services: [{ service: 'batch', impact: 'some-jobs-aborted' }], message: 'Recovery killed job 4242 on node7 (memory) (owner alice): used 90 GiB — keisan recovery event 3', at: clock.now() });
     const record = await incidents.open(olga, { title: 'Only for the record', severity: 'SEV5', services: [{ service: 'batch', impact: 'none' }] });
 
-    const body = html(await get('/status'));
+    const response = await get('/status');
+    const body = html(response);
     assert.ok(!/<script/i.test(body), 'no script');
+    assert.match(String(response.headers['content-security-policy']), /^default-src 'none'; style-src 'unsafe-inline';/);
     const document = parseXml(body.replace(/^<!doctype html>\n/, ''));
     assert.equal(document.name, 'html', 'the page nests and escapes like XML');
     const headings = (e: typeof document): string[] => [...(/^h[1-3]$/.test(e.name) ? [`${e.name} ${e.text}`] : []), ...e.children.flatMap(headings)];

@@ -19,6 +19,8 @@ export function registerStatusRoutes(app: ZodApp, ctx: ServerContext): void {
   const feed = () => ({ baseUrl: (ctx.settings.status.publicUrl ?? serverUrlOf(ctx.settings)).replace(/\/+$/, ''), facility: ctx.settings.facility.name });
   // Shared caches may keep it briefly; the states are evaluated on each request anyway.
   const CACHE = 'public, max-age=15';
+  // The pages need nothing but their own inline style: anything injected could not run or load.
+  const CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
   const json = {
     ...publicRoute,
@@ -28,7 +30,7 @@ export function registerStatusRoutes(app: ZodApp, ctx: ServerContext): void {
   app.get('/status.json', json, async (_request, reply) => reply.header('cache-control', CACHE).send((await status.view()).page));
 
   app.get('/status', { ...publicRoute, schema: { tags, summary: 'The status page (HTML, no JavaScript; public)', security: [] } }, async (_request, reply) =>
-    reply.type('text/html; charset=utf-8').header('cache-control', CACHE).send(renderStatusHtml((await status.view()).page, links)),
+    reply.type('text/html; charset=utf-8').header('cache-control', CACHE).header('content-security-policy', CSP).send(renderStatusHtml((await status.view()).page, links)),
   );
   const byId = z.object({ id: z.coerce.number({ error: 'the incident id is a number' }).int().positive('the incident id is a positive number') }).strict();
   app.get(
@@ -40,6 +42,7 @@ export function registerStatusRoutes(app: ZodApp, ctx: ServerContext): void {
     reply
       .type('text/html; charset=utf-8')
       .header('cache-control', CACHE)
+      .header('content-security-policy', CSP)
       .send(renderIncidentHtml(await status.incident(request.params.id), status.title, { ...links, json: `/api/status/incidents/${request.params.id}` })),
   );
   app.get('/status/', { ...publicRoute, schema: { hide: true } }, async (_request, reply) => reply.redirect('/status', 301));

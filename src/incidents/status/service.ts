@@ -279,7 +279,7 @@ export class StatusService {
     const e = await this.evaluate();
     const { now } = e;
     const windowStart = new Date(Math.floor(now.getTime() / DAY_MS) * DAY_MS - (UPTIME_DAYS - 1) * DAY_MS);
-    const [rows, transitions, firsts, scheduled, history] = await Promise.all([
+    const [rows, transitions, firsts, scheduled, ran] = await Promise.all([
       incidentStore.listIncidents(this.o.db, { activeSince: windowStart }),
       store.transitionsSince(this.o.db, windowStart),
       store.firstRecords(this.o.db),
@@ -306,7 +306,7 @@ export class StatusService {
         if (startedAt !== undefined && (since === null || startedAt < since)) since = startedAt;
       }
       const hosts = e.hostsOf.get(c.name) ?? [];
-      const maintained: Interval[] = history
+      const maintained: Interval[] = ran
         .filter((m) => m.startedAt !== null && maintenanceTouches(m, c, hosts))
         .map((m) => [new Date(m.startedAt!).getTime(), m.finishedAt === null ? now.getTime() : new Date(m.finishedAt).getTime()] as const);
       const uptime = uptimeOf({ services: c.services, incidents: uptimeIncidents, checkPeriods: periodsFromTransitions(own, now), maintenance: maintained, dataStart: firsts.get(c.name) ?? null, days: UPTIME_DAYS, now });
