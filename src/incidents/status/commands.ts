@@ -24,7 +24,7 @@ function incidentLines(out: Output, incidents: readonly PublicIncident[], update
 function maintenanceLines(out: Output, list: readonly PublicMaintenance[]): void {
   for (const m of list) {
     const components = m.components.map((c) => c.displayName).join(', ') || 'no listed component';
-    out.line(`  #${m.id} ${m.title} — ${m.inProgress ? `in progress${m.state === 'halted' ? ' (halted)' : ''}` : 'scheduled'}; ${utc(m.windowStart)} – ${utc(m.windowEnd)}; ${components}`);
+    out.line(`  #${m.id} ${m.title} — ${m.inProgress ? `in progress${m.state === 'halted' ? ' (halted)' : ''}` : m.state === 'pending-approval' ? 'scheduled (not yet approved)' : 'scheduled'}; ${utc(m.windowStart)} – ${utc(m.windowEnd)}; ${components}`);
   }
 }
 

@@ -103,7 +103,7 @@ ${updates ? `<ol class="plain updates">${updates}</ol>` : ''}
 function maintenanceHtml(m: PublicMaintenance): string {
   const components = m.components.length > 0 ? m.components.map((c) => c.displayName).join(', ') : 'no listed component';
   const when = `${time(m.windowStart)} – ${time(m.windowEnd)}`;
-  const progress = m.inProgress ? `in progress since ${m.startedAt ? time(m.startedAt) : 'its start'}${m.state === 'halted' ? ' (halted)' : ''}` : `scheduled`;
+  const progress = m.inProgress ? `in progress since ${m.startedAt ? time(m.startedAt) : 'its start'}${m.state === 'halted' ? ' (halted)' : ''}` : m.state === 'pending-approval' ? 'scheduled (not yet approved)' : 'scheduled';
   return `<article id="maintenance-${m.id}" class="s-under-maintenance"><h3>${e(m.title)}</h3><p>${progress} · window ${when}<br/>Affects: ${e(components)}</p></article>`;
 }
 
@@ -207,7 +207,7 @@ function incidentEntry(i: PublicIncident, base: string): FeedEntry {
 
 function maintenanceEntry(m: PublicMaintenance, base: string, now: string): FeedEntry {
   const components = m.components.map((c) => c.displayName).join(', ') || 'no listed component';
-  const html = `<p>${m.inProgress ? 'In progress' : 'Scheduled'}: ${e(utc(m.windowStart))} – ${e(utc(m.windowEnd))}. Affects: ${e(components)}.</p>`;
+  const html = `<p>${m.inProgress ? 'In progress' : m.state === 'pending-approval' ? 'Scheduled (not yet approved)' : 'Scheduled'}: ${e(utc(m.windowStart))} – ${e(utc(m.windowEnd))}. Affects: ${e(components)}.</p>`;
   const updated = m.startedAt ?? now;
   return { id: `${base}/status#maintenance-${m.id}`, title: `${m.inProgress ? 'Maintenance in progress' : 'Scheduled maintenance'}: ${m.title}`, link: `${base}/status#maintenance-${m.id}`, published: m.startedAt ?? m.windowStart, updated, html };
 }

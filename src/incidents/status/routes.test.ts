@@ -281,6 +281,7 @@ describeEachDatabase('status page over the API', (database) => {
       steps: [{ kind: 'manual', host: 'login1', instruction: 'reboot login1 into the new kernel', expect: 'uname -r shows the new kernel' }],
     });
     await maint.submit(olga, created.id);
+    assert.match(html(await get('/status')), /<h3>Kernel update on login1 &amp; login2<\/h3><p>scheduled \(not yet approved\) · window/, 'a plan awaiting approval is announced as such');
     await maint.approve(vera, created.id, { comment: 'fine' });
     for (const host of ['login1', 'login2']) report(host);
     let p = await page();
