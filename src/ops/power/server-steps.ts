@@ -50,15 +50,14 @@ export function supervisorPid(dataDir: string | null): number | null {
   return Number.isInteger(pid) && pid > 1 && pid !== process.pid && processExists(pid) ? pid : null;
 }
 
-const thisHost = (host: string) => {
-  const own = hostname();
-  return host === own || host === own.split('.')[0] || host.split('.')[0] === own.split('.')[0];
-};
+/** The same machine, whether the daemon registered its short or its full name. */
+const thisHost = (host: string) => host.split('.')[0] === hostname().split('.')[0];
 
 async function daemonStop(o: ServerStepsOptions): Promise<DaemonStop> {
   const pid = supervisorPid(o.dataDir);
   if (pid !== null) return { by: 'supervisor', pid };
-  const local = (await o.daemons.list()).filter((d) => d.state !== 'stopped' && thisHost(d.host) && d.pid !== process.pid);
+  // Only daemons heard from recently: a stale one's pid may belong to another process by now.
+  const local = (await o.daemons.list()).filter((d) => d.state === 'up' && thisHost(d.host) && d.pid !== process.pid);
   return { by: 'server', agents: local.filter((d) => d.kind === 'agent').map((d) => d.pid), watchdogs: local.filter((d) => d.kind === 'watchdog').map((d) => d.pid) };
 }
 
