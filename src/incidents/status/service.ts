@@ -74,7 +74,7 @@ const PUBLIC_KINDS = new Set(['opened', 'update', 'status', 'resolved', 'reopene
 
 interface Evaluation {
   now: Date;
-  /** Sources that could not be read this time (the states were decided without them, and not recorded). */
+  /** Sources that could not be read this time: the last recorded check states stood in, nothing was recorded. */
   unavailable: string[];
   components: ComponentDef[];
   hostsOf: Map<string, string[]>;
