@@ -186,11 +186,12 @@ export interface Point {
 }
 
 /** Per job, its samples in time order (the history may start or end partway through a job's life). */
-export function seriesByJob(history: readonly Sample[], nowMs: number): Map<number, Point[]> {
+export function seriesByJob(history: readonly Sample[], nowMs: number, only?: ReadonlySet<number>): Map<number, Point[]> {
   const out = new Map<number, Point[]>();
   for (const sample of history) {
     if (sample.atMs > nowMs) continue;
     for (const job of sample.jobs) {
+      if (only && !only.has(job.jobId)) continue;
       let s = out.get(job.jobId);
       if (!s) out.set(job.jobId, (s = []));
       s.push({ atMs: sample.atMs, job });
@@ -580,10 +581,10 @@ export const RULE_TABLE: readonly { rule: Rule; run: RuleFn }[] = [
 /** Every finding the history shows at `nowMs` (samples after nowMs are ignored). */
 export function detect(history: readonly Sample[], config: DetectorConfig, nowMs: number, only?: readonly Rule[]): Finding[] {
   const visible = history.length && history[history.length - 1]!.atMs > nowMs ? history.filter((s) => s.atMs <= nowMs) : history;
-  // Only jobs still there at the newest sample: a job that ended is nobody's business any more.
-  const jobs = seriesByJob(visible, nowMs);
+  // Only the jobs in the newest sample: a job that ended is nobody's business any more, and with
+  // tiered sampling one not read this tick has no new point (its findings were made when it was).
   const present = new Set((visible.at(-1)?.jobs ?? []).map((j) => j.jobId));
-  for (const id of jobs.keys()) if (!present.has(id)) jobs.delete(id);
+  const jobs = seriesByJob(visible, nowMs, present);
   const ctx: RuleContext = { config, nowMs, history: visible, jobs };
   const out: Finding[] = [];
   for (const entry of RULE_TABLE) if (!only || only.includes(entry.rule)) out.push(...entry.run(ctx));

@@ -35,6 +35,9 @@ function ringMsFor(d: ResolvedRecovery['detectors']): number {
 /** A finding not seen for this long is forgotten: when it comes back it is reported again. */
 const FORGET_MS = 5_000;
 
+/** The jobs the sampler follows (a view, not a copy: the loop asks it every tick). */
+type Followed = Pick<ReadonlySet<number>, 'has'>;
+
 /** What "already reported" means: the finding's key; for a node-level finding, with the victim chosen (or none). */
 function dedupeKey(finding: Finding, victim: Candidate | null): string {
   const key = findingKey(finding);
@@ -169,7 +172,7 @@ export class RecoveryLoop {
       this.lastLoginMs = nowMs;
       findings.push(...this.loginFindings(nowMs));
     }
-    const followed = new Set(this.sampler.jobIds());
+    const followed = this.sampler.followed;
     this.checkRecovered(sample, followed, nowMs);
     this.reportKernelOomKills(sample, followed, nowMs);
     this.checkPending(followed, nowMs);
@@ -429,7 +432,7 @@ export class RecoveryLoop {
   }
 
   /** Ask mode, every tick while something is pending: fetch decisions (every pollMs), end what is decided. */
-  private checkPending(followed: ReadonlySet<number>, nowMs: number): void {
+  private checkPending(followed: Followed, nowMs: number): void {
     // A spared job that is gone frees its entry (a later job never has the same id).
     for (const key of this.quiet.keys()) {
       const m = /^job:(\d+)$/.exec(key);
@@ -489,7 +492,7 @@ export class RecoveryLoop {
   }
 
   /** A job still there with processes in it (a frozen one counts). */
-  private jobAlive(followed: ReadonlySet<number>, jobId: number): boolean {
+  private jobAlive(followed: Followed, jobId: number): boolean {
     if (!followed.has(jobId)) return false;
     try {
       return this.o.tree.job(jobId).populated();
@@ -512,7 +515,7 @@ export class RecoveryLoop {
   }
 
   /** A killed job whose cgroup is empty and whose memory went down has recovered: the cooldown ends. */
-  private checkRecovered(sample: Sample, followed: ReadonlySet<number>, nowMs: number): void {
+  private checkRecovered(sample: Sample, followed: Followed, nowMs: number): void {
     for (const [key, w] of this.watching) {
       const job = sample.jobs.find((j) => j.jobId === w.jobId);
       // Followed but not read this tick (tiered sampling): look again when it is.
@@ -538,7 +541,7 @@ export class RecoveryLoop {
    * The kernel's OOM killer got to a job first (memory.events oom_kill went up): reported as a
    * `kernel-oom` event, so the record shows every memory kill, ours or the kernel's.
    */
-  private reportKernelOomKills(sample: Sample, followed: ReadonlySet<number>, nowMs: number): void {
+  private reportKernelOomKills(sample: Sample, followed: Followed, nowMs: number): void {
     for (const job of sample.jobs) {
       // Near the limit now or within the last 2 s (the tick after a kill shows the memory already freed).
       if (job.memLimitBytes !== null && job.memBytes !== null && job.memBytes >= 0.8 * job.memLimitBytes) this.nearLimitAt.set(job.jobId, nowMs);

@@ -228,7 +228,7 @@ describe('tiered sampling (fake pure v2 layout)', () => {
       };
       for (const id of [1, 2, 3]) {
         tree.createJob(id, { memBytes: 1024 * MiB, cpus: 1, pidsMax: 512 });
-        write(`job-${id}`, { 'memory.current': 100 * MiB, 'pids.current': 2, 'cpu.stat': 'usage_usec 0' });
+        write(`job-${id}`, { 'memory.current': 100 * MiB, 'pids.current': 2, 'cpu.stat': 'usage_usec 0', 'pids.events': 'max 0' });
       }
       write('', { 'memory.current': 300 * MiB, 'memory.max': 3072 * MiB, 'memory.stat': `anon ${250 * MiB}\ninactive_file ${20 * MiB}`, 'pids.current': 6 });
       let pressure = false;
@@ -237,7 +237,8 @@ describe('tiered sampling (fake pure v2 layout)', () => {
         const read = (atMs: number) => sampler.tick(atMs).jobs.map((j) => j.jobId).sort();
         const first = sampler.tick(0);
         assert.deepEqual(first.jobs.map((j) => j.jobId).sort(), [1, 2, 3], 'every job at the first tick');
-        assert.deepEqual(first.node.parent, { memBytes: 300 * MiB, memLimitBytes: 3072 * MiB, availableBytes: (3072 - 300 + 20) * MiB, pidsCurrent: 6 });
+        // Under half its limit the parent's cache is not read (far from any floor): available = limit − usage.
+        assert.deepEqual(first.node.parent, { memBytes: 300 * MiB, memLimitBytes: 3072 * MiB, availableBytes: (3072 - 300) * MiB, pidsCurrent: 6 });
         assert.deepEqual(read(100), [], 'nothing moved: no job read');
         // Job 2 grows 50 MiB and the parent with it: unexplained by the (no) jobs read, so all are read now.
         write('job-2', { 'memory.current': 150 * MiB });
@@ -249,7 +250,10 @@ describe('tiered sampling (fake pure v2 layout)', () => {
         write('', { 'memory.current': 370 * MiB });
         assert.deepEqual(read(400), [2]);
         assert.deepEqual(read(1100), [2], 'jobs 1 and 3 were read 900 ms ago');
-        assert.deepEqual(read(1200), [1, 2, 3], 'a second after their last read');
+        const second = sampler.tick(1200).jobs;
+        assert.deepEqual(second.map((j) => j.jobId).sort(), [1, 2, 3], 'a second after their last read');
+        // The idle ones' read is light (usage, pids, CPU, OOM counter); the moving one is read in full.
+        assert.deepEqual(second.map((j) => [j.jobId, j.pidsEventsMax]).sort(), [[1, null], [2, 0], [3, null]]);
         assert.deepEqual(read(2500), [1, 2, 3]);
         assert.deepEqual(read(2600), [], 'job 2 stopped moving 2 s ago: idle again');
         // Job 3 forks 30 processes: the parent's pids move, all are read, job 3 stays hot.
@@ -268,6 +272,9 @@ describe('tiered sampling (fake pure v2 layout)', () => {
         assert.deepEqual(read(6200), [1, 2, 3]);
         assert.equal(sampler.fullTicks, 4, 'woken at 200, 2700 and 2900 ms, and once under pressure');
         assert.equal(sampler.jobReads, 29, 'the job reads listed above');
+        // From half its limit, its inactive page cache counts as available.
+        write('', { 'memory.current': 2000 * MiB });
+        assert.equal(sampler.tick(6300).node.parent?.availableBytes, (3072 - 2000 + 20) * MiB);
       } finally {
         sampler.close();
       }

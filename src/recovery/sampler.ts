@@ -51,15 +51,18 @@ export function parseNumber(text: string): number | null {
 
 /** A PSI file (`some avg10=… total=N` / `full …`): the total= counters in µs. */
 export function parsePsi(text: string): PsiTotals | null {
-  let some: number | null = null;
-  let full: number | null = null;
-  for (const line of text.split('\n')) {
-    const m = /^(some|full) .*\btotal=(\d+)/.exec(line);
-    if (!m) continue;
-    if (m[1] === 'some') some = Number(m[2]);
-    else full = Number(m[2]);
-  }
-  return some === null ? null : { someUs: some, fullUs: full };
+  // Read 10–20 times a second per file: indexOf, not split and a regex per line.
+  const total = (kind: 'some' | 'full'): number | null => {
+    const line = text.startsWith(`${kind} `) ? 0 : text.indexOf(`\n${kind} `) + 1;
+    if (line === 0 && !text.startsWith(`${kind} `)) return null;
+    const lineEnd = text.indexOf('\n', line);
+    const at = text.indexOf('total=', line);
+    if (at < 0 || (lineEnd >= 0 && at > lineEnd)) return null;
+    const value = Number.parseInt(text.slice(at + 6, lineEnd < 0 ? undefined : lineEnd), 10);
+    return Number.isFinite(value) ? value : null;
+  };
+  const some = total('some');
+  return some === null ? null : { someUs: some, fullUs: total('full') };
 }
 
 /** /proc/meminfo: MemTotal and MemAvailable in bytes. */
@@ -276,6 +279,9 @@ export function inactiveFileOf(stat: string, version: 1 | 2): number | null {
  * jobs it read to decide whether idle jobs must be read now), its inactive page cache (what is
  * available under its limit), and its limit on slow ticks.
  */
+/** The parent's usage share from which its memory.stat is read (see ParentReader.read). */
+const PARENT_STAT_FROM_RATIO = 0.5;
+
 export class ParentReader {
   private readonly memVersion: 1 | 2;
   private readonly usage: PreOpened | null;
@@ -303,14 +309,19 @@ export class ParentReader {
     }
   }
 
-  /** With a limit, memory.stat is read every tick too: what is available must not jump when the cache starts to count. */
+  /**
+   * With a limit, what is still available: limit − usage, plus the inactive page cache (memory.stat)
+   * once usage passes half the limit. Below that, more than half is free whatever the cache, far
+   * from any floor, and the parent's hierarchical memory.stat — the costliest read of an idle tick
+   * (the kernel sums it over every job) — is skipped.
+   */
   read(): ParentSample | null {
     try {
       const memBytes = readWith(this.usage, parseNumber);
       const limit = this.limitBytes;
       let availableBytes: number | null = null;
       if (memBytes !== null && limit !== null) {
-        const inactive = readWith(this.stat, (t) => inactiveFileOf(t, this.memVersion));
+        const inactive = memBytes >= PARENT_STAT_FROM_RATIO * limit ? readWith(this.stat, (t) => inactiveFileOf(t, this.memVersion)) : null;
         availableBytes = Math.max(0, limit - memBytes) + (inactive ?? 0);
       }
       return { memBytes, memLimitBytes: limit, availableBytes, pidsCurrent: readWith(this.pids, parseNumber) };
@@ -434,8 +445,10 @@ class JobReader {
    * One tick's numbers. Throws GoneError when the cgroup went away. memory.stat (the costliest
    * read) is skipped for a job below `statFromRatio` of its memory limit: no memory rule looks
    * at refaults or anonymous growth that far from the limit, and those fields are null then.
+   * `light` (an idle job's once-a-second read under tiered sampling): usage, pids, CPU and the OOM
+   * counter only — its pressure and refused forks matter only near a limit, where it is read in full.
    */
-  read(info: JobInfo | undefined, statFromRatio: number): JobSample {
+  read(info: JobInfo | undefined, statFromRatio: number, light = false): JobSample {
     const f = this.f;
     const memBytes = readWith(f.memUsage, parseNumber);
     const farFromLimit = memBytes !== null && this.memLimit !== null && memBytes < statFromRatio * this.memLimit;
@@ -460,12 +473,12 @@ class JobReader {
       refaultFile: stat === null ? null : refaultFileOf(stat, version),
       activateFile: stat === null ? null : activateFileOf(stat, version),
       anonBytes: stat === null ? null : anonOf(stat, version),
-      psiMemory: readWith(f.psiMemory, parsePsi),
-      psiIo: readWith(f.psiIo, parsePsi),
-      psiCpu: readWith(f.psiCpu, parsePsi),
+      psiMemory: light ? null : readWith(f.psiMemory, parsePsi),
+      psiIo: light ? null : readWith(f.psiIo, parsePsi),
+      psiCpu: light ? null : readWith(f.psiCpu, parsePsi),
       pidsCurrent: readWith(f.pidsCurrent, parseNumber),
       pidsMax: this.pidsMax,
-      pidsEventsMax: readWith(f.pidsEvents, (t) => keyedValue(t, 'max')),
+      pidsEventsMax: light ? null : readWith(f.pidsEvents, (t) => keyedValue(t, 'max')),
       cpuUsageUsec,
       cpusAllocated: info?.requestedCpus ?? this.quotaCpus,
       oomKills: readWith(f.memEvents, (t) => keyedValue(t, 'oom_kill')),
@@ -554,6 +567,9 @@ export class Sampler {
     return [...this.jobs.keys()];
   }
 
+  /** Whether a job is followed, without copying the list. */
+  readonly followed: Pick<ReadonlySet<number>, 'has'> = { has: (jobId: number) => this.jobs.has(jobId) };
+
   /** Re-lists the parent: opens new jobs, drops vanished ones; re-reads limits when `slow`. */
   rescan(slow = true): void {
     const ids = new Set(this.tree.jobIds());
@@ -590,9 +606,9 @@ export class Sampler {
     const parent = this.parentReader?.read() ?? null;
     const node: NodeSample = { ...this.nodeReader.read(), parent };
     const jobs: JobSample[] = [];
-    const readJob = (id: number, reader: JobReader): JobSample | null => {
+    const readJob = (id: number, reader: JobReader, light = false): JobSample | null => {
       try {
-        const sample = reader.read(this.jobInfo(id), this.statFromRatio);
+        const sample = reader.read(this.jobInfo(id), this.statFromRatio, light);
         if (t) reader.noteRead(sample, nowMs, t);
         jobs.push(sample);
         this.jobReads++;
@@ -610,23 +626,24 @@ export class Sampler {
       // Hot jobs and idle jobs whose turn it is; what they moved since their last read explains the parent's move.
       let explainedBytes = 0;
       let explainedPids = 0;
-      const skipped: [number, JobReader][] = [];
+      let skipped = 0;
       for (const [id, reader] of this.jobs) {
         const due = nowMs < reader.hotUntilMs || nowMs - reader.lastReadMs >= t.idleEveryMs - 1;
         if (!due) {
-          skipped.push([id, reader]);
+          skipped++;
           continue;
         }
         const before = { mem: reader.lastMemBytes, pids: reader.lastPids };
-        const sample = readJob(id, reader);
+        const sample = readJob(id, reader, nowMs >= reader.hotUntilMs);
         if (sample?.memBytes != null && before.mem !== null) explainedBytes += sample.memBytes - before.mem;
         if (sample?.pidsCurrent != null && before.pids !== null) explainedPids += sample.pidsCurrent - before.pids;
       }
       const last = this.lastParent;
       const unexplainedBytes = last && parent?.memBytes != null && last.memBytes !== null ? Math.abs(parent.memBytes - last.memBytes - explainedBytes) : 0;
       const unexplainedPids = last && parent?.pidsCurrent != null && last.pidsCurrent !== null ? Math.abs(parent.pidsCurrent - last.pidsCurrent - explainedPids) : 0;
-      if (skipped.length && (unexplainedBytes >= t.wakeBytes || unexplainedPids >= t.wakePids)) {
-        for (const [id, reader] of skipped) readJob(id, reader);
+      if (skipped > 0 && (unexplainedBytes >= t.wakeBytes || unexplainedPids >= t.wakePids)) {
+        // The ones not read yet this tick (a read stamps lastReadMs with nowMs).
+        for (const [id, reader] of this.jobs) if (reader.lastReadMs !== nowMs) readJob(id, reader);
         this.fullTicks++;
       }
     }
