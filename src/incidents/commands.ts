@@ -228,18 +228,19 @@ export function registerIncidentCommands(program: Command): void {
 
   incident
     .command('report')
-    .description('the outage report for --from ≤ t < --to (UTC): numbered incidents with period, duration and impact, total service-impact time, availability per service, causes')
-    .requiredOption('--from <date>', 'a date (midnight UTC) or an ISO time, e.g. 2026-11-01')
+    .description("the outage report for --from ≤ t < --to: numbered incidents with period, duration and impact, total service-impact time, availability per service, causes; times on the clock of --tz (default the server's incidents.timeZone, UTC)")
+    .requiredOption('--from <date>', 'a date (its midnight in the report\'s time zone) or an ISO time, e.g. 2026-11-01')
     .requiredOption('--to <date>', 'exclusive, e.g. 2026-12-01')
+    .option('--tz <zone>', 'an IANA time zone for the times shown and the dates\' midnights, e.g. Asia/Tokyo')
     .option('--format <format>', `${REPORT_FORMATS.filter((f) => f !== 'json').join(', ')} (default md; --json for the numbers)`)
     .option('-o, --out <file>', 'write it to this file (needed for pdf unless the output is redirected)')
-    .addHelpText('after', examples('keisan incident report --from 2026-11-01 --to 2026-12-01', 'keisan incident report --from 2026-11-01 --to 2026-12-01 --format pdf --out outages-2026-11.pdf'))
+    .addHelpText('after', examples('keisan incident report --from 2026-11-01 --to 2026-12-01', 'keisan incident report --from 2026-11-01 --to 2026-12-01 --format pdf --out outages-2026-11.pdf', 'keisan incident report --from 2026-11-01 --to 2026-12-01 --tz Asia/Tokyo'))
     .action(async (options, command) => {
       const out = outputOf(command);
       const format = out.json ? 'json' : (options.format ?? 'md');
       if (!(REPORT_FORMATS as readonly string[]).includes(format)) throw invalidInput(`--format ${format}: use md, html or pdf (or --json)`);
       if (format === 'pdf' && options.out === undefined && process.stdout.isTTY) throw invalidInput('a PDF is not for the terminal: give --out FILE or redirect the output');
-      const response = await clientOf(command).raw('GET', '/api/incidents/report', { query: { from: options.from, to: options.to, format } });
+      const response = await clientOf(command).raw('GET', '/api/incidents/report', { query: { from: options.from, to: options.to, format, ...(options.tz !== undefined ? { tz: options.tz } : {}) } });
       const body = Buffer.from(await response.arrayBuffer());
       if (options.out !== undefined) {
         await writeFile(options.out, body);

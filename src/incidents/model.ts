@@ -215,6 +215,7 @@ export const reportQuery = z
     from: z.string({ error: 'from is required: an ISO time or date, e.g. 2026-11-01' }).min(1, 'from is required'),
     to: z.string({ error: 'to is required: an ISO time or date, e.g. 2026-12-01 (exclusive)' }).min(1, 'to is required'),
     format: z.enum(REPORT_FORMATS, { error: `format must be one of ${REPORT_FORMATS.join(', ')}` }).default('json'),
+    tz: z.string().min(1).max(64).optional(),
   })
   .strict();
 

@@ -1,9 +1,10 @@
 import PDFDocument from 'pdfkit';
-import { clippingText, formatAvailability, formatSpan, formatUtc, impactText, periodText, type OutageReport } from './report.ts';
+import { clippingText, formatAvailability, formatSpan, formatTime, impactText, periodText, type OutageReport } from './report.ts';
 
 /**
  * The outage report as Markdown, HTML (one self-contained page, no script) and PDF (pdfkit,
- * its built-in Helvetica: no font files, nothing downloaded). Times are UTC and say so.
+ * its built-in Helvetica: no font files, nothing downloaded). Times are on the clock of the
+ * report's time zone (UTC unless asked) and say which.
  */
 
 export interface RenderOptions {
@@ -16,24 +17,27 @@ interface Table {
 }
 
 function heading(report: OutageReport, options: RenderOptions): { title: string; lines: string[] } {
-  const title = `${options.facility}: outage report ${formatUtc(report.from)} – ${formatUtc(report.to)} UTC`;
+  const zone = report.timeZone;
+  const at = (date: Date) => formatTime(date, zone);
+  const title = `${options.facility}: outage report ${at(report.from)} – ${at(report.to)} ${zone}`;
   const lines = [
-    `Period: ${formatUtc(report.from)} to ${formatUtc(report.to)} UTC (${formatSpan(report.to.getTime() - report.from.getTime())})` +
-      (report.periodEnd.getTime() < report.to.getTime() ? `; availability is over the part elapsed, up to ${formatUtc(report.periodEnd)} UTC (${formatSpan(report.periodMs)})` : ''),
-    `Generated ${formatUtc(report.generatedAt)} UTC. All times are UTC. Periods are clipped to the report's window; overlapping incidents are counted once in the totals.`,
+    `Period: ${at(report.from)} to ${at(report.to)} ${zone} (${formatSpan(report.to.getTime() - report.from.getTime())})` +
+      (report.periodEnd.getTime() < report.to.getTime() ? `; availability is over the part elapsed, up to ${at(report.periodEnd)} ${zone} (${formatSpan(report.periodMs)})` : ''),
+    `Generated ${at(report.generatedAt)} ${zone}. All times are ${zone}. Periods are clipped to the report's window; overlapping incidents are counted once in the totals.`,
   ];
   return { title, lines };
 }
 
 function incidentsTable(report: OutageReport): Table {
+  const zone = report.timeZone;
   return {
-    head: ['No.', 'Description', 'Period (UTC)', 'Duration', 'Service impact'],
+    head: ['No.', 'Description', `Period (${zone})`, 'Duration', 'Service impact'],
     rows: report.rows.map((r) => {
-      const note = clippingText(r);
+      const note = clippingText(r, zone);
       return [
         String(r.number),
         `${r.title} (#${r.id}, ${r.severity}, ${r.cause})`,
-        note ? `${periodText(r)} (${note})` : periodText(r),
+        note ? `${periodText(r, zone)} (${note})` : periodText(r, zone),
         formatSpan(r.durationMs) + (r.ongoing ? ' so far' : ''),
         impactText(r.services),
       ];

@@ -121,6 +121,26 @@ describe('outage report arithmetic', () => {
     assert.throws(() => outageReport({ incidents: [], from: at('2026-11-02T00:00:00Z'), to: at('2026-11-01T00:00:00Z'), now: at('2026-12-01T00:00:00Z') }));
   });
 
+  it("in a site's time zone: its midnights bound the month, rows cross its midnights, and every time is on its clock", () => {
+    // Asia/Tokyo is UTC+9: November there runs 2026-10-31T15:00Z ≤ t < 2026-11-30T15:00Z.
+    const report = outageReport({ incidents: NOVEMBER, from: at('2026-10-31T15:00:00Z'), to: at('2026-11-30T15:00:00Z'), now: at('2026-12-05T08:00:00Z'), timeZone: 'Asia/Tokyo' });
+    assert.equal(report.timeZone, 'Asia/Tokyo');
+    const byId = new Map(report.rows.map((r) => [r.id, r]));
+    // 22:40–01:10 UTC is 07:40–10:10 in Tokyo: the same day there.
+    assert.equal(byId.get(1)!.spansDates, false);
+    assert.equal(periodText(byId.get(1)!, 'Asia/Tokyo'), '2026-11-04 07:40 – 10:10');
+    // 20:00 UTC 29 November, still open, runs to the end of Tokyo's November, 19 h: ending at its midnight is no crossing.
+    assert.equal(byId.get(5)!.spansDates, false);
+    assert.equal(byId.get(5)!.durationMs, 19 * H);
+    assert.equal(periodText(byId.get(5)!, 'Asia/Tokyo'), '2026-11-30 05:00 – 2026-12-01 00:00');
+    // The RAID rebuild began at 07:00 on 1 November in Tokyo: inside the window, not clipped.
+    assert.equal(byId.get(4)!.clippedStart, false);
+    const md = renderMarkdown(report, { facility: 'Keisan' });
+    assert.match(md, /outage report 2026-11-01 00:00 – 2026-12-01 00:00 Asia\/Tokyo/);
+    assert.match(md, /Period \(Asia\/Tokyo\)/);
+    assert.doesNotMatch(md, /UTC/);
+  });
+
   it('prints durations like "3 h 25 min"', () => {
     assert.equal(formatSpan(0), '0 min');
     assert.equal(formatSpan(20_000), '< 1 min');

@@ -1,8 +1,10 @@
+import { dateIn, formatWallTime } from '../lib/time-zone.ts';
 import { CAUSES, UNAVAILABLE_IMPACTS, type Cause, type ServiceImpact, type Severity, type Status } from './model.ts';
 
 /**
  * The outage report's arithmetic: pure, the clock passed in. Every period is a half-open
- * interval [start, end) in milliseconds; times are shown in UTC (render.ts).
+ * interval [start, end) in milliseconds; times are shown on the clock of the report's time zone,
+ * UTC unless one is asked for (render.ts), and a row 'spans dates' by that zone's midnights.
  *
  * - Rows: the incidents whose period meets the report's window [from, to), numbered by start.
  *   Each is clipped to the window at both ends (the clipping is kept, to be shown). A still-open
@@ -34,6 +36,8 @@ export interface ReportInput {
   now: Date;
   /** Services to report availability for even when no incident touched them (keisan.yaml incidents.services). */
   services?: readonly string[];
+  /** The IANA zone whose clock and midnights the report shows (default UTC). */
+  timeZone?: string;
 }
 
 export interface ReportRow {
@@ -56,7 +60,7 @@ export interface ReportRow {
   clippedEnd: boolean;
   /** Not resolved yet: the row ends at the window's end or now. */
   ongoing: boolean;
-  /** The row's start and end fall on different days (UTC). */
+  /** The row's start and end fall on different days (in the report's time zone). */
   spansDates: boolean;
   durationMs: number;
   /** At least one service was affected (impact other than none): the row counts in the totals. */
@@ -88,7 +92,8 @@ export interface OutageReport {
   periodEnd: Date;
   periodMs: number;
   generatedAt: Date;
-  timeZone: 'UTC';
+  /** The IANA zone of the times shown (the numbers are instants, the same in every zone). */
+  timeZone: string;
   rows: ReportRow[];
   totals: {
     /** Rows that count (affected a service). */
@@ -122,7 +127,7 @@ export function lengthOf(intervals: readonly Interval[]): number {
   return unionOf(intervals).reduce((sum, [s, e]) => sum + (e - s), 0);
 }
 
-const dayOf = (ms: number) => Math.floor(ms / 86_400_000);
+const dayOf = (ms: number, timeZone: string): number | string => (timeZone === 'UTC' ? Math.floor(ms / 86_400_000) : dateIn(ms, timeZone));
 
 /** An incident's period as the report counts it: its own times in ms, an open one ending at min(to, now). */
 export interface IncidentPeriod<T> {
@@ -158,6 +163,7 @@ export function outageReport(input: ReportInput): OutageReport {
   const now = input.now.getTime();
   if (!(to > from)) throw new Error('the report window must end after it starts');
   const periodEnd = Math.max(from, Math.min(to, now));
+  const timeZone = input.timeZone ?? 'UTC';
 
   const candidates = incidentPeriods(input.incidents, input);
 
@@ -179,7 +185,7 @@ export function outageReport(input: ReportInput): OutageReport {
       clippedStart: startedAt < from,
       clippedEnd: ongoing ? (to <= now) : endedAt > to,
       ongoing,
-      spansDates: end > start && dayOf(start) !== dayOf(end - 1),
+      spansDates: end > start && dayOf(start, timeZone) !== dayOf(end - 1, timeZone),
       durationMs: end - start,
       counts: incident.services.some((s) => s.impact !== 'none'),
     };
@@ -218,7 +224,7 @@ export function outageReport(input: ReportInput): OutageReport {
     periodEnd: new Date(periodEnd),
     periodMs,
     generatedAt: input.now,
-    timeZone: 'UTC',
+    timeZone,
     rows,
     totals: { incidents: counted.length, sumOfRowsMs, impactMs, overlapMs: sumOfRowsMs - impactMs },
     services,
@@ -253,19 +259,24 @@ export function formatUtc(date: Date): string {
   return `${date.getUTCFullYear()}-${pad(date.getUTCMonth() + 1)}-${pad(date.getUTCDate())} ${pad(date.getUTCHours())}:${pad(date.getUTCMinutes())}`;
 }
 
+/** "2026-11-03 22:40" on the clock of the zone (UTC by default). */
+export function formatTime(date: Date, timeZone = 'UTC'): string {
+  return timeZone === 'UTC' ? formatUtc(date) : formatWallTime(date, timeZone);
+}
+
 /** A row's period as printed: "2026-11-03 22:40 – 2026-11-04 01:10", "2026-11-10 09:00 – 12:00". */
-export function periodText(row: Pick<ReportRow, 'start' | 'end'>): string {
-  const start = formatUtc(row.start);
-  const end = formatUtc(row.end);
+export function periodText(row: Pick<ReportRow, 'start' | 'end'>, timeZone = 'UTC'): string {
+  const start = formatTime(row.start, timeZone);
+  const end = formatTime(row.end, timeZone);
   return start.slice(0, 10) === end.slice(0, 10) ? `${start} – ${end.slice(11)}` : `${start} – ${end}`;
 }
 
 /** What the clipping and openness of a row were: "began 2026-10-31 22:00; ongoing". */
-export function clippingText(row: ReportRow): string {
+export function clippingText(row: ReportRow, timeZone = 'UTC'): string {
   const notes: string[] = [];
-  if (row.clippedStart) notes.push(`began ${formatUtc(row.startedAt)}, before the report`);
+  if (row.clippedStart) notes.push(`began ${formatTime(row.startedAt, timeZone)}, before the report`);
   if (row.ongoing) notes.push(row.clippedEnd ? 'ongoing, continues after the report' : 'ongoing');
-  else if (row.clippedEnd && row.endedAt) notes.push(`ended ${formatUtc(row.endedAt)}, after the report`);
+  else if (row.clippedEnd && row.endedAt) notes.push(`ended ${formatTime(row.endedAt, timeZone)}, after the report`);
   return notes.join('; ');
 }
 

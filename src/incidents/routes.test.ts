@@ -212,7 +212,16 @@ describeEachDatabase('incidents over the API', (database) => {
     assert.equal(pdf.type, 'application/pdf');
     assert.equal(pdf.raw.subarray(0, 5).toString(), '%PDF-');
 
+    // In Tokyo's time zone: the dates are its midnights, the times its clock.
+    const tokyo = await alice('GET', '/api/incidents/report?from=2026-11-01&to=2026-12-01&tz=Asia/Tokyo');
+    assert.equal(tokyo.status, 200);
+    const inTokyo = tokyo.body as unknown as { from: string; to: string; timeZone: string };
+    assert.deepEqual([inTokyo.from, inTokyo.to, inTokyo.timeZone], ['2026-10-31T15:00:00.000Z', '2026-11-30T15:00:00.000Z', 'Asia/Tokyo']);
+    const tokyoMd = await alice('GET', '/api/incidents/report?from=2026-11-01&to=2026-12-01&format=md&tz=asia/tokyo');
+    assert.match(tokyoMd.raw.toString(), /\| 2026-11-04 07:40 – 10:10 \|/);
+
     for (const [query, message] of [
+      ['from=2026-11-01&to=2026-12-01&tz=Mars/Olympus', /time zone 'Mars\/Olympus' is unknown: write an IANA name such as Asia\/Tokyo/],
       ['from=2026-11-01', /to/],
       ['from=November&to=2026-12-01', /from: 'November' is not a date/],
       ['from=2026-12-01&to=2026-11-01', /must be after from/],

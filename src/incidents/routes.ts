@@ -32,13 +32,13 @@ export function registerIncidentRoutes(app: ZodApp, ctx: ServerContext): void {
     {
       schema: {
         tags,
-        summary: 'The outage report for from ≤ t < to: numbered incidents (period, duration, impact), the total service-impact time (overlaps once), availability per service, causes. format=json|md|html|pdf',
+        summary: 'The outage report for from ≤ t < to: numbered incidents (period, duration, impact), the total service-impact time (overlaps once), availability per service, causes. format=json|md|html|pdf; tz=an IANA zone for the times shown and the dates\' midnights (default incidents.timeZone, UTC)',
         querystring: reportQuery,
         // No response schema: the body is JSON, Markdown, HTML or PDF bytes, as asked.
       },
     },
     async (request, reply) => {
-      const report = await incidents.report(authOf(request).actor, request.query.from, request.query.to);
+      const report = await incidents.report(authOf(request).actor, request.query.from, request.query.to, request.query.tz);
       const options = { facility: ctx.settings.facility.name };
       const format = request.query.format;
       const name = `outage-report-${report.from.toISOString().slice(0, 10)}-${report.to.toISOString().slice(0, 10)}`;

@@ -1,3 +1,4 @@
+import { canonicalTimeZone, instantOf } from '../lib/time-zone.ts';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { z } from 'zod';
@@ -51,6 +52,8 @@ export interface IncidentServiceOptions {
   clock: Clock;
   /** Services the report always shows (keisan.yaml incidents.services). */
   services: readonly string[];
+  /** The report's time zone when a request names none (keisan.yaml incidents.timeZone; default UTC). */
+  timeZone?: string;
   logger?: FastifyBaseLogger;
 }
 
@@ -65,12 +68,25 @@ const time = (field: string, text: string): Date => {
   return at;
 };
 
-/** A report's window bound: a date (midnight UTC) or an ISO time with its zone. */
-export function reportBound(field: 'from' | 'to', text: string): Date {
+/** A report's window bound: a date (midnight in the report's time zone) or an ISO time with its zone. */
+export function reportBound(field: 'from' | 'to', text: string, timeZone = 'UTC'): Date {
   const trimmed = text.trim();
-  const date = /^\d{4}-\d{2}-\d{2}$/.test(trimmed) ? new Date(`${trimmed}T00:00:00Z`) : /^\d{4}-\d{2}-\d{2}T.*(Z|[+-]\d{2}:?\d{2})$/i.test(trimmed) ? new Date(trimmed) : new Date(NaN);
-  if (Number.isNaN(date.getTime())) throw invalidInput(`${field}: '${text}' is not a date or time: write a date such as 2026-11-01 (midnight UTC) or a time with its zone such as 2026-11-01T00:00:00Z`);
+  const day = /^(\d{4})-(\d{2})-(\d{2})$/.exec(trimmed);
+  let date = new Date(NaN);
+  if (day) {
+    const [year, month, dayOfMonth] = day.slice(1).map(Number) as [number, number, number];
+    const valid = new Date(Date.UTC(year, month - 1, dayOfMonth)).getUTCDate() === dayOfMonth;
+    if (valid) date = instantOf({ year, month, day: dayOfMonth, hour: 0, minute: 0 }, timeZone);
+  } else if (/^\d{4}-\d{2}-\d{2}T.*(Z|[+-]\d{2}:?\d{2})$/i.test(trimmed)) date = new Date(trimmed);
+  if (Number.isNaN(date.getTime())) throw invalidInput(`${field}: '${text}' is not a date or time: write a date such as 2026-11-01 (midnight ${timeZone}) or a time with its zone such as 2026-11-01T00:00:00Z`);
   return date;
+}
+
+/** A time zone a caller named: its canonical IANA name, or INVALID_INPUT saying what to write. */
+export function reportTimeZone(text: string): string {
+  const zone = canonicalTimeZone(text.trim());
+  if (zone === null) throw invalidInput(`time zone '${text}' is unknown: write an IANA name such as Asia/Tokyo, Europe/Berlin or UTC`);
+  return zone;
 }
 
 /** --since: a duration back from now (7d) or an ISO time. */
@@ -150,9 +166,10 @@ export class IncidentService {
   }
 
   /** The outage report for [from, to): see report.ts. */
-  async report(_actor: Actor, fromText: string, toText: string): Promise<OutageReport> {
-    const from = reportBound('from', fromText);
-    const to = reportBound('to', toText);
+  async report(_actor: Actor, fromText: string, toText: string, timeZoneText?: string): Promise<OutageReport> {
+    const timeZone = reportTimeZone(timeZoneText ?? this.o.timeZone ?? 'UTC');
+    const from = reportBound('from', fromText, timeZone);
+    const to = reportBound('to', toText, timeZone);
     const now = this.now();
     if (to <= from) throw invalidInput(`to (${to.toISOString()}) must be after from (${from.toISOString()}): the report covers from ≤ t < to`);
     if (to.getTime() - from.getTime() > MAX_REPORT_MS) throw invalidInput('the report window is longer than 10 years: give a shorter --from/--to');
@@ -163,6 +180,7 @@ export class IncidentService {
       to,
       now,
       services: this.o.services,
+      timeZone,
       incidents: rows.map((row) => {
         const s = store.toSummary(row);
         return { id: s.id, title: s.title, severity: s.severity, status: s.status, cause: s.cause, services: s.services, startedAt: new Date(s.startedAt), endedAt: s.endedAt === null ? null : new Date(s.endedAt) };

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { canonicalTimeZone } from '../lib/time-zone.ts';
 import { IMPACTS, SERVICE_NAME_PATTERN, SERVICE_NAME_RULE, SEVERITIES } from './model.ts';
 
 /**
@@ -11,6 +12,11 @@ export const DEFAULT_SERVICES = ['login', 'batch', 'storage-home', 'storage-arch
 export const incidentsSettings = z
   .object({
     services: z.array(z.string().regex(SERVICE_NAME_PATTERN, SERVICE_NAME_RULE)).max(100).default(DEFAULT_SERVICES),
+    /** The outage report's time zone (its clock and its midnights) when a request names none. */
+    timeZone: z
+      .string()
+      .refine((zone) => canonicalTimeZone(zone) !== null, { message: 'timeZone must be an IANA time zone such as Asia/Tokyo, Europe/Berlin or UTC' })
+      .default('UTC'),
     recovery: z
       .object({
         /** Open an incident when the recovery watchdog kills a job (or the kernel's OOM killer does). */

@@ -192,7 +192,7 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
         (await alerts.list(SYSTEM_ACTOR, 'firing')).map((a) => ({ host: a.labels.host, alertname: a.alertname, severity: a.severity, summary: a.summary, silenced: a.silencedBy.length > 0 })),
     },
   });
-  const incidents = new IncidentService({ db: db.kysely, clock, services: settings.incidents.services, logger: app.log });
+  const incidents = new IncidentService({ db: db.kysely, clock, services: settings.incidents.services, timeZone: settings.incidents.timeZone, logger: app.log });
   const runbooks = new RunbookService({ db: db.kysely, clock, inventory, testedWithinDays: settings.maintenance.runbookTestedWithinDays });
   const context: ServerContext = {
     settings,
