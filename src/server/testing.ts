@@ -1,5 +1,7 @@
+import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import type { LightMyRequestResponse } from 'fastify';
 import { parse, stringify } from 'yaml';
 import { SYSTEM_ACTOR } from '../accounts/model.ts';
 import type { AccountsService } from '../accounts/service.ts';
@@ -24,4 +26,19 @@ export async function seedOperator(accounts: AccountsService, options: { email?:
   await accounts.createWorkgroup(SYSTEM_ACTOR, { name: 'central' });
   await accounts.createSubgroup(SYSTEM_ACTOR, { workgroup: 'central', name: 'staff' });
   await accounts.createUser(SYSTEM_ACTOR, { name: 'olga', primarySubgroup: 'staff', operator: true, password: 'olga password', ...options });
+}
+
+/** A response's JSON body, after checking its status (the body is in the message when it differs). */
+export function responseJson<T>(response: LightMyRequestResponse, status: number): T {
+  assert.equal(response.statusCode, status, response.body);
+  return JSON.parse(response.body) as T;
+}
+
+/** An error response: its status, a message matching `message`, and no stack trace in it. Returns the message. */
+export function responseError(response: LightMyRequestResponse, status: number, message: RegExp): string {
+  assert.equal(response.statusCode, status, response.body);
+  const body = JSON.parse(response.body) as { error: { code: string; message: string } };
+  assert.match(body.error.message, message);
+  assert.ok(!/\n\s+at /.test(body.error.message), 'a stack trace leaked');
+  return body.error.message;
 }

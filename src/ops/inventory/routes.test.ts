@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
-import type { LightMyRequestResponse } from 'fastify';
 import { readAudit } from '../../accounts/audit.ts';
 import { SYSTEM_ACTOR } from '../../accounts/model.ts';
 import type { Db } from '../../db/connection.ts';
@@ -10,6 +9,7 @@ import { parseSettings } from '../../lib/config.ts';
 import type { CheckResult } from '../../monitor/model.ts';
 import { buildApp, type KeisanApp } from '../../server/app.ts';
 import type { Group, Host, Service, TakeDownCheck } from './model.ts';
+import { responseError, responseJson } from '../../server/testing.ts';
 
 /** The inventory API on a real app (monitor hub, alerts, audit log) over both databases. */
 
@@ -34,18 +34,8 @@ const INVENTORY = {
   ],
 };
 
-function json<T>(response: LightMyRequestResponse, status: number): T {
-  assert.equal(response.statusCode, status, response.body);
-  return JSON.parse(response.body) as T;
-}
-
-function error(response: LightMyRequestResponse, status: number, message: RegExp): string {
-  assert.equal(response.statusCode, status, response.body);
-  const body = JSON.parse(response.body) as { error: { code: string; message: string } };
-  assert.match(body.error.message, message);
-  assert.ok(!/\n\s+at /.test(body.error.message), 'a stack trace leaked');
-  return body.error.message;
-}
+const json = responseJson;
+const error = responseError;
 
 describeEachDatabase('inventory routes', (database) => {
   let db: Db & { dispose(): Promise<void> };

@@ -51,17 +51,24 @@ export function toStoredPlan(row: PlanRow): StoredPlan {
 
 const iso = (text: string) => new Date(text).toISOString();
 
+/** A plan's content as its columns (what an edit replaces). */
+function specColumns(spec: PlanSpec) {
+  return {
+    title: spec.title.trim(),
+    risk: spec.risk,
+    window_start: iso(spec.window.start),
+    window_end: iso(spec.window.end),
+    targets: JSON.stringify(spec.targets),
+    steps: JSON.stringify(spec.steps),
+    runbook: spec.runbook,
+  };
+}
+
 export async function insertPlan(db: Tx, spec: PlanSpec, author: string, hash: string, at: Date): Promise<number> {
   const row = await db
     .insertInto('maint_plans')
     .values({
-      title: spec.title.trim(),
-      risk: spec.risk,
-      window_start: iso(spec.window.start),
-      window_end: iso(spec.window.end),
-      targets: JSON.stringify(spec.targets),
-      steps: JSON.stringify(spec.steps),
-      runbook: spec.runbook,
+      ...specColumns(spec),
       author,
       editors: JSON.stringify([author]),
       state: 'draft',
@@ -120,17 +127,7 @@ export async function updatePlan(db: Tx, id: number, changes: PlanChanges, at: D
   await db
     .updateTable('maint_plans')
     .set({
-      ...(spec
-        ? {
-            title: spec.title.trim(),
-            risk: spec.risk,
-            window_start: iso(spec.window.start),
-            window_end: iso(spec.window.end),
-            targets: JSON.stringify(spec.targets),
-            steps: JSON.stringify(spec.steps),
-            runbook: spec.runbook,
-          }
-        : {}),
+      ...(spec ? specColumns(spec) : {}),
       ...(changes.editors !== undefined ? { editors: JSON.stringify(changes.editors) } : {}),
       ...(changes.state !== undefined ? { state: changes.state } : {}),
       ...(changes.hash !== undefined ? { content_hash: changes.hash } : {}),
