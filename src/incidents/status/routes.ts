@@ -27,9 +27,10 @@ export function registerStatusRoutes(app: ZodApp, ctx: ServerContext): void {
     schema: { tags, summary: 'The status page as JSON: components and states, current and recent incidents with their public updates, maintenance, 90-day uptime (public)', security: [], response: { 200: statusPageSchema, ...commonErrors } },
   };
   app.get('/api/status', json, async (_request, reply) => reply.header('cache-control', CACHE).send((await status.view()).page));
-  app.get('/status.json', json, async (_request, reply) => reply.header('cache-control', CACHE).send((await status.view()).page));
+  // The pages and feeds outside /api are left out of the OpenAPI document (their /api twins are in it).
+  app.get('/status.json', { ...json, schema: { ...json.schema, hide: true } }, async (_request, reply) => reply.header('cache-control', CACHE).send((await status.view()).page));
 
-  app.get('/status', { ...publicRoute, schema: { tags, summary: 'The status page (HTML, no JavaScript; public)', security: [] } }, async (_request, reply) =>
+  app.get('/status', { ...publicRoute, schema: { hide: true, tags, summary: 'The status page (HTML, no JavaScript; public)', security: [] } }, async (_request, reply) =>
     reply.type('text/html; charset=utf-8').header('cache-control', CACHE).header('content-security-policy', CSP).send(renderStatusHtml((await status.view()).page, links)),
   );
   const byId = z.object({ id: z.coerce.number({ error: 'the incident id is a number' }).int().positive('the incident id is a positive number') }).strict();
@@ -38,7 +39,7 @@ export function registerStatusRoutes(app: ZodApp, ctx: ServerContext): void {
     { ...publicRoute, schema: { tags, summary: 'One incident as the status page shows it: title, status, impact, period, public updates (public; 404 for one not on the page)', security: [], params: byId, response: { 200: publicIncidentSchema, ...commonErrors } } },
     async (request, reply) => reply.header('cache-control', CACHE).send(await status.incident(request.params.id)),
   );
-  app.get('/status/incidents/:id', { ...publicRoute, schema: { tags, summary: 'One incident\'s page (HTML; public; the feeds link here)', security: [], params: byId } }, async (request, reply) =>
+  app.get('/status/incidents/:id', { ...publicRoute, schema: { hide: true, tags, summary: 'One incident\'s page (HTML; public; the feeds link here)', security: [], params: byId } }, async (request, reply) =>
     reply
       .type('text/html; charset=utf-8')
       .header('cache-control', CACHE)
@@ -46,10 +47,10 @@ export function registerStatusRoutes(app: ZodApp, ctx: ServerContext): void {
       .send(renderIncidentHtml(await status.incident(request.params.id), status.title, { ...links, json: `/api/status/incidents/${request.params.id}` })),
   );
   app.get('/status/', { ...publicRoute, schema: { hide: true } }, async (_request, reply) => reply.redirect('/status', 301));
-  app.get('/status/feed.atom', { ...publicRoute, schema: { tags, summary: 'Incidents and maintenance as an Atom 1.0 feed (public)', security: [] } }, async (_request, reply) =>
+  app.get('/status/feed.atom', { ...publicRoute, schema: { hide: true, tags, summary: 'Incidents and maintenance as an Atom 1.0 feed (public)', security: [] } }, async (_request, reply) =>
     reply.type('application/atom+xml; charset=utf-8').header('cache-control', CACHE).send(renderAtom(await status.view(), feed())),
   );
-  app.get('/status/feed.rss', { ...publicRoute, schema: { tags, summary: 'Incidents and maintenance as an RSS 2.0 feed (public)', security: [] } }, async (_request, reply) =>
+  app.get('/status/feed.rss', { ...publicRoute, schema: { hide: true, tags, summary: 'Incidents and maintenance as an RSS 2.0 feed (public)', security: [] } }, async (_request, reply) =>
     reply.type('application/rss+xml; charset=utf-8').header('cache-control', CACHE).send(renderRss(await status.view(), feed())),
   );
 
