@@ -4,6 +4,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { DEFAULT_DETECTOR_CONFIG, detect, detectLogin, detectorConfig, detectorConfigSchema, RULE_TABLE, windowOf } from './detectors.ts';
 import { RULES, type Finding, type JobSample, type NodeSample, type ProcessSample, type ProcessTick, type Rule, type Sample } from './model.ts';
+import { ringMsFor } from './loop.ts';
 
 const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;
@@ -407,5 +408,32 @@ describe('login-cpu-hog rule', () => {
     // The pid was reused 3 minutes ago: a new process, only 3 minutes old.
     assert.deepEqual(detectLogin(ticks(25, [{ pid: 3, user: 'bob', share: () => 1, startTicks: (m) => (m < 22 ? 1000 : 5000) }]), config, 25 * MIN), []);
     assert.deepEqual(detectLogin(ticks(25, [{ pid: 4, user: 'backup', share: () => 1 }]), detectorConfig({ login: { exemptUsers: ['backup'] } }), 25 * MIN), []);
+  });
+});
+
+describe('the ring the loop keeps is long enough for sustained rules under tiered sampling', () => {
+  it('cpu-hog fires on an idle-tier job read once a second, its reads late by up to a tick', () => {
+    // A job allocated 1 CPU using 1.5, read at the first tick at least 1 s after its last read, the
+    // ticks 100 ms apart with a few ms of jitter: reads 1.0–1.1 s apart.
+    const ticks: Sample[] = [];
+    let lastRead = -Infinity;
+    for (let k = 0; k <= 200; k++) {
+      const at = k * 100 + ((k * 7) % 5);
+      const read = at - lastRead >= 1000;
+      if (read) lastRead = at;
+      ticks.push({ atMs: at, node: node(), jobs: read ? [job({ cpuUsageUsec: 1.5e6 * (at / 1000), cpusAllocated: 1, requestedCpus: 1 })] : [] });
+    }
+    const ringMs = ringMsFor(config, 1000 + 100);
+    let firedAt: number | null = null;
+    for (const tick of ticks) {
+      const ring = ticks.filter((s) => s.atMs <= tick.atMs && tick.atMs - s.atMs <= ringMs);
+      if (detect(ring, config, tick.atMs, ['cpu-hog']).length) {
+        firedAt = tick.atMs;
+        break;
+      }
+    }
+    // 11 windows of 1.0–1.1 s: about 11–12 s of overuse.
+    assert.ok(firedAt !== null && firedAt >= 11_000 && firedAt <= 12_600, `fired at ${firedAt} with a ${ringMs} ms ring`);
+    assert.ok(ringMs >= 11 * 2100, `the ring covers 11 windows stretched by a read's spacing: ${ringMs} ms`);
   });
 });

@@ -29,8 +29,12 @@ import { chooseVictim, findingKey, forgetAction, jobCandidatesFromWindow, newHis
 /** Samples kept: at least this long, and long enough for the longest sustained rule (ringMsFor). */
 const MIN_RING_MS = 10_000;
 
-function ringMsFor(d: ResolvedRecovery['detectors']): number {
-  return Math.max(MIN_RING_MS, d.cpuHog.sustainMs + 2 * d.cpuHog.windowMs, d.thrash.sustainMs + 2 * d.thrash.windowMs, 2 * d.memoryLimit.windowMs, 2 * d.nodeMemory.windowMs, 2 * d.pids.windowMs);
+export function ringMsFor(d: ResolvedRecovery['detectors'], spacingMs: number): number {
+  // A sustained rule looks back over ceil(S/W)+1 windows of at least W each; a job read only every
+  // `spacingMs` (an idle one, under tiered sampling) can stretch each window to W + spacingMs. A
+  // ring a little too short for that made cpu-hog miss a hog whose reads slipped by a tick.
+  const span = (r: { sustainMs: number; windowMs: number }) => (Math.ceil(r.sustainMs / r.windowMs) + 1) * (r.windowMs + spacingMs);
+  return Math.max(MIN_RING_MS, span(d.cpuHog), span(d.thrash), 2 * (d.memoryLimit.windowMs + spacingMs), 2 * (d.nodeMemory.windowMs + spacingMs), 2 * (d.pids.windowMs + spacingMs));
 }
 /** A finding not seen for this long is forgotten: when it comes back it is reported again. */
 const FORGET_MS = 5_000;
@@ -123,8 +127,8 @@ export class RecoveryLoop {
 
   constructor(private readonly o: RecoveryLoopOptions) {
     const d = o.settings.detectors;
-    this.ringMs = ringMsFor(d);
     const tickMs = 1000 / o.settings.sampleHz;
+    this.ringMs = ringMsFor(d, Math.max(tickMs, o.settings.idleEveryMs) + tickMs);
     this.sampler = new Sampler({
       tree: o.tree,
       jobInfo: o.jobInfo,

@@ -250,6 +250,7 @@ describe('tiered sampling (fake pure v2 layout)', () => {
         write('', { 'memory.current': 370 * MiB });
         assert.deepEqual(read(400), [2]);
         assert.deepEqual(read(1100), [2], 'jobs 1 and 3 were read 900 ms ago');
+        assert.deepEqual(read(1199.5), [2], 'nor a tick early, at 999.5 ms');
         const second = sampler.tick(1200).jobs;
         assert.deepEqual(second.map((j) => j.jobId).sort(), [1, 2, 3], 'a second after their last read');
         // The idle ones' read is light (usage, pids, CPU, OOM counter); the moving one is read in full.
@@ -271,7 +272,7 @@ describe('tiered sampling (fake pure v2 layout)', () => {
         pressure = true;
         assert.deepEqual(read(6200), [1, 2, 3]);
         assert.equal(sampler.fullTicks, 4, 'woken at 200, 2700 and 2900 ms, and once under pressure');
-        assert.equal(sampler.jobReads, 29, 'the job reads listed above');
+        assert.equal(sampler.jobReads, 30, 'the job reads listed above');
         // From half its limit, its inactive page cache counts as available.
         write('', { 'memory.current': 2000 * MiB });
         assert.equal(sampler.tick(6300).node.parent?.availableBytes, (3072 - 2000 + 20) * MiB);

@@ -628,7 +628,8 @@ export class Sampler {
       let explainedPids = 0;
       let skipped = 0;
       for (const [id, reader] of this.jobs) {
-        const due = nowMs < reader.hotUntilMs || nowMs - reader.lastReadMs >= t.idleEveryMs - 1;
+        // Never sooner than idleEveryMs: a read a tick early would leave a 1 s window reaching back two reads.
+        const due = nowMs < reader.hotUntilMs || nowMs - reader.lastReadMs >= t.idleEveryMs;
         if (!due) {
           skipped++;
           continue;
