@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, it } from 'node:test';
 import { readAudit } from '../accounts/audit.ts';
-import { SYSTEM_ACTOR } from '../accounts/model.ts';
 import type { Db } from '../db/connection.ts';
 import { describeEachDatabase } from '../db/testing.ts';
 import { ManualClock } from '../lib/clock.ts';
@@ -9,6 +8,7 @@ import { parseSettings } from '../lib/config.ts';
 import { killInput } from '../recovery/events-testing.ts';
 import { buildApp, type KeisanApp } from '../server/app.ts';
 import type { Incident, IncidentSummary } from './model.ts';
+import { seedLab } from '../server/testing.ts';
 
 type Body = Record<string, unknown> & { error?: { code: string; message: string } };
 
@@ -22,11 +22,7 @@ describeEachDatabase('incidents over the API', (database) => {
     clock = new ManualClock('2026-12-05T08:00:00Z');
     const settings = parseSettings({ facility: { name: 'Testlab' }, accounts: { passwordHash: { cost: 1024 } }, incidents: { services: ['login', 'batch'] } }, 'test');
     app = await buildApp({ settings, db, nodeSecret: 'node-secret', clock });
-    const { accounts } = app.keisan;
-    await accounts.createWorkgroup(SYSTEM_ACTOR, { name: 'lab' });
-    await accounts.createSubgroup(SYSTEM_ACTOR, { workgroup: 'lab', name: 'lab-ml' });
-    await accounts.createUser(SYSTEM_ACTOR, { name: 'olga', primarySubgroup: 'lab-ml', operator: true, password: 'olga password' });
-    await accounts.createUser(SYSTEM_ACTOR, { name: 'alice', primarySubgroup: 'lab-ml', password: 'alice password' });
+    await seedLab(app.keisan.accounts);
   });
   afterEach(async () => {
     await app.close();

@@ -42,3 +42,11 @@ export function responseError(response: LightMyRequestResponse, status: number, 
   assert.ok(!/\n\s+at /.test(body.error.message), 'a stack trace leaked');
   return body.error.message;
 }
+
+/** For route tests: workgroup lab with subgroup lab-ml, operator olga and user alice (password '<name> password'). */
+export async function seedLab(accounts: AccountsService): Promise<void> {
+  await accounts.createWorkgroup(SYSTEM_ACTOR, { name: 'lab' });
+  await accounts.createSubgroup(SYSTEM_ACTOR, { workgroup: 'lab', name: 'lab-ml' });
+  await accounts.createUser(SYSTEM_ACTOR, { name: 'olga', primarySubgroup: 'lab-ml', operator: true, password: 'olga password' });
+  await accounts.createUser(SYSTEM_ACTOR, { name: 'alice', primarySubgroup: 'lab-ml', password: 'alice password' });
+}

@@ -11,6 +11,7 @@ import { buildApp, type KeisanApp } from '../../server/app.ts';
 import { statusPageSchema, type Explanation, type MaintenanceSource, type MaintenanceWindowView, type StatusPage } from './model.ts';
 import * as store from './store.ts';
 import { childrenNamed, childText, parseXml } from './xml-testing.ts';
+import { seedLab } from '../../server/testing.ts';
 
 /** The public status page through the real server: no login, nothing private, states from incidents, groups, hosts, checks and maintenance, the feeds. */
 
@@ -40,11 +41,7 @@ describeEachDatabase('status page over the API', (database) => {
     clock = new ManualClock(START);
     const settings = parseSettings({ facility: { name: 'Testlab' }, accounts: { passwordHash: { cost: 1024 } }, inventory: INVENTORY, status: STATUS }, 'test');
     app = await buildApp({ settings, db, nodeSecret: 'node-secret', clock });
-    const { accounts } = app.keisan;
-    await accounts.createWorkgroup(SYSTEM_ACTOR, { name: 'lab' });
-    await accounts.createSubgroup(SYSTEM_ACTOR, { workgroup: 'lab', name: 'lab-ml' });
-    await accounts.createUser(SYSTEM_ACTOR, { name: 'olga', primarySubgroup: 'lab-ml', operator: true, password: 'olga password' });
-    await accounts.createUser(SYSTEM_ACTOR, { name: 'alice', primarySubgroup: 'lab-ml', password: 'alice password' });
+    await seedLab(app.keisan.accounts);
   });
   afterEach(async () => {
     await app.close();
