@@ -14,9 +14,10 @@ export async function daemonBundle(name, entry) {
   const manifest = `${out}.inputs.json`;
   try {
     if (fresh(out, manifest)) return pathToFileURL(out).href;
-    const { build } = await import('esbuild');
+    const esbuild = await import('esbuild');
     const temp = `${out}.${process.pid}.tmp`;
-    const result = await build({
+    // Its service process would otherwise live as long as the daemon (~28 MiB beside the watchdog).
+    const result = await esbuild.build({
       entryPoints: [path.join(REPO, entry)],
       outfile: temp,
       bundle: true,
@@ -26,7 +27,7 @@ export async function daemonBundle(name, entry) {
       packages: 'external',
       metafile: true,
       logLevel: 'silent',
-    });
+    }).finally(() => esbuild.stop());
     const inputs = Object.keys(result.metafile.inputs).map((input) => path.resolve(REPO, input));
     mkdirSync(path.dirname(out), { recursive: true });
     writeFileSync(`${manifest}.${process.pid}.tmp`, JSON.stringify({ builtAt: Date.now(), inputs }));
