@@ -179,6 +179,25 @@ export function defaultArchiveSettings(): StorageArchiveDirSettings {
   return storageArchiveDirSettings.parse({ kind: 'dir' });
 }
 
+/** executor: slurm — where SLURM's commands and configuration are, and how Keisan follows its jobs. */
+const slurmSettings = z
+  .object({
+    /** slurm.conf of the cluster (SLURM_CONF for every command); default: the commands' own default (/etc/slurm/slurm.conf). */
+    conf: z.string().min(1).optional(),
+    /** Directory of sbatch, squeue, sacct, sacctmgr, scontrol, scancel, sinfo; default: found on PATH. */
+    binDir: z.string().min(1).optional(),
+    /** How often squeue is asked about Keisan's jobs (SLURM's own clients poll at 1–2 s). */
+    pollEvery: duration.default(parseDuration('1s')),
+    /** Keisan queue → SLURM partition where the names differ (default: the same name). */
+    partitions: z.record(z.string(), z.string().min(1)).default({}),
+    /** The account that parents every workgroup's account in SLURM's association tree (keisan admin slurm sync). */
+    rootAccount: z.string().regex(/^[a-z0-9_-]+$/, 'a SLURM account name: lower-case letters, digits, _ -').default('keisan'),
+    /** sbatch processes in flight when many jobs are submitted at once (an array). */
+    submitConcurrency: z.number().int().min(1).max(64).default(8),
+  })
+  .strict();
+export type SlurmSettings = z.output<typeof slurmSettings>;
+
 export const settingsSchema = z
   .object({
     facility: z
@@ -273,9 +292,21 @@ export const settingsSchema = z
         cpus: z.number().int().min(1, 'batch.cpus must be at least 1').max(1_000_000).optional(),
         /** The parent cgroup of every job. */
         cgroupParent: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'a cgroup name: letters, digits, _ . -').default('keisan'),
+        /** What runs jobs: this machine (local, the default) or a SLURM cluster (slurm: Keisan submits, follows and accounts through it). */
+        executor: z.enum(['local', 'slurm'], { message: "batch.executor is 'local' (jobs run on this machine) or 'slurm' (jobs run through a SLURM cluster)" }).default('local'),
+        /** The SLURM cluster behind executor: slurm (src/batch/executors/slurm/). */
+        slurm: slurmSettings.default(() => slurmSettings.parse({})),
       })
       .strict()
-      .default({ backfill: true, decayHalfLife: parseDuration('7d'), usageWeights: { cpu: 1, memGiB: 0.25, gpu: 8 }, subgroupShares: {}, cgroupParent: 'keisan' }),
+      .default(() => ({
+        backfill: true,
+        decayHalfLife: parseDuration('7d'),
+        usageWeights: { cpu: 1, memGiB: 0.25, gpu: 8 },
+        subgroupShares: {},
+        cgroupParent: 'keisan',
+        executor: 'local' as const,
+        slurm: slurmSettings.parse({}),
+      })),
     mail: mailSettings.optional(),
     /** Agents' metrics and health checks, the server's history, alert rules and notifications. */
     monitor: monitorSettings.default(() => monitorSettings.parse({})),
