@@ -756,7 +756,7 @@ export class BatchService {
       return all;
     });
     // The in-memory jobs from the values just stored (no reading back): one template, per-task fields.
-    const template = store.toJob({ ...base, id: ids[0]!, array_job_id: null, array_task_id: null, array_max_running: null, started_at: null, ended_at: null, node: null, gpu_indices: null, exit_code: null, exit_signal: null, reason: null, cpu_seconds: null, max_rss_bytes: null, gpu_seconds: null });
+    const template = store.toJob({ ...base, id: ids[0]!, array_job_id: null, array_task_id: null, array_max_running: null, started_at: null, ended_at: null, node: null, gpu_indices: null, exit_code: null, exit_signal: null, reason: null, cpu_seconds: null, max_rss_bytes: null, gpu_seconds: null, external_id: null });
     if (arrayIndices.length === 0) this.active.set(ids[0]!, template);
     else ids.forEach((id, i) => this.active.set(id, { ...template, id, arrayJobId: ids[0]!, arrayTaskId: arrayIndices[i]!, arrayMaxRunning }));
     this.requestSchedule();

@@ -52,6 +52,8 @@ export const jobSchema = z.object({
   maxRssBytes: z.number().nullable(),
   gpuSeconds: z.number().nullable(),
   transitions: z.array(z.object({ state: z.string(), at: z.string() })),
+  /** SLURM's job id when the job runs through SLURM (batch.executor: slurm); null otherwise. */
+  externalId: z.string().nullable(),
 });
 export type Job = z.infer<typeof jobSchema>;
 
@@ -96,6 +98,7 @@ export function toJob(row: JobRow): Job {
     maxRssBytes: row.max_rss_bytes === null ? null : Number(row.max_rss_bytes),
     gpuSeconds: row.gpu_seconds === null ? null : Number(row.gpu_seconds),
     transitions: parse<Transition[]>(row.transitions, []),
+    externalId: row.external_id ?? null,
   };
 }
 

@@ -197,6 +197,8 @@ export interface JobTable {
   gpu_seconds: number | null;
   /** JSON list of the state changes, each with its time. */
   transitions: string;
+  /** SLURM's job id of a job run through SLURM (batch.executor: slurm); null for local jobs. */
+  external_id: Generated<string | null>;
 }
 
 export interface NotificationTable {

@@ -16,6 +16,7 @@ import * as incidents from './0014-incidents.ts';
 import * as inventory from './0015-inventory.ts';
 import * as maintenance from './0016-maintenance.ts';
 import * as status from './0017-status.ts';
+import * as jobExternalId from './0018-job-external-id.ts';
 
 /** Dialect-specific pieces a portable migration needs. */
 export interface MigrationContext {
@@ -46,6 +47,7 @@ const MIGRATIONS: Record<string, KeisanMigration> = {
   '0015-inventory': inventory,
   '0016-maintenance': maintenance,
   '0017-status': status,
+  '0018-job-external-id': jobExternalId,
 };
 
 export class KeisanMigrationProvider implements MigrationProvider {
