@@ -142,6 +142,7 @@ export interface Database {
   maint_step_runs: MaintStepRunTable;
   runbooks: RunbookTable;
   status_transitions: StatusTransitionTable;
+  slurm_usage: SlurmUsageTable;
 }
 
 export interface QueueTable {
@@ -785,4 +786,33 @@ export interface StatusTransitionTable {
   checks_state: string;
   /** why, for operators (names hosts; never served publicly) */
   reason: string;
+}
+
+/** A job run on the SLURM cluster outside Keisan, imported from sacct (keisan admin slurm import-usage). */
+export interface SlurmUsageTable {
+  id: Generated<number>;
+  cluster: string;
+  /** SLURM's JobIDRaw. */
+  job_id: string;
+  user_name: string;
+  account: string;
+  /** The Keisan subgroup / workgroup the account maps back to; null outside Keisan's tree. */
+  subgroup: string | null;
+  workgroup: string | null;
+  partition: string;
+  qos: string;
+  /** Keisan's word for how it ended (completed, failed, cancelled, timeout, out-of-memory, node-fail, preempted). */
+  state: string;
+  slurm_state: string;
+  exit_code: number | null;
+  submitted_at: string | null;
+  started_at: string | null;
+  ended_at: string;
+  cpus: number;
+  gpus: number;
+  cpu_seconds: number;
+  gpu_seconds: number;
+  max_rss_bytes: number | null;
+  node_list: string;
+  imported_at: string;
 }

@@ -17,6 +17,7 @@ import * as inventory from './0015-inventory.ts';
 import * as maintenance from './0016-maintenance.ts';
 import * as status from './0017-status.ts';
 import * as jobExternalId from './0018-job-external-id.ts';
+import * as slurmUsage from './0019-slurm-usage.ts';
 
 /** Dialect-specific pieces a portable migration needs. */
 export interface MigrationContext {
@@ -48,6 +49,7 @@ const MIGRATIONS: Record<string, KeisanMigration> = {
   '0016-maintenance': maintenance,
   '0017-status': status,
   '0018-job-external-id': jobExternalId,
+  '0019-slurm-usage': slurmUsage,
 };
 
 export class KeisanMigrationProvider implements MigrationProvider {
