@@ -1,6 +1,7 @@
 import { Command } from '@commander-js/extra-typings';
 import { registerAccountCommands } from '../accounts/commands.ts';
 import { registerBatchCommands, registerQueueCommands } from '../batch/commands.ts';
+import { registerSlurmCommands } from '../batch/executors/slurm/commands.ts';
 import { registerDeviceCommands } from '../devices/commands.ts';
 import { registerIncidentCommands } from '../incidents/commands.ts';
 import { registerStatusCommands } from '../incidents/status/commands.ts';
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   registerAccountCommands(program, admin);
   registerBatchCommands(program);
   registerQueueCommands(program, admin);
+  registerSlurmCommands(admin);
   registerDeviceCommands(program, admin);
   registerIncidentCommands(program);
   registerStatusCommands(program);

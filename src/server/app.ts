@@ -13,6 +13,8 @@ import type { NodeResources } from '../batch/model.ts';
 import { localNode } from '../batch/node.ts';
 import { QueueBook } from '../batch/queue-book.ts';
 import { registerBatchRoutes } from '../batch/routes.ts';
+import { registerSlurmRoutes } from '../batch/executors/slurm/routes.ts';
+import { SlurmAdminService } from '../batch/executors/slurm/sync.ts';
 import { schedule } from '../batch/scheduler.ts';
 import { BatchService } from '../batch/service.ts';
 import { AccountsService } from '../accounts/service.ts';
@@ -307,6 +309,8 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
     registerStorageRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
     registerHsmRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
     registerBatchRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
+    // keisan admin slurm sync / import-usage: the SLURM cluster's accounts, QOS and foreign usage.
+    registerSlurmRoutes(scoped.withTypeProvider<ZodTypeProvider>(), new SlurmAdminService({ db: db.kysely, settings, clock, queues: () => batch.listQueues() }));
     registerMonitorRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
     registerReportRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
     registerAlertRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);

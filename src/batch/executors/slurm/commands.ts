@@ -1,0 +1,81 @@
+import type { Command } from '@commander-js/extra-typings';
+import { clientOf, examples, outputOf } from '../../../cli/context.ts';
+import type { Output } from '../../../cli/output.ts';
+import { invalidInput } from '../../../lib/errors.ts';
+import type { ImportResult } from './accounting.ts';
+import type { SyncPlan, SyncChange } from './sync-plan.ts';
+import type { SyncResult } from './sync.ts';
+
+/** `keisan admin slurm …`: thin — call /api/admin/slurm, print. */
+
+function printChanges(out: Output, changes: readonly SyncChange[]): void {
+  changes.forEach((change, index) => {
+    out.line(`  ${String(index + 1).padStart(3)}. ${change.summary}`);
+    out.line(`       ${change.command}`);
+  });
+}
+
+function printCannotExpress(out: Output, lines: readonly string[]): void {
+  if (lines.length === 0) return;
+  out.line();
+  out.line(`SLURM cannot express ${lines.length === 1 ? 'this' : `these ${lines.length}`} (do it by hand where a command is given, or accept the difference):`);
+  for (const line of lines) out.line(`  - ${line}`);
+}
+
+export function registerSlurmCommands(admin: Command): void {
+  const slurm = admin.command('slurm').description('the SLURM cluster behind batch.executor: slurm (operators)');
+  slurm
+    .command('sync')
+    .description("bring SLURM's accounts, user associations and QOS in line with Keisan's workgroups, subgroups, users, queues and shares; shows the changes (with their sacctmgr lines) and changes nothing without --apply")
+    .option('--apply', 'make the changes (sacctmgr -i), then check that nothing is left to change')
+    .option('--conf <slurm.conf>', 'preview against this slurm.conf on the server (default: batch.slurm.conf)')
+    .addHelpText('after', examples('keisan admin slurm sync', 'keisan admin slurm sync --apply', 'keisan admin slurm sync --conf /etc/slurm/slurm.conf --json'))
+    .action(async (options, command) => {
+      const out = outputOf(command);
+      const client = clientOf(command);
+      if (options.apply) {
+        if (options.conf !== undefined) throw invalidInput('--conf previews only: --apply changes the cluster of batch.slurm.conf, so leave out --conf');
+        const result = await client.request<SyncResult>('POST', '/api/admin/slurm/sync');
+        out.result(result, () => {
+          if (result.applied.length === 0) out.line(`SLURM cluster ${result.cluster} already matched Keisan: nothing changed.`);
+          else {
+            out.line(`Applied ${result.applied.length} change${result.applied.length === 1 ? '' : 's'} to SLURM cluster ${result.cluster}:`);
+            printChanges(out, result.applied);
+          }
+          out.line();
+          if (result.remaining.length === 0) out.line('Read SLURM again: nothing is left to change.');
+          else {
+            out.line(`Read SLURM again: ${result.remaining.length} change${result.remaining.length === 1 ? ' is' : 's are'} still left (SLURM did not take ${result.remaining.length === 1 ? 'it' : 'them'}):`);
+            printChanges(out, result.remaining);
+          }
+          printCannotExpress(out, result.cannotExpress);
+        });
+        if (result.remaining.length > 0) process.exitCode = 1;
+        return;
+      }
+      const plan = await client.request<SyncPlan>('GET', '/api/admin/slurm/sync', undefined, { conf: options.conf });
+      out.result(plan, () => {
+        if (plan.changes.length === 0) out.line(`SLURM cluster ${plan.cluster} matches Keisan (root account ${plan.rootAccount}): nothing to change.`);
+        else {
+          out.line(`SLURM cluster ${plan.cluster} (root account ${plan.rootAccount}): ${plan.changes.length} change${plan.changes.length === 1 ? '' : 's'} to make — nothing changed; run with --apply to make ${plan.changes.length === 1 ? 'it' : 'them'}:`);
+          printChanges(out, plan.changes);
+        }
+        printCannotExpress(out, plan.cannotExpress);
+      });
+    });
+  slurm
+    .command('import-usage')
+    .description('import the usage of jobs run on SLURM outside Keisan (sacct) into Keisan\'s accounting; importing a window again updates it')
+    .option('--from <time>', 'a date (midnight UTC) or an ISO time with its zone (default: 7 days before --to)')
+    .option('--to <time>', 'the end of the window, exclusive (default: now)')
+    .addHelpText('after', examples('keisan admin slurm import-usage', 'keisan admin slurm import-usage --from 2026-11-01 --to 2026-12-01'))
+    .action(async (options, command) => {
+      const out = outputOf(command);
+      const body = { ...(options.from !== undefined ? { from: options.from } : {}), ...(options.to !== undefined ? { to: options.to } : {}) };
+      const result = await clientOf(command).request<ImportResult>('POST', '/api/admin/slurm/import-usage', body);
+      out.result(result, () => {
+        out.line(`Imported ${result.imported} job${result.imported === 1 ? '' : 's'} run outside Keisan on SLURM cluster ${result.cluster}, ${result.from} to ${result.to}.`);
+        out.line(`sacct listed ${result.seen}: ${result.keisanJobs} were Keisan's own (accounted by Keisan), ${result.notEnded} had not ended (imported once they end).`);
+      });
+    });
+}
