@@ -313,11 +313,14 @@ export function registerBatchCommands(program: Command): void {
         limit: options.limit,
       });
       const now = Date.now();
+      // Jobs run through SLURM: its job id beside Keisan's (what squeue and sacct show).
+      const slurm = jobs.some((j) => j.externalId);
       out.result(jobs, () =>
         out.table(
-          ['JOBID', 'NAME', 'USER', 'QUEUE', 'STATE', 'CPUS', 'MEM', 'GPUS', 'TIME', 'LIMIT', 'SUBMITTED', 'NODE/REASON'],
+          ['JOBID', ...(slurm ? ['SLURM ID'] : []), 'NAME', 'USER', 'QUEUE', 'STATE', 'CPUS', 'MEM', 'GPUS', 'TIME', 'LIMIT', 'SUBMITTED', 'NODE/REASON'],
           jobs.map((job) => [
             jobLabel(job),
+            ...(slurm ? [job.externalId ?? '-'] : []),
             job.name.length > 24 ? `${job.name.slice(0, 23)}…` : job.name,
             job.user,
             job.queue,
@@ -349,6 +352,7 @@ export function registerBatchCommands(program: Command): void {
           ['user', `${job.user} (subgroup ${job.subgroup}, workgroup ${job.workgroup})`],
           ['queue', job.queue],
           ['state', `${job.state}${job.held ? ' (held)' : ''}`],
+          ['slurm job', job.externalId],
           ['request', `${job.cpus} CPU, ${formatSize(job.memBytes)}${job.gpus ? `, ${job.gpus} GPU${job.gpuType ? ` (${job.gpuType})` : ''}` : ''}, ${formatDuration(job.timeLimitMs)}`],
           ['dependencies', job.dependencies.map((d) => `${d.jobId}:${d.type}`).join(', ')],
           ['submitted', formatTime(job.submittedAt)],

@@ -1,4 +1,4 @@
-import type { JobState } from './model.ts';
+import type { JobState, NodeResources } from './model.ts';
 
 /**
  * What the batch service needs from whatever runs jobs: the local executor (cgroups on this
@@ -65,4 +65,97 @@ export interface JobExecutor {
   /** After a restart: which of these jobs still run, and how the others ended. */
   reattach(jobIds: number[]): Promise<{ running: number[]; ended: JobEnd[] }>;
   close(): Promise<void>;
+}
+
+/**
+ * An executor that schedules as well as runs (SLURM): Keisan hands it each pending job as soon
+ * as the job may be handed over, and follows what it does with it — starts, ends, requeues, and
+ * why a job still waits. Keisan's own scheduler does not run beside it.
+ */
+export interface ClusterSubmission {
+  jobId: number;
+  user: { name: string; uid: number; gid: number };
+  name: string;
+  script: string;
+  args: string[];
+  cwd: string;
+  /** The job's own variables (the submitter's and Keisan's KEISAN_*); the cluster adds its own. */
+  env: Record<string, string>;
+  stdoutPath: string;
+  stderrPath: string;
+  appendOutput: boolean;
+  queue: string;
+  /** The SLURM account: the job's subgroup. */
+  account: string;
+  cpus: number;
+  ntasks: number;
+  cpusPerTask: number;
+  memBytes: number;
+  gpus: number;
+  gpuType: string | null;
+  timeLimitMs: number;
+  /** Not before this time (epoch ms); null: now. */
+  beginAt: number | null;
+  held: boolean;
+  /** Dependencies on jobs the cluster knows, by the cluster's ids. */
+  dependencies: Array<{ externalId: string; type: 'ok' | 'any' | 'notok' }>;
+}
+
+/** What the cluster did with a job since it was last asked. */
+export interface ClusterJobChange {
+  jobId: number;
+  externalId: string;
+  state: 'pending' | 'running';
+  node: string | null;
+  startedAt: number | null;
+}
+
+/** A job's end as the cluster reports it: also when and where it started (a short job may start and end between two looks). */
+export interface ClusterJobEnd extends JobEnd {
+  externalId: string;
+  startedAt: number | null;
+  node: string | null;
+}
+
+/** Why a job still waits, as the cluster says it. */
+export interface ClusterPendingReason {
+  externalId: string;
+  code: string;
+  words: string;
+  /** The cluster's estimate of its start (epoch ms), when it has one. */
+  estimatedStart: number | null;
+  /** 1-based place among the pending jobs of its partition. */
+  position: number;
+}
+
+export interface ClusterExecutor {
+  readonly kind: 'cluster';
+  /** The engine's name for messages: "SLURM". */
+  readonly system: string;
+  /** Jobs handed over at once (sbatch processes in flight). */
+  readonly submitConcurrency: number;
+  capabilities(): ExecutorCapabilities;
+  /** Asks the cluster whether it would take this job, submitting nothing; a refusal rejects with a KeisanError (INVALID_INPUT) in plain words. */
+  check(job: ClusterSubmission): Promise<void>;
+  /** Hands a job to the cluster; resolves to the cluster's id for it. Bad requests reject with a KeisanError (INVALID_INPUT). */
+  submit(job: ClusterSubmission): Promise<string>;
+  cancel(externalIds: string[]): Promise<void>;
+  hold(externalId: string): Promise<void>;
+  release(externalId: string): Promise<void>;
+  /** Puts a running job back in the cluster's queue (it runs again later under the same ids). */
+  requeue(externalId: string): Promise<void>;
+  /** Starts following these jobs (at start-up; submit follows its own). */
+  follow(jobs: Array<{ jobId: number; externalId: string; state?: 'pending' | 'running'; startedAt?: number | null; node?: string | null; timeLimitMs?: number; memBytes?: number }>): void;
+  /** Jobs the cluster has for these Keisan ids although Keisan never stored their cluster ids (a crash between submit and commit). */
+  findSubmitted(jobIds: number[]): Promise<Map<number, string>>;
+  onChange(listener: (change: ClusterJobChange) => void): void;
+  onEnded(listener: (end: ClusterJobEnd) => void): void;
+  pendingReason(jobId: number): ClusterPendingReason | undefined;
+  /** The cluster's nodes as the overview shows them. */
+  nodes(): Promise<NodeResources[]>;
+  close(): Promise<void>;
+}
+
+export function isClusterExecutor(executor: JobExecutor | ClusterExecutor): executor is ClusterExecutor {
+  return (executor as ClusterExecutor).kind === 'cluster';
 }

@@ -100,6 +100,10 @@ function reasonSentence(e: PendingExplanation, job: SchedJob, queue: Queue | nul
     }
     case 'priority':
       return `Job ${job.id} waits for its turn: ${plural(r.ahead, 'job')} ahead of it in line (of any queue) start first.`;
+    case 'cluster':
+      return r.externalId === null
+        ? `Job ${job.id} is not handed to ${r.system} yet: ${r.words}.`
+        : `Job ${job.id} waits in ${r.system} (its job ${r.externalId}): ${r.words} (${r.system} reason: ${r.code}).`;
     case 'reserved':
       return `Job ${job.id} would fit now, but the free resources are kept for job ${r.forJob}, which is due to start at ${clock(r.until)} (in ${span(r.until - nowMs)}); a job may use them before then only if its time limit (here ${span(job.timeLimitMs)}) ends by then.`;
   }
@@ -135,7 +139,7 @@ function estimateSentence(e: PendingExplanation, nowMs: number): string | null {
     case 'blocked':
     case undefined:
     case null:
-      return e.reason.kind === 'held' || e.reason.kind === 'dependency-never-satisfied' ? null : 'No estimate until what holds it back clears.';
+      return e.reason.kind === 'held' || e.reason.kind === 'dependency-never-satisfied' || e.reason.kind === 'cluster' ? null : 'No estimate until what holds it back clears.';
   }
 }
 
@@ -147,8 +151,14 @@ function estimateSentence(e: PendingExplanation, nowMs: number): string | null {
 export function explainPending(explanation: PendingExplanation, job: SchedJob, queue: Queue | null, nowMs: number, lang: ExplainLanguage = 'en'): string {
   void lang; // English is the only language so far.
   const lines = [reasonSentence(explanation, job, queue, nowMs)];
-  lines.push(`It is number ${explanation.position} in line in queue ${queue?.name ?? job.queue}.`);
-  lines.push(fairShareSentence(explanation, job, queue));
+  const reason = explanation.reason;
+  if (reason.kind === 'cluster') {
+    // The cluster's own priority and fair share decide; its numbers are in sprio and sshare.
+    if (reason.externalId !== null) lines.push(`It is number ${explanation.position} among ${reason.system}'s pending jobs (sprio -j ${reason.externalId} shows its priority, sshare its fair share).`);
+  } else {
+    lines.push(`It is number ${explanation.position} in line in queue ${queue?.name ?? job.queue}.`);
+    lines.push(fairShareSentence(explanation, job, queue));
+  }
   const estimate = estimateSentence(explanation, nowMs);
   if (estimate !== null) lines.push(estimate);
   return lines.join('\n');

@@ -165,7 +165,9 @@ export type PendingReason =
   | { kind: 'limit'; limit: 'user' | 'subgroup' | 'host' | 'array'; max: number; running: number }
   | { kind: 'resources'; needs: ResourceRequest; freeBest: { node: string; cpus: number; memBytes: number; gpus: number } | null }
   | { kind: 'priority'; position: number; ahead: number }
-  | { kind: 'reserved'; forJob: number; until: number };
+  | { kind: 'reserved'; forJob: number; until: number }
+  /** A cluster (SLURM) schedules the job: its reason code and the code in words; externalId null while Keisan has not handed it over yet. */
+  | { kind: 'cluster'; system: string; externalId: string | null; code: string; words: string };
 
 export interface PendingExplanation {
   jobId: number;

@@ -11,7 +11,7 @@ import { writeAudit } from '../accounts/audit.ts';
 import { conflict, forbidden, invalidInput, KeisanError, notFound } from '../lib/errors.ts';
 import { formatDuration, formatSize } from '../lib/units.ts';
 import type { UserMail } from '../monitor/service.ts';
-import type { JobEnd, JobExecutor } from './executor.ts';
+import { isClusterExecutor, type ClusterExecutor, type ClusterJobChange, type ClusterJobEnd, type ClusterSubmission, type JobEnd, type JobExecutor } from './executor.ts';
 import {
   FINAL_STATES,
   type JobState,
@@ -42,7 +42,8 @@ export interface BatchServiceOptions {
   db: Kysely<Database>;
   clock: Clock;
   accounts: AccountsService;
-  executor: JobExecutor;
+  /** This machine's executor (Keisan schedules), or a cluster's (SLURM schedules; Keisan hands jobs over and follows them). */
+  executor: JobExecutor | ClusterExecutor;
   /** The machine's resources as the scheduler may hand them out. */
   node: () => NodeResources;
   queues: QueueBook;
@@ -58,6 +59,10 @@ const WRITE_GROUP_MAX = 1000;
 /** Passes shorter than this are not paced; a paced pass waits at most PACE_MAX_MS. */
 const PACE_FROM_MS = 2;
 const PACE_MAX_MS = 250;
+/** After the cluster did not answer, jobs are handed over again this much later. */
+const CLUSTER_RETRY_MS = 5_000;
+/** Stands for the node in an output path until SLURM fills it in (%N). */
+const NODE_PLACEHOLDER = '\u0000node\u0000';
 /** Ids per `where id in (…)` of a bulk update. */
 const UPDATE_CHUNK = 500;
 
@@ -134,8 +139,34 @@ export class BatchService {
   /** Running jobs being stopped to run again later: job id → the reason the owner reads, and who waits for it. */
   private readonly requeues = new Map<number, { reason: string; settle: () => void }>();
 
+  /** The cluster executor when SLURM schedules; null when Keisan does (local executor). */
+  private readonly cluster: ClusterExecutor | null;
+  /** Jobs whose handing over to the cluster failed for a passing reason (controller down): not retried before this time. */
+  private clusterRetryAt = 0;
+  /** Why a pending job is not handed over to the cluster yet (dependency in flight, array limit, controller down). */
+  private readonly notHandedOver = new Map<number, PendingExplanation>();
+
   constructor(private readonly o: BatchServiceOptions) {
-    o.executor.onEnded((end) => void this.ended(end).catch((error: unknown) => o.logger.error({ err: error, job: end.jobId }, 'recording the end of a job failed')));
+    const onEnd = (end: JobEnd) => void this.ended(end).catch((error: unknown) => o.logger.error({ err: error, job: end.jobId }, 'recording the end of a job failed'));
+    if (isClusterExecutor(o.executor)) {
+      this.cluster = o.executor;
+      o.executor.onEnded((end) => void this.clusterEnded(end).catch((error: unknown) => o.logger.error({ err: error, job: end.jobId }, 'recording the end of a job failed')));
+      o.executor.onChange((change) => void this.clusterChanged(change).catch((error: unknown) => o.logger.error({ err: error, job: change.jobId }, 'batch: recording what the cluster did with a job failed')));
+    } else {
+      this.cluster = null;
+      o.executor.onEnded(onEnd);
+    }
+  }
+
+  /** The local executor; the paths that use it never run with a cluster executor. */
+  private get local(): JobExecutor {
+    if (isClusterExecutor(this.o.executor)) throw new KeisanError('INTERNAL', 'the local executor was asked for while jobs run through a cluster');
+    return this.o.executor;
+  }
+
+  /** The engine that runs jobs, for messages and the API: 'local' or the cluster's name. */
+  get executorName(): string {
+    return this.cluster ? this.cluster.system : 'local';
   }
 
   private now(): number {
@@ -203,10 +234,11 @@ export class BatchService {
     await this.o.queues.load();
     const rows = await store.jobsInStates(this.o.db, ['pending', 'running']);
     for (const row of rows) this.active.set(row.id, store.toJob(row));
+    if (this.cluster) return this.startWithCluster(this.cluster);
     const running = [...this.active.values()].filter((j) => j.state === 'running').map((j) => j.id);
     const pendingIds = [...this.active.values()].filter((j) => j.state === 'pending').map((j) => j.id);
     // Pending jobs too: one started just before a crash may not have been recorded as running yet.
-    const report = await this.o.executor.reattach([...running, ...pendingIds]);
+    const report = await this.local.reattach([...running, ...pendingIds]);
     const isPending = new Set(pendingIds);
     const adopted = report.running.filter((id) => isPending.has(id));
     if (adopted.length) {
@@ -215,7 +247,7 @@ export class BatchService {
       await Promise.all(
         adopted.map((id) => {
           // The executor recorded what it launched: the job keeps its GPUs and its real start time.
-          const details = this.o.executor.launchDetails?.(id) ?? null;
+          const details = this.local.launchDetails?.(id) ?? null;
           const gpuIndices = details?.gpuIndices ?? [];
           const startedAt = details?.startedAt != null ? new Date(details.startedAt).toISOString() : at;
           const started = this.runningCopy(this.active.get(id)!, node, gpuIndices, startedAt);
@@ -296,6 +328,18 @@ export class BatchService {
   private async runSchedule(): Promise<void> {
     if (this.closed) return;
     this.scheduling = true;
+    if (this.cluster) {
+      try {
+        await this.handOver(this.cluster);
+      } finally {
+        this.scheduling = false;
+        if (this.again) {
+          this.again = false;
+          this.requestSchedule();
+        }
+      }
+      return;
+    }
     try {
       const now = this.now();
       const started = performance.now();
@@ -312,7 +356,7 @@ export class BatchService {
       if (this.pausedBecause === null) await this.launchAll(result.start);
       const cancels: Promise<void>[] = [];
       for (const kill of result.kill) {
-        if (kill.reason === 'timeout') await this.o.executor.kill(kill.jobId, 'timeout');
+        if (kill.reason === 'timeout') await this.local.kill(kill.jobId, 'timeout');
         else cancels.push(this.finishPending(kill.jobId, 'cancelled', 'a job it depends on ended in a way that can never satisfy the dependency'));
       }
       await Promise.all(cancels);
@@ -435,7 +479,7 @@ export class BatchService {
       }),
     };
     try {
-      await this.o.executor.start({
+      await this.local.start({
         jobId,
         user: { name: job.user, uid: row.uid, gid: row.gid },
         script: row.script,
@@ -551,6 +595,257 @@ export class BatchService {
     });
   }
 
+  // ------------------------------------------------------------------ a cluster schedules (SLURM)
+
+  /**
+   * Start-up with a cluster executor: jobs handed over before the restart are followed again;
+   * pending jobs with no stored cluster id are looked up by their comment (handed over just before
+   * a crash) so that none is handed over twice. While the cluster cannot be asked, those jobs
+   * wait (handOver asks again) rather than risk a second copy.
+   */
+  private async startWithCluster(cluster: ClusterExecutor): Promise<void> {
+    for (const job of this.active.values()) if (!job.externalId) this.unverified.add(job.id);
+    await this.verifyUnhanded(cluster).catch((error: unknown) =>
+      this.o.logger.warn({ err: error instanceof Error ? error.message : String(error), jobs: this.unverified.size }, `batch: ${cluster.system} could not be asked which jobs it already has; they are handed over once it answers`),
+    );
+    cluster.follow(
+      [...this.active.values()]
+        .filter((j) => j.externalId !== null)
+        .map((j) => ({ jobId: j.id, externalId: j.externalId!, state: j.state === 'running' ? ('running' as const) : ('pending' as const), startedAt: j.startedAt ? Date.parse(j.startedAt) : null, node: j.node, timeLimitMs: j.timeLimitMs, memBytes: j.memBytes })),
+    );
+    await this.loadDependencyStates();
+    const handed = [...this.active.values()].filter((j) => j.externalId !== null).length;
+    this.o.logger.info({ followed: handed, notHandedOver: this.active.size - handed, system: cluster.system }, `batch: jobs run through ${cluster.system}; following the ones handed over`);
+    this.requestSchedule();
+  }
+
+  /** Pending jobs not known to be handed over yet: whether the cluster has them after all. */
+  private readonly unverified = new Set<number>();
+
+  private async verifyUnhanded(cluster: ClusterExecutor): Promise<void> {
+    if (this.unverified.size === 0) return;
+    const found = await cluster.findSubmitted([...this.unverified]);
+    const lost: number[] = [];
+    for (const id of this.unverified) {
+      const job = this.active.get(id);
+      const externalId = found.get(id);
+      if (job && externalId) {
+        this.active.set(id, { ...job, externalId });
+        cluster.follow([{ jobId: id, externalId, state: job.state === 'running' ? 'running' : 'pending', startedAt: job.startedAt ? Date.parse(job.startedAt) : null, node: job.node, timeLimitMs: job.timeLimitMs, memBytes: job.memBytes }]);
+        await this.write((tx) => tx.updateTable('jobs').set({ external_id: externalId }).where('id', '=', id).execute());
+      } else if (job?.state === 'running') lost.push(id);
+    }
+    this.unverified.clear();
+    if (found.size) this.o.logger.warn({ jobs: [...found.keys()] }, `batch: jobs handed to ${cluster.system} just before the restart were found there and are followed`);
+    await Promise.all(
+      lost.map((id) => this.ended({ jobId: id, state: 'node-fail', exitCode: null, signal: null, endedAt: this.now(), cpuSeconds: null, maxRssBytes: null, reason: `the job was recorded as running but ${cluster.system} has no job for it` })),
+    );
+  }
+
+  /**
+   * Hands every pending job that may go to the cluster: in id order, dependencies first (a job
+   * whose dependency is still being handed over waits for the next pass), at most `%N` tasks of an
+   * array at a time, a job whose dependency can never be met cancelled as the local scheduler does.
+   */
+  private async handOver(cluster: ClusterExecutor): Promise<void> {
+    if (this.pausedBecause !== null) return;
+    const now = this.now();
+    if (now < this.clusterRetryAt) return;
+    try {
+      await this.verifyUnhanded(cluster);
+    } catch (error) {
+      this.retryHandOverLater(`${cluster.system} could not be asked which jobs it has: ${error instanceof Error ? error.message : String(error)}`);
+      return;
+    }
+    const handedPerArray = new Map<number, number>();
+    for (const job of this.active.values()) if (job.externalId !== null && job.arrayJobId !== null) handedPerArray.set(job.arrayJobId, (handedPerArray.get(job.arrayJobId) ?? 0) + 1);
+    const ready: Array<{ job: Job; dependencies: ClusterSubmission['dependencies'] }> = [];
+    const never: Array<{ id: number; reason: string }> = [];
+    this.notHandedOver.clear();
+    const waiting = (job: Job, code: string, words: string) =>
+      this.notHandedOver.set(job.id, { jobId: job.id, reason: { kind: 'cluster', system: cluster.system, externalId: null, code, words }, position: 1, fairShare: { subgroupShare: 0, subgroupUsage: 0, userUsage: 0, factor: 1 }, estimatedStart: null });
+    const candidates = [...this.active.values()].filter((j) => j.state === 'pending' && j.externalId === null && !this.launches.has(j.id)).sort((a, b) => a.id - b.id);
+    for (const job of candidates) {
+      const dependencies: ClusterSubmission['dependencies'] = [];
+      let blockedBy: number | null = null;
+      let unmet: string | null = null;
+      for (const d of job.dependencies) {
+        const other = this.active.get(d.jobId);
+        if (other) {
+          if (other.externalId !== null) dependencies.push({ externalId: other.externalId, type: d.type });
+          else blockedBy = d.jobId;
+          continue;
+        }
+        const state = this.finished.get(d.jobId);
+        const satisfied = state !== undefined && (d.type === 'any' || (d.type === 'ok') === (state === 'completed'));
+        if (!satisfied) unmet = `job ${d.jobId} ${state === undefined ? 'is not known' : `ended as ${state}`}, which can never satisfy the dependency`;
+      }
+      if (unmet) {
+        never.push({ id: job.id, reason: `a job it depends on ended in a way that can never satisfy the dependency (${unmet})` });
+        continue;
+      }
+      if (blockedBy !== null) {
+        waiting(job, 'DependencyNotHandedOver', `job ${blockedBy}, which it depends on, is handed over first`);
+        continue;
+      }
+      if (job.arrayJobId !== null && job.arrayMaxRunning !== null) {
+        const handed = handedPerArray.get(job.arrayJobId) ?? 0;
+        if (handed >= job.arrayMaxRunning) {
+          waiting(job, 'ArrayTaskLimit', `array ${job.arrayJobId} already has ${handed} tasks in ${cluster.system}, its limit of ${job.arrayMaxRunning} at once (%${job.arrayMaxRunning}); this task follows when one ends`);
+          continue;
+        }
+        handedPerArray.set(job.arrayJobId, handed + 1);
+      }
+      ready.push({ job, dependencies });
+    }
+    await Promise.all(never.map((n) => this.finishPending(n.id, 'cancelled', n.reason)));
+    let unavailable: string | null = null;
+    const queue = [...ready];
+    const worker = async (): Promise<void> => {
+      for (let next = queue.shift(); next && unavailable === null; next = queue.shift()) {
+        try {
+          await this.handOverOne(cluster, next.job, next.dependencies);
+        } catch (error) {
+          if (error instanceof KeisanError && error.code === 'UNAVAILABLE') unavailable = error.message;
+          else this.o.logger.error({ err: error, job: next.job.id }, `batch: job could not be handed to ${cluster.system}`);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, cluster.submitConcurrency) }, worker));
+    if (unavailable !== null) {
+      for (const job of queue) waiting(job.job, 'ControllerUnreachable', `${cluster.system} does not answer; it is handed over when it does`);
+      this.retryHandOverLater(unavailable);
+    } else if (ready.length > 0 && this.notHandedOver.size > 0) this.requestSchedule();
+  }
+
+  private retryHandOverLater(why: string): void {
+    this.clusterRetryAt = this.now() + CLUSTER_RETRY_MS;
+    this.o.logger.warn({ retryInMs: CLUSTER_RETRY_MS }, `batch: handing jobs over waits: ${why}`);
+    setTimeout(() => this.requestSchedule(), CLUSTER_RETRY_MS).unref();
+  }
+
+  private async handOverOne(cluster: ClusterExecutor, job: Job, dependencies: ClusterSubmission['dependencies']): Promise<void> {
+    let release!: () => void;
+    this.launches.set(job.id, new Promise<void>((resolve) => (release = resolve)));
+    try {
+      const row = await this.o.db.selectFrom('jobs').select(['uid', 'gid', 'script', 'env']).where('id', '=', job.id).executeTakeFirst();
+      if (!row) return;
+      const submission = this.clusterSubmission(job, { uid: row.uid, gid: row.gid, script: row.script, context: JSON.parse(row.env) as LaunchContext }, dependencies);
+      let externalId: string;
+      try {
+        externalId = await cluster.submit(submission);
+      } catch (error) {
+        if (!(error instanceof KeisanError) || error.code !== 'INVALID_INPUT') throw error;
+        await this.ended({ jobId: job.id, state: 'failed', exitCode: null, signal: null, endedAt: this.now(), cpuSeconds: null, maxRssBytes: null, reason: `${cluster.system} refused it: ${error.message}` });
+        return;
+      }
+      const current = this.active.get(job.id);
+      if (current) this.active.set(job.id, { ...current, externalId });
+      await this.write((tx) => tx.updateTable('jobs').set({ external_id: externalId }).where('id', '=', job.id).execute());
+    } finally {
+      this.launches.delete(job.id);
+      release();
+    }
+  }
+
+  /** What the cluster is handed for a job: its request, its environment (the submitter's and Keisan's), its output paths. */
+  private clusterSubmission(
+    job: Pick<Job, 'id' | 'name' | 'user' | 'queue' | 'subgroup' | 'chdir' | 'output' | 'error' | 'arrayJobId' | 'arrayTaskId' | 'cpus' | 'memBytes' | 'gpus' | 'gpuType' | 'timeLimitMs' | 'eligibleAt' | 'held' | 'args' | 'submitDir'>,
+    row: { uid: number; gid: number; script: string; context: LaunchContext },
+    dependencies: ClusterSubmission['dependencies'],
+  ): ClusterSubmission {
+    const { context } = row;
+    // Keisan's %j is its own job id; %N (the node) is left for SLURM to fill in.
+    const names = { jobId: job.id, jobName: job.name, user: job.user, arrayJobId: job.arrayJobId, arrayTaskId: job.arrayTaskId, node: NODE_PLACEHOLDER };
+    const slurmPath = (pattern: string) => path.resolve(job.chdir, expandOutputPattern(pattern, names)).replace(/%/g, '%%').replaceAll(NODE_PLACEHOLDER, '%N');
+    const keisan = jobEnvironment({
+      jobId: job.id,
+      name: job.name,
+      user: job.user,
+      uid: row.uid,
+      gid: row.gid,
+      queue: job.queue,
+      account: job.subgroup,
+      cpus: job.cpus,
+      ntasks: context.ntasks,
+      cpusPerTask: context.cpusPerTask,
+      memBytes: job.memBytes,
+      timeLimitMs: job.timeLimitMs,
+      submitDir: job.submitDir,
+      submitHost: context.submitHost,
+      node: '',
+      gpuIndices: [],
+      array: context.array && job.arrayJobId !== null && job.arrayTaskId !== null ? { arrayJobId: job.arrayJobId, taskId: job.arrayTaskId, summary: context.array.summary, maxRunning: context.array.maxRunning } : null,
+    });
+    const env: Record<string, string> = { ...context.base };
+    for (const [key, value] of Object.entries(keisan)) {
+      // SLURM sets its own SLURM_* (and the GPUs it gives); a Keisan array's tasks are single SLURM jobs, so their array variables come from Keisan.
+      const own = key.startsWith('KEISAN_') && key !== 'KEISAN_NODE' && key !== 'KEISAN_GPUS';
+      if (own || key.startsWith('SLURM_ARRAY_') || key.startsWith('LSB_JOBINDEX')) env[key] = value;
+    }
+    env.PATH ??= '/usr/local/bin:/usr/bin:/bin';
+    return {
+      jobId: job.id,
+      user: { name: job.user, uid: row.uid, gid: row.gid },
+      name: job.name,
+      script: row.script,
+      args: job.args,
+      cwd: job.chdir,
+      env,
+      stdoutPath: job.output === '/dev/null' ? '/dev/null' : slurmPath(job.output),
+      stderrPath: job.error === '/dev/null' ? '/dev/null' : slurmPath(job.error),
+      appendOutput: context.outputMode === 'append',
+      queue: job.queue,
+      account: job.subgroup,
+      cpus: job.cpus,
+      ntasks: context.ntasks,
+      cpusPerTask: context.cpusPerTask,
+      memBytes: job.memBytes,
+      gpus: job.gpus,
+      gpuType: job.gpuType,
+      timeLimitMs: job.timeLimitMs,
+      beginAt: job.eligibleAt ? Date.parse(job.eligibleAt) : null,
+      held: job.held,
+      dependencies,
+    };
+  }
+
+  /** The cluster started a job (pending → running) or queued a running one again (a requeue). */
+  private async clusterChanged(change: ClusterJobChange): Promise<void> {
+    const job = this.active.get(change.jobId);
+    if (!job) return;
+    if (change.state === 'running' && job.state === 'pending') {
+      const started = this.runningCopy(job, change.node ?? 'unknown', [], new Date(change.startedAt ?? this.now()).toISOString());
+      this.active.set(job.id, started);
+      await this.write((tx) =>
+        tx
+          .updateTable('jobs')
+          .set({ state: 'running', started_at: started.startedAt, node: started.node, gpu_indices: '[]', output: started.output, error: started.error, transitions: JSON.stringify(started.transitions) })
+          .where('id', '=', job.id)
+          .where('state', '=', 'pending')
+          .execute(),
+      );
+      if (job.mail.begin) await this.notify(started, 'job-began', `Job ${job.id} (${job.name}) started`, true);
+    } else if (change.state === 'pending' && job.state === 'running') {
+      const requeue = this.requeues.get(job.id);
+      this.requeues.delete(job.id);
+      try {
+        await this.backToPending({ jobId: job.id, state: 'cancelled', exitCode: null, signal: null, endedAt: this.now(), cpuSeconds: null, maxRssBytes: null, reason: null }, requeue?.reason ?? `${this.cluster?.system ?? 'the cluster'} queued it again (requeue)`);
+      } finally {
+        requeue?.settle();
+      }
+    }
+  }
+
+  /** A job ended in the cluster; one that started and ended between two looks gets its start first. */
+  private async clusterEnded(end: ClusterJobEnd): Promise<void> {
+    const job = this.active.get(end.jobId);
+    if (job && job.state === 'pending' && end.startedAt !== null) {
+      this.active.set(job.id, this.runningCopy(job, end.node ?? 'unknown', [], new Date(end.startedAt).toISOString()));
+    }
+    await this.recordEnd(end);
+  }
+
   // ------------------------------------------------------------------ pausing and requeueing (power loss)
 
   /**
@@ -608,12 +903,24 @@ export class BatchService {
         clearTimeout(timer);
       }
     };
-    if (options.signal && this.o.executor.signal) {
-      const sent = await this.o.executor.signal(jobId, options.signal);
+    if (this.cluster) {
+      // SLURM stops it (SIGTERM, then SIGKILL after its KillWait) and queues it again; the next look sees it pending.
+      if (!job.externalId) return 'not-running';
+      try {
+        await this.cluster.requeue(job.externalId);
+      } catch (error) {
+        this.requeues.delete(jobId);
+        throw error;
+      }
+      if (!(await endedWithin(60_000))) return 'no-end';
+      return this.active.get(jobId)?.state === 'pending' ? 'requeued' : 'not-running';
+    }
+    if (options.signal && this.local.signal) {
+      const sent = await this.local.signal(jobId, options.signal);
       this.o.logger.info({ job: jobId, signal: options.signal, processes: sent }, 'batch: checkpoint signal sent before requeueing');
       await endedWithin(options.waitMs ?? 30_000);
     }
-    if (this.active.get(jobId)?.state === 'running') await this.o.executor.kill(jobId, 'cancelled');
+    if (this.active.get(jobId)?.state === 'running') await this.local.kill(jobId, 'cancelled');
     if (!(await endedWithin(60_000))) return 'no-end';
     return this.active.get(jobId)?.state === 'pending' ? 'requeued' : 'not-running';
   }
@@ -628,7 +935,7 @@ export class BatchService {
     const pending: Job = { ...job, state: 'pending', startedAt: null, node: null, gpuIndices: [], exitCode: null, exitSignal: null, reason, transitions };
     this.active.set(job.id, pending);
     // The executor keeps a record per job id and never starts an id twice: it sets this run's aside.
-    this.o.executor.forget?.(job.id);
+    if (!this.cluster) this.local.forget?.(job.id);
     await this.write((tx) =>
       tx.updateTable('jobs').set({ state: 'pending', started_at: null, node: null, gpu_indices: '[]', reason, transitions: JSON.stringify(transitions) }).where('id', '=', job.id).execute(),
     );
@@ -697,7 +1004,12 @@ export class BatchService {
   async submit(actor: Actor, input: SubmitInput): Promise<SubmitResult> {
     const user = await this.o.accounts.getUser(SYSTEM_ACTOR, actor.name);
     const policy = this.o.queues.policy();
-    const { job, warnings } = prepareSubmission(input, { user, queues: [...policy.queues.values()], node: this.o.node(), now: this.now(), submitHost: actor.address ?? 'unknown' });
+    const { job, warnings } = prepareSubmission(input, { user, queues: [...policy.queues.values()], node: this.cluster ? null : this.o.node(), now: this.now(), submitHost: actor.address ?? 'unknown' });
+    // The cluster judges what it can run (its nodes, partitions, accounts): a refusal now, in plain words, stores nothing.
+    if (this.cluster) {
+      const first = { id: 0, name: job.name, user: user.name, queue: job.queue, subgroup: job.subgroup, chdir: job.chdir, output: '/dev/null', error: '/dev/null', arrayJobId: null, arrayTaskId: job.arrayIndices[0] ?? null, cpus: job.cpus, memBytes: job.memBytes, gpus: job.gpus, gpuType: job.gpuType, timeLimitMs: job.timeLimitMs, eligibleAt: null, held: false, args: input.args, submitDir: input.submitDir } as const;
+      await this.cluster.check(this.clusterSubmission(first, { uid: user.uid, gid: user.gid, script: input.script, context: job.context }, []));
+    }
     const missing = await this.missingDependencies(job.dependencies.map((d) => d.jobId));
     if (missing.length) throw invalidInput(`the job depends on job${missing.length > 1 ? 's' : ''} ${missing.join(', ')}, which do${missing.length > 1 ? '' : 'es'} not exist`);
 
@@ -938,14 +1250,26 @@ export class BatchService {
       }
       throw error;
     }
-    for (const id of running) await this.o.executor.kill(id, 'cancelled');
+    if (this.cluster) {
+      // Handed over already: SLURM drops the pending ones and stops the running ones (their end comes with the next look).
+      const externalIds = [...pending.map((p) => p.before.externalId), ...running.map((id) => this.active.get(id)?.externalId ?? null)].filter((id): id is string => id !== null);
+      if (externalIds.length) await this.cluster.cancel(externalIds);
+    } else {
+      for (const id of running) await this.local.kill(id, 'cancelled');
+    }
     this.requestSchedule();
   }
 
   async setHeld(actor: Actor, id: number, held: boolean): Promise<Job> {
+    // Being handed over to the cluster right now: after that, it is held there.
+    await this.launches.get(id);
     const job = await this.getJob(actor, id);
     if (job.state !== 'pending') throw conflict(`job ${id} is ${job.state}: only pending jobs can be ${held ? 'held' : 'released'}`);
     if (job.held === held) return job;
+    if (this.cluster && job.externalId) {
+      if (held) await this.cluster.hold(job.externalId);
+      else await this.cluster.release(job.externalId);
+    }
     const at = new Date(this.now()).toISOString();
     const transitions = JSON.stringify([...job.transitions, { state: held ? 'held' : 'released', at }]);
     await this.write((tx) => tx.updateTable('jobs').set({ held: held ? 1 : 0, transitions }).where('id', '=', id).execute());
@@ -998,9 +1322,20 @@ export class BatchService {
     return store.markNotificationsRead(this.o.db, actor.name, ids, this.o.clock.now());
   }
 
-  /** The scheduler's last word on a pending job. */
+  /** The scheduler's last word on a pending job (with a cluster: the cluster's reason, or why Keisan has not handed it over). */
   explanation(id: number): PendingExplanation | undefined {
-    return this.explanations.get(id);
+    if (!this.cluster) return this.explanations.get(id);
+    const waiting = this.notHandedOver.get(id);
+    if (waiting) return waiting;
+    const said = this.cluster.pendingReason(id);
+    if (!said) return undefined;
+    return {
+      jobId: id,
+      reason: { kind: 'cluster', system: this.cluster.system, externalId: said.externalId, code: said.code, words: said.words },
+      position: said.position,
+      fairShare: { subgroupShare: 0, subgroupUsage: 0, userUsage: 0, factor: 1 },
+      estimatedStart: said.estimatedStart,
+    };
   }
 
   queueOf(name: string): Queue | undefined {

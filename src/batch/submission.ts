@@ -59,7 +59,8 @@ export interface PreparedSubmission {
 export interface SubmissionContext {
   user: User;
   queues: readonly Queue[];
-  node: NodeResources;
+  /** The largest node, to refuse what can never run; null: a cluster (SLURM) checks the job itself. */
+  node: NodeResources | null;
   now: number;
   submitHost: string;
 }
@@ -103,9 +104,9 @@ export function prepareSubmission(input: SubmitInput & { environment?: Record<st
 
   // Impossible here, whatever the queue allows: refuse at submit, not pend forever.
   const { node } = ctx;
-  if (options.cpus > node.cpus) throw invalidInput(`the job asks for ${options.cpus} CPUs but the largest node has ${node.cpus}`);
-  if (memBytes > node.memBytes) throw invalidInput(`the job asks for ${formatSize(memBytes)} of memory but the largest node offers ${formatSize(node.memBytes)} to jobs`);
-  if (options.gpus > 0) {
+  if (node && options.cpus > node.cpus) throw invalidInput(`the job asks for ${options.cpus} CPUs but the largest node has ${node.cpus}`);
+  if (node && memBytes > node.memBytes) throw invalidInput(`the job asks for ${formatSize(memBytes)} of memory but the largest node offers ${formatSize(node.memBytes)} to jobs`);
+  if (node && options.gpus > 0) {
     const usable = options.gpuType ? node.gpus.filter((g) => g.type === options.gpuType) : node.gpus;
     if (usable.length < options.gpus) {
       const have = node.gpus.length === 0 ? 'no GPUs' : `${node.gpus.length} GPU${node.gpus.length > 1 ? 's' : ''} (${[...new Set(node.gpus.map((g) => g.type))].join(', ')})`;

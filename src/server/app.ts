@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SYSTEM_ACTOR } from '../accounts/model.ts';
 import { registerAccountRoutes } from '../accounts/routes.ts';
-import type { JobExecutor } from '../batch/executor.ts';
+import type { ClusterExecutor, JobExecutor } from '../batch/executor.ts';
 import { LocalExecutor } from '../batch/executors/local/executor.ts';
 import type { NodeResources } from '../batch/model.ts';
 import { localNode } from '../batch/node.ts';
@@ -90,7 +90,9 @@ export type KeisanApp = FastifyInstance & { keisan: ServerContext };
 
 /** Where jobs run and what this machine offers them. */
 export interface JobRunner {
-  executor: JobExecutor;
+  /** This machine's executor, or a cluster's (SLURM) that schedules itself. */
+  executor: JobExecutor | ClusterExecutor;
+  /** This machine's resources for Keisan's scheduler (unused with a cluster executor). */
   node: NodeResources;
 }
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import pino from 'pino';
@@ -9,6 +10,7 @@ import { loadFacilityFile, serverUrlOf, type Settings } from '../lib/config.ts';
 import { KeisanError } from '../lib/errors.ts';
 import { detectCgroupLayout } from '../batch/executors/local/cgroups.ts';
 import { LocalExecutor } from '../batch/executors/local/executor.ts';
+import { SlurmExecutor } from '../batch/executors/slurm/executor.ts';
 import { createMailer } from '../monitor/mail.ts';
 import { discoverGpus, gpuMinorNumbers } from '../batch/gpus.ts';
 import { localNode } from '../batch/node.ts';
@@ -58,7 +60,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         key: readFileSync(path.resolve(options.dataDir, settings.server.tls.key)),
       }
     : undefined;
-  const jobs = await localJobRunner(settings, options.dataDir, logger);
+  const jobs = settings.batch.executor === 'slurm' ? await slurmJobRunner(settings, options.dataDir, logger) : await localJobRunner(settings, options.dataDir, logger);
   const mailer = settings.mail ? createMailer(settings.mail, options.dataDir) : null;
   if (mailer) logger.info({ smtp: mailer.server, from: settings.mail?.from }, 'mail: job notices and tests go out through SMTP');
   else logger.info('mail: not configured (no mail: in keisan.yaml); job notices stay in-app');
@@ -137,6 +139,26 @@ async function localJobRunner(settings: Settings, dataDir: string, logger: pino.
   );
   if (capabilities.notEnforced.length) logger.warn({ notEnforced: capabilities.notEnforced }, 'batch: some limits are not enforced on this machine');
   return { executor, node };
+}
+
+/**
+ * executor: slurm — jobs go to the SLURM cluster of batch.slurm.conf. Its controller must answer
+ * at start (so that a wrong path or a stopped cluster is said at once, not found job by job).
+ */
+async function slurmJobRunner(settings: Settings, dataDir: string, logger: pino.Logger): Promise<JobRunner> {
+  // This Keisan's jobs carry the comment keisan:<instance>:<id>; the instance follows the data directory.
+  const instance = createHash('sha256').update(path.resolve(dataDir)).digest('hex').slice(0, 10);
+  const executor = new SlurmExecutor({ settings: settings.batch.slurm, instance, logger: logger.child({ executor: 'slurm' }) });
+  let config;
+  try {
+    config = await executor.open();
+  } catch (error) {
+    throw new KeisanError('UNAVAILABLE', `batch.executor is slurm, but SLURM's controller could not be asked (${error instanceof Error ? error.message : String(error)}): start slurmctld, or check batch.slurm.conf (${settings.batch.slurm.conf ?? 'default /etc/slurm/slurm.conf'})`);
+  }
+  const capabilities = executor.capabilities();
+  logger.info({ cluster: config.clusterName, version: config.version, accounting: config.accounting, enforced: capabilities.enforced }, `batch: jobs run through SLURM cluster ${config.clusterName}`);
+  if (capabilities.notEnforced.length) logger.warn({ notEnforced: capabilities.notEnforced }, 'batch: some limits are not enforced by this SLURM cluster');
+  return { executor, node: localNode(settings, []) };
 }
 
 /** `keisan server`: runs until SIGINT/SIGTERM, then closes connections and the database. */

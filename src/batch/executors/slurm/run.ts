@@ -20,6 +20,8 @@ export interface SlurmRunOptions {
   gid?: number;
   /** The command's environment besides SLURM_CONF and SLURM_TIME_FORMAT (default: none of the server's). */
   env?: Record<string, string>;
+  /** `env` is a job's own environment (sbatch exports it into the job): only SLURM_CONF is added to it. */
+  jobEnvironment?: boolean;
   /** Default 30 s: slurmctld answers in milliseconds, or retries for a while when it is down. */
   timeoutMs?: number;
 }
@@ -62,7 +64,7 @@ export function slurmRunner(settings: Pick<SlurmSettings, 'conf' | 'binDir'>): S
       const file = settings.binDir ? path.join(settings.binDir, command) : command;
       const shown = `${command} ${args.join(' ')}`.slice(0, 300);
       const child = spawn(file, args, {
-        env: slurmEnvironment(settings, options.env),
+        env: options.jobEnvironment ? { ...options.env, ...(settings.conf ? { SLURM_CONF: settings.conf } : {}) } : slurmEnvironment(settings, options.env),
         stdio: ['pipe', 'pipe', 'pipe'],
         ...(options.uid !== undefined ? { uid: options.uid } : {}),
         ...(options.gid !== undefined ? { gid: options.gid } : {}),
