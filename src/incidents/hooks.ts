@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { AlertView } from '../monitor/alerts/model.ts';
 import type { AlertsService } from '../monitor/alerts/service.ts';
-import type { RecoveryEvent } from '../recovery/events-model.ts';
+import { victimName, type RecoveryEvent } from '../recovery/events-model.ts';
 import type { RecoveryService } from '../recovery/service.ts';
 import type { IncidentService, SourceReport } from './service.ts';
 import type { IncidentsSettings } from './settings.ts';
@@ -15,17 +15,17 @@ import type { IncidentsSettings } from './settings.ts';
 /**
  * A recovery event that ended someone's job: the watchdog killed it (kill, done), or the kernel's
  * OOM killer did (rule kernel-oom). Stops, throttles and freezes hold work without losing it:
- * no incident. Key: recovery:HOST:JOB (or recovery:HOST:pid-PID without a job).
+ * no incident. Key: recovery:HOST:JOB (recovery:HOST:slurm-ID for a SLURM job Keisan did not submit, recovery:HOST:pid-PID without a job).
  */
 export function recoveryReport(event: RecoveryEvent, settings: IncidentsSettings['recovery']): SourceReport | null {
   const killed = event.action === 'kill' && event.outcome === 'done';
   const kernel = event.rule === 'kernel-oom';
   if (!killed && !kernel) return null;
-  const victim = event.jobId !== null ? `job ${event.jobId}` : `process ${event.pid ?? '?'}`;
+  const victim = victimName(event);
   const title = kernel ? `Kernel OOM killer killed ${victim} on ${event.host}` : `Recovery killed ${victim} on ${event.host} (${event.rule})`;
   return {
     source: 'recovery',
-    key: `recovery:${event.host}:${event.jobId !== null ? event.jobId : `pid-${event.pid ?? '?'}`}`,
+    key: `recovery:${event.host}:${event.jobId !== null ? event.jobId : event.slurmJobId != null ? `slurm-${event.slurmJobId}` : `pid-${event.pid ?? '?'}`}`,
     title,
     severity: settings.severity,
     services: [{ service: settings.service, impact: settings.impact }],

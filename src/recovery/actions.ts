@@ -17,14 +17,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { sleepSync, type CgroupTree, type JobCgroup } from '../batch/executors/local/cgroups.ts';
+import { sleepSync } from '../batch/executors/local/cgroups.ts';
+import type { JobTree, JobView } from './job-tree.ts';
 
 export type KillPath = 'cgroup.kill' | 'v1-freeze-and-kill' | 'v2-freeze-and-kill' | 'signal-walk';
 
 /** A job's cgroup files, opened once when the job is first seen. */
 export interface JobHandles {
   jobId: number;
-  job: JobCgroup;
+  job: JobView;
   /** The job's v2 dir (pure v2, or the hybrid side hierarchy); null without one. */
   v2Dir: string | null;
   freezerDir: string | null;
@@ -47,7 +48,7 @@ function openOrNull(file: string, flags: number): number | null {
 }
 
 /** Opens a job's handles (whatever exists; the rest stays null). */
-export function openJobHandles(tree: CgroupTree, jobId: number): JobHandles {
+export function openJobHandles(tree: JobTree, jobId: number): JobHandles {
   const d = tree.jobDirs(jobId);
   const job = tree.job(jobId);
   const v2Dir = d.v2 ? d.dir(d.v2) : null;
@@ -84,7 +85,7 @@ export function closeJobHandles(h: JobHandles): void {
 /** Keeps the handles of the jobs the watchdog sees; `sync()` opens new ones and closes those of jobs gone. */
 export class JobHandleBook {
   private readonly handles = new Map<number, JobHandles>();
-  constructor(private readonly tree: CgroupTree) {}
+  constructor(private readonly tree: JobTree) {}
 
   ensure(jobId: number): JobHandles {
     let h = this.handles.get(jobId);

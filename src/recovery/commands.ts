@@ -7,7 +7,7 @@ import { formatTime } from '../cli/output.ts';
 import { FACILITY_FILE, loadFacilityFile, resolveDataDir } from '../lib/config.ts';
 import { KeisanError } from '../lib/errors.ts';
 import { daemonConnection } from '../ops/daemon-options.ts';
-import type { PendingDecision, RecoveryEvent } from './events-model.ts';
+import { victimName, type PendingDecision, type RecoveryEvent } from './events-model.ts';
 
 function colourOutcome(event: RecoveryEvent): string {
   if (event.outcome === 'failed') return pc.red(event.outcome);
@@ -15,7 +15,7 @@ function colourOutcome(event: RecoveryEvent): string {
   return event.outcome;
 }
 
-const target = (event: RecoveryEvent) => (event.jobId !== null ? `job ${event.jobId}` : event.pid !== null ? `pid ${event.pid}` : 'node');
+const target = (event: RecoveryEvent) => (event.jobId !== null || event.slurmJobId != null ? victimName(event) : event.pid !== null ? `pid ${event.pid}` : 'node');
 const ms = (value: number | null | undefined) => (value === null || value === undefined ? null : `${value < 10 ? value.toFixed(2) : Math.round(value)} ms`);
 
 export function registerRecoveryCommands(program: Command): void {
@@ -69,6 +69,7 @@ export function registerRecoveryCommands(program: Command): void {
           ['host', e.host],
           ['rule', `${e.rule} (${e.severity})`],
           ['job', e.jobId],
+          ...(e.slurmJobId != null ? [['SLURM job', e.slurmJobId] as [string, number]] : []),
           ['pid', e.pid],
           ['user', e.user],
           ['mode', e.mode],

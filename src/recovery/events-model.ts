@@ -11,7 +11,8 @@ export const recoveryEventSchema = z.object({
   at: z.string().describe('ISO-8601 UTC time of the decision on the node'),
   rule: z.enum(RULES),
   severity: z.string(),
-  jobId: z.number().int().nullable(),
+  jobId: z.number().int().nullable().describe('the Keisan job (for a SLURM job: the one whose SLURM id it is; null when Keisan did not submit it)'),
+  slurmJobId: z.number().int().nullable().optional().describe("SLURM's job id, when the watchdog of a SLURM node reported it"),
   pid: z.number().int().nullable(),
   user: z.string().nullable().describe("the job's owner (from the job record when the job is known)"),
   mode: z.enum(RECOVERY_MODES),
@@ -37,6 +38,14 @@ export const eventQuerySchema = z
   })
   .strict();
 export type EventQuery = z.infer<typeof eventQuerySchema>;
+
+/** How an event names its victim: `job 12`, `job 12 (SLURM job 4711)`, `SLURM job 4711` (not Keisan's), or `process 99`. */
+export function victimName(event: Pick<RecoveryEvent, 'jobId' | 'slurmJobId' | 'pid'>): string {
+  const slurm = event.slurmJobId ?? null;
+  if (event.jobId !== null) return `job ${event.jobId}${slurm !== null ? ` (SLURM job ${slurm})` : ''}`;
+  if (slurm !== null) return `SLURM job ${slurm}`;
+  return `process ${event.pid ?? '?'}`;
+}
 
 /** The actions that end or hold a user's work: the owner is told, the audit log and the incident hook see them. */
 export const ACTED_ON: ReadonlySet<string> = new Set(['kill', 'stop', 'throttle']);

@@ -11,7 +11,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { CgroupTree } from '../batch/executors/local/cgroups.ts';
+import type { JobTree } from './job-tree.ts';
 import type { Finding, PsiTotals, Sample } from './model.ts';
 import { readKeyed, readNumber, readText } from '../lib/kernel-files.ts';
 
@@ -232,7 +232,7 @@ export function parsePsi(text: string | null): PsiEvidence | null {
   return { someUs: Number(some[2]), fullUs: full ? Number(full[2]) : null, someAvg10: Number(some[1]), fullAvg10: full ? Number(full[1]) : null };
 }
 
-function cgroupEvidence(tree: CgroupTree, jobId: number): CgroupEvidence {
+function cgroupEvidence(tree: JobTree, jobId: number): CgroupEvidence {
   const d = tree.jobDirs(jobId);
   const memDir = d.memory ? d.dir(d.memory) : null;
   const v2Dir = d.v2 ? d.dir(d.v2) : null;
@@ -318,7 +318,7 @@ function nodeEvidence(procRoot: string): EvidenceRecord['node'] {
  * CgroupTree the watchdog opened) or a process (it and its descendants). Synchronous, bounded
  * by `maxProcesses`; forks nothing.
  */
-export function captureEvidence(tree: CgroupTree | null, target: EvidenceTarget, options: CaptureOptions): EvidenceRecord {
+export function captureEvidence(tree: JobTree | null, target: EvidenceTarget, options: CaptureOptions): EvidenceRecord {
   const started = performance.now();
   const o = {
     maxProcesses: options.maxProcesses ?? 200,

@@ -14,7 +14,7 @@
 import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import type { CgroupTree } from '../batch/executors/local/cgroups.ts';
+import type { JobTree } from './job-tree.ts';
 import { randomUUID } from 'node:crypto';
 import { JobHandleBook, continueProcess, killJob, freezeJob, processState, reniceProcess, stopProcess, thawJob, throttleJob } from './actions.ts';
 import { QuietBook, askDeadline, resolvePending, type AskResolution, type PendingAsk, type ServerDecision } from './ask.ts';
@@ -57,7 +57,7 @@ const MAX_ATTEMPTS = 3;
 const OOM_CHECK_MS = 1_000;
 
 export interface RecoveryLoopOptions {
-  tree: CgroupTree;
+  tree: JobTree;
   settings: ResolvedRecovery;
   host: string;
   reporter: EventReporter | null;
@@ -318,7 +318,8 @@ export class RecoveryLoop {
       if (victim.kind === 'job') {
         const h = this.book.ensure(victim.jobId);
         if (action === 'kill') {
-          const r = await killJob(h, { decidedAtMs: decidedAt, timeoutMs: 5000 });
+          const actions = this.o.tree.actions;
+          const r = actions ? await actions.kill(victim.jobId, { decidedAtMs: decidedAt, timeoutMs: 5000 }) : await killJob(h, { decidedAtMs: decidedAt, timeoutMs: 5000 });
           timings = { decisionToWriteMs: round(r.decisionToWriteMs), writeMs: r.writeMs === null ? null : round(r.writeMs), writeToEmptyMs: r.writeToEmptyMs === null ? null : round(r.writeToEmptyMs) };
           done = r.empty;
           detail = `via ${r.path}${r.empty ? `, empty ${timings.writeToEmptyMs} ms after the write` : ', NOT empty within 5 s'}`;
@@ -326,7 +327,7 @@ export class RecoveryLoop {
           if (r.empty) this.watching.set(`job:${victim.jobId}`, { jobId: victim.jobId, memBytes: victim.memBytes });
         } else if (action === 'freeze') {
           const writeAt = performance.now();
-          const r = await freezeJob(h, { timeoutMs: 2000 });
+          const r = await this.freezeVictim(victim.jobId);
           timings = { decisionToWriteMs: round(writeAt - decidedAt), writeMs: null, writeToEmptyMs: null };
           done = r.done;
           detail = r.done ? `frozen ${round(r.writeToDoneMs ?? 0)} ms after the write` : 'not frozen within 2 s';
@@ -408,7 +409,7 @@ export class RecoveryLoop {
       evidence = captureEvidence(victim.kind === 'job' ? this.o.tree : null, target, { nowMs, window, finding, explanation: event.victimExplanation });
       const writeAt = performance.now();
       if (victim.kind === 'job') {
-        const r = await freezeJob(this.book.ensure(victim.jobId), { timeoutMs: 2000 });
+        const r = await this.freezeVictim(victim.jobId);
         done = r.done;
         if (evidence) evidence.action = { ...r };
         if (!r.done) error = 'not frozen within 2 s';
@@ -495,6 +496,12 @@ export class RecoveryLoop {
     await this.act(p.finding, p.victim, r.action as RuleAction, event, performance.now(), nowMs);
   }
 
+  /** Freezes a job through the tree's own actions where it has them (SLURM: never slurmstepd), else its whole cgroup. */
+  private freezeVictim(jobId: number) {
+    const actions = this.o.tree.actions;
+    return actions ? actions.freeze(jobId, { timeoutMs: 2000 }) : freezeJob(this.book.ensure(jobId), { timeoutMs: 2000 });
+  }
+
   /** A job still there with processes in it (a frozen one counts). */
   private jobAlive(followed: Followed, jobId: number): boolean {
     if (!followed.has(jobId)) return false;
@@ -506,7 +513,10 @@ export class RecoveryLoop {
   }
 
   private async resume(victim: Candidate): Promise<void> {
-    if (victim.kind === 'job') thawJob(this.book.ensure(victim.jobId));
+    if (victim.kind === 'job') {
+      if (this.o.tree.actions) this.o.tree.actions.thaw(victim.jobId);
+      else thawJob(this.book.ensure(victim.jobId));
+    }
     else {
       const r = await continueProcess(victim.pid);
       if (!r.done) throw new Error(`process ${victim.pid} still stopped (state ${r.state ?? 'gone'})`);
@@ -575,12 +585,25 @@ export class RecoveryLoop {
     for (const map of [this.oomKillsSeen, this.nearLimitAt, this.oomCheckedAt]) for (const jobId of map.keys()) if (!followed.has(jobId)) map.delete(jobId);
   }
 
-  private emit(event: LoopEvent): void {
+  private emit(raw: LoopEvent): void {
+    const event = this.o.tree.jobIdKind === 'slurm' ? asSlurmEvent(raw) : raw;
     this.events.push(event);
     if (this.events.length > 1000) this.events.shift();
     const { decidedAtPerfMs: _omit, ...body } = event;
     this.o.reporter?.report(body);
   }
+}
+
+/**
+ * On a SLURM node the job ids are SLURM's: the event carries it as slurmJobId (the server finds
+ * the Keisan job whose external id it is) and its texts say "SLURM job N".
+ */
+export function asSlurmEvent(event: LoopEvent): LoopEvent {
+  if (event.jobId === null) return event;
+  const id = event.jobId;
+  const name = new RegExp(`(?<!SLURM )\\bjob ${id}\\b`, 'g');
+  const say = (text: string) => text.replace(name, `SLURM job ${id}`);
+  return { ...event, jobId: null, slurmJobId: id, explanation: say(event.explanation), victimExplanation: say(event.victimExplanation), ...(event.error ? { error: say(event.error) } : {}) };
 }
 
 function describe(c: Candidate): string {

@@ -225,6 +225,8 @@ export const recoveryEventInputSchema = z
     rule: z.enum(RULES),
     severity: z.enum(['warn', 'renice', 'stop', 'act']),
     jobId: z.number().int().positive().nullable(),
+    /** On a SLURM node: SLURM's job id (jobId is then null; the server maps it to the Keisan job whose external id it is). */
+    slurmJobId: z.number().int().positive().nullable().optional(),
     pid: z.number().int().positive().nullable(),
     user: z.string().max(255).nullable(),
     mode: z.enum(RECOVERY_MODES),

@@ -130,6 +130,33 @@ describeWithSmtp('recovery events over the API', () => {
       assert.equal(audit[0]!.detail.event, id);
     });
 
+    it("a SLURM node's event names SLURM's job id: the Keisan job run under it (external id) is the event's job, notified, and passed to the hooks; a job Keisan did not submit stays 'SLURM job N'", async () => {
+      const hooked: RecoveryEvent[] = [];
+      app.keisan.recovery.onAction((event) => void hooked.push(event));
+      const job = await aliceJob();
+      await db.kysely.updateTable('jobs').set({ external_id: '4711' }).where('id', '=', job).execute();
+      const slurmKill = (slurmJobId: number) => killInput({ jobId: null, slurmJobId, user: null, explanation: `SLURM job ${slurmJobId}: memory 1.98 of 2.00 GiB`, victimExplanation: `SLURM job ${slurmJobId} exceeds its own request` });
+      const mapped = await report(slurmKill(4711));
+      assert.equal(mapped.status, 200, JSON.stringify(mapped.body));
+      const operator = await as('olga');
+      const event = (await operator('GET', `/api/recovery/events/${mapped.body.id}`)).body as unknown as RecoveryEvent;
+      assert.deepEqual([event.jobId, event.slurmJobId, event.user], [job, 4711, 'alice']);
+      // The hooks (the batch room's recordRecoveryKill, the incidents) get the Keisan job.
+      assert.deepEqual(hooked.map((e) => [e.id, e.jobId, e.slurmJobId]), [[mapped.body.id, job, 4711]]);
+      const alice = await as('alice');
+      const notices = (await alice('GET', '/api/notifications')).body as unknown as { title: string }[];
+      assert.deepEqual(notices.map((n) => n.title), [`the recovery watchdog killed your job ${job} (SLURM job 4711) on node1`]);
+      assert.deepEqual(((await operator('GET', `/api/recovery/events?job=${job}`)).body as unknown as RecoveryEvent[]).map((e) => e.id), [mapped.body.id]);
+
+      const plain = await report(slurmKill(999));
+      assert.equal(plain.status, 200, JSON.stringify(plain.body));
+      const unknown = (await operator('GET', `/api/recovery/events/${plain.body.id}`)).body as unknown as RecoveryEvent;
+      assert.deepEqual([unknown.jobId, unknown.slurmJobId, unknown.user], [null, 999, null]);
+      const audit = await app.keisan.accounts.audit(SYSTEM_ACTOR, { action: 'recovery.kill' });
+      assert.deepEqual(audit.map((a) => [a.targetType, a.target]).sort(), [['job', String(job)], ['job', 'slurm:999']]);
+      assert.equal((await report({ ...slurmKill(1), slurmJobId: 0 })).status, 400, 'a SLURM job id is positive');
+    });
+
     it('observe mode and warnings notify nobody and are not audited; a failed kill is audited as failed', async () => {
       const hooked: number[] = [];
       app.keisan.recovery.onAction((event) => void hooked.push(event.id));

@@ -6,7 +6,7 @@
  * directory walk except the periodic re-listing of the parent cgroup that picks up new jobs.
  * A removed cgroup answers ENODEV (or ENOENT): its files are closed and the job dropped.
  *
- * Layouts (through CgroupTree, which knows where each controller lives):
+ * Layouts (through the JobTree — CgroupTree, or SLURM's — which knows where each controller lives):
  * - v1 / hybrid: memory.usage_in_bytes, memory.limit_in_bytes, memory.stat (memory);
  *   pids.current, pids.max, pids.events (pids); cpuacct.usage (cpuacct); and, on the cgroup2
  *   side hierarchy, memory.pressure, io.pressure, cpu.pressure (PSI of v1-charged stalls too).
@@ -17,7 +17,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { CgroupTree } from '../batch/executors/local/cgroups.ts';
+import type { JobTree } from './job-tree.ts';
 import type { JobSample, NodeSample, ParentSample, ProcessSample, PsiTotals, Sample } from './model.ts';
 
 // ------------------------------------------------------------------------------- pure parsers
@@ -381,7 +381,7 @@ class JobReader {
   lastSlowMs = -Infinity;
 
   constructor(
-    tree: CgroupTree,
+    tree: JobTree,
     readonly jobId: number,
   ) {
     const d = tree.jobDirs(jobId);
@@ -512,7 +512,7 @@ export const DEFAULT_TIERING: Tiering = { idleEveryMs: 1000, hotFromRatio: 0.5, 
 
 export interface SamplerOptions {
   /** The job tree, opened with parentMemBytes: null and parentPidsMax: null (the watchdog never changes limits). */
-  tree: CgroupTree;
+  tree: JobTree;
   /** The job record's facts (owner, request); default: none known. */
   jobInfo?: (jobId: number) => JobInfo | undefined;
   /** How often the parent is re-listed for new jobs and limits re-read, in ms (default 250). */
@@ -533,7 +533,7 @@ export interface SamplerOptions {
  * every descriptor.
  */
 export class Sampler {
-  private readonly tree: CgroupTree;
+  private readonly tree: JobTree;
   private readonly nodeReader: NodeReader;
   private readonly parentReader: ParentReader | null;
   private readonly jobs = new Map<number, JobReader>();

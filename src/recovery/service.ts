@@ -13,7 +13,7 @@ import { parseDuration } from '../lib/units.ts';
 import { postJson } from '../monitor/alerts/notify.ts';
 import type { UserMail } from '../monitor/service.ts';
 import type { ServerDecision } from './ask.ts';
-import { ACTED_ON, type EventQuery, type PendingDecision, type RecoveryEvent } from './events-model.ts';
+import { ACTED_ON, victimName, type EventQuery, type PendingDecision, type RecoveryEvent } from './events-model.ts';
 import type { RecoveryEventInput } from './model.ts';
 import * as store from './store.ts';
 
@@ -44,7 +44,7 @@ const PAST: Record<string, string> = { kill: 'killed', stop: 'stopped', throttle
 
 /** What the owner reads: the numbers, what was done and when, where the evidence is, how to see it. */
 export function ownerMessage(event: RecoveryEvent, facility: string): { subject: string; text: string } {
-  const what = event.jobId !== null ? `job ${event.jobId}` : `process ${event.pid ?? '?'}`;
+  const what = victimName(event);
   const verb = PAST[event.action] ?? event.action;
   const subject = `[${facility}] the recovery watchdog ${verb} your ${what} on ${event.host}`;
   const metrics = Object.entries(event.metrics)
@@ -70,7 +70,7 @@ export function ownerMessage(event: RecoveryEvent, facility: string): { subject:
 
 /** What the operators read when a node asks: who, what, the numbers, the deadline and the commands. */
 export function pendingMessage(event: RecoveryEvent, facility: string, link: string | null = null): { subject: string; text: string } {
-  const what = event.jobId !== null ? `job ${event.jobId}` : `process ${event.pid ?? '?'}`;
+  const what = victimName(event);
   const ask = event.ask;
   const subject = `[${facility}] recovery: ${what}${event.user ? ` of ${event.user}` : ''} on ${event.host} is frozen — approve or deny by ${ask?.deadline ?? '?'}`;
   const metrics = Object.entries(event.metrics)
@@ -143,8 +143,9 @@ export class RecoveryService {
   }
 
   /** Stores a watchdog's event (already checked against the node secret) and tells who must know. */
-  async record(input: RecoveryEventInput): Promise<{ id: number; event: RecoveryEvent }> {
+  async record(reported: RecoveryEventInput): Promise<{ id: number; event: RecoveryEvent }> {
     const now = this.o.clock.now();
+    const input = await this.withKeisanJob(reported);
     const owner = input.jobId !== null ? ((await store.jobOwner(this.o.db, input.jobId)) ?? null) : null;
     const changed = input.outcome !== 'observed' && input.action !== 'none' && input.action !== 'warn';
     const event = await this.o.db.transaction().execute(async (tx) => {
@@ -156,8 +157,8 @@ export class RecoveryService {
           {
             actor: watchdogActor(input.host),
             action: `recovery.${input.action}`,
-            targetType: input.jobId !== null ? 'job' : 'process',
-            target: input.jobId !== null ? String(input.jobId) : `${input.host}:${input.pid ?? '?'}`,
+            targetType: input.jobId !== null || reported.slurmJobId != null ? 'job' : 'process',
+            target: input.jobId !== null ? String(input.jobId) : reported.slurmJobId != null ? `slurm:${reported.slurmJobId}` : `${input.host}:${input.pid ?? '?'}`,
             outcome: input.outcome === 'done' ? 'ok' : 'failed',
             detail: { event: id, rule: input.rule, user: saved.user, explanation: input.explanation, ...(input.error ? { error: input.error } : {}) },
           },
@@ -171,6 +172,19 @@ export class RecoveryService {
     else if (event.rule === 'kernel-oom') await this.tellListeners(event);
     if (input.ask) await this.askFollowUp(input, event, owner, now);
     return { id: event.id, event };
+  }
+
+  /**
+   * A SLURM node's event names SLURM's job id: the Keisan job run under it (jobs.external_id) becomes
+   * the event's job, so it is handled as a local job's would be; a job Keisan did not submit stays
+   * "SLURM job N" with no Keisan job. SLURM's id is kept in the event's numbers as slurmJobId.
+   */
+  private async withKeisanJob(input: RecoveryEventInput): Promise<RecoveryEventInput> {
+    const slurmJobId = input.slurmJobId ?? null;
+    if (slurmJobId === null) return input;
+    const jobId = (await store.jobOfSlurmId(this.o.db, slurmJobId)) ?? null;
+    const { slurmJobId: _kept, ...rest } = input;
+    return { ...rest, jobId, metrics: { ...input.metrics, slurmJobId } };
   }
 
   // ---------------------------------------------------------------------------- ask mode
@@ -224,7 +238,7 @@ export class RecoveryService {
     if (event.user === null) return;
     const account = await this.o.accounts.getUser(SYSTEM_ACTOR, event.user).catch(() => undefined);
     if (!account) return;
-    const what = event.jobId !== null ? `job ${event.jobId}` : `process ${event.pid ?? '?'}`;
+    const what = victimName(event);
     const subject = `[${this.o.facility}] your ${what} on ${event.host} is held frozen while an operator decides`;
     const text = [
       `The recovery watchdog of ${event.host} froze your ${what} at ${event.at} (paused, not ended) and asked an operator what to do.`,

@@ -66,7 +66,14 @@ export async function jobOwner(db: Tx, jobId: number): Promise<string | undefine
   return row?.user_name;
 }
 
+/** The Keisan job that SLURM runs under this job id (jobs.external_id), or undefined when Keisan did not submit it. */
+export async function jobOfSlurmId(db: Tx, slurmJobId: number): Promise<number | undefined> {
+  const row = await db.selectFrom('jobs').select('id').where('external_id', '=', String(slurmJobId)).orderBy('id', 'desc').executeTakeFirst();
+  return row === undefined ? undefined : Number(row.id);
+}
+
 export function toEvent(row: RecoveryEventRow): RecoveryEvent {
+  const metrics = JSON.parse(row.metrics) as Record<string, number>;
   return {
     id: Number(row.id),
     host: row.host,
@@ -74,6 +81,8 @@ export function toEvent(row: RecoveryEventRow): RecoveryEvent {
     rule: row.rule as Rule,
     severity: row.severity,
     jobId: row.job_id,
+    // SLURM's job id is kept among the event's numbers (no column of its own).
+    slurmJobId: typeof metrics.slurmJobId === 'number' ? metrics.slurmJobId : null,
     pid: row.pid,
     user: row.user_name,
     mode: row.mode as RecoveryMode,
@@ -81,7 +90,7 @@ export function toEvent(row: RecoveryEventRow): RecoveryEvent {
     outcome: row.outcome as EventOutcome,
     explanation: row.explanation,
     victimExplanation: row.victim_explanation,
-    metrics: JSON.parse(row.metrics) as Record<string, number>,
+    metrics,
     timings: row.timings === null ? null : (JSON.parse(row.timings) as RecoveryTimings),
     evidencePath: row.evidence_path,
     error: row.error,

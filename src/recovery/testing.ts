@@ -40,7 +40,7 @@ export function testParent(): string {
  * cgroup.procs before it execs the work, so everything it forks is in the job). Returns the
  * shell's pid.
  */
-export function startInJob(job: JobCgroup, work: string): number {
+export function startInJob(job: Pick<JobCgroup, 'procsFiles'>, work: string): number {
   const script = 'for f in "$@"; do echo $$ > "$f" || exit 97; done; exec sh -c "$KEISAN_TEST_WORK"';
   const child = spawn('sh', ['-c', script, 'sh', ...job.procsFiles()], {
     detached: true,

@@ -1,15 +1,18 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { constants, hostname, setPriority } from 'node:os';
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
-import { CgroupTree } from '../batch/executors/local/cgroups.ts';
+import { CgroupTree, detectCgroupLayout } from '../batch/executors/local/cgroups.ts';
 import { defaultSettings, type Settings } from '../lib/config.ts';
 import { untilSignal } from '../lib/process.ts';
 import { DaemonLink } from '../ops/daemon-client.ts';
+import type { JobTree } from './job-tree.ts';
 import { localJobRecords } from './job-records.ts';
 import { RecoveryLoop } from './loop.ts';
 import { EventReporter } from './reporter.ts';
 import { RULES } from './model.ts';
+import type { JobInfo } from './sampler.ts';
+import { SlurmCgroupTree, findSlurmRoot, slurmJobRecords } from './slurm-jobs.ts';
 import { resolveRecoverySettings } from './settings.ts';
 
 export interface WatchdogOptions {
@@ -29,29 +32,47 @@ export interface RecoveryStart {
 
 /**
  * Opens the jobs' cgroup parent (settings.batch.cgroupParent) without changing any limit and
- * starts the detection-and-action loop on it. Without root or cgroups, or with recovery
+ * starts the detection-and-action loop on it. On a SLURM node (batch.executor: slurm, or SLURM's
+ * job cgroups present) it watches SLURM's job cgroups instead (slurm-jobs.ts). Without root or cgroups, or with recovery
  * disabled, no loop runs (the watchdog still heartbeats) and the summary says why.
  */
 export function startRecovery(options: WatchdogOptions, logger: Logger): RecoveryStart {
   const settings = options.settings ?? defaultSettings();
   const recovery = resolveRecoverySettings(settings.recovery, options.dataDir ?? process.cwd());
   const parent = settings.batch.cgroupParent;
+  const layout = detectCgroupLayout();
+  const slurmRoot = findSlurmRoot(layout);
+  // SLURM's job cgroups without batch.executor: slurm count only on a node where Keisan's own job parent was never made (a SLURM compute node).
+  const localParent = layout.kind === 'v1' ? (layout.v1.memory ?? null) : layout.unified;
+  const slurm = settings.batch.executor === 'slurm' || (slurmRoot !== null && (localParent === null || !existsSync(path.join(localParent, parent))));
   if (!recovery.enabled) return { loop: null, reporter: null, summary: 'recovery is disabled (recovery.enabled: false): no detection, no actions' };
   if (process.platform !== 'linux') return { loop: null, reporter: null, summary: 'recovery needs Linux cgroups: no detection, no actions' };
   if (process.getuid?.() !== 0) return { loop: null, reporter: null, summary: `recovery needs root to read and act on the job cgroups under '${parent}' (running as uid ${process.getuid?.()}): no detection, no actions` };
-  let tree: CgroupTree;
+  let tree: JobTree;
+  let jobInfo: (jobId: number) => JobInfo | undefined;
+  let watched: string;
   try {
-    tree = CgroupTree.open({ root: parent, parentMemBytes: null, parentPidsMax: null });
+    if (slurm) {
+      // A SLURM node: SLURM's job cgroups (task/cgroup, proctrack/cgroup), their owners and limits read from the cgroups themselves.
+      const slurmTree = SlurmCgroupTree.open({ layout });
+      tree = slurmTree;
+      jobInfo = slurmJobRecords(slurmTree);
+      watched = `SLURM's job cgroups '${slurmTree.root}' (${slurmTree.mode}${slurmRoot === null ? ', none there yet: found when slurmd makes them; with proctrack/linuxproc and no task/cgroup there will be none to watch' : ''})`;
+    } else {
+      const local = CgroupTree.open({ root: parent, parentMemBytes: null, parentPidsMax: null });
+      tree = local;
+      // The local executor's records (what each job asked for, its owner): where `keisan server` keeps them.
+      jobInfo = localJobRecords({ jobsDir: path.join(options.dataDir ?? process.cwd(), 'jobs', 'jobs') });
+      watched = `the jobs under cgroup '${parent}' (${local.mode}${local.mode === 'v1' && local.layout.unified ? ' + cgroup2 side' : ''})`;
+    }
   } catch (error) {
-    return { loop: null, reporter: null, summary: `recovery cannot use the job cgroups under '${parent}': ${error instanceof Error ? error.message : String(error)}: no detection, no actions` };
+    return { loop: null, reporter: null, summary: `recovery cannot use the job cgroups ${slurm ? 'of SLURM' : `under '${parent}'`}: ${error instanceof Error ? error.message : String(error)}: no detection, no actions` };
   }
   const reporter = new EventReporter({ serverUrl: options.serverUrl, nodeSecret: options.nodeSecret, logger, maxQueued: recovery.eventQueue });
-  // The local executor's records (what each job asked for, its owner): where `keisan server` keeps them.
-  const jobInfo = localJobRecords({ jobsDir: path.join(options.dataDir ?? process.cwd(), 'jobs', 'jobs') });
   const loop = new RecoveryLoop({ tree, settings: recovery, host: hostname(), reporter, logger, jobInfo });
   loop.start();
   const modes = RULES.filter((r) => r !== 'kernel-oom' && (r !== 'login-cpu-hog' || recovery.loginHost)).map((r) => `${r} ${recovery.modeOf(r)}${recovery.modeOf(r) === 'automatic' ? ` (${recovery.actionFor(r, r === 'login-cpu-hog' ? 'warn' : 'act')}${r === 'login-cpu-hog' ? '→renice→stop' : ''})` : ''}`);
-  const summary = `recovery watches the jobs under cgroup '${parent}' (${tree.mode}${tree.mode === 'v1' && tree.layout.unified ? ' + cgroup2 side' : ''}) at ${recovery.sampleHz} Hz${recovery.loginHost ? ' and the login host\'s processes at 1 Hz' : ''}; rules: ${modes.join(', ')}; evidence in ${recovery.evidenceDir}`;
+  const summary = `recovery watches ${watched} at ${recovery.sampleHz} Hz${recovery.loginHost ? ' and the login host\'s processes at 1 Hz' : ''}; rules: ${modes.join(', ')}; evidence in ${recovery.evidenceDir}`;
   return { loop, reporter, summary };
 }
 
