@@ -3,11 +3,14 @@
 // When PostgreSQL is installed and KEISAN_TEST_POSTGRES_URL is not set, starts a throwaway
 // cluster on a private port and socket directory for the run, and removes it afterwards.
 // Likewise OpenStack Swift with s3api (the S3 archive tier's test server) when it is installed
-// and KEISAN_TEST_S3_URL is not set.
+// and KEISAN_TEST_S3_URL is not set, and MariaDB (slurmdbd's database for the SLURM test
+// clusters, src/batch/executors/slurm/testing.ts) when it and SLURM are installed and
+// KEISAN_TEST_MARIADB_URL is not set.
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { mariadbInstalled, startThrowawayMariadb } from './throwaway-mariadb.js';
 import { findPostgresBin, startThrowawayPostgres } from './throwaway-postgres.js';
 import { startThrowawaySwift, swiftInstalled } from './throwaway-swift.js';
 
@@ -49,8 +52,9 @@ if (!env.KEISAN_TEST_POSTGRES_URL) {
 }
 
 let swift;
+let mariadb;
 const stopServices = async () => {
-  await Promise.allSettled([postgres?.stop(), swift?.stop()]);
+  await Promise.allSettled([postgres?.stop(), swift?.stop(), mariadb?.stop()]);
 };
 if (!env.KEISAN_TEST_S3_URL) {
   if (swiftInstalled()) {
@@ -68,6 +72,30 @@ if (!env.KEISAN_TEST_S3_URL) {
     process.exit(1);
   } else {
     console.log('# OpenStack Swift is not installed: archive-s3 tests are skipped (npm run deps installs it)');
+  }
+}
+
+// SLURM's test clusters with accounting each get a database of this one MariaDB (without it,
+// each would start a MariaDB of its own).
+const slurmAccountingInstalled = ['slurmctld', 'slurmd', 'slurmdbd', 'munged', 'sbatch', 'sacct', 'sacctmgr'].every((p) =>
+  ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'].some((d) => existsSync(path.join(d, p))),
+);
+if (!env.KEISAN_TEST_MARIADB_URL) {
+  if (mariadbInstalled() && slurmAccountingInstalled) {
+    try {
+      mariadb = await startThrowawayMariadb();
+    } catch (error) {
+      await stopServices();
+      throw error;
+    }
+    env.KEISAN_TEST_MARIADB_URL = mariadb.url;
+    console.log(`# MariaDB ${mariadb.version} started for this run (slurmdbd of the SLURM test clusters) at 127.0.0.1:${new URL(mariadb.url).port}`);
+  } else if (env.KEISAN_REQUIRE_SERVICES === '1') {
+    console.error('KEISAN_REQUIRE_SERVICES=1 but SLURM with accounting (slurm-wlm, slurmdbd, munge) or MariaDB (mariadb-server) is not installed: run npm run deps');
+    await stopServices();
+    process.exit(1);
+  } else {
+    console.log('# SLURM with accounting or MariaDB is not installed: SLURM accounting tests are skipped (npm run deps installs slurm-wlm, slurmdbd, munge, mariadb-server)');
   }
 }
 
