@@ -164,6 +164,8 @@ export interface SlurmCgroupOptions {
   root?: string;
   /** v1: where the cpuset hierarchy is mounted (default: from /proc/self/mountinfo); null: none. */
   cpusetMount?: string | null;
+  /** Only the jobs this accepts (default: all): a host running several SLURM clusters (tests) shares `slurm_<host>`. */
+  only?: (jobId: number) => boolean;
 }
 
 function detectCpusetMount(): string | null {
@@ -206,8 +208,10 @@ export class SlurmCgroupTree implements JobTree, JobActions {
   private readonly hierarchies: Partial<Record<(typeof V1_JOB_CONTROLLERS)[number] | 'v2', ControllerHierarchy>> = {};
   /** v1: each job's uid directory, from the last listing. */
   private readonly uidOfJob = new Map<number, number>();
+  private readonly only: (jobId: number) => boolean;
 
   private constructor(options: SlurmCgroupOptions) {
+    this.only = options.only ?? (() => true);
     this.layout = options.layout ?? detectCgroupLayout();
     const kind = slurmLayoutKind(this.layout);
     if (kind === null) throw new Error('no cgroup hierarchy is mounted (neither v1 memory nor cgroup2): SLURM jobs cannot be watched');
@@ -255,7 +259,7 @@ export class SlurmCgroupTree implements JobTree, JobActions {
     if (this.mode === 'v2') {
       for (const name of listDir(root)) {
         const id = slurmJobIdOf(name);
-        if (id !== null) ids.push(id);
+        if (id !== null && this.only(id)) ids.push(id);
       }
       return ids;
     }
@@ -265,7 +269,7 @@ export class SlurmCgroupTree implements JobTree, JobActions {
       if (uid === null) continue;
       for (const name of listDir(path.join(root, uidName))) {
         const id = slurmJobIdOf(name);
-        if (id !== null) seen.set(id, uid);
+        if (id !== null && this.only(id)) seen.set(id, uid);
       }
     }
     this.uidOfJob.clear();

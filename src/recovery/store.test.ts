@@ -19,7 +19,10 @@ describeEachDatabase('recovery events store', (database) => {
     const id = await store.insertEvent(db.kysely, killInput({ user: 'mallory' }), 'alice', received);
     const event = store.toEvent((await store.findEvent(db.kysely, id))!);
     const { user: _said, ...rest } = killInput();
-    assert.deepEqual(event, { id, ...rest, user: 'alice', receivedAt: received.toISOString(), ask: null });
+    assert.deepEqual(event, { id, ...rest, slurmJobId: null, user: 'alice', receivedAt: received.toISOString(), ask: null });
+    // SLURM's job id rides in the numbers (the service puts it there) and comes back as slurmJobId.
+    const slurm = await store.insertEvent(db.kysely, killInput({ jobId: null, metrics: { memBytes: 1, slurmJobId: 4711 } }), null, received);
+    assert.equal(store.toEvent((await store.findEvent(db.kysely, slurm))!).slurmJobId, 4711);
     const observed = await store.insertEvent(db.kysely, killInput({ jobId: null, pid: 4242, action: 'none', outcome: 'observed', timings: null, evidencePath: null, metrics: {} }), null, received);
     const plain = store.toEvent((await store.findEvent(db.kysely, observed))!);
     assert.deepEqual([plain.user, plain.timings, plain.evidencePath, plain.metrics, plain.pid], ['alice', null, null, {}, 4242]);

@@ -50,3 +50,22 @@ describeOnRealCgroups('the watchdog on real cgroups', () => {
     }
   });
 });
+
+describeOnRealCgroups("the watchdog on a SLURM node's cgroups", () => {
+  it("with batch.executor: slurm it watches SLURM's job cgroups, not Keisan's", async () => {
+    const settings = defaultSettings();
+    settings.batch.executor = 'slurm';
+    // Observe only: other tests' SLURM clusters on this host put their jobs there too.
+    settings.recovery = recoverySettings.parse({ mode: 'observe' });
+    const r = startRecovery({ ...connection, settings, dataDir: '/tmp/keisan-wd-test' }, logger);
+    try {
+      assert.ok(r.loop, r.summary);
+      assert.match(r.summary, /^recovery watches SLURM's job cgroups '(slurm[^']*|system\.slice\/[^']*slurmstepd\.scope)' \((v1|v2)/);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal(r.loop.tickErrors, 0);
+    } finally {
+      await r.loop?.stop();
+      r.reporter?.stop();
+    }
+  });
+});

@@ -1,4 +1,4 @@
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { constants, hostname, setPriority } from 'node:os';
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
@@ -32,8 +32,8 @@ export interface RecoveryStart {
 
 /**
  * Opens the jobs' cgroup parent (settings.batch.cgroupParent) without changing any limit and
- * starts the detection-and-action loop on it. On a SLURM node (batch.executor: slurm, or SLURM's
- * job cgroups present) it watches SLURM's job cgroups instead (slurm-jobs.ts). Without root or cgroups, or with recovery
+ * starts the detection-and-action loop on it. On a SLURM node (batch.executor: slurm) it watches
+ * SLURM's job cgroups instead (slurm-jobs.ts). Without root or cgroups, or with recovery
  * disabled, no loop runs (the watchdog still heartbeats) and the summary says why.
  */
 export function startRecovery(options: WatchdogOptions, logger: Logger): RecoveryStart {
@@ -42,9 +42,9 @@ export function startRecovery(options: WatchdogOptions, logger: Logger): Recover
   const parent = settings.batch.cgroupParent;
   const layout = detectCgroupLayout();
   const slurmRoot = findSlurmRoot(layout);
-  // SLURM's job cgroups without batch.executor: slurm count only on a node where Keisan's own job parent was never made (a SLURM compute node).
-  const localParent = layout.kind === 'v1' ? (layout.v1.memory ?? null) : layout.unified;
-  const slurm = settings.batch.executor === 'slurm' || (slurmRoot !== null && (localParent === null || !existsSync(path.join(localParent, parent))));
+  // Only keisan.yaml decides: a host may run a local Keisan and a slurmd side by side (these test machines do), and
+  // which jobs the watchdog may kill must not depend on whether some slurmd made its cgroups yet.
+  const slurm = settings.batch.executor === 'slurm';
   if (!recovery.enabled) return { loop: null, reporter: null, summary: 'recovery is disabled (recovery.enabled: false): no detection, no actions' };
   if (process.platform !== 'linux') return { loop: null, reporter: null, summary: 'recovery needs Linux cgroups: no detection, no actions' };
   if (process.getuid?.() !== 0) return { loop: null, reporter: null, summary: `recovery needs root to read and act on the job cgroups under '${parent}' (running as uid ${process.getuid?.()}): no detection, no actions` };
@@ -63,7 +63,7 @@ export function startRecovery(options: WatchdogOptions, logger: Logger): Recover
       tree = local;
       // The local executor's records (what each job asked for, its owner): where `keisan server` keeps them.
       jobInfo = localJobRecords({ jobsDir: path.join(options.dataDir ?? process.cwd(), 'jobs', 'jobs') });
-      watched = `the jobs under cgroup '${parent}' (${local.mode}${local.mode === 'v1' && local.layout.unified ? ' + cgroup2 side' : ''})`;
+      watched = `the jobs under cgroup '${parent}' (${local.mode}${local.mode === 'v1' && local.layout.unified ? ' + cgroup2 side' : ''})${slurmRoot !== null ? ` — not SLURM's job cgroups '${slurmRoot}' found here (batch.executor: slurm in this node's keisan.yaml watches those instead)` : ''}`;
     }
   } catch (error) {
     return { loop: null, reporter: null, summary: `recovery cannot use the job cgroups ${slurm ? 'of SLURM' : `under '${parent}'`}: ${error instanceof Error ? error.message : String(error)}: no detection, no actions` };
