@@ -31,6 +31,15 @@ packages=(
   gnuplot-nox       # the bench's time-series plots (bench/recovery/plots/*.png); its injectors build with build-essential's gcc
   # Power events (src/ops/power): the tests start a private upsd + dummy-ups on loopback (no upsmon needed)
   nut-server nut-client
+  # SLURM (batch.executor: slurm, issue 8): the tests start private clusters (src/batch/executors/slurm/testing.ts):
+  # munged with its own key and socket, slurmctld, slurmd, slurmdbd on a throwaway MariaDB (scripts/throwaway-mariadb.js).
+  # Their postinsts start the packaged services through invoke-rc.d / deb-systemd-invoke, which policy-rc.d (below)
+  # refuses (checked for munge, slurmctld, slurmd, slurmdbd, mariadb, slurmrestd: "policy-rc.d denied execution of
+  # start", no munged/slurmd/mariadbd left running; mariadb-server's postinst runs mariadbd only in --bootstrap mode,
+  # which exits). The Debian munge key /etc/munge/munge.key is not used by the tests.
+  slurm-wlm slurmdbd munge
+  mariadb-server    # slurmdbd's database (the tests' clusters each get their own database on one MariaDB)
+  slurmrestd        # bench/batch-vs-slurm.ts submits through it besides sbatch
 )
 
 missing=()
@@ -53,7 +62,7 @@ echo "deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 # policy-rc.d keeps Debian from starting the packaged services (PostgreSQL, Swift, memcached,
-# Prometheus, node_exporter, earlyoom):
+# Prometheus, node_exporter, earlyoom, munge, slurmctld, slurmd, slurmdbd, MariaDB, slurmrestd):
 # tests run their own instances on private ports.
 if [ ! -e /usr/sbin/policy-rc.d ]; then
   printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SlurmCommandError } from './run.ts';
-import { slurmAccountingSkip, startTestSlurm, type TestSlurm } from './testing.ts';
+import { slurmAccountingSkip, slurmTestSkip, startTestSlurm, type TestSlurm } from './testing.ts';
 
 /**
  * The private SLURM cluster the SLURM executor's tests run on: real daemons (munged, slurmdbd on
@@ -181,5 +181,29 @@ describe('test SLURM cluster', { skip: SKIP, timeout: 300_000 }, () => {
     assert.deepEqual(leftovers, [], 'no process of the stopped cluster is left');
     // The first cluster is untouched.
     assert.equal(await sacctState(slurm, await sbatch(slurm, ['--wrap', 'true']), /^(COMPLETED|FAILED)$/), 'COMPLETED');
+  });
+});
+
+describe('test SLURM cluster without cgroups', { skip: slurmTestSkip(), timeout: 120_000 }, () => {
+  it('uses proctrack/linuxproc, where OverMemoryKill kills a job that stays past --mem (measured: FAILED, signal 9)', async () => {
+    const slurm = await startTestSlurm({ accounting: false, cgroups: false, partitions: [{ name: 'debug', default: true }] });
+    try {
+      assert.equal(slurm.cgroups, 'none');
+      assert.match(fs.readFileSync(slurm.conf, 'utf8'), /^ProctrackType=proctrack\/linuxproc$/m);
+      // jobacct_gather/linux reads the job's RSS once a second: the job must hold the memory that long.
+      const id = await sbatch(slurm, ['--mem=64M', '--wrap', 'python3 -c "import time; a = bytearray(400 * 1024 * 1024); time.sleep(5)"']);
+      const deadline = Date.now() + 60_000;
+      let job = '';
+      while (!/JobState=(COMPLETED|FAILED|CANCELLED|OUT_OF_MEMORY)/.test(job)) {
+        assert.ok(Date.now() < deadline, job);
+        await sleep(250);
+        job = (await slurm.run('scontrol', ['show', 'job', String(id)])).stdout;
+      }
+      assert.match(job, /JobState=FAILED/);
+      assert.match(job, /ExitCode=0:9/);
+      assert.match(fs.readFileSync(path.join(slurm.work, `${id}.out`), 'utf8'), /exceeded memory limit/);
+    } finally {
+      await slurm.stop();
+    }
   });
 });
