@@ -333,7 +333,8 @@ export async function killJob(h: JobHandles, options: KillOptions = {}): Promise
 
 export interface FreezeResult {
   jobId: number;
-  via: 'cgroup.freeze' | 'freezer.state';
+  /** SIGSTOP: a job without cgroups (its processes stopped one by one). */
+  via: 'cgroup.freeze' | 'freezer.state' | 'SIGSTOP';
   /** Frozen within the bounded wait. */
   done: boolean;
   writeToDoneMs: number | null;

@@ -46,8 +46,19 @@ export interface JobActions {
   thaw(jobId: number): void;
 }
 
+/** A job without cgroups (SLURM's proctrack/linuxproc): its numbers summed over its processes. */
+export interface ProcessUsage {
+  /** RSS of its processes. */
+  memBytes: number;
+  /** What it asked for, standing in for a limit; null when unknown. */
+  memLimitBytes: number | null;
+  pids: number;
+  cpuUsageUsec: number;
+}
+
 export interface JobTree {
-  readonly mode: 'v1' | 'v2';
+  /** 'processes': no job cgroups; jobs are process trees (processUsage gives their numbers). */
+  readonly mode: 'v1' | 'v2' | 'processes';
   /** Whose job ids these are: Keisan's (the local executor) or SLURM's. */
   readonly jobIdKind?: 'keisan' | 'slurm';
   readonly actions?: JobActions;
@@ -56,4 +67,6 @@ export interface JobTree {
   job(jobId: number): JobView;
   /** The directories holding all jobs' totals (memory usage and limit, pids), where there are any. */
   parentControllerDirs(): { memory?: { dir: string; version: 1 | 2 }; pids?: string };
+  /** Only where jobs have no cgroup: the job's numbers from its processes; null when it is gone. */
+  processUsage?(jobId: number): ProcessUsage | null;
 }

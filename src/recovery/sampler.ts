@@ -17,7 +17,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { JobTree } from './job-tree.ts';
+import type { JobTree, ProcessUsage } from './job-tree.ts';
 import type { JobSample, NodeSample, ParentSample, ProcessSample, PsiTotals, Sample } from './model.ts';
 
 // ------------------------------------------------------------------------------- pure parsers
@@ -380,10 +380,14 @@ class JobReader {
   hotUntilMs = -Infinity;
   lastSlowMs = -Infinity;
 
+  /** A job without cgroups (proctrack/linuxproc): its numbers come from its processes. */
+  private readonly processUsage: ((jobId: number) => ProcessUsage | null) | null;
+
   constructor(
     tree: JobTree,
     readonly jobId: number,
   ) {
+    this.processUsage = tree.processUsage ? (id) => tree.processUsage!(id) : null;
     const d = tree.jobDirs(jobId);
     this.dirs = d.all;
     const at = (h: Parameters<typeof d.dir>[0] | undefined, file: string, size = 128): PreOpened | null => (h ? PreOpened.open(path.join(d.dir(h), file), size) : null);
@@ -449,6 +453,7 @@ class JobReader {
    * counter only — its pressure and refused forks matter only near a limit, where it is read in full.
    */
   read(info: JobInfo | undefined, statFromRatio: number, light = false): JobSample {
+    if (this.processUsage) return this.readProcesses(info);
     const f = this.f;
     const memBytes = readWith(f.memUsage, parseNumber);
     const farFromLimit = memBytes !== null && this.memLimit !== null && memBytes < statFromRatio * this.memLimit;
@@ -482,6 +487,34 @@ class JobReader {
       cpuUsageUsec,
       cpusAllocated: info?.requestedCpus ?? this.quotaCpus,
       oomKills: readWith(f.memEvents, (t) => keyedValue(t, 'oom_kill')),
+    };
+  }
+
+  /** A job without cgroups: RSS (taken as anonymous memory), processes and CPU time of its process tree; what it asked for as its limit. */
+  private readProcesses(info: JobInfo | undefined): JobSample {
+    const u = this.processUsage!(this.jobId);
+    if (u === null) throw new GoneError(`job ${this.jobId}'s processes`);
+    return {
+      jobId: this.jobId,
+      user: info?.user ?? null,
+      uid: info?.uid ?? null,
+      cgroupDirs: [],
+      memBytes: u.memBytes,
+      memLimitBytes: u.memLimitBytes,
+      requestedMemBytes: info?.requestedMemBytes ?? null,
+      requestedCpus: info?.requestedCpus ?? null,
+      refaultFile: null,
+      activateFile: null,
+      anonBytes: u.memBytes,
+      psiMemory: null,
+      psiIo: null,
+      psiCpu: null,
+      pidsCurrent: u.pids,
+      pidsMax: null,
+      pidsEventsMax: null,
+      cpuUsageUsec: u.cpuUsageUsec,
+      cpusAllocated: info?.requestedCpus ?? null,
+      oomKills: null,
     };
   }
 

@@ -83,6 +83,16 @@ export function cpusetMountOf(mountinfo: string): string | null {
   return null;
 }
 
+/** slurm.conf's ProctrackType (`proctrack/cgroup`, `proctrack/linuxproc`, …), the last one set; null when not set. */
+export function proctrackOf(slurmConf: string): string | null {
+  let found: string | null = null;
+  for (const line of slurmConf.split('\n')) {
+    const m = /^\s*ProctrackType\s*=\s*(\S+)/i.exec(line.replace(/#.*$/, ''));
+    if (m) found = m[1]!;
+  }
+  return found;
+}
+
 /** Which SLURM cgroup layout to look for: v1 whenever the v1 memory controller is mounted (as SLURM's autodetection does). */
 export function slurmLayoutKind(layout: CgroupLayout): 'v1' | 'v2' | null {
   return layout.kind === 'v1' ? 'v1' : layout.kind === 'v2' ? 'v2' : null;
