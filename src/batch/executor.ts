@@ -79,6 +79,8 @@ export interface ClusterSubmission {
   script: string;
   args: string[];
   cwd: string;
+  /** Where it was submitted from (SLURM_SUBMIT_DIR). */
+  submitDir: string;
   /** The job's own variables (the submitter's and Keisan's KEISAN_*); the cluster adds its own. */
   env: Record<string, string>;
   stdoutPath: string;
@@ -150,6 +152,8 @@ export interface ClusterExecutor {
   findSubmitted(jobIds: number[]): Promise<Map<number, string>>;
   onChange(listener: (change: ClusterJobChange) => void): void;
   onEnded(listener: (end: ClusterJobEnd) => void): void;
+  /** The cluster has no record at all of a job it was given and never started (its controller restarted from older saved state): Keisan hands it over again. */
+  onVanished(listener: (job: { jobId: number; externalId: string }) => void): void;
   pendingReason(jobId: number): ClusterPendingReason | undefined;
   /** The cluster's nodes as the overview shows them. */
   nodes(): Promise<NodeResources[]>;

@@ -28,6 +28,8 @@ import {
 import type { QueueBook } from './queue-book.ts';
 import * as store from './store.ts';
 import { expandOutputPattern, jobEnvironment } from './arrays.ts';
+import { slurmUsageRows } from './executors/slurm/accounting.ts';
+import { slurmReasonWords } from './executors/slurm/why.ts';
 import { jobReport } from './job-mail.ts';
 import { prepareSubmission, type LaunchContext } from './submission.ts';
 import type { SubmitInput, SubmitResult } from './submission-input.ts';
@@ -151,6 +153,7 @@ export class BatchService {
     if (isClusterExecutor(o.executor)) {
       this.cluster = o.executor;
       o.executor.onEnded((end) => void this.clusterEnded(end).catch((error: unknown) => o.logger.error({ err: error, job: end.jobId }, 'recording the end of a job failed')));
+      o.executor.onVanished((lost) => void this.clusterLost(lost).catch((error: unknown) => o.logger.error({ err: error, job: lost.jobId }, 'batch: a job the cluster lost could not be queued again')));
       o.executor.onChange((change) => void this.clusterChanged(change).catch((error: unknown) => o.logger.error({ err: error, job: change.jobId }, 'batch: recording what the cluster did with a job failed')));
     } else {
       this.cluster = null;
@@ -791,6 +794,7 @@ export class BatchService {
       script: row.script,
       args: job.args,
       cwd: job.chdir,
+      submitDir: job.submitDir,
       env,
       stdoutPath: job.output === '/dev/null' ? '/dev/null' : slurmPath(job.output),
       stderrPath: job.error === '/dev/null' ? '/dev/null' : slurmPath(job.error),
@@ -835,6 +839,15 @@ export class BatchService {
         requeue?.settle();
       }
     }
+  }
+
+  /** The cluster lost a job it had not started: it is handed over again (it never ran). */
+  private async clusterLost(lost: { jobId: number; externalId: string }): Promise<void> {
+    const job = this.active.get(lost.jobId);
+    if (!job || job.state !== 'pending' || job.externalId !== lost.externalId) return;
+    this.active.set(job.id, { ...job, externalId: null });
+    await this.write((tx) => tx.updateTable('jobs').set({ external_id: null }).where('id', '=', job.id).where('external_id', '=', lost.externalId).execute());
+    this.requestSchedule();
   }
 
   /** A job ended in the cluster; one that started and ended between two looks gets its start first. */
@@ -1292,6 +1305,10 @@ export class BatchService {
       .where('ended_at', '<', to.toISOString())
       .where('started_at', 'is not', null)
       .execute();
+    // Jobs run on the SLURM cluster outside Keisan (plain sbatch), imported from sacct (keisan admin slurm import-usage).
+    const foreign = await slurmUsageRows(this.o.db, from, to);
+    // An account Keisan does not know is reported under its SLURM account name.
+    rows.push(...foreign.map((r) => ({ ...r, subgroup: r.subgroup ?? r.account, workgroup: r.workgroup ?? r.account })));
     const me = actor.isOperator ? undefined : await this.o.accounts.getUser(SYSTEM_ACTOR, actor.name);
     const visible = (row: (typeof rows)[number]) =>
       !me ||
@@ -1329,9 +1346,12 @@ export class BatchService {
     if (waiting) return waiting;
     const said = this.cluster.pendingReason(id);
     if (!said) return undefined;
+    // A hold or release just made is Keisan's to tell until the cluster's next look shows it.
+    const held = this.active.get(id)?.held;
+    const code = held && !said.code.startsWith('JobHeld') ? 'JobHeldUser' : !held && said.code.startsWith('JobHeld') ? 'None' : said.code;
     return {
       jobId: id,
-      reason: { kind: 'cluster', system: this.cluster.system, externalId: said.externalId, code: said.code, words: said.words },
+      reason: { kind: 'cluster', system: this.cluster.system, externalId: said.externalId, code, words: code === said.code ? said.words : slurmReasonWords(code) },
       position: said.position,
       fairShare: { subgroupShare: 0, subgroupUsage: 0, userUsage: 0, factor: 1 },
       estimatedStart: said.estimatedStart,

@@ -92,6 +92,7 @@ export class SlurmExecutor implements ClusterExecutor {
   private readonly reasons = new Map<number, ClusterPendingReason>();
   private readonly changeListeners: Array<(change: ClusterJobChange) => void> = [];
   private readonly endListeners: Array<(end: ClusterJobEnd) => void> = [];
+  private readonly vanishedListeners: Array<(job: { jobId: number; externalId: string }) => void> = [];
   private timer: NodeJS.Timeout | undefined;
   private polling: Promise<void> | null = null;
   private closed = false;
@@ -150,6 +151,10 @@ export class SlurmExecutor implements ClusterExecutor {
 
   onEnded(listener: (end: ClusterJobEnd) => void): void {
     this.endListeners.push(listener);
+  }
+
+  onVanished(listener: (job: { jobId: number; externalId: string }) => void): void {
+    this.vanishedListeners.push(listener);
   }
 
   pendingReason(jobId: number): ClusterPendingReason | undefined {
@@ -217,7 +222,7 @@ export class SlurmExecutor implements ClusterExecutor {
     const args = ['--test-only', ...this.sbatchArgs({ ...job, dependencies: [], held: false, beginAt: null }).filter((a) => a !== '--parsable')];
     const asOwner = process.getuid?.() === 0 && job.user.uid !== 0 ? { uid: job.user.uid, gid: job.user.gid } : {};
     try {
-      await this.run('sbatch', args, { input: sbatchScript(job.script), env: job.env, jobEnvironment: true, ...asOwner });
+      await this.run('sbatch', args, { input: sbatchScript(job.script), env: job.env, jobEnvironment: true, cwd: submitCwd(job.submitDir), ...asOwner });
     } catch (error) {
       if (error instanceof SlurmCommandError) throw submitError(error, job, this.o.settings.partitions[job.queue] ?? job.queue);
       throw error;
@@ -239,7 +244,7 @@ export class SlurmExecutor implements ClusterExecutor {
         args.push(file, ...job.args);
       }
       const asOwner = process.getuid?.() === 0 && job.user.uid !== 0 ? { uid: job.user.uid, gid: job.user.gid } : {};
-      const { stdout } = await this.run('sbatch', args, { input: job.args.length ? '' : script, env: job.env, jobEnvironment: true, ...asOwner });
+      const { stdout } = await this.run('sbatch', args, { input: job.args.length ? '' : script, env: job.env, jobEnvironment: true, cwd: submitCwd(job.submitDir), ...asOwner });
       const externalId = stdout.trim().split(';')[0]!;
       if (!/^\d+$/.test(externalId)) throw new KeisanError('UNAVAILABLE', `sbatch answered '${stdout.trim().slice(0, 200)}' instead of a job id`);
       this.follow([{ jobId: job.jobId, externalId, timeLimitMs: job.timeLimitMs, memBytes: job.memBytes }]);
@@ -419,16 +424,26 @@ export class SlurmExecutor implements ClusterExecutor {
           job.missingPolls = 0;
           continue;
         } else if (job.endSeen?.row) end = this.endFromSqueue(job, job.endSeen.row);
-        else if (job.missingPolls >= LOST_AFTER_POLLS) {
+        else if (job.missingPolls >= LOST_AFTER_POLLS && job.state === 'pending') {
+          // Never started, and SLURM has no trace of it (slurmctld came back from state saved before the job was): it never ran, so it may go again.
+          this.forget(job);
+          this.o.logger.warn({ job: job.jobId, slurmJob: job.externalId }, 'slurm: SLURM lost a job it had not started yet (its controller restarted from older saved state); Keisan hands it over again');
+          for (const listener of this.vanishedListeners) listener({ jobId: job.jobId, externalId: job.externalId });
+          continue;
+        } else if (job.missingPolls >= LOST_AFTER_POLLS) {
           end = { jobId: job.jobId, externalId: job.externalId, state: 'node-fail', exitCode: null, signal: null, endedAt: this.now(), startedAt: job.startedAt, node: job.node, cpuSeconds: null, maxRssBytes: null, reason: `SLURM no longer knows job ${job.externalId} and kept no record of how it ended` };
         }
       }
       if (!end) continue;
-      this.followed.delete(job.externalId);
-      this.byJob.delete(job.jobId);
-      this.reasons.delete(job.jobId);
+      this.forget(job);
       for (const listener of this.endListeners) listener(end);
     }
+  }
+
+  private forget(job: Followed): void {
+    this.followed.delete(job.externalId);
+    this.byJob.delete(job.jobId);
+    this.reasons.delete(job.jobId);
   }
 
   private async scontrolJob(externalId: string): Promise<Record<string, string> | null> {
@@ -496,6 +511,11 @@ export function sbatchScript(script: string): string {
   return body.startsWith('#!') ? body : `#!/bin/sh\n${body}`;
 }
 
+/** sbatch runs in the submit directory (SLURM_SUBMIT_DIR), or in / when this host cannot see it. */
+function submitCwd(dir: string): string {
+  return fs.existsSync(dir) ? dir : '/';
+}
+
 /** 1-based places of pending jobs within their partition, in squeue's order (partition, then priority). */
 function pendingPositions(rows: SqueueRow[]): Map<string, number> {
   const positions = new Map<string, number>();
@@ -533,7 +553,7 @@ function submitError(error: SlurmCommandError, job: ClusterSubmission, partition
     return invalidInput(`no node of the SLURM cluster in partition ${partition} has ${job.gpus} ${job.gpuType ?? ''} GPU${job.gpus > 1 ? 's' : ''} to give: ask for no GPUs, or for a queue whose nodes have them (SLURM said: ${text})`.replace('  ', ' '));
   }
   if (/Memory specification can not be satisfied/i.test(text)) return invalidInput(`no node of partition ${partition} has ${formatSize(job.memBytes)} of memory for one job: ask for less (SLURM said: ${text})`);
-  if (/Requested node configuration is not available/i.test(text)) return invalidInput(`no node of partition ${partition} has ${job.cpus} CPUs and ${formatSize(job.memBytes)} for one job: ask for less (SLURM said: ${text})`);
+  if (/Requested node configuration is not available/i.test(text)) return invalidInput(`no node of partition ${partition} has ${job.cpus} CPU${job.cpus === 1 ? '' : 's'} and ${formatSize(job.memBytes)} of memory for one job: ask for less (SLURM said: ${text})`);
   if (/invalid partition/i.test(text)) return invalidInput(`queue ${job.queue} has no SLURM partition '${partition}': an operator adds it to slurm.conf (keisan admin slurm sync prints the line) or maps the queue in batch.slurm.partitions (SLURM said: ${text})`);
   if (/Invalid account/i.test(text)) return invalidInput(`subgroup ${job.account} has no SLURM account for ${job.user.name}: an operator runs keisan admin slurm sync (SLURM said: ${text})`);
   if (/Invalid qos/i.test(text)) return invalidInput(`queue ${job.queue} has no SLURM QOS your account may use: an operator runs keisan admin slurm sync (SLURM said: ${text})`);

@@ -22,6 +22,8 @@ export interface SlurmRunOptions {
   env?: Record<string, string>;
   /** `env` is a job's own environment (sbatch exports it into the job): only SLURM_CONF is added to it. */
   jobEnvironment?: boolean;
+  /** The command's working directory (sbatch: the job's submit directory, which SLURM_SUBMIT_DIR reports). */
+  cwd?: string;
   /** Default 30 s: slurmctld answers in milliseconds, or retries for a while when it is down. */
   timeoutMs?: number;
 }
@@ -66,6 +68,7 @@ export function slurmRunner(settings: Pick<SlurmSettings, 'conf' | 'binDir'>): S
       const child = spawn(file, args, {
         env: options.jobEnvironment ? { ...options.env, ...(settings.conf ? { SLURM_CONF: settings.conf } : {}) } : slurmEnvironment(settings, options.env),
         stdio: ['pipe', 'pipe', 'pipe'],
+        ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
         ...(options.uid !== undefined ? { uid: options.uid } : {}),
         ...(options.gid !== undefined ? { gid: options.gid } : {}),
       });
