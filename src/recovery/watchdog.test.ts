@@ -4,6 +4,9 @@
  * runs none when recovery is disabled.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { after, it } from 'node:test';
 import pino from 'pino';
 import { CgroupTree } from '../batch/executors/local/cgroups.ts';
@@ -55,12 +58,14 @@ describeOnRealCgroups("the watchdog on a SLURM node's cgroups", () => {
   it("with batch.executor: slurm it watches SLURM's job cgroups, not Keisan's", async () => {
     const settings = defaultSettings();
     settings.batch.executor = 'slurm';
+    settings.batch.slurm.conf = '/nonexistent/slurm.conf';
     // Observe only: other tests' SLURM clusters on this host put their jobs there too.
     settings.recovery = recoverySettings.parse({ mode: 'observe' });
     const r = startRecovery({ ...connection, settings, dataDir: '/tmp/keisan-wd-test' }, logger);
     try {
       assert.ok(r.loop, r.summary);
       assert.match(r.summary, /^recovery watches SLURM's job cgroups '(slurm[^']*|system\.slice\/[^']*slurmstepd\.scope)' \((v1|v2)/);
+      assert.match(r.summary, /ProctrackType unread, cgroups assumed/);
       await new Promise((resolve) => setTimeout(resolve, 300));
       assert.equal(r.loop.tickErrors, 0);
     } finally {
@@ -68,4 +73,25 @@ describeOnRealCgroups("the watchdog on a SLURM node's cgroups", () => {
       r.reporter?.stop();
     }
   });
+});
+
+it('with batch.executor: slurm and ProctrackType=proctrack/linuxproc it watches the process trees under slurmstepd', { skip: process.platform !== 'linux' || process.getuid?.() !== 0 ? 'needs Linux and root' : undefined }, async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'keisan-wd-slurm-'));
+  try {
+    writeFileSync(path.join(dir, 'slurm.conf'), 'ClusterName=c\nProctrackType=proctrack/linuxproc\n');
+    const settings = defaultSettings();
+    settings.batch.executor = 'slurm';
+    settings.batch.slurm.conf = path.join(dir, 'slurm.conf');
+    settings.recovery = recoverySettings.parse({ mode: 'observe' });
+    const r = startRecovery({ ...connection, settings, dataDir: dir }, logger);
+    try {
+      assert.ok(r.loop, r.summary);
+      assert.match(r.summary, /^recovery watches SLURM's jobs as process trees under their slurmstepd \(proctrack\/linuxproc/);
+    } finally {
+      await r.loop?.stop();
+      r.reporter?.stop();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { constants, hostname, setPriority } from 'node:os';
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
@@ -12,8 +12,8 @@ import { RecoveryLoop } from './loop.ts';
 import { EventReporter } from './reporter.ts';
 import { RULES } from './model.ts';
 import type { JobInfo } from './sampler.ts';
-import { SlurmCgroupTree, findSlurmRoot, proctrackOf, slurmJobRecords } from './slurm-jobs.ts';
-import { SlurmProcessTree, slurmProcessRecords } from './slurm-processes.ts';
+import { findSlurmRoot } from './slurm-jobs.ts';
+import { openSlurmJobs } from './slurm-node.ts';
 import { resolveRecoverySettings } from './settings.ts';
 
 export interface WatchdogOptions {
@@ -53,19 +53,12 @@ export function startRecovery(options: WatchdogOptions, logger: Logger): Recover
   let jobInfo: (jobId: number) => JobInfo | undefined;
   let watched: string;
   try {
-    const proctrack = slurm ? slurmProctrack(settings.batch.slurm.conf) : null;
-    if (slurm && (proctrack === 'proctrack/linuxproc' || proctrack === 'proctrack/pgid')) {
-      // A SLURM node without job cgroups: jobs are the process trees under their slurmstepd.
-      const processes = new SlurmProcessTree();
-      tree = processes;
-      jobInfo = slurmProcessRecords(processes);
-      watched = `SLURM's jobs as process trees under their slurmstepd (${proctrack}: no job cgroups; memory is their RSS against what each asked for; no throttle, no PSI)`;
-    } else if (slurm) {
-      // A SLURM node: SLURM's job cgroups (task/cgroup, proctrack/cgroup), their owners and limits read from the cgroups themselves.
-      const slurmTree = SlurmCgroupTree.open({ layout });
-      tree = slurmTree;
-      jobInfo = slurmJobRecords(slurmTree);
-      watched = `SLURM's job cgroups '${slurmTree.root}' (${slurmTree.mode}${slurmRoot === null ? ', none there yet: found when slurmd makes them' : ''}${proctrack === null ? "; slurm.conf's ProctrackType unread, cgroups assumed" : ''})`;
+    if (slurm) {
+      // A SLURM node: SLURM's job cgroups (owners and limits from the cgroups themselves), or its process trees under proctrack/linuxproc.
+      const jobs = openSlurmJobs({ conf: settings.batch.slurm.conf, layout });
+      tree = jobs.tree;
+      jobInfo = jobs.jobInfo;
+      watched = jobs.description;
     } else {
       const local = CgroupTree.open({ root: parent, parentMemBytes: null, parentPidsMax: null });
       tree = local;
@@ -82,15 +75,6 @@ export function startRecovery(options: WatchdogOptions, logger: Logger): Recover
   const modes = RULES.filter((r) => r !== 'kernel-oom' && (r !== 'login-cpu-hog' || recovery.loginHost)).map((r) => `${r} ${recovery.modeOf(r)}${recovery.modeOf(r) === 'automatic' ? ` (${recovery.actionFor(r, r === 'login-cpu-hog' ? 'warn' : 'act')}${r === 'login-cpu-hog' ? '→renice→stop' : ''})` : ''}`);
   const summary = `recovery watches ${watched} at ${recovery.sampleHz} Hz${recovery.loginHost ? ' and the login host\'s processes at 1 Hz' : ''}; rules: ${modes.join(', ')}; evidence in ${recovery.evidenceDir}`;
   return { loop, reporter, summary };
-}
-
-/** slurm.conf's ProctrackType (the file batch.slurm.conf names, else SLURM_CONF, else /etc/slurm/slurm.conf); null when unreadable or unset. */
-function slurmProctrack(conf: string | undefined): string | null {
-  try {
-    return proctrackOf(readFileSync(conf ?? process.env.SLURM_CONF ?? '/etc/slurm/slurm.conf', 'utf8'));
-  } catch {
-    return null;
-  }
 }
 
 export interface Protections {
