@@ -97,7 +97,7 @@ export class Agent {
     this.collector = new NodeCollector({
       logger: this.logger,
       ...(options.proc ? { proc: options.proc } : {}),
-      jobs: { parent: settings.batch.cgroupParent },
+      jobs: { parent: settings.batch.cgroupParent, ...(settings.batch.executor === 'slurm' ? { slurm: { ...(settings.batch.slurm.conf ? { conf: settings.batch.slurm.conf } : {}) } } : {}) },
       gpus: settings.monitor.metrics.gpus ? {} : false,
     });
     this.checks = (options.createChecks ?? createCheckRunner)({

@@ -8,6 +8,7 @@ import type pino from 'pino';
 import { detectCgroupLayout } from '../../batch/executors/local/cgroups.ts';
 import { NodeCollector } from './collector.ts';
 import { samplesRegistry } from './exposition.ts';
+import { SlurmCgroupTree, slurmJobRecords } from '../../recovery/slurm-jobs.ts';
 import { JobCollector } from './jobs.ts';
 import { METRICS } from './names.ts';
 import type { Sample } from '../model.ts';
@@ -125,6 +126,28 @@ describe('job cgroups', () => {
     );
     assert.deepEqual(samples.filter((s) => s.labels.job === '13').map((s) => [s.name, s.labels.user]), [['keisan_job_memory_bytes', '']]);
     assert.ok(!samples.some((s) => s.labels.job === 'shims'));
+  });
+
+  it("a SLURM node: SLURM's job cgroups (slurm_<host>/uid_<uid>/job_<id>), labelled slurm-<id>, the owner from uid_<uid>", async () => {
+    const root = path.join(scratch, 'slurm-v1');
+    const job = 'slurm_n1/uid_1000/job_4711';
+    write(path.join(root, 'memory', job), { 'memory.usage_in_bytes': '5242880\n', 'memory.limit_in_bytes': '67108864\n' });
+    write(path.join(root, 'memory', job, 'step_batch/task_0'), { 'cgroup.procs': '' });
+    write(path.join(root, 'cpuacct', job), { 'cpuacct.usage': '2000000000\n' });
+    const layout = { kind: 'v1' as const, v1: { memory: `${root}/memory`, cpuacct: `${root}/cpuacct` }, unified: null };
+    const open = () => {
+      const tree = SlurmCgroupTree.open({ layout, root: 'slurm_n1', cpusetMount: null });
+      return { tree, jobInfo: slurmJobRecords(tree, { readPasswd: () => 'alice:x:1000:1000::/home/alice:/bin/sh\n' }) };
+    };
+    const samples = await new JobCollector({ parent: 'keisan', layout, slurm: { open } }).collect();
+    assert.deepEqual(
+      samples.map((s) => [s.name, s.value, s.labels.job, s.labels.user]).sort(),
+      [
+        ['keisan_job_cpu_seconds_total', 2, 'slurm-4711', 'alice'],
+        ['keisan_job_memory_bytes', 5242880, 'slurm-4711', 'alice'],
+        ['keisan_job_memory_limit_bytes', 67108864, 'slurm-4711', 'alice'],
+      ],
+    );
   });
 
   it('v2 (one hierarchy): memory.current, memory.max, cpu.stat, pids.current', async () => {

@@ -1,6 +1,8 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { detectCgroupLayout, type CgroupLayout } from '../../batch/executors/local/cgroups.ts';
+import { openSlurmJobs, type SlurmNodeJobs } from '../../recovery/slurm-node.ts';
+import { SlurmProcessTree } from '../../recovery/slurm-processes.ts';
 import type { Sample } from '../model.ts';
 
 /**
@@ -10,6 +12,7 @@ import type { Sample } from '../model.ts';
  *   its controller's mount; cpu.stat usage_usec of the cgroup2 side hierarchy when cpuacct is missing.
  * - v2: memory.current, memory.max, cpu.stat usage_usec, pids.current.
  * The job's user is the owner of the job's processes (the executor runs them as the user).
+ * On a SLURM node (`slurm`), SLURM's job cgroups or process trees instead (src/recovery/slurm-node.ts).
  */
 
 /** The texts of a job cgroup's files; undefined where the file is missing. */
@@ -67,6 +70,12 @@ const readText = (file: string) => readFile(file, 'utf8').catch(() => undefined)
 export interface JobCollectorOptions {
   /** batch.cgroupParent. */
   parent: string;
+  /**
+   * A SLURM node (batch.executor: slurm): SLURM's jobs instead (its job cgroups, or its process
+   * trees with proctrack/linuxproc), labelled `job="slurm-<SLURM id>"`. `conf`: batch.slurm.conf;
+   * `open`: tests give their own tree.
+   */
+  slurm?: { conf?: string; open?: () => Pick<SlurmNodeJobs, 'tree' | 'jobInfo'> };
   layout?: CgroupLayout;
   passwd?: string;
   proc?: string;
@@ -75,6 +84,7 @@ export interface JobCollectorOptions {
 export class JobCollector {
   private readonly layout: CgroupLayout;
   private users: { map: Map<number, string>; atMs: number } | null = null;
+  private slurmJobs: Pick<SlurmNodeJobs, 'tree' | 'jobInfo'> | null = null;
 
   constructor(private readonly options: JobCollectorOptions) {
     this.layout = options.layout ?? detectCgroupLayout();
@@ -91,6 +101,7 @@ export class JobCollector {
   }
 
   async collect(nowMs = Date.now()): Promise<Sample[]> {
+    if (this.options.slurm) return this.collectSlurm(this.options.slurm);
     if (this.layout.kind === 'none') return [];
     const dirs = this.dirs();
     const listing = dirs.memory ?? dirs.unified;
@@ -120,6 +131,44 @@ export class JobCollector {
       }),
     );
     return parts.flat();
+  }
+
+  /** SLURM's jobs on this node: the same series from SLURM's job cgroups (or its jobs' process trees). */
+  private async collectSlurm(options: NonNullable<JobCollectorOptions['slurm']>): Promise<Sample[]> {
+    this.slurmJobs ??= (options.open ?? (() => openSlurmJobs({ ...(options.conf ? { conf: options.conf } : {}), layout: this.layout })))();
+    const { tree, jobInfo } = this.slurmJobs;
+    const out: Sample[] = [];
+    for (const id of tree.jobIds()) {
+      const info = jobInfo(id);
+      const user = info?.user ?? (info?.uid != null ? String(info.uid) : '');
+      const files: JobCgroupFiles = {};
+      if (tree instanceof SlurmProcessTree) {
+        const u = tree.processUsage(id);
+        if (!u) continue;
+        files.memoryUsage = String(u.memBytes);
+        if (u.memLimitBytes !== null) files.memoryLimit = String(u.memLimitBytes);
+        files.cpuStat = `usage_usec ${Math.round(u.cpuUsageUsec)}`;
+        files.pidsCurrent = String(u.pids);
+      } else {
+        const d = tree.jobDirs(id);
+        const at = (h: typeof d.memory, file: string) => (h ? readText(path.join(d.dir(h), file)) : Promise.resolve(undefined));
+        const v2 = d.memory?.version === 2;
+        const [memoryUsage, memoryLimit, cpuacctUsage, cpuStat, pidsCurrent] = await Promise.all([
+          at(d.memory, v2 ? 'memory.current' : 'memory.usage_in_bytes'),
+          at(d.memory, v2 ? 'memory.max' : 'memory.limit_in_bytes'),
+          at(d.cpuacct, 'cpuacct.usage'),
+          at(d.v2, 'cpu.stat'),
+          at(d.pids, 'pids.current'),
+        ]);
+        if (memoryUsage !== undefined) files.memoryUsage = memoryUsage;
+        if (memoryLimit !== undefined) files.memoryLimit = memoryLimit;
+        if (cpuacctUsage !== undefined) files.cpuacctUsage = cpuacctUsage;
+        if (cpuStat !== undefined) files.cpuStat = cpuStat;
+        if (pidsCurrent !== undefined) files.pidsCurrent = pidsCurrent;
+      }
+      out.push(...jobSamples(`slurm-${id}`, user, files));
+    }
+    return out;
   }
 
   private async userOf(procs: string | undefined, nowMs: number): Promise<string> {
