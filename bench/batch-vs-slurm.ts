@@ -37,6 +37,14 @@
  *    job for the latency; `xargs -P N sbatch` for the rates, as from a shell), or through
  *    slurmrestd (rest_auth/local on a Unix socket).
  *
+ * 4. Keisan on SLURM (the third column): a second `keisan server` with `batch.executor: slurm`
+ *    pointed at the same private cluster (HTC-tuned; Keisan's queues mapped to its partition
+ *    `debug`), its user `bench` with uid 65534 (nobody, which SLURM's controller can resolve).
+ *    Measured like the others, right after SLURM's own end-to-end series: idle submit→running
+ *    (POST /api/jobs → the job's first command) and trivial-job throughput; the overhead Keisan
+ *    adds on top of SLURM is printed beside plain SLURM (issue 8's goal: ≤ 10 % latency, no
+ *    throughput loss). `--no-keisan` or `--no-slurm` leaves it out.
+ *
  * Fairness. Both systems run the same `#!/bin/sh` scripts (1 CPU, 64 MiB, 20 minutes; default
  * output file `slurm-%j.out` in the submit directory, on the same file system). Latency: the time
  * is taken just before submitting, and the job itself writes `date +%s.%N` to a file as its first
@@ -63,6 +71,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { CgroupTree, detectCgroupLayout } from '../src/batch/executors/local/cgroups.ts';
 import type { Job } from '../src/batch/store.ts';
+import { defaultQueues } from '../src/batch/queues.ts';
 import type { SubmitResult } from '../src/batch/submission-input.ts';
 import { initTestDataDir } from '../src/server/testing.ts';
 import { SCHEDULER_GOALS, gc, measureFullPass, measureMillionPending, median, type MillionPendingResult } from './scheduler-workload.ts';
@@ -73,7 +82,7 @@ const REPO_ROOT = path.resolve(path.dirname(BENCH_FILE), '..');
 const KEISAN_BIN = path.join(REPO_ROOT, 'bin', 'keisan.js');
 
 /** notes/batch.md §8 (G2, G4–G7) and the brief of this benchmark. */
-const GOALS = { latencyP50Ms: 20, latencyP99Ms: 100, endToEndPerSecond: 200, submitPerSecond: 3000, arrayMs: 500, ...SCHEDULER_GOALS };
+const GOALS = { latencyP50Ms: 20, latencyP99Ms: 100, endToEndPerSecond: 200, submitPerSecond: 3000, arrayMs: 500, slurmLatencyOverheadPct: 10, ...SCHEDULER_GOALS };
 
 // ---------------------------------------------------------------------------- options
 
@@ -391,7 +400,13 @@ const JOB_ENV = { PATH: JOB_PATH, LANG: 'C.UTF-8' };
 
 // ---------------------------------------------------------------------------- Keisan
 
+/** The uid of Keisan's user `bench` when its jobs go through SLURM: SLURM's controller must resolve it (nobody). */
+const NOBODY_UID = 65534;
+
 class Keisan {
+  /** With a slurm.conf: `batch.executor: slurm` on that cluster (every Keisan queue → its partition `debug`); else the local executor. */
+  constructor(readonly slurmConf?: string) {}
+
   readonly scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'keisan-vs-slurm-k-'));
   readonly data = path.join(this.scratch, 'data');
   readonly work = path.join(this.scratch, 'work');
@@ -404,8 +419,8 @@ class Keisan {
     return this.child?.pid;
   }
 
-  static async start(): Promise<Keisan> {
-    const k = new Keisan();
+  static async start(slurmConf?: string): Promise<Keisan> {
+    const k = new Keisan(slurmConf);
     onCleanup('keisan server', () => k.stop());
     await k.boot();
     return k;
@@ -413,7 +428,10 @@ class Keisan {
 
   private async boot(): Promise<void> {
     fs.chmodSync(this.scratch, 0o755);
-    initTestDataDir(this.data, { batch: { cgroupParent: this.cgroupParent } });
+    const slurm = this.slurmConf
+      ? { executor: 'slurm', slurm: { conf: this.slurmConf, pollEvery: '200ms', partitions: Object.fromEntries(defaultQueues().map((q) => [q.name, 'debug'])) } }
+      : {};
+    initTestDataDir(this.data, { batch: { cgroupParent: this.cgroupParent, ...slurm } });
     mkdirOpen(this.work);
     const logFile = path.join(this.scratch, 'server.log');
     const fd = fs.openSync(logFile, 'a');
@@ -442,7 +460,7 @@ class Keisan {
     const operatorPassword = fs.readFileSync(path.join(this.data, 'operator-password'), 'utf8').split('\n')[1]!.trim();
     this.ticket = await this.login('admin', operatorPassword);
     const password = `bench-${randomBytes(12).toString('hex')}`;
-    await this.api('POST', '/api/users', { name: 'bench', primarySubgroup: 'staff', fullName: 'Benchmark User', password });
+    await this.api('POST', '/api/users', { name: 'bench', primarySubgroup: 'staff', fullName: 'Benchmark User', password, ...(this.slurmConf ? { uid: NOBODY_UID } : {}) });
     this.ticket = await this.login('bench', password);
   }
 
@@ -1070,6 +1088,15 @@ function recordTime(k: Keisan, id: number, name: string): number {
   }
 }
 
+/** Waits for Keisan to be idle; the end-to-end jobs `ids` as listed, when the last ended, how many completed. */
+async function keisanJobsEnded(k: Keisan, system: string, ids: ReadonlySet<number>, limit: number): Promise<{ jobs: Job[]; at: number; completed: number }> {
+  await k.idle();
+  const jobs = (await k.api<Job[]>('GET', `/api/jobs?limit=${limit}`)).filter((j) => ids.has(j.id));
+  if (jobs.length !== ids.size || jobs.some((j) => j.endedAt === null)) throw new Error(`${system}: ${jobs.length} of ${ids.size} end-to-end jobs listed, not all ended`);
+  const at = Math.max(...jobs.map((j) => Date.parse(j.endedAt!)));
+  return { jobs, at, completed: jobs.filter((j) => j.state === 'completed').length };
+}
+
 const runningAt = (job: Job) => Date.parse(job.transitions.find((t) => t.state === 'running')?.at ?? job.startedAt ?? '');
 
 async function runKeisan(o: Options): Promise<KeisanResults> {
@@ -1116,12 +1143,9 @@ async function runKeisan(o: Options): Promise<KeisanResults> {
         }),
       daemonPids: pids,
       systemEnd: async () => {
-        await k.idle();
-        const jobs = (await k.api<Job[]>('GET', `/api/jobs?limit=${o.keisanJobs + o.samples + 10}`)).filter((j) => e2eIds.has(j.id));
-        if (jobs.length !== e2eIds.size || jobs.some((j) => j.endedAt === null)) throw new Error(`keisan: ${jobs.length} of ${e2eIds.size} end-to-end jobs listed, not all ended`);
-        e2eJobs = jobs;
-        const at = Math.max(...jobs.map((j) => Date.parse(j.endedAt!)));
-        return { at, completed: jobs.filter((j) => j.state === 'completed').length };
+        const end = await keisanJobsEnded(k, 'keisan', e2eIds, o.keisanJobs + o.samples + 10);
+        e2eJobs = end.jobs;
+        return end;
       },
     });
 
@@ -1171,8 +1195,63 @@ async function runKeisan(o: Options): Promise<KeisanResults> {
   }
 }
 
+interface KeisanOnSlurmResults {
+  latency: LatencySeries;
+  endToEnd: EndToEnd;
+  rssIdle: number | null;
+}
+
+/**
+ * Keisan with the SLURM executor on the cluster `s` (HTC-tuned, idle): the same latency and
+ * end-to-end series as plain SLURM's, submitted over Keisan's API. Its server is stopped after.
+ */
+async function runKeisanOnSlurm(o: Options, s: Slurm): Promise<KeisanOnSlurmResults> {
+  const system = 'keisan on slurm';
+  log(`${system}: starting \`keisan server\` with batch.executor: slurm on the same cluster …`);
+  const k = await Keisan.start(s.conf);
+  try {
+    const pids = () => [k.pid, ...s.daemonPids];
+    const rssIdle = processRss(k.pid);
+    const idle = async () => {
+      await k.idle();
+      await s.idle();
+    };
+    const latency = await latencySeries(system, {
+      samples: o.samples,
+      dir: mkdirOpen(path.join(k.work, 'latency')),
+      // As for SLURM: 1–2 s apart, so that samples do not lock onto slurmctld's 1 s timer.
+      pauseMs: [1000, 2000],
+      pollMs: 10,
+      idle,
+      submit: (script) => k.submit(script),
+      daemonPids: pids,
+    });
+    await idle();
+    const ids = new Set<number>();
+    const e2e = await endToEnd(system, {
+      jobs: o.slurmJobs,
+      concurrency: 8,
+      dir: path.join(k.work, 'done'),
+      msPerJobTimeout: 2000,
+      submitAll: (script) =>
+        pool(o.slurmJobs, 8, async () => {
+          for (const id of (await k.submit(script)).jobs) ids.add(id);
+        }),
+      daemonPids: pids,
+      systemEnd: async () => keisanJobsEnded(k, system, ids, o.slurmJobs + o.samples + 10),
+    });
+    return { latency, endToEnd: e2e, rssIdle };
+  } finally {
+    log(`${system}: stopping the server`);
+    await k.stop();
+  }
+}
+
 interface SlurmResults {
   version: string;
+  /** Keisan with batch.executor: slurm on the same cluster (null: not run; the reason in keisanOnSlurmError). */
+  keisanOnSlurm: KeisanOnSlurmResults | null;
+  keisanOnSlurmError: string | null;
   latencyShipped: LatencySeries;
   latencyTuned: LatencySeries;
   endToEnd: EndToEnd;
@@ -1188,7 +1267,7 @@ interface SlurmResults {
   pending: { jobs: number; submit: Rate; sdiag: Sdiag; waitedS: number; rssFresh: number | null; rssWithPending: number | null; rssBefore: number | null; queued: number };
 }
 
-async function runSlurm(o: Options, version: string): Promise<SlurmResults> {
+async function runSlurm(o: Options, version: string, withKeisan: boolean): Promise<SlurmResults> {
   log('slurm: starting munged, slurmctld and slurmd in a private directory …');
   const s = await Slurm.start();
   try {
@@ -1230,6 +1309,21 @@ async function runSlurm(o: Options, version: string): Promise<SlurmResults> {
         return { at: wallMs(), completed: null };
       },
     });
+
+    // The third column, while the cluster is HTC-tuned and idle, as for SLURM's own series above.
+    let keisanOnSlurm: KeisanOnSlurmResults | null = null;
+    let keisanOnSlurmError: string | null = withKeisan ? null : 'left out (--no-keisan)';
+    if (withKeisan) {
+      try {
+        keisanOnSlurm = await runKeisanOnSlurm(o, s);
+      } catch (error) {
+        keisanOnSlurmError = errorText(error);
+        log(`keisan on slurm: not measured: ${keisanOnSlurmError}`);
+      }
+      // Its jobs run as nobody: cancel every user's (scancel needs a filter; the one partition is one).
+      await s.cmd('scancel', ['--partition=debug']).catch((error: unknown) => log(`slurm: scancel --partition=debug: ${errorText(error)}`));
+      await s.idle(120_000, 500);
+    }
 
     const submitSequential = await rateOf('slurm', 'sbatch --hold, 1 at a time (xargs -P 1)', o.submitJobs, 1, pids, () => s.sbatchMany(o.submitJobs, 1, ['--hold'], TRIVIAL_SCRIPT));
     const submitParallel = await rateOf('slurm', `sbatch --hold, xargs -P ${o.concurrency}`, o.submitJobs, o.concurrency, pids, () => s.sbatchMany(o.submitJobs, o.concurrency, ['--hold'], TRIVIAL_SCRIPT));
@@ -1277,6 +1371,8 @@ async function runSlurm(o: Options, version: string): Promise<SlurmResults> {
     await s.idle(300_000, 1000);
     return {
       version,
+      keisanOnSlurm,
+      keisanOnSlurmError,
       latencyShipped,
       latencyTuned,
       endToEnd: e2e,
@@ -1362,6 +1458,8 @@ interface Row {
   measure: string;
   keisan: string;
   slurm: string;
+  /** Keisan with batch.executor: slurm on the same cluster (absent: not measured for this row). */
+  keisanOnSlurm?: string;
   /** How many times better Keisan is (> 1: Keisan better); null when not comparable. */
   ratio: number | null;
   goal: string;
@@ -1373,6 +1471,9 @@ function ratio(keisan: number | null | undefined, slurm: number | null | undefin
   return better === 'lower' ? slurm / keisan : keisan / slurm;
 }
 
+/** `value` against `base` as a signed percentage (+12.3 %). */
+const overheadPct = (value: number, base: number) => (Number.isFinite(value) && base > 0 ? `${value >= base ? '+' : '−'}${fmt(Math.abs((value / base - 1) * 100), 1)} %` : '—');
+
 const verdict = (ok: boolean | null) => (ok === null ? '' : ok ? ' PASS' : ' FAIL');
 
 function rows(k: KeisanResults | null, s: SlurmResults | null, sched: SchedulerSummary | null): Row[] {
@@ -1380,19 +1481,37 @@ function rows(k: KeisanResults | null, s: SlurmResults | null, sched: SchedulerS
   const million = sched?.million ?? null;
   const out: Row[] = [];
   const kl = k?.latency;
+  const kos = s?.keisanOnSlurm ?? null;
   const passMs = pass ? median(pass.wallMs) : null;
   out.push(
     { measure: `1. submit→running p50, idle (${kl?.samples ?? '—'} samples; SLURM as shipped)`, keisan: ms(kl?.p50), slurm: ms(s?.latencyShipped.p50), ratio: ratio(kl?.p50, s?.latencyShipped.p50, 'lower'), goal: `≤ ${GOALS.latencyP50Ms} ms${verdict(kl ? kl.p50 <= GOALS.latencyP50Ms : null)}` },
     { measure: '   submit→running p99 (SLURM as shipped)', keisan: ms(kl?.p99), slurm: ms(s?.latencyShipped.p99), ratio: ratio(kl?.p99, s?.latencyShipped.p99, 'lower'), goal: `≤ ${GOALS.latencyP99Ms} ms${verdict(kl ? kl.p99 <= GOALS.latencyP99Ms : null)}` },
-    { measure: '   submit→running p50 (SLURM HTC-tuned)', keisan: ms(kl?.p50), slurm: ms(s?.latencyTuned.p50), ratio: ratio(kl?.p50, s?.latencyTuned.p50, 'lower'), goal: '' },
-    { measure: '   submit→running p99 (SLURM HTC-tuned)', keisan: ms(kl?.p99), slurm: ms(s?.latencyTuned.p99), ratio: ratio(kl?.p99, s?.latencyTuned.p99, 'lower'), goal: '' },
+    { measure: '   submit→running p50 (SLURM HTC-tuned)', keisan: ms(kl?.p50), slurm: ms(s?.latencyTuned.p50), keisanOnSlurm: ms(kos?.latency.p50), ratio: ratio(kl?.p50, s?.latencyTuned.p50, 'lower'), goal: '' },
+    { measure: '   submit→running p99 (SLURM HTC-tuned)', keisan: ms(kl?.p99), slurm: ms(s?.latencyTuned.p99), keisanOnSlurm: ms(kos?.latency.p99), ratio: ratio(kl?.p99, s?.latencyTuned.p99, 'lower'), goal: '' },
     { measure: '   submit acknowledged p50 (HTTP POST; sbatch process)', keisan: ms(kl?.ackP50), slurm: ms(s?.latencyTuned.ackP50), ratio: ratio(kl?.ackP50, s?.latencyTuned.ackP50, 'lower'), goal: '' },
     {
       measure: `2. end to end, trivial 1-CPU jobs on ${os.availableParallelism()} CPUs (Keisan ${k?.endToEnd.jobs ?? '—'} jobs, SLURM ${s?.endToEnd.jobs ?? '—'}, HTC-tuned)`,
       keisan: perS(k?.endToEnd.perSecond),
       slurm: perS(s?.endToEnd.perSecond),
+      keisanOnSlurm: perS(kos?.endToEnd.perSecond),
       ratio: ratio(k?.endToEnd.perSecond, s?.endToEnd.perSecond, 'higher'),
       goal: `≥ ${GOALS.endToEndPerSecond}/s${verdict(k ? k.endToEnd.perSecond >= GOALS.endToEndPerSecond : null)}`,
+    },
+    {
+      measure: `   Keisan on SLURM: latency added to plain SLURM (HTC-tuned), p50 / p99 (${kos?.latency.samples ?? '—'} samples each)`,
+      keisan: '',
+      slurm: '',
+      keisanOnSlurm: kos && s ? `${overheadPct(kos.latency.p50, s.latencyTuned.p50)} / ${overheadPct(kos.latency.p99, s.latencyTuned.p99)}` : (s?.keisanOnSlurmError ?? '—').slice(0, 60),
+      ratio: null,
+      goal: `≤ ${GOALS.slurmLatencyOverheadPct} %${verdict(kos && s ? (kos.latency.p50 / s.latencyTuned.p50 - 1) * 100 <= GOALS.slurmLatencyOverheadPct : null)}`,
+    },
+    {
+      measure: `   Keisan on SLURM: end-to-end throughput vs plain SLURM (${kos?.endToEnd.jobs ?? '—'} jobs each)`,
+      keisan: '',
+      slurm: '',
+      keisanOnSlurm: kos && s ? overheadPct(kos.endToEnd.perSecond, s.endToEnd.perSecond) : '—',
+      ratio: null,
+      goal: `no loss${verdict(kos && s ? kos.endToEnd.perSecond >= s.endToEnd.perSecond : null)}`,
     },
     {
       measure: `3. submissions accepted, 1 client, one at a time (HTTP; sbatch), ${k?.submitSequential.jobs ?? s?.submitSequential.jobs ?? '—'} held`,
@@ -1506,11 +1625,11 @@ function report(env: Environment, o: Options, k: KeisanResults | null, s: SlurmR
     '',
     `Keisan batch vs SLURM, ${env.date}: ${env.nproc} CPUs (${env.cpuModel}), ${fmt(env.memTotalKiB)} kB RAM, swap ${fmt(env.swapTotalKiB)} kB, ${env.os}, Linux ${env.kernel}, Node ${env.node}`,
     `SLURM: ${env.slurm ?? 'not run'}; munge: ${env.munge ?? '—'}; commit ${env.commit ?? '?'}${env.srcDirty ? ' with uncommitted changes in src/' : ''}; machine busy before the run: ${fmt(env.busyBeforePct)}%`,
-    '"× Keisan" = how many times better Keisan is (> 1: Keisan faster / smaller); — = not comparable or not measured.',
+    '"× Keisan" = how many times better Keisan is (> 1: Keisan faster / smaller); — = not comparable or not measured. "Keisan on SLURM": Keisan with batch.executor: slurm on the same SLURM cluster (HTC-tuned).',
     '',
   );
-  const body = rows(k, s, sched).map((r) => [r.measure, r.keisan, r.slurm, r.ratio === null ? '—' : `${fmt(r.ratio, r.ratio >= 10 ? 0 : r.ratio >= 1 ? 1 : r.ratio >= 0.1 ? 2 : r.ratio >= 0.01 ? 3 : 4)}×`, r.goal]);
-  lines.push(table(['measure', 'Keisan', 'SLURM', '× Keisan', 'Keisan goal'], body, new Set([0, 4])), '');
+  const body = rows(k, s, sched).map((r) => [r.measure, r.keisan, r.slurm, r.keisanOnSlurm ?? '—', r.ratio === null ? '—' : `${fmt(r.ratio, r.ratio >= 10 ? 0 : r.ratio >= 1 ? 1 : r.ratio >= 0.1 ? 2 : r.ratio >= 0.01 ? 3 : 4)}×`, r.goal]);
+  lines.push(table(['measure', 'Keisan', 'SLURM', 'Keisan on SLURM', '× Keisan', 'Keisan goal'], body, new Set([0, 5])), '');
   lines.push('Details:');
   if (k) {
     lines.push(
@@ -1533,6 +1652,15 @@ function report(env: Environment, o: Options, k: KeisanResults | null, s: SlurmR
   }
   if (million) lines.push(`- keisan 1 000 000 pending: heap ${mib(million.heapBytes)} (${fmt(million.heapBytes / million.jobs)} B/job), one pass ${ms(million.passMs)}, process RSS ${mib(million.rssBytes)}`);
   else if (o.million) lines.push('- keisan 1 000 000 pending: not measured (the child runs node --expose-gc; see its error above)');
+  const kos = s?.keisanOnSlurm;
+  if (kos) {
+    lines.push(
+      `- keisan on slurm latency: min ${ms(kos.latency.min)}, max ${ms(kos.latency.max)}, ack p50 ${ms(kos.latency.ackP50)} / p99 ${ms(kos.latency.ackP99)}; ${cpuText(kos.latency.cpu, 'server+slurmctld+slurmd')}; server RSS idle ${mib(kos.rssIdle)}`,
+      `- keisan on slurm end to end: ${kos.endToEnd.jobs} jobs submitted in ${fmt(kos.endToEnd.submitS, 2)} s (8 in flight), last marker at ${fmt(kos.endToEnd.lastMarkerS, 2)} s, last endedAt at ${fmt(kos.endToEnd.systemEndS, 2)} s, ${kos.endToEnd.completed ?? '?'} completed; ${cpuText(kos.endToEnd.cpu, 'server+slurmctld+slurmd')}`,
+    );
+  } else if (s?.keisanOnSlurmError) {
+    lines.push(`- keisan on slurm: not measured: ${s.keisanOnSlurmError}`);
+  }
   if (s) {
     lines.push(
       `- slurm latency as shipped: min ${ms(s.latencyShipped.min)}, max ${ms(s.latencyShipped.max)}, sbatch ack p50 ${ms(s.latencyShipped.ackP50)} / p99 ${ms(s.latencyShipped.ackP99)}; ${cpuText(s.latencyShipped.cpu, 'slurmctld+slurmd')}`,
@@ -1569,7 +1697,7 @@ async function main(argv: string[]): Promise<number> {
     log(`keisan: pass median ${median(sched.pass.wallMs).toFixed(1)} ms${sched.million ? `; 1 000 000 pending hold ${(sched.million.heapBytes / 2 ** 20).toFixed(0)} MiB of heap` : ''}`);
   }
   const keisan = o.keisan ? await runKeisan(o) : null;
-  const slurm = o.slurm && slurmVersion ? await runSlurm(o, slurmVersion) : null;
+  const slurm = o.slurm && slurmVersion ? await runSlurm(o, slurmVersion, o.keisan) : null;
 
   if (o.json) process.stdout.write(`${JSON.stringify({ environment: env, options: o, goals: GOALS, keisan, slurm, scheduler: sched, rows: rows(keisan, slurm, sched) }, null, 2)}\n`);
   else process.stdout.write(report(env, o, keisan, slurm, sched));

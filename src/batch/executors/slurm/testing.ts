@@ -241,16 +241,47 @@ function safeReaddir(dir: string): string[] {
   }
 }
 
+/** The job cgroup directories of this cluster's job ids, in every controller. */
+function jobCgroupDirs(firstJobId: number): string[] {
+  const dirs: string[] = [];
+  for (const controller of ['memory', 'freezer', 'cpuset', 'cpu', 'cpuacct', 'devices', 'pids', '']) {
+    const base = path.join('/sys/fs/cgroup', controller);
+    for (const top of safeReaddir(base).filter((d) => d.startsWith('slurm'))) {
+      for (const uid of safeReaddir(path.join(base, top)).filter((d) => d.startsWith('uid_'))) {
+        for (const job of safeReaddir(path.join(base, top, uid))) {
+          const m = /^job_(\d+)$/.exec(job);
+          if (m && Number(m[1]) >= firstJobId && Number(m[1]) < firstJobId + JOB_ID_BLOCK) dirs.push(path.join(base, top, uid, job));
+        }
+      }
+    }
+  }
+  return dirs;
+}
+
+/** Processes still in this cluster's job cgroups (a job's processes outlive a SIGKILLed slurmstepd). */
+function jobProcesses(firstJobId: number): number[] {
+  const pids = new Set<number>();
+  const walk = (dir: string) => {
+    try {
+      for (const line of fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n')) if (line.trim()) pids.add(Number(line));
+    } catch {
+      // gone
+    }
+    for (const child of safeReaddir(dir)) {
+      const full = path.join(dir, child);
+      if (fs.statSync(full, { throwIfNoEntry: false })?.isDirectory()) walk(full);
+    }
+  };
+  for (const dir of jobCgroupDirs(firstJobId)) walk(dir);
+  return [...pids];
+}
+
 /** Removes, deepest first, the (empty) job cgroups of this cluster's job ids that SLURM left behind after kills. */
 function removeJobCgroups(firstJobId: number): void {
   const rmTree = (dir: string) => {
     for (const child of safeReaddir(dir)) {
       const full = path.join(dir, child);
-      try {
-        if (fs.statSync(full).isDirectory()) rmTree(full);
-      } catch {
-        // raced with SLURM removing it
-      }
+      if (fs.statSync(full, { throwIfNoEntry: false })?.isDirectory()) rmTree(full);
     }
     try {
       fs.rmdirSync(dir);
@@ -258,17 +289,7 @@ function removeJobCgroups(firstJobId: number): void {
       // busy or gone: leave it
     }
   };
-  for (const controller of ['memory', 'freezer', 'cpuset', 'cpu', 'cpuacct', 'devices', '']) {
-    const base = path.join('/sys/fs/cgroup', controller);
-    for (const top of safeReaddir(base).filter((d) => d.startsWith('slurm'))) {
-      for (const uid of safeReaddir(path.join(base, top)).filter((d) => d.startsWith('uid_'))) {
-        for (const job of safeReaddir(path.join(base, top, uid))) {
-          const m = /^job_(\d+)$/.exec(job);
-          if (m && Number(m[1]) >= firstJobId && Number(m[1]) < firstJobId + JOB_ID_BLOCK) rmTree(path.join(base, top, uid, job));
-        }
-      }
-    }
-  }
+  for (const dir of jobCgroupDirs(firstJobId)) rmTree(dir);
 }
 
 const takenBlocks = new Set<number>();
@@ -296,15 +317,32 @@ interface LiveCluster {
 const live = new Set<LiveCluster>();
 let exitHookInstalled = false;
 
+function killLiveClusters(): void {
+  for (const cluster of live) {
+    for (const pid of [...cluster.pids(), ...stepdPids(cluster.firstJobId), ...jobProcesses(cluster.firstJobId)]) signal(pid, 'SIGKILL');
+    fs.rmSync(cluster.dir, { recursive: true, force: true });
+  }
+  // Exiting: no event loop to wait on. A second at most for the killed jobs to leave their cgroups.
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let waited = 0; waited < 1000 && [...live].some((c) => jobProcesses(c.firstJobId).length > 0); waited += 50) Atomics.wait(pause, 0, 0, 50);
+  for (const cluster of live) removeJobCgroups(cluster.firstJobId);
+  live.clear();
+}
+
+/** The daemons run in their own process groups: end them when this process exits or is told to stop. */
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const cluster of live) {
-      for (const pid of [...cluster.pids(), ...stepdPids(cluster.firstJobId)]) signal(pid, 'SIGKILL');
-      fs.rmSync(cluster.dir, { recursive: true, force: true });
-    }
-  });
+  process.once('exit', killLiveClusters);
+  for (const name of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    const onSignal = () => {
+      killLiveClusters();
+      process.removeListener(name, onSignal);
+      // Nobody else handles it: die of it as if this listener had never been there.
+      if (process.listenerCount(name) === 0) process.kill(process.pid, name);
+    };
+    process.on(name, onSignal);
+  }
 }
 
 // ---------------------------------------------------------------------------- configuration
@@ -591,7 +629,7 @@ async function boot(options: TestSlurmOptions, accounting: boolean, cgroups: 'v1
       }
       await Promise.all([ensureGone(pids.ctld, 15_000, null), ensureGone(pids.slurmd, 15_000, null)]);
       await Promise.all([ensureGone(pids.ctld, 5_000), ensureGone(pids.slurmd, 5_000)]);
-      for (const pid of stepdPids(layout.firstJobId)) signal(pid, 'SIGKILL');
+      for (const pid of [...stepdPids(layout.firstJobId), ...jobProcesses(layout.firstJobId)]) signal(pid, 'SIGKILL');
       await ensureGone(pids.dbd, 15_000);
       await ensureGone(pids.munged, 10_000);
       await database?.stop();
