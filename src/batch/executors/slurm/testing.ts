@@ -630,6 +630,7 @@ async function boot(options: TestSlurmOptions, accounting: boolean, cgroups: 'v1
       await Promise.all([ensureGone(pids.ctld, 15_000, null), ensureGone(pids.slurmd, 15_000, null)]);
       await Promise.all([ensureGone(pids.ctld, 5_000), ensureGone(pids.slurmd, 5_000)]);
       for (const pid of [...stepdPids(layout.firstJobId), ...jobProcesses(layout.firstJobId)]) signal(pid, 'SIGKILL');
+      for (let waited = 0; waited < 2000 && jobProcesses(layout.firstJobId).length > 0; waited += 50) await sleep(50);
       await ensureGone(pids.dbd, 15_000);
       await ensureGone(pids.munged, 10_000);
       await database?.stop();
