@@ -109,6 +109,8 @@ export function parseSacct(text: string): SacctJob[] {
       continue;
     }
     const word = state.trim().split(/\s+/)[0]!.toUpperCase();
+    // A job cancelled before it ran has Start = End = the cancel time, and no node.
+    const ran = nodeList.trim() !== '' && !/^None/i.test(nodeList.trim());
     const [code] = exitCode.split(':');
     jobs.set(jobIdRaw, {
       jobId: jobIdRaw,
@@ -120,7 +122,7 @@ export function parseSacct(text: string): SacctJob[] {
       state: STATE_WORDS[word] ?? word.toLowerCase(),
       exitCode: code !== undefined && /^\d+$/.test(code) ? Number(code) : null,
       submittedAt: epochToIso(submit),
-      startedAt: epochToIso(start),
+      startedAt: ran ? epochToIso(start) : null,
       endedAt: epochToIso(end),
       elapsedSeconds: parseSacctSeconds(elapsed),
       cpus: Number(allocCpus) || 0,
@@ -138,6 +140,13 @@ export function parseSacct(text: string): SacctJob[] {
   }
   return [...jobs.values()];
 }
+
+/**
+ * With --state, sacct's window selects jobs by the time they reached that state: for these, the
+ * jobs that ended in the window. (Without it, sacct selects by eligible time, which SLURM 22.05
+ * leaves Unknown for some jobs that start at once: those would never be imported.)
+ */
+const ENDED_STATES = 'CD,F,CA,TO,OOM,NF,PR,BF,DL';
 
 /** sacct's --starttime/--endtime: UTC (the runner sets TZ=UTC), to the second. */
 const sacctTime = (at: Date) => at.toISOString().slice(0, 19);
@@ -160,7 +169,7 @@ export interface ImportResult {
   imported: number;
   /** Keisan's own jobs, left to the executor's records. */
   keisanJobs: number;
-  /** Jobs still pending or running (imported once they end). */
+  /** Listed without an end time (not expected with the ended states asked for; imported once they have one). */
   notEnded: number;
 }
 
@@ -172,12 +181,12 @@ export async function clusterNameOf(run: SlurmRunner): Promise<string> {
 }
 
 /**
- * Imports the jobs SLURM ran in [from, to) (sacct's window: jobs eligible, running or ending in
- * it) that are not Keisan's, and that have ended. Idempotent.
+ * Imports the jobs that ended in the window (sacct counts its end second in) and are not
+ * Keisan's. Idempotent: a job imported again is updated in place.
  */
 export async function importSlurmAccounting(db: Kysely<Database>, run: SlurmRunner, options: ImportOptions): Promise<ImportResult> {
   const cluster = options.cluster ?? (await clusterNameOf(run));
-  const { stdout } = await run('sacct', ['-a', '-n', '-P', `--starttime=${sacctTime(options.from)}`, `--endtime=${sacctTime(options.to)}`, `--format=${SACCT_FORMAT}`], { timeoutMs: 120_000 });
+  const { stdout } = await run('sacct', ['-a', '-n', '-P', `--state=${ENDED_STATES}`, `--starttime=${sacctTime(options.from)}`, `--endtime=${sacctTime(options.to)}`, `--format=${SACCT_FORMAT}`], { timeoutMs: 120_000 });
   const jobs = parseSacct(stdout);
   const ended = jobs.filter((j) => j.endedAt !== null);
   const keisanIds = new Set<string>();

@@ -74,8 +74,8 @@ export function registerSlurmCommands(admin: Command): void {
       const body = { ...(options.from !== undefined ? { from: options.from } : {}), ...(options.to !== undefined ? { to: options.to } : {}) };
       const result = await clientOf(command).request<ImportResult>('POST', '/api/admin/slurm/import-usage', body);
       out.result(result, () => {
-        out.line(`Imported ${result.imported} job${result.imported === 1 ? '' : 's'} run outside Keisan on SLURM cluster ${result.cluster}, ${result.from} to ${result.to}.`);
-        out.line(`sacct listed ${result.seen}: ${result.keisanJobs} were Keisan's own (accounted by Keisan), ${result.notEnded} had not ended (imported once they end).`);
+        out.line(`Imported ${result.imported} job${result.imported === 1 ? '' : 's'} run outside Keisan on SLURM cluster ${result.cluster} that ended from ${result.from} to ${result.to}.`);
+        out.line(`sacct listed ${result.seen} job${result.seen === 1 ? '' : 's'} that ended in the window; ${result.keisanJobs} of them ${result.keisanJobs === 1 ? 'was' : 'were'} Keisan's own (Keisan accounts for those itself).`);
       });
     });
 }
