@@ -62,6 +62,8 @@ export interface JobTree {
   /** Whose job ids these are: Keisan's (the local executor) or SLURM's. */
   readonly jobIdKind?: 'keisan' | 'slurm';
   readonly actions?: JobActions;
+  /** The kernel counts OOM kills in the job's child cgroups, not at the job level (SLURM on cgroup v1): read them through job(id).oomKills(). */
+  readonly oomKillsNested?: boolean;
   jobIds(): number[];
   jobDirs(jobId: number): JobDirs;
   job(jobId: number): JobView;

@@ -219,7 +219,7 @@ export class RecoveryLoop {
     try {
       return writeEvidence(this.o.settings.evidenceDir, evidence);
     } catch (e) {
-      this.o.logger.warn(`recovery: could not write the evidence of ${describe(victim)}: ${e instanceof Error ? e.message : String(e)}`);
+      this.o.logger.warn(`recovery: could not write the evidence of ${this.describe(victim)}: ${e instanceof Error ? e.message : String(e)}`);
       return null;
     }
   }
@@ -282,7 +282,7 @@ export class RecoveryLoop {
     const target = victim.kind === 'job' ? { jobId: victim.jobId, pid: null } : { jobId: null, pid: victim.pid };
     const event = { ...base, ...target, user: victim.user ?? finding.user, victimExplanation: choice.explanation, decidedAtPerfMs: decidedAt };
     if (mode === 'observe' || action === 'none') {
-      this.o.logger.info(`recovery ${finding.rule} (observe): would ${action} ${describe(victim)}: ${finding.explanation}; ${choice.explanation}`);
+      this.o.logger.info(`recovery ${finding.rule} (observe): would ${action} ${this.describe(victim)}: ${finding.explanation}; ${choice.explanation}`);
       this.emit({ ...event, action, outcome: 'observed', timings: null, evidencePath: null, error: null });
       return;
     }
@@ -387,7 +387,7 @@ export class RecoveryLoop {
     } else if (outcome === 'done') {
       this.failedAttempts.delete(victimId);
     }
-    const line = `recovery ${finding.rule}: ${action} ${describe(victim)} ${outcome === 'done' ? detail : `FAILED: ${error ?? detail}${retry}`}; ${finding.explanation}; ${event.victimExplanation}`;
+    const line = `recovery ${finding.rule}: ${action} ${this.describe(victim)} ${outcome === 'done' ? detail : `FAILED: ${error ?? detail}${retry}`}; ${finding.explanation}; ${event.victimExplanation}`;
     if (outcome === 'done') this.o.logger.warn(line);
     else this.o.logger.error(line);
     this.emit({ ...event, action, outcome, timings, evidencePath, error: outcome === 'done' ? null : `${error ?? detail}${retry}` });
@@ -427,11 +427,11 @@ export class RecoveryLoop {
     const fallback = s.fallback ?? action;
     const ask = { key, deadline: new Date(deadlineMs).toISOString(), proposed: action, decision: null, decidedBy: null, decidedAt: null, reason: null };
     if (!done) {
-      this.o.logger.error(`recovery ${finding.rule} (ask): could not hold ${describe(victim)}: ${error ?? 'unknown'}; ${finding.explanation}`);
+      this.o.logger.error(`recovery ${finding.rule} (ask): could not hold ${this.describe(victim)}: ${error ?? 'unknown'}; ${finding.explanation}`);
       this.emit({ ...event, action: 'freeze', outcome: 'failed', timings, evidencePath, error, ask });
       return;
     }
-    this.o.logger.warn(`recovery ${finding.rule} (ask): froze ${describe(victim)} until an operator decides (${action} proposed; ${fallback} at ${ask.deadline}); ${finding.explanation}`);
+    this.o.logger.warn(`recovery ${finding.rule} (ask): froze ${this.describe(victim)} until an operator decides (${action} proposed; ${fallback} at ${ask.deadline}); ${finding.explanation}`);
     this.pending.set(key, { key, victimKey: victimKey(victim), target: victim.kind === 'job' ? { kind: 'job', jobId: victim.jobId } : { kind: 'process', pid: victim.pid }, proposed: action, fallback, startedMs: nowMs, deadlineMs, finding, victim, event });
     this.emit({ ...event, action, outcome: 'pending', timings, evidencePath, error: null, ask });
   }
@@ -474,7 +474,7 @@ export class RecoveryLoop {
     const ask = { key: p.key, deadline: new Date(p.deadlineMs).toISOString(), proposed: p.proposed, decision: r.decision, decidedBy: r.by, decidedAt: new Date(r.atMs).toISOString(), reason: r.reason };
     const event = { ...p.event, at: new Date(nowMs).toISOString(), ask };
     if (r.decision === 'ended') {
-      this.o.logger.info(`recovery ${p.finding.rule} (ask): ${describe(p.victim)} ended while an operator was asked`);
+      this.o.logger.info(`recovery ${p.finding.rule} (ask): ${this.describe(p.victim)} ended while an operator was asked`);
       this.emit({ ...event, action: 'none', outcome: 'done', timings: null, evidencePath: null, error: null });
       return;
     }
@@ -488,12 +488,17 @@ export class RecoveryLoop {
         error = e instanceof Error ? e.message : String(e);
       }
       if (r.action === 'thaw' || r.action === 'none') {
-        this.o.logger.warn(`recovery ${p.finding.rule} (ask): ${r.decision} by ${r.by}: ${describe(p.victim)} goes on${error ? ` — thaw FAILED: ${error}` : ''}`);
+        this.o.logger.warn(`recovery ${p.finding.rule} (ask): ${r.decision} by ${r.by}: ${this.describe(p.victim)} goes on${error ? ` — thaw FAILED: ${error}` : ''}`);
         this.emit({ ...event, action: 'thaw', outcome: error ? 'failed' : 'done', timings: null, evidencePath: null, error });
         return;
       }
     }
     await this.act(p.finding, p.victim, r.action as RuleAction, event, performance.now(), nowMs);
+  }
+
+  /** The victim as the log names it ("SLURM job 4711 (alice)" on a SLURM node). */
+  private describe(c: Candidate): string {
+    return `${c.kind === 'job' && this.o.tree.jobIdKind === 'slurm' ? 'SLURM ' : ''}${describe(c)}`;
   }
 
   /** Freezes a job through the tree's own actions where it has them (SLURM: never slurmstepd), else its whole cgroup. */
@@ -564,7 +569,7 @@ export class RecoveryLoop {
       if (!due && !nearLimit && this.oomKillsSeen.has(job.jobId)) continue;
       this.oomCheckedAt.set(job.jobId, nowMs);
       let count = job.oomKills ?? null;
-      if (job.oomKills === undefined) {
+      if (job.oomKills === undefined || this.o.tree.oomKillsNested) {
         try {
           count = this.o.tree.job(job.jobId).oomKills();
         } catch {

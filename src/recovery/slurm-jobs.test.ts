@@ -256,6 +256,30 @@ describeOnRealCgroups("SLURM's cgroup v1 layout (task/cgroup + proctrack/cgroup)
       fs.rmSync(evidenceDir, { recursive: true, force: true });
     }
   });
+
+  it("observe: the kernel's OOM kill in the job's task cgroup (v1 counts it there, not at the job's limit) is reported as kernel-oom with SLURM's id", { skip: v1Skip }, async () => {
+    const tree = SlurmCgroupTree.open({ layout, root });
+    const evidenceDir = fs.mkdtempSync(path.join(os.tmpdir(), 'keisan-slurm-evidence-'));
+    try {
+      const settings = resolveRecoverySettings(recoverySettings.parse({ mode: 'observe', detectors: { pids: { minPids: 16 } }, evidenceDir }), '/nonexistent');
+      loop = new RecoveryLoop({ tree, settings, host: 'slurm-node', reporter: null, logger: quiet, jobInfo: slurmJobRecords(tree, { readPasswd: () => '' }) });
+      loop.start();
+      const l = loop;
+      await waitUntil('the loop to follow the job', () => l.recentSamples().some((x) => x.jobs.some((j) => j.jobId === jobId)), 5000);
+      const LEAK = `timeout 30 ${process.execPath} -e 'const a=[];const t=setInterval(()=>{if(a.length<160)a.push(Buffer.alloc(1048576,1));},50);setTimeout(()=>clearInterval(t),25000)'`;
+      const leaker = startIn(mounts.map(([c, m]) => path.join(stepDir(c, m), 'cgroup.procs')), LEAK);
+      started.push(leaker);
+      await waitUntil('a kernel-oom event', () => l.events.some((e) => e.slurmJobId === jobId && e.rule === 'kernel-oom'), 20_000).catch((error: Error) => {
+        throw new Error(`${error.message}; job oom_kill ${fs.readFileSync(path.join(jobDir(layout.v1.memory!), 'memory.oom_control'), 'utf8').replace(/\n/g, ' ')}; events ${JSON.stringify(l.events.map((x) => [x.slurmJobId, x.rule, x.outcome]))}`);
+      });
+      const e = l.events.find((x) => x.slurmJobId === jobId && x.rule === 'kernel-oom')!;
+      assert.deepEqual([e.action, e.outcome, e.jobId], ['none', 'observed', null]);
+      assert.match(e.explanation, new RegExp(`SLURM job ${jobId}\\b`));
+      assert.match(fs.readFileSync(path.join(jobDir(layout.v1.memory!), 'memory.oom_control'), 'utf8'), /^oom_kill 0$/m, 'the job level counts none: the kill is counted in task_0');
+    } finally {
+      fs.rmSync(evidenceDir, { recursive: true, force: true });
+    }
+  });
 });
 
 const v2Skip = !layout.unified || !fs.existsSync(path.join(layout.unified, 'cgroup.procs')) ? 'needs a cgroup2 hierarchy' : undefined;

@@ -213,6 +213,8 @@ export class SlurmCgroupTree implements JobTree, JobActions {
   readonly mode: 'v1' | 'v2';
   readonly jobIdKind = 'slurm' as const;
   readonly actions: JobActions = this;
+  /** v1 counts an OOM kill in the victim's memory cgroup (a step or task below the job), not the job's where the limit is. */
+  readonly oomKillsNested: boolean;
   readonly root: string;
   readonly layout: CgroupLayout;
   private readonly hierarchies: Partial<Record<(typeof V1_JOB_CONTROLLERS)[number] | 'v2', ControllerHierarchy>> = {};
@@ -226,6 +228,7 @@ export class SlurmCgroupTree implements JobTree, JobActions {
     const kind = slurmLayoutKind(this.layout);
     if (kind === null) throw new Error('no cgroup hierarchy is mounted (neither v1 memory nor cgroup2): SLURM jobs cannot be watched');
     this.mode = kind;
+    this.oomKillsNested = kind === 'v1';
     this.root = options.root ?? findSlurmRoot(this.layout) ?? (kind === 'v1' ? 'slurm' : 'system.slice/slurmstepd.scope');
     if (this.root.split('/').some((s) => s === '' || s === '.' || s === '..')) throw new Error(`SLURM cgroup root '${this.root}' is not a relative path of plain names`);
     if (kind === 'v1') {
