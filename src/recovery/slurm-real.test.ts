@@ -11,7 +11,16 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { SYSTEM_ACTOR } from '../accounts/model.ts';
+import { SlurmExecutor } from '../batch/executors/slurm/executor.ts';
 import { slurmTestSkip, startTestSlurm, type TestSlurm } from '../batch/executors/slurm/testing.ts';
+import { localNode } from '../batch/node.ts';
+import type { Job } from '../batch/store.ts';
+import { openDatabase, type Db } from '../db/connection.ts';
+import { migrateToLatest } from '../db/migrate.ts';
+import { parseSettings } from '../lib/config.ts';
+import { buildApp, type KeisanApp } from '../server/app.ts';
+import type { RecoveryEvent } from './events-model.ts';
 import { RecoveryLoop } from './loop.ts';
 import { recoverySettings, resolveRecoverySettings } from './settings.ts';
 import { SlurmCgroupTree, slurmJobRecords } from './slurm-jobs.ts';
@@ -122,5 +131,76 @@ describe('the watchdog on a real SLURM node without job cgroups (proctrack/linux
     console.log(`real SLURM (linuxproc) job ${id}: ${e.rule} kill ${e.outcome}, write→empty ${e.timings?.writeToEmptyMs} ms; SLURM: JobState=${job.get('JobState')} Reason=${job.get('Reason')} ExitCode=${job.get('ExitCode')}; ${e.explanation}`);
     assert.equal(job.get('JobState'), 'FAILED', `SLURM's view: ${[...job].map(([k, v]) => `${k}=${v}`).join(' ')}`);
     assert.match(job.get('ExitCode') ?? '', /:9$/, 'ended by SIGKILL');
+  });
+});
+
+describe('end to end: a Keisan job run through SLURM, killed by the watchdog of its SLURM node', { skip, timeout: 180_000 }, () => {
+  const NOBODY = 65534;
+  let slurm: TestSlurm | null = null;
+  let db: Db | null = null;
+  let app: KeisanApp | null = null;
+  let loop: RecoveryLoop | null = null;
+  let dataDir = '';
+
+  before(async () => {
+    slurm = await startTestSlurm({ accounting: false });
+    if (slurm.cgroups !== 'v1') return;
+    dataDir = fs.mkdtempSync(path.join(slurm.work, 'keisan-'));
+    fs.chmodSync(dataDir, 0o777);
+    const settings = parseSettings({ accounts: { passwordHash: { cost: 1024 } }, batch: { executor: 'slurm', slurm: { ...slurm.settings, pollEvery: '200ms' } } }, 'test');
+    db = openDatabase(`sqlite:${path.join(dataDir, 'keisan.sqlite')}`, { dataDir });
+    await migrateToLatest(db);
+    const executor = new SlurmExecutor({ settings: settings.batch.slurm, instance: `wd${slurm.firstJobId}`, logger: quiet });
+    await executor.open();
+    app = await buildApp({ settings, db, nodeSecret: 'secret', jobs: { executor, node: localNode(settings, []) } });
+    const { accounts } = app.keisan;
+    await accounts.createWorkgroup(SYSTEM_ACTOR, { name: 'lab' });
+    await accounts.createSubgroup(SYSTEM_ACTOR, { workgroup: 'lab', name: 'lab-ml' });
+    await accounts.createUser(SYSTEM_ACTOR, { name: 'alice', primarySubgroup: 'lab-ml', uid: NOBODY, password: 'alice password' });
+  });
+
+  after(async () => {
+    await loop?.stop();
+    await app?.close();
+    await db?.close();
+    await slurm?.stop();
+  });
+
+  it("the event names Keisan's job (found by its SLURM id), alice is told, and the job ends killed-by-recovery", async (t) => {
+    if (slurm!.cgroups !== 'v1') return t.skip('needs SLURM with task/cgroup on cgroup v1');
+    const keisan = app!;
+    const ticket = ((await keisan.inject({ method: 'POST', url: '/api/auth/login', payload: { user: 'alice', password: 'alice password' } })).json() as { ticket: string }).ticket;
+    const as = (method: 'GET' | 'POST', url: string, payload?: object) => keisan.inject({ method, url, headers: { authorization: `Bearer ${ticket}` }, ...(payload ? { payload } : {}) });
+    const first = slurm!.firstJobId;
+    const tree = SlurmCgroupTree.open({ only: (id) => id >= first && id < first + 20_000 });
+    const settings = resolveRecoverySettings(recoverySettings.parse({ detectors: { pids: { minPids: 16 } }, evidenceDir: path.join(dataDir, 'evidence') }), '/nonexistent');
+    loop = new RecoveryLoop({ tree, settings, host: 'slurm-node', reporter: null, logger: quiet, jobInfo: slurmJobRecords(tree) });
+    loop.start();
+    const leak = `timeout 30 ${process.execPath} -e 'const a=[];const t=setInterval(()=>{if(a.length<160)a.push(Buffer.alloc(1048576,1));},50);setTimeout(()=>clearInterval(t),25000)'`;
+    const submitted = await as('POST', '/api/jobs', { script: `#!/bin/sh\n#SBATCH --mem=64M\n${leak}\n`, submitDir: dataDir, args: [], environment: { PATH: '/usr/bin:/bin' } });
+    assert.equal(submitted.statusCode, 201, submitted.body);
+    const id = (submitted.json() as { jobs: number[] }).jobs[0]!;
+    const l = loop;
+    await waitUntil('the watchdog to kill the job in SLURM', () => l.events.some((e) => e.slurmJobId != null && e.action === 'kill' && e.outcome === 'done'), 60_000);
+    const e = l.events.find((x) => x.slurmJobId != null && x.action === 'kill' && x.outcome === 'done')!;
+    assert.equal(e.user, 'nobody');
+    // What the reporter would POST.
+    const { decidedAtPerfMs: _perf, ...body } = e;
+    const posted = await keisan.inject({ method: 'POST', url: '/api/recovery/events', headers: { authorization: 'Node secret' }, payload: body });
+    assert.equal(posted.statusCode, 200, posted.body);
+    const deadline = Date.now() + 30_000;
+    let job = (await as('GET', `/api/jobs/${id}`)).json() as Job;
+    while (['pending', 'running'].includes(job.state) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      job = (await as('GET', `/api/jobs/${id}`)).json() as Job;
+    }
+    assert.equal(job.externalId, String(e.slurmJobId));
+    assert.equal(job.state, 'killed-by-recovery', JSON.stringify(job));
+    assert.match(job.reason ?? '', /^killed by the recovery watchdog on slurm-node \((memory-limit|memory-thrash)\): SLURM job \d+ \(nobody\)/);
+    const event = (await as('GET', `/api/recovery/events/${(posted.json() as { id: number }).id}`)).json() as RecoveryEvent;
+    assert.deepEqual([event.jobId, event.slurmJobId, event.user], [id, e.slurmJobId, 'alice']);
+    const notices = (await as('GET', '/api/notifications')).json() as Array<{ title: string }>;
+    assert.ok(notices.some((n) => n.title === `the recovery watchdog killed your job ${id} (SLURM job ${e.slurmJobId}) on slurm-node`), JSON.stringify(notices));
+    console.log(`end to end: Keisan job ${id} = SLURM job ${e.slurmJobId}: ${job.state}; ${job.reason}`);
   });
 });
