@@ -235,8 +235,8 @@ describe('Keisan on a real SLURM cluster', { skip: skip ?? false, timeout: 300_0
   it('hands a job over again when a killed slurmctld comes back from state saved before it had the job', async () => {
     const [settled] = await submitted('#!/bin/sh\nsleep 6\necho settled\n');
     await until('it runs', async () => (await job(settled!)).state === 'running');
-    // slurmctld saves its state a moment after a change: give it time for this one.
-    await sleep(3000);
+    // slurmctld saves its state a moment after a change: wait for a save that has the job running.
+    await cluster.stateSaved(Date.parse((await job(settled!)).startedAt!) + 1000);
     const [fresh] = await submitted('#!/bin/sh\n#SBATCH --begin=now+3\necho fresh\n');
     await until('it is handed over', async () => (await job(fresh!)).externalId !== null);
     const first = (await job(fresh!)).externalId;

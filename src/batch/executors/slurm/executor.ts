@@ -360,7 +360,9 @@ export class SlurmExecutor implements ClusterExecutor {
     const positions = pendingPositions(rows);
     const toConclude: Followed[] = [];
     for (const job of this.followed.values()) {
-      const row = byId.get(job.externalId) ?? null;
+      // A killed slurmctld may hand a lost job's id out again: only a row with this job's comment is this job.
+      const listed = byId.get(job.externalId) ?? null;
+      const row = listed && jobIdFromComment(listed.comment, this.o.instance) === job.jobId ? listed : null;
       if (!row) {
         job.missingPolls++;
         toConclude.push(job);
@@ -405,7 +407,9 @@ export class SlurmExecutor implements ClusterExecutor {
     if (this.config?.accounting) {
       try {
         const { stdout } = await this.run('sacct', ['-n', '-P', '-j', jobs.map((j) => j.externalId).join(','), `--format=${SACCT_FORMAT}`]);
-        for (const job of parseSacct(stdout)) accounted.set(job.id, job);
+        const ours = new Map(jobs.map((j) => [j.externalId, j.jobId]));
+        // slurmdbd keeps comments only with AccountingStoreFlags=job_comment: a record without one is taken as this job's.
+        for (const job of parseSacct(stdout)) if (job.comment === null || jobIdFromComment(job.comment, this.o.instance) === ours.get(job.id)) accounted.set(job.id, job);
       } catch (error) {
         this.o.logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'slurm: sacct did not answer; ends are taken from scontrol');
       }
@@ -417,7 +421,7 @@ export class SlurmExecutor implements ClusterExecutor {
       let end: (ClusterJobEnd) | null = null;
       if (finalInSacct) end = this.endFromSacct(job, record);
       else {
-        const shown = await this.scontrolJob(job.externalId);
+        const shown = await this.scontrolOwnJob(job);
         if (shown && !['pending', 'running'].includes(keisanState(shown.JobState ?? ''))) end = this.endFromScontrol(job, shown);
         else if (shown) {
           // squeue missed it for a moment (a restarting controller); scontrol still has it running or pending.
@@ -455,6 +459,12 @@ export class SlurmExecutor implements ClusterExecutor {
       if (error instanceof SlurmCommandError && /Invalid job id/i.test(error.stderr)) return null;
       throw error;
     }
+  }
+
+  /** scontrol's record of this job, or null when SLURM has none (or another job now has its id). */
+  private async scontrolOwnJob(job: Followed): Promise<Record<string, string> | null> {
+    const fields = await this.scontrolJob(job.externalId);
+    return fields && jobIdFromComment(fields.Comment ?? null, this.o.instance) === job.jobId ? fields : null;
   }
 
   private endFromSacct(job: Followed, record: SacctJob): ClusterJobEnd {
