@@ -65,7 +65,7 @@ describe('keisan admin slurm sync: the plan', () => {
       "sacctmgr -i add qos gpu Description='keisan queue gpu' Priority=50 MaxWall=01:00:00 MaxTRESPerJob=cpu=16,gres/gpu=4,mem=65536M MaxJobsPerUser=200 MaxJobsPerAccount=1000 Flags=DenyOnLimit",
       "sacctmgr -i add qos physq Description='keisan queue physq' Priority=80 MaxWall=01:00:00 MaxTRESPerJob=cpu=16,gres/gpu=2,mem=65536M MaxJobsPerUser=200 MaxJobsPerAccount=1000 Flags=DenyOnLimit",
       "sacctmgr -i add qos short Description='keisan queue short' Priority=80 MaxWall=01:00:00 MaxTRESPerJob=cpu=16,gres/gpu=2,mem=65536M MaxJobsPerUser=200 MaxJobsPerAccount=1000 Flags=DenyOnLimit",
-      "sacctmgr -i add account keisan cluster=tux parent=root Description='keisan the root account of Keisan'\\''s workgroups' Organization=keisan",
+      "sacctmgr -i add account keisan cluster=tux parent=root Description='keisan facility' Organization=keisan",
       "sacctmgr -i add account lab cluster=tux parent=keisan Description='keisan workgroup lab' Organization=keisan Fairshare=parent",
       "sacctmgr -i add account phys cluster=tux parent=keisan Description='keisan workgroup phys' Organization=keisan Fairshare=parent",
       "sacctmgr -i add account lab-bio cluster=tux parent=lab Description='keisan subgroup lab-bio of lab' Organization=keisan QOS=short",

@@ -127,7 +127,10 @@ interface DesiredAccount {
   fairshare: number | 'parent';
   /** null: not managed (inherited). */
   qos: string[] | null;
+  /** In words, for the summary. */
   what: string;
+  /** SLURM's Description of the account. */
+  description: string;
 }
 
 // ---------------------------------------------------------------------------- comparison helpers
@@ -225,9 +228,9 @@ export function planSync(keisan: KeisanPolicy, slurm: SlurmState): SyncPlan {
     if (!workgroupOf.has(name)) cannot.push(`batch.subgroupShares names '${name}', which is not a subgroup: ignored`);
   }
 
-  const desiredAccounts: DesiredAccount[] = [{ name: root, parent: 'root', fairshare: accountAssoc.get(root)?.fairshare ?? 1, qos: null, what: 'the root account of Keisan\'s workgroups' }];
+  const desiredAccounts: DesiredAccount[] = [{ name: root, parent: 'root', fairshare: accountAssoc.get(root)?.fairshare ?? 1, qos: null, what: 'the facility: parent of every workgroup\'s account', description: 'keisan facility' }];
   for (const w of [...keisan.workgroups].sort()) {
-    if (!skipped.has(w)) desiredAccounts.push({ name: w, parent: root, fairshare: 'parent', qos: null, what: `workgroup ${w}` });
+    if (!skipped.has(w)) desiredAccounts.push({ name: w, parent: root, fairshare: 'parent', qos: null, what: `workgroup ${w}`, description: `keisan workgroup ${w}` });
   }
   const qosOfSubgroup = new Map<string, string[]>();
   for (const s of [...keisan.subgroups].sort((a, b) => a.name.localeCompare(b.name))) {
@@ -238,7 +241,7 @@ export function planSync(keisan: KeisanPolicy, slurm: SlurmState): SyncPlan {
     const allowed = queues.filter((q) => queueAllows(q, { workgroup: s.workgroup, subgroup: s.name })).map((q) => q.name);
     qosOfSubgroup.set(s.name, allowed);
     if (allowed.length === 0) cannot.push(`subgroup '${s.name}' may use no queue, but SLURM gives an association without a QOS list its parent's (normal): jobs of '${s.name}' are still refused when they name a queue's QOS, as Keisan submits them`);
-    desiredAccounts.push({ name: s.name, parent: s.workgroup, fairshare: shares.get(s.name) ?? 1, qos: allowed.length > 0 ? allowed : null, what: `subgroup ${s.name} of ${s.workgroup}` });
+    desiredAccounts.push({ name: s.name, parent: s.workgroup, fairshare: shares.get(s.name) ?? 1, qos: allowed.length > 0 ? allowed : null, what: `subgroup ${s.name} of ${s.workgroup}`, description: `keisan subgroup ${s.name} of ${s.workgroup}` });
   }
   const desiredAccountNames = new Set(desiredAccounts.map((a) => a.name));
 
@@ -258,7 +261,7 @@ export function planSync(keisan: KeisanPolicy, slurm: SlurmState): SyncPlan {
   for (const want of desiredAccounts) {
     const have = accountAssoc.get(want.name);
     if (!have) {
-      const args = ['add', 'account', want.name, `cluster=${cluster}`, `parent=${want.parent}`, `Description=keisan ${want.what}`, `Organization=${root}`];
+      const args = ['add', 'account', want.name, `cluster=${cluster}`, `parent=${want.parent}`, `Description=${want.description}`, `Organization=${root}`];
       if (want.fairshare !== 1) args.push(`Fairshare=${shareWord(want.fairshare)}`);
       if (want.qos) args.push(`QOS=${want.qos.join(',')}`);
       add({ kind: 'add-account', account: want.name, parent: want.parent, fairshare: want.fairshare, qos: want.qos }, `add account ${want.name} (${want.what})${want.fairshare !== 1 ? `, fair share ${shareWord(want.fairshare)}` : ''}${want.qos ? `, QOS ${want.qos.join(',')}` : ''}`, args);

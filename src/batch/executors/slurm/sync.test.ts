@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { readAudit } from '../../../accounts/audit.ts';
@@ -7,8 +8,11 @@ import { SYSTEM_ACTOR } from '../../../accounts/model.ts';
 import type { Db } from '../../../db/connection.ts';
 import { describeEachDatabase } from '../../../db/testing.ts';
 import { parseSettings } from '../../../lib/config.ts';
+import { expectCode, runKeisan } from '../../../cli/testing.ts';
 import { buildApp, type KeisanApp } from '../../../server/app.ts';
-import { responseError, responseJson, seedLab } from '../../../server/testing.ts';
+import { OPERATOR_PASSWORD_FILE } from '../../../server/facility.ts';
+import { startServer, type RunningServer } from '../../../server/main.ts';
+import { initTestDataDir, responseError, responseJson, seedLab } from '../../../server/testing.ts';
 import { slurmUsageRows, type ImportResult } from './accounting.ts';
 import { SlurmCommandError } from './run.ts';
 import { parseAssociations, parseQos, parseUsers } from './sacctmgr.ts';
@@ -214,6 +218,45 @@ describe('keisan admin slurm sync on a real cluster', { skip: SKIP, timeout: 600
       } finally {
         await local.close();
       }
+    });
+  });
+
+  describe('keisan admin slurm, the commands against keisan server', () => {
+    let scratch: string;
+    let home: string;
+    let server: RunningServer;
+    before(async () => {
+      scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'keisan-slurm-cli-'));
+      home = path.join(scratch, 'op');
+      const data = path.join(scratch, 'data');
+      delete process.env.KEISAN_DATABASE_URL;
+      process.env.KEISAN_LOG_LEVEL = 'warn';
+      initTestDataDir(data, { batch: { executor: 'slurm', slurm: { conf: slurm.conf } } });
+      server = await startServer({ dataDir: data, port: 0 });
+      const [name = '', password = ''] = fs.readFileSync(path.join(data, OPERATOR_PASSWORD_FILE), 'utf8').split('\n');
+      expectCode(await runKeisan(home, ['login', name, '--password-stdin', '--server', server.url], password), 0);
+    });
+    after(async () => {
+      await server?.close();
+      if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
+    });
+
+    it('sync shows the steps and changes nothing, --apply makes them and finds nothing left, import-usage reports what it imported', async () => {
+      const preview = expectCode(await runKeisan(home, ['admin', 'slurm', 'sync']), 0).stdout;
+      assert.match(preview, /SLURM cluster \S+ \(root account keisan\): \d+ changes to make — nothing changed; run with --apply to make them:/);
+      assert.match(preview, /sacctmgr -i add account keisan cluster=\S+ parent=root/);
+      assert.match(preview, /SLURM cannot express these \d+/);
+      const json = JSON.parse(expectCode(await runKeisan(home, ['admin', 'slurm', 'sync', '--json']), 0).stdout) as SyncPlan;
+      assert.ok(json.changes.length > 0 && json.changes.every((c) => c.command.startsWith('sacctmgr -i ')));
+      expectCode(await runKeisan(home, ['admin', 'slurm', 'sync', '--apply', '--conf', slurm.conf]), 2);
+      const applied = expectCode(await runKeisan(home, ['admin', 'slurm', 'sync', '--apply']), 0).stdout;
+      assert.match(applied, new RegExp(`Applied ${json.changes.length} changes to SLURM cluster`));
+      assert.match(applied, /Read SLURM again: nothing is left to change\./);
+      assert.match(expectCode(await runKeisan(home, ['admin', 'slurm', 'sync']), 0).stdout, /matches Keisan \(root account keisan\): nothing to change\./);
+      const imported = expectCode(await runKeisan(home, ['admin', 'slurm', 'import-usage', '--from', new Date(Date.now() - 3_600_000).toISOString()]), 0).stdout;
+      assert.match(imported, /Imported \d+ jobs? run outside Keisan on SLURM cluster/);
+      assert.match(expectCode(await runKeisan(home, ['admin', 'slurm', 'import-usage', '--from', 'last week']), 2).stderr, /from: 'last week' is not a time/);
+      if (process.env.KEISAN_SHOW_CLI) process.stdout.write(`${preview}\n${applied}\n${imported}\n`);
     });
   });
 });
