@@ -340,3 +340,76 @@ describeOnRealCgroups("SLURM's cgroup v2 layout (system.slice/slurmstepd.scope/j
     assert.equal(findSlurmRoot({ kind: 'v2', v1: {}, unified: path.join(mount, base) }), 'system.slice/slurmstepd.scope');
   });
 });
+
+const pureV2 = layout.kind === 'v2' && layout.unified !== null && (fs.readFileSync(path.join(layout.unified, 'cgroup.controllers'), 'utf8').split(/\s+/).includes('memory'));
+const pureV2Skip = pureV2 ? undefined : 'needs a pure cgroup v2 host with the memory controller (SLURM cgroup/v2 with ConstrainRAMSpace)';
+
+describeOnRealCgroups("SLURM's cgroup v2 layout with controllers (pure v2 host)", () => {
+  const base = `${testParent()}-slurm2c`;
+  const root = `${base}/system.slice/slurmstepd.scope`;
+  const jobId = 4714;
+  const mount = layout.unified ?? '/nonexistent';
+  const jobDir = path.join(mount, root, `job_${jobId}`);
+  const started: number[] = [];
+  let binDir = '';
+  let loop: RecoveryLoop | null = null;
+
+  before(() => {
+    if (pureV2Skip) return;
+    binDir = fs.mkdtempSync(path.join(os.tmpdir(), 'keisan-slurm-stepd-'));
+    const wanted = fs.readFileSync(path.join(mount, 'cgroup.subtree_control'), 'utf8').split(/\s+/).filter((c) => ['memory', 'pids', 'cpu', 'cpuset'].includes(c));
+    // As slurmd does: controllers enabled from the scope down to each step; processes only in the leaves.
+    let dir = mount;
+    for (const part of [...root.split('/'), `job_${jobId}`, 'step_batch']) {
+      dir = path.join(dir, part);
+      fs.mkdirSync(dir);
+      fs.writeFileSync(path.join(dir, 'cgroup.subtree_control'), wanted.map((c) => `+${c}`).join(' '));
+    }
+    for (const leaf of ['slurm', 'user']) fs.mkdirSync(path.join(jobDir, 'step_batch', leaf));
+    fs.writeFileSync(path.join(jobDir, 'step_batch', 'user', 'cgroup.subtree_control'), wanted.map((c) => `+${c}`).join(' '));
+    fs.mkdirSync(path.join(jobDir, 'step_batch', 'user', 'task_0'));
+    fs.writeFileSync(path.join(jobDir, 'memory.max'), String(64 * MiB));
+    if (fs.existsSync(path.join(jobDir, 'memory.swap.max'))) fs.writeFileSync(path.join(jobDir, 'memory.swap.max'), '0');
+    if (wanted.includes('cpuset')) fs.writeFileSync(path.join(jobDir, 'cpuset.cpus'), '0');
+  });
+
+  after(async () => {
+    await loop?.stop();
+    for (const pid of started) killQuietly(pid);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    if (!pureV2Skip) removeCgroupTree(path.join(mount, base));
+    if (binDir) fs.rmSync(binDir, { recursive: true, force: true });
+  });
+
+  it("reads the job's memory.current/max, kills a leak through step_*/user cgroup.kill before the kernel does, and slurmstepd lives on", { skip: pureV2Skip }, async () => {
+    const tree = SlurmCgroupTree.open({ layout, root });
+    const stepd = startStepd(binDir, [path.join(jobDir, 'step_batch', 'slurm', 'cgroup.procs')]);
+    started.push(stepd);
+    const limits = slurmJobLimits(tree, jobId);
+    assert.equal(limits.memBytes, 64 * MiB);
+    const d = tree.jobDirs(jobId);
+    assert.ok(d.memory && d.memory.version === 2, JSON.stringify(d));
+    const evidenceDir = fs.mkdtempSync(path.join(os.tmpdir(), 'keisan-slurm-evidence-'));
+    try {
+      const settings = resolveRecoverySettings(recoverySettings.parse({ detectors: { pids: { minPids: 16 } }, evidenceDir }), '/nonexistent');
+      loop = new RecoveryLoop({ tree, settings, host: 'slurm-node', reporter: null, logger: quiet, jobInfo: slurmJobRecords(tree, { readPasswd: () => '' }) });
+      loop.start();
+      const LEAK = `timeout 30 ${process.execPath} -e 'const a=[];const t=setInterval(()=>{if(a.length<160)a.push(Buffer.alloc(1048576,1));},50);setTimeout(()=>clearInterval(t),25000)'`;
+      const leaker = startIn([path.join(jobDir, 'step_batch', 'user', 'task_0', 'cgroup.procs')], LEAK);
+      started.push(leaker);
+      const l = loop;
+      await waitUntil('the loop to act on the SLURM job', () => l.events.some((e) => e.slurmJobId === jobId && e.outcome !== 'observed'), 20_000).catch((error: Error) => {
+        throw new Error(`${error.message}; ticks ${l.ticks}, tick errors ${l.tickErrors}; last sample ${JSON.stringify(l.recentSamples().at(-1)?.jobs)}; events ${JSON.stringify(l.events.map((x) => [x.slurmJobId, x.rule, x.outcome, x.explanation, x.error]))}`);
+      });
+      const e = l.events.find((x) => x.slurmJobId === jobId && x.outcome !== 'observed')!;
+      console.log(`SLURM v2 leak in 64 MiB: ${e.rule} ${e.action} ${e.outcome}; decision→write ${e.timings?.decisionToWriteMs} ms, write→empty ${e.timings?.writeToEmptyMs} ms; ${e.explanation}; requested cpus ${limits.cpus}`);
+      assert.deepEqual([e.action, e.outcome, e.jobId], ['kill', 'done', null], e.error ?? '');
+      assert.ok(['memory-limit', 'memory-thrash'].includes(e.rule), e.rule);
+      await waitUntil('the leaker to be gone', () => !alive(leaker), 5000);
+      assert.ok(alive(stepd), 'slurmstepd survives');
+      assert.match(fs.readFileSync(path.join(jobDir, 'memory.events'), 'utf8'), /^oom_kill 0$/m, 'the kernel did not kill first');
+    } finally {
+      fs.rmSync(evidenceDir, { recursive: true, force: true });
+    }
+  });
+});
