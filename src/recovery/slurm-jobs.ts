@@ -259,9 +259,14 @@ export class SlurmCgroupTree implements JobTree, JobActions {
     return path.join(h.mount, this.root);
   }
 
-  /** Where jobs are listed: v1 the memory hierarchy (else the freezer), v2 the scope. */
+  /**
+   * Where jobs are listed: v2 the scope; v1 the memory hierarchy where SLURM made its cgroup there
+   * (ConstrainRAMSpace), else the freezer's (proctrack/cgroup), else the cpuset's.
+   */
   private listingHierarchy(): ControllerHierarchy | undefined {
-    return this.mode === 'v2' ? this.hierarchies.v2 : (this.hierarchies.memory ?? this.hierarchies.freezer ?? this.hierarchies.cpuset);
+    if (this.mode === 'v2') return this.hierarchies.v2;
+    const candidates = [this.hierarchies.memory, this.hierarchies.freezer, this.hierarchies.cpuset].filter((h): h is ControllerHierarchy => h !== undefined);
+    return candidates.find((h) => isDir(this.rootDir(h))) ?? candidates[0];
   }
 
   jobIds(): number[] {
