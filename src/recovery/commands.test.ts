@@ -22,6 +22,9 @@ describe('keisan recovery events', () => {
   let db: Db;
   let app: KeisanApp;
   const ids: number[] = [];
+  /** Where each report's id is in ids. */
+  const LOGIN = 2;
+  const SLURM = 1;
 
   before(async () => {
     db = openDatabase('sqlite::memory:');
@@ -37,6 +40,8 @@ describe('keisan recovery events', () => {
     const now = Date.now();
     const reports = [
       killInput({ at: new Date(now - 3 * 3600_000).toISOString() }),
+      // A SLURM node's report about a job Keisan did not submit (plain sbatch): no Keisan job, SLURM's id.
+      killInput({ at: new Date(now - 5 * 3600_000).toISOString(), host: 'node7', jobId: null, slurmJobId: 4711, explanation: 'SLURM job 4711 (alice): memory 63 of 64 MiB', victimExplanation: 'SLURM job 4711 is the only job growing' }),
       killInput({ at: new Date(now - 60_000).toISOString(), host: 'login1', jobId: null, pid: 4242, user: 'bob', rule: 'login-cpu-hog', severity: 'stop', action: 'stop', explanation: 'bob: pid 4242 (python) 1.00 CPU for 31 min on a login host', timings: { decisionToWriteMs: 0.2, writeMs: 0.05, writeToEmptyMs: null }, evidencePath: null }),
     ];
     for (const payload of reports) {
@@ -54,7 +59,7 @@ describe('keisan recovery events', () => {
   it('lists events as a table for operators, newest first, with --since and --host; --json for scripts', async () => {
     const lines = expectCode(await runKeisan(olga, ['recovery', 'events']), 0).stdout.trim().split('\n');
     assert.match(lines[0] ?? '', /^ID +TIME +HOST +RULE +JOB\/PID +USER +ACTION +OUTCOME +EXPLANATION *$/);
-    assert.match(lines[1] ?? '', new RegExp(`^${ids[1]} +\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d +login1 +login-cpu-hog +pid 4242 +bob +stop +done +bob: pid 4242 \\(python\\) 1\\.00 CPU for 31 min on a login host *$`));
+    assert.match(lines[1] ?? '', new RegExp(`^${ids[LOGIN]} +\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d +login1 +login-cpu-hog +pid 4242 +bob +stop +done +bob: pid 4242 \\(python\\) 1\\.00 CPU for 31 min on a login host *$`));
     assert.match(lines[2] ?? '', new RegExp(`^${ids[0]} .* node1 +memory-limit +job 42 +alice +kill +done +job 42 \\(alice\\): memory 1\\.98 of 2\\.00 GiB`));
     const recent = expectCode(await runKeisan(olga, ['recovery', 'events', '--since', '1h']), 0).stdout;
     assert.doesNotMatch(recent, /memory-limit/);
@@ -62,6 +67,15 @@ describe('keisan recovery events', () => {
     assert.match(expectCode(await runKeisan(olga, ['recovery', 'events', '--host', 'node9']), 0).stdout, /\(no recovery events since 1d\)/);
     const json = JSON.parse(expectCode(await runKeisan(olga, ['recovery', 'events', '--job', '42', '--json']), 0).stdout) as RecoveryEvent[];
     assert.deepEqual(json.map((e) => [e.id, e.jobId, e.user]), [[ids[0], 42, 'alice']]);
+  });
+
+  it("names a SLURM node's job by SLURM's id: 'SLURM job 4711' in the table and a SLURM job line in the event", async () => {
+    const table = expectCode(await runKeisan(olga, ['recovery', 'events', '--since', '1d']), 0).stdout;
+    assert.match(table, new RegExp(`^${ids[SLURM]} .* node7 +memory-limit +SLURM job 4711 +alice +kill +done +SLURM job 4711 \\(alice\\)`, 'm'));
+    const shown = expectCode(await runKeisan(olga, ['recovery', 'event', String(ids[SLURM])]), 0).stdout;
+    assert.match(shown, /^SLURM job +4711$/m);
+    const json = JSON.parse(expectCode(await runKeisan(olga, ['recovery', 'event', String(ids[SLURM]), '--json']), 0).stdout) as RecoveryEvent;
+    assert.deepEqual([json.jobId, json.slurmJobId], [null, 4711]);
   });
 
   it('shows one event with its timings and evidence path; a user sees only their own', async () => {
@@ -72,7 +86,7 @@ describe('keisan recovery events', () => {
     assert.match(shown, /^write→empty +39 ms$/m);
     assert.match(shown, /^evidence +\/var\/lib\/keisan\/recovery\/evidence\/2026-11-23T08-00-00Z-job-42\.json \(on node1\)$/m);
     assert.match(shown, /^growthBytesPerS +188743680 *$/m);
-    const json = JSON.parse(expectCode(await runKeisan(olga, ['recovery', 'event', String(ids[1]), '--json']), 0).stdout) as RecoveryEvent;
+    const json = JSON.parse(expectCode(await runKeisan(olga, ['recovery', 'event', String(ids[LOGIN]), '--json']), 0).stdout) as RecoveryEvent;
     assert.deepEqual(json.timings, { decisionToWriteMs: 0.2, writeMs: 0.05, writeToEmptyMs: null });
 
     const mine = expectCode(await runKeisan(bob, ['recovery', 'events']), 0).stdout;
