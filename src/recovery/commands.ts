@@ -112,7 +112,7 @@ export function registerRecoveryCommands(program: Command): void {
       out.result(rows, () =>
         out.table(
           ['ID', 'HOST', 'JOB/PID', 'USER', 'RULE', 'FROZEN FOR', 'DEADLINE', 'PROPOSED'],
-          rows.map((p) => [p.id, p.host, p.jobId !== null ? `job ${p.jobId}` : `pid ${p.pid ?? '?'}`, p.user, p.rule, since(now - Date.parse(p.frozenAt)), formatTime(p.deadline), p.proposed]),
+          rows.map((p) => [p.id, p.host, p.jobId !== null || p.slurmJobId != null ? victimName(p) : `pid ${p.pid ?? '?'}`, p.user, p.rule, since(now - Date.parse(p.frozenAt)), formatTime(p.deadline), p.proposed]),
           '(nothing waits for a decision)',
         ),
       );
@@ -122,7 +122,7 @@ export function registerRecoveryCommands(program: Command): void {
       const out = outputOf(command);
       if (!/^\d+$/.test(id)) throw new KeisanError('INVALID_INPUT', `'${id}' is not a recovery event id: see keisan recovery pending`);
       const d = await clientOf(command).request<PendingDecision>('POST', `/api/recovery/events/${id}/${verdict}`, verdict === 'deny' ? (options.reason ? { reason: options.reason } : {}) : undefined);
-      const what = d.jobId !== null ? `job ${d.jobId}` : `pid ${d.pid ?? '?'}`;
+      const what = d.jobId !== null || d.slurmJobId != null ? victimName(d) : `pid ${d.pid ?? '?'}`;
       out.result(d, () =>
         out.line(verdict === 'approve' ? `approved: ${d.host} will ${d.proposed} ${what} at its next poll (a few seconds)` : `denied: ${d.host} will thaw ${what} and leave it alone`),
       );

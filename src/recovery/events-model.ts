@@ -56,6 +56,7 @@ export const pendingDecisionSchema = z.object({
   key: z.string(),
   host: z.string(),
   jobId: z.number().int().nullable(),
+  slurmJobId: z.number().int().nullable().optional().describe("SLURM's job id, for a SLURM node's job"),
   pid: z.number().int().nullable(),
   user: z.string().nullable(),
   rule: z.enum(RULES),

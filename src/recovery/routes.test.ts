@@ -155,6 +155,15 @@ describeWithSmtp('recovery events over the API', () => {
       const audit = await app.keisan.accounts.audit(SYSTEM_ACTOR, { action: 'recovery.kill' });
       assert.deepEqual(audit.map((a) => [a.targetType, a.target]).sort(), [['job', String(job)], ['job', 'slurm:999']]);
       assert.equal((await report({ ...slurmKill(1), slurmJobId: 0 })).status, 400, 'a SLURM job id is positive');
+
+      // Ask mode: the pending decision names SLURM's job too (in the list and in the answer to approve).
+      const ask = { key: '3a1c2d3e-4a5b-4c6d-8e7f-9a0b1c2d3e4f', deadline: '2026-11-23T08:05:00.000Z', proposed: 'kill' as const, decision: null, decidedBy: null, decidedAt: null, reason: null };
+      const pending = await report({ ...slurmKill(555), mode: 'ask', outcome: 'pending', timings: null, ask });
+      assert.equal(pending.status, 200, JSON.stringify(pending.body));
+      const list = (await operator('GET', '/api/recovery/pending')).body as unknown as Array<{ id: number; jobId: number | null; slurmJobId: number | null }>;
+      assert.deepEqual(list.map((p) => [p.id, p.jobId, p.slurmJobId]), [[pending.body.id, null, 555]]);
+      const approved = (await operator('POST', `/api/recovery/events/${pending.body.id}/approve`)).body as unknown as { state: string; slurmJobId: number | null };
+      assert.deepEqual([approved.state, approved.slurmJobId], ['approved', 555]);
     });
 
     it('observe mode and warnings notify nobody and are not audited; a failed kill is audited as failed', async () => {

@@ -279,7 +279,7 @@ export class RecoveryService {
   async linkView(token: string): Promise<{ decision: PendingDecision; event: RecoveryEvent }> {
     const { row } = await this.linkRow(token);
     const event = store.toEvent((await store.findEvent(this.o.db, Number(row.event_id)))!);
-    return { decision: store.toPending({ ...row, explanation: event.explanation }), event };
+    return { decision: store.toPending({ ...row, explanation: event.explanation, metrics: JSON.stringify(event.metrics) }), event };
   }
 
   /** A decision through a one-use link (no login): recorded as "<operator> via e-mail link", with the address. */
@@ -320,7 +320,8 @@ export class RecoveryService {
         now,
       );
     });
-    return store.toPending((await store.findDecisionByEvent(this.o.db, eventId))!);
+    const event = await store.findEvent(this.o.db, eventId);
+    return store.toPending({ ...(await store.findDecisionByEvent(this.o.db, eventId))!, ...(event ? { metrics: event.metrics } : {}) });
   }
 
   /** What the node polls: the operators' decisions on its pending keys. */

@@ -143,12 +143,12 @@ export async function closeDecision(db: Tx, id: number, state: string, by: strin
 }
 
 /** Still pending (the node's deadline not passed), oldest first. */
-export async function listPending(db: Tx, now: Date): Promise<Array<RecoveryDecisionRow & { explanation: string }>> {
+export async function listPending(db: Tx, now: Date): Promise<Array<RecoveryDecisionRow & { explanation: string; metrics: string }>> {
   return db
     .selectFrom('recovery_decisions as d')
     .innerJoin('recovery_events as e', 'e.id', 'd.event_id')
     .selectAll('d')
-    .select('e.explanation')
+    .select(['e.explanation', 'e.metrics'])
     .where('d.state', '=', 'pending')
     .where('d.deadline', '>', now.toISOString())
     .orderBy('d.frozen_at', 'asc')
@@ -162,12 +162,15 @@ export async function decidedFor(db: Tx, host: string, keys: string[]): Promise<
   return db.selectFrom('recovery_decisions').selectAll().where('host', '=', host).where('key', 'in', keys).where('state', 'in', ['approved', 'denied']).execute();
 }
 
-export function toPending(row: RecoveryDecisionRow & { explanation?: string }): PendingDecision {
+/** A decision as the API shows it; `metrics` (its event's numbers, where joined) gives SLURM's job id. */
+export function toPending(row: RecoveryDecisionRow & { explanation?: string; metrics?: string }): PendingDecision {
+  const slurmJobId = row.metrics ? (JSON.parse(row.metrics) as Record<string, number>).slurmJobId : undefined;
   return {
     id: Number(row.event_id),
     key: row.key,
     host: row.host,
     jobId: row.job_id,
+    slurmJobId: typeof slurmJobId === 'number' ? slurmJobId : null,
     pid: row.pid,
     user: row.user_name,
     rule: row.rule as Rule,
