@@ -22,6 +22,8 @@ const rolesText = (roles: RoleGrant[]) =>
     .join(', ') || 'user';
 
 const list = (value: string, previous: string[] = []) => [...previous, ...value.split(',').map((s) => s.trim()).filter(Boolean)];
+/** `--login-networks 10.1.0.0/16,2001:db8::/32`; `anywhere` (or an empty value) = no restriction. The server checks each network. */
+const loginNetworksOption = (value: string) => (value.trim() === '' || value.trim().toLowerCase() === 'anywhere' ? [] : list(value));
 
 async function readPassword(fromStdin: boolean | undefined, question: string): Promise<string> {
   const password = fromStdin ? await readStdin() : await promptHidden(question);
@@ -71,6 +73,7 @@ function showWorkgroup(out: Output, workgroup: Workgroup): void {
     ['gid', workgroup.gid],
     ['subgroups', workgroup.subgroups.join(', ')],
     ['admins', workgroup.admins.join(', ')],
+    ['login networks', workgroup.loginNetworks.length > 0 ? workgroup.loginNetworks.join(', ') : 'anywhere'],
     ['created', formatTime(workgroup.createdAt)],
   ]);
 }
@@ -183,10 +186,11 @@ export function registerAccountCommands(program: Command, admin: Command): void 
     .argument('<name>', 'Unix group name of the workgroup')
     .option('-d, --description <text>', 'what the workgroup is')
     .option('--gid <gid>', 'Unix gid (default: the next free one)', (v) => parseIntOption('gid', v))
+    .option('--login-networks <cidrs>', "networks its users may log in from, comma-separated CIDR (default: anywhere)", loginNetworksOption)
     .addHelpText('after', examples('keisan admin workgroup add belle --description "Belle II experiment"'))
     .action(async (name, options, command) => {
       const out = outputOf(command);
-      const created = await clientOf(command).request<Workgroup>('POST', '/api/workgroups', { name, description: options.description, gid: options.gid });
+      const created = await clientOf(command).request<Workgroup>('POST', '/api/workgroups', { name, description: options.description, gid: options.gid, loginNetworks: options.loginNetworks });
       out.result(created, () => out.line(`Created workgroup ${created.name} (gid ${created.gid}).`));
     });
   workgroup
@@ -214,14 +218,22 @@ export function registerAccountCommands(program: Command, admin: Command): void 
     .option('-d, --description <text>', 'new description')
     .option('--add-admin <users>', 'appoint workgroup admins (comma-separated; operators only)', list)
     .option('--remove-admin <users>', 'remove workgroup admins (comma-separated; operators only)', list)
-    .addHelpText('after', examples('keisan admin workgroup set belle --add-admin alice', 'keisan admin workgroup set belle -d "Belle II"'))
+    .option('--login-networks <cidrs>', "the networks its users may log in from, comma-separated CIDR, replacing the old list; 'anywhere' lifts the restriction (operators only)", loginNetworksOption)
+    .addHelpText(
+      'after',
+      examples('keisan admin workgroup set belle --add-admin alice', 'keisan admin workgroup set belle -d "Belle II"', 'keisan admin workgroup set lab --login-networks 10.1.0.0/16,2001:db8::/32', 'keisan admin workgroup set lab --login-networks anywhere'),
+    )
     .action(async (name, options, command) => {
       const out = outputOf(command);
       const client = clientOf(command);
       const path = `/api/workgroups/${encodeURIComponent(name)}`;
-      if (options.description === undefined && !options.addAdmin && !options.removeAdmin) throw invalidInput('nothing to change: give --description, --add-admin or --remove-admin');
+      if (options.description === undefined && !options.addAdmin && !options.removeAdmin && options.loginNetworks === undefined) {
+        throw invalidInput('nothing to change: give --description, --add-admin, --remove-admin or --login-networks');
+      }
       let result: Workgroup | undefined;
-      if (options.description !== undefined) result = await client.request<Workgroup>('PATCH', path, { description: options.description });
+      if (options.description !== undefined || options.loginNetworks !== undefined) {
+        result = await client.request<Workgroup>('PATCH', path, { description: options.description, loginNetworks: options.loginNetworks });
+      }
       for (const user of options.addAdmin ?? []) result = await client.request<Workgroup>('PUT', `${path}/admins/${encodeURIComponent(user)}`);
       for (const user of options.removeAdmin ?? []) result = await client.request<Workgroup>('DELETE', `${path}/admins/${encodeURIComponent(user)}`);
       const final = result ?? (await client.request<Workgroup>('GET', path));

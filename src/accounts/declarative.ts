@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { describeIssues } from '../lib/config.ts';
 import { invalidInput } from '../lib/errors.ts';
+import { loginNetworks } from './login-networks.ts';
 import { createUserInput, description, unixId, unixName, type Subgroup, type User, type Workgroup } from './model.ts';
 
 /**
@@ -22,6 +23,7 @@ const declaredWorkgroup = z
     name: unixName('workgroup name'),
     description: description.optional(),
     gid: unixId.optional(),
+    loginNetworks: loginNetworks.optional(),
     admins: z.array(unixName('user name')).max(1000).optional(),
     subgroups: z.array(declaredSubgroup).max(10_000).optional(),
   })
@@ -51,8 +53,8 @@ export const applyInput = z
   .strict();
 
 export type Change =
-  | { op: 'create-workgroup'; name: string; description: string; gid?: number }
-  | { op: 'update-workgroup'; name: string; description: string }
+  | { op: 'create-workgroup'; name: string; description: string; gid?: number; loginNetworks?: string[] }
+  | { op: 'update-workgroup'; name: string; description?: string; loginNetworks?: string[] }
   | { op: 'create-subgroup'; workgroup: string; name: string; description: string; gid?: number }
   | { op: 'update-subgroup'; name: string; description: string }
   | { op: 'grant-workgroup-admin'; workgroup: string; user: string }
@@ -95,7 +97,10 @@ export function summarize(change: Change): string {
     case 'create-workgroup':
       return `+ workgroup ${change.name}${change.gid ? ` (gid ${change.gid})` : ''}`;
     case 'update-workgroup':
-      return `~ workgroup ${change.name}: description → ${JSON.stringify(change.description)}`;
+      return `~ workgroup ${change.name}: ${[
+        ...(change.description !== undefined ? [`description → ${JSON.stringify(change.description)}`] : []),
+        ...(change.loginNetworks !== undefined ? [`login networks → ${change.loginNetworks.length > 0 ? change.loginNetworks.join(', ') : 'anywhere'}`] : []),
+      ].join('; ')}`;
     case 'create-subgroup':
       return `+ subgroup ${change.name} in workgroup ${change.workgroup}${change.gid ? ` (gid ${change.gid})` : ''}`;
     case 'update-subgroup':
@@ -167,9 +172,19 @@ export function planApply(document: FacilityDocument, current: Snapshot): Change
   for (const workgroup of document.workgroups ?? []) {
     const existing = workgroups.get(workgroup.name);
     if (!existing) {
-      changes.push({ op: 'create-workgroup', name: workgroup.name, description: workgroup.description ?? '', ...(workgroup.gid ? { gid: workgroup.gid } : {}) });
-    } else if (workgroup.description !== undefined && workgroup.description !== existing.description) {
-      changes.push({ op: 'update-workgroup', name: workgroup.name, description: workgroup.description });
+      changes.push({
+        op: 'create-workgroup',
+        name: workgroup.name,
+        description: workgroup.description ?? '',
+        ...(workgroup.gid ? { gid: workgroup.gid } : {}),
+        ...(workgroup.loginNetworks?.length ? { loginNetworks: workgroup.loginNetworks } : {}),
+      });
+    } else {
+      const description = workgroup.description !== undefined && workgroup.description !== existing.description ? workgroup.description : undefined;
+      const networks = workgroup.loginNetworks !== undefined && workgroup.loginNetworks.join(',') !== existing.loginNetworks.join(',') ? workgroup.loginNetworks : undefined;
+      if (description !== undefined || networks !== undefined) {
+        changes.push({ op: 'update-workgroup', name: workgroup.name, ...(description !== undefined ? { description } : {}), ...(networks !== undefined ? { loginNetworks: networks } : {}) });
+      }
     }
     for (const subgroup of workgroup.subgroups ?? []) {
       const existingSubgroup = subgroups.get(subgroup.name);
@@ -237,6 +252,7 @@ export function exportDocument(current: Snapshot, withPasswordHashes: boolean): 
       name: workgroup.name,
       description: workgroup.description,
       gid: workgroup.gid,
+      loginNetworks: workgroup.loginNetworks,
       admins: workgroup.admins,
       subgroups: current.subgroups
         .filter((s) => s.workgroup === workgroup.name)

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { loginNetworks } from './login-networks.ts';
 
 /**
  * Names of users, workgroups and subgroups become Unix user and group names on every host,
@@ -77,6 +78,7 @@ export const workgroupSchema = z.object({
   gid: z.number().int(),
   subgroups: z.array(z.string()),
   admins: z.array(z.string()),
+  loginNetworks: z.array(z.string()).describe('CIDR networks its users may log in from; empty = anywhere'),
   createdAt: timestamp,
   updatedAt: timestamp,
 });
@@ -125,11 +127,14 @@ export const createWorkgroupInput = z
     name: unixName('workgroup name'),
     description: description.optional(),
     gid: unixId.optional(),
+    loginNetworks: loginNetworks.optional().describe('CIDR networks its users may log in from (operators); empty = anywhere'),
   })
   .strict();
 export type CreateWorkgroupInput = z.infer<typeof createWorkgroupInput>;
 
-export const updateWorkgroupInput = z.object({ description: description.optional() }).strict();
+export const updateWorkgroupInput = z
+  .object({ description: description.optional(), loginNetworks: loginNetworks.optional().describe('CIDR networks its users may log in from (operators); [] = anywhere') })
+  .strict();
 export type UpdateWorkgroupInput = z.infer<typeof updateWorkgroupInput>;
 
 export const createSubgroupInput = z

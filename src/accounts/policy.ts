@@ -27,6 +27,7 @@ export type AccountAction =
   | { kind: 'workgroup.update'; workgroup: GroupRef }
   | { kind: 'workgroup.delete'; workgroup: GroupRef }
   | { kind: 'workgroup.grant-admin'; workgroup: GroupRef }
+  | { kind: 'workgroup.set-login-networks' }
   | { kind: 'subgroup.create'; workgroup: GroupRef }
   | { kind: 'subgroup.update'; subgroup: SubgroupRef }
   | { kind: 'subgroup.delete'; subgroup: SubgroupRef }
@@ -92,6 +93,8 @@ export function authorize(actor: Actor, action: AccountAction): Decision {
       return operatorOnly('delete workgroups');
     case 'workgroup.grant-admin':
       return operatorOnly('appoint or remove workgroup admins');
+    case 'workgroup.set-login-networks':
+      return operatorOnly("choose the networks a workgroup's users may log in from");
     case 'user.set-uid':
       return operatorOnly('choose uids and gids (they must stay unique on every host)');
     case 'user.grant-operator':

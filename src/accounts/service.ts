@@ -19,6 +19,7 @@ import {
 } from './declarative.ts';
 import { AccountsCache, type CachedUser } from './cache.ts';
 import { LoginLimiter } from './login-limiter.ts';
+import { loginNetworkDecision, type NetworkDecision } from './login-networks.ts';
 import {
   SYSTEM_ACTOR,
   type Actor,
@@ -251,6 +252,12 @@ export class AccountsService {
       await writeAudit(this.k, { actor: loginActor, action: 'auth.login', targetType: 'user', target: name, outcome: 'denied', detail: { reason: 'locked' } }, now);
       throw lockedError(row.name, row.lock_reason);
     }
+    // Checked after the password, so a refusal tells nothing to someone who does not know it.
+    const where = loginNetworkDecision(row.name, address, await store.loginNetworksOfUser(this.k, row.id));
+    if (!where.allowed) {
+      await writeAudit(this.k, { actor: loginActor, action: 'auth.login', targetType: 'user', target: row.name, outcome: 'denied', detail: { reason: where.reason, address } }, now);
+      throw forbidden(where.reason);
+    }
     this.limiter.recordSuccess(name);
     const token = randomToken(TICKET_PREFIX);
     const times = issueTimes(now, this.ticketPolicy);
@@ -276,6 +283,22 @@ export class AccountsService {
     // Old tickets that ended more than a renewal period ago are of no further use.
     await this.k.deleteFrom('tickets').where('renew_until', '<', new Date(now.getTime() - this.ticketPolicy.renewableForMs).toISOString()).execute();
     return { ticket: token, user: await store.toUser(this.k, row), times: ticketInfo(times) };
+  }
+
+  /**
+   * May `name` open a shell from `address` (a login host's pam_exec asks through
+   * `keisan login-check`)? Names Keisan does not know are not its to restrict (local system
+   * accounts): allowed, saying so. A refusal is audited as `auth.login-check` denied.
+   */
+  async checkLoginFrom(name: string, address: string, host: string | null): Promise<NetworkDecision> {
+    const row = await store.findUser(this.k, name);
+    if (!row) return { allowed: true, reason: `${name} is not a Keisan user: Keisan does not restrict where it logs in from`, network: null };
+    const decision = loginNetworkDecision(row.name, address, await store.loginNetworksOfUser(this.k, row.id));
+    if (!decision.allowed) {
+      const actor: Actor = { ...SYSTEM_ACTOR, kind: 'user', isOperator: false, userId: row.id, name: row.name, address };
+      await writeAudit(this.k, { actor, action: 'auth.login-check', targetType: 'user', target: row.name, outcome: 'denied', detail: { reason: decision.reason, address, host } }, this.now());
+    }
+    return decision;
   }
 
   /** Resolves a ticket to the acting user; every way it can fail says what to do. */
@@ -375,11 +398,15 @@ export class AccountsService {
     const target = { type: 'workgroup', name: input.name };
     await this.require(actor, { kind: 'workgroup.create' }, target);
     if (input.gid !== undefined) await this.require(actor, { kind: 'user.set-uid' }, target);
+    if (input.loginNetworks !== undefined) await this.require(actor, { kind: 'workgroup.set-login-networks' }, target);
     return this.change({ actor, action: 'workgroup.create', targetType: 'workgroup', target: input.name, detail: { ...input } }, async (tx) => {
       await this.assertGroupNameFree(tx, input.name);
       const gid = await this.allocateGid(tx, input.gid);
       const at = this.now().toISOString();
-      await tx.insertInto('workgroups').values({ name: input.name, description: input.description ?? '', gid, created_at: at, updated_at: at }).execute();
+      await tx
+        .insertInto('workgroups')
+        .values({ name: input.name, description: input.description ?? '', gid, login_networks: JSON.stringify(input.loginNetworks ?? []), created_at: at, updated_at: at })
+        .execute();
       return store.toWorkgroup(tx, await this.workgroupRow(tx, input.name));
     });
   }
@@ -387,9 +414,13 @@ export class AccountsService {
   async updateWorkgroup(actor: Actor, name: string, input: UpdateWorkgroupInput): Promise<Workgroup> {
     const row = await this.workgroupRow(this.k, name);
     await this.require(actor, { kind: 'workgroup.update', workgroup: store.workgroupRef(row) }, { type: 'workgroup', name });
+    if (input.loginNetworks !== undefined) await this.require(actor, { kind: 'workgroup.set-login-networks' }, { type: 'workgroup', name });
     return this.change({ actor, action: 'workgroup.update', targetType: 'workgroup', target: name, detail: { ...input } }, async (tx) => {
       if (input.description !== undefined) {
         await tx.updateTable('workgroups').set({ description: input.description, updated_at: this.now().toISOString() }).where('id', '=', row.id).execute();
+      }
+      if (input.loginNetworks !== undefined) {
+        await tx.updateTable('workgroups').set({ login_networks: JSON.stringify(input.loginNetworks), updated_at: this.now().toISOString() }).where('id', '=', row.id).execute();
       }
       return store.toWorkgroup(tx, await this.workgroupRow(tx, name));
     });
@@ -751,10 +782,10 @@ export class AccountsService {
   private async applyChange(actor: Actor, change: Change): Promise<void> {
     switch (change.op) {
       case 'create-workgroup':
-        await this.createWorkgroup(actor, { name: change.name, description: change.description, ...(change.gid ? { gid: change.gid } : {}) });
+        await this.createWorkgroup(actor, { name: change.name, description: change.description, ...(change.gid ? { gid: change.gid } : {}), ...(change.loginNetworks ? { loginNetworks: change.loginNetworks } : {}) });
         return;
       case 'update-workgroup':
-        await this.updateWorkgroup(actor, change.name, { description: change.description });
+        await this.updateWorkgroup(actor, change.name, { description: change.description, loginNetworks: change.loginNetworks });
         return;
       case 'create-subgroup':
         await this.createSubgroup(actor, { workgroup: change.workgroup, name: change.name, description: change.description, ...(change.gid ? { gid: change.gid } : {}) });

@@ -1,6 +1,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { Database, SubgroupTable, TicketTable, UserTable, WorkgroupTable } from '../db/schema.ts';
 import type { GroupRef, SubgroupRef, UserScope } from './policy.ts';
+import { networksFromJson, type WorkgroupNetworks } from './login-networks.ts';
 import type { RoleGrant, Subgroup, User, Workgroup } from './model.ts';
 
 /** Database access for accounts. No rules here: the service decides, the store reads and writes. */
@@ -144,9 +145,37 @@ export async function toWorkgroup(db: Tx, row: WorkgroupRow): Promise<Workgroup>
     gid: row.gid,
     subgroups: subgroups.map((s) => s.name),
     admins: admins.map((a) => a.name),
+    loginNetworks: networksFromJson(row.login_networks),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
+}
+
+/** The workgroups of a user's primary and extra subgroups, with their login networks and admins. */
+export async function loginNetworksOfUser(db: Tx, userId: number): Promise<WorkgroupNetworks[]> {
+  const primary = db
+    .selectFrom('users')
+    .innerJoin('subgroups', 'subgroups.id', 'users.primary_subgroup_id')
+    .select('subgroups.workgroup_id as id')
+    .where('users.id', '=', userId);
+  const extra = db
+    .selectFrom('memberships')
+    .innerJoin('subgroups', 'subgroups.id', 'memberships.subgroup_id')
+    .select('subgroups.workgroup_id as id')
+    .where('memberships.user_id', '=', userId);
+  const rows = await db.selectFrom('workgroups').select(['id', 'name', 'login_networks']).where('id', 'in', primary.union(extra)).orderBy('name').execute();
+  return Promise.all(
+    rows.map(async (row) => {
+      const admins = await db
+        .selectFrom('workgroup_admins')
+        .innerJoin('users', 'users.id', 'workgroup_admins.user_id')
+        .select('users.name as name')
+        .where('workgroup_admins.workgroup_id', '=', row.id)
+        .orderBy('users.name')
+        .execute();
+      return { workgroup: row.name, networks: networksFromJson(row.login_networks), admins: admins.map((a) => a.name) };
+    }),
+  );
 }
 
 export async function toSubgroup(db: Tx, row: SubgroupRow & { workgroup_name: string }): Promise<Subgroup> {

@@ -11,6 +11,7 @@ import { registerMonitorCommands } from '../monitor/commands.ts';
 import { registerMetricsCommands } from '../monitor/metrics/commands.ts';
 import { registerOpsCommands } from '../ops/commands.ts';
 import { registerInventoryCommands } from '../ops/inventory/commands.ts';
+import { registerLoginHostCommands } from '../ops/login-hosts/commands.ts';
 import { registerMaintenanceCommands } from '../ops/maint/commands.ts';
 import { registerRunbookCommands } from '../ops/runbooks/commands.ts';
 import { registerPowerCommands } from '../ops/power/commands.ts';
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerMetricsCommands(program);
   registerRecoveryCommands(program);
   registerInventoryCommands(program);
+  registerLoginHostCommands(program);
   registerRunbookCommands(program);
   registerMaintenanceCommands(program);
   registerPowerCommands(program);

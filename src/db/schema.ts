@@ -9,6 +9,8 @@ export interface WorkgroupTable {
   name: string;
   description: string;
   gid: number;
+  /** JSON list of CIDR networks its users may log in from; '[]' = anywhere (migration 0021). */
+  login_networks: Generated<string>;
   created_at: string;
   updated_at: string;
 }
@@ -143,6 +145,7 @@ export interface Database {
   runbooks: RunbookTable;
   status_transitions: StatusTransitionTable;
   slurm_usage: SlurmUsageTable;
+  login_host_drains: LoginHostDrainTable;
 }
 
 export interface QueueTable {
@@ -815,4 +818,12 @@ export interface SlurmUsageTable {
   max_rss_bytes: number | null;
   node_list: string;
   imported_at: string;
+}
+
+/** A login host an operator took out of the login pool by hand (migration 0021). */
+export interface LoginHostDrainTable {
+  host: string;
+  reason: string;
+  drained_by: string;
+  drained_at: string;
 }

@@ -44,6 +44,10 @@ import { MailService } from '../monitor/service.ts';
 import { DaemonsService } from '../ops/daemons.ts';
 import { registerDaemonRoutes } from '../ops/routes.ts';
 import { registerInventoryRoutes } from '../ops/inventory/routes.ts';
+import { registerLoginHostRoutes } from '../ops/login-hosts/routes.ts';
+import { LoginHostService } from '../ops/login-hosts/service.ts';
+import { summarizeNode } from '../monitor/metrics/summary.ts';
+import { sameHost } from '../ops/inventory/redundancy.ts';
 import { InventoryService } from '../ops/inventory/service.ts';
 import { registerPowerRoutes } from '../ops/power/routes.ts';
 import { PowerService } from '../ops/power/service.ts';
@@ -235,6 +239,20 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
   // Recovery kills and critical alerts open incidents (or add to the open one of the same key).
   wireIncidentHooks({ incidents: context.incidents, recovery: context.recovery, alerts, settings: settings.incidents, logger: app.log });
   app.decorate('keisan', context);
+  // The login pool: inventory hosts with the login role, their health, plans in progress and the agents' load.
+  const loginHosts = new LoginHostService({
+    db: db.kysely,
+    clock,
+    sources: {
+      hosts: () => context.inventory.listHosts(SYSTEM_ACTOR),
+      maintenance: async (now) => (await context.maintenance.active(now)).map((p) => ({ hosts: p.hosts, text: `maintenance plan ${p.id} '${p.title}' is ${p.state}` })),
+      load: (host, nowMs) => {
+        const state = monitor.hosts(nowMs).find((h) => sameHost(h.host, host));
+        const summary = state ? summarizeNode(monitor.reader, state, settings.monitor.history, nowMs) : null;
+        return { load1: summary?.load1 ?? null, cpus: summary?.cpus ?? null };
+      },
+    },
+  });
   const monitorTicker = setInterval(() => monitor.tick(clock.now().getTime()), 5_000);
   monitorTicker.unref();
   app.addHook('onClose', async () => {
@@ -323,6 +341,7 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
     registerPowerRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
     registerMaintenanceRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
     registerRunbookRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
+    registerLoginHostRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context, loginHosts);
   });
 
   app.get('/api/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
