@@ -35,6 +35,7 @@ import {
   type WhoAmI,
   type Workgroup,
 } from './model.ts';
+import { ldapPasswordHash } from './ldap/passwords.ts';
 import { decoyHashFor, hashPassword, needsRehash, verifyPassword } from './passwords.ts';
 import { authorize, type AccountAction, type SubgroupRef } from './policy.ts';
 import * as store from './store.ts';
@@ -68,6 +69,16 @@ export interface UserFilter {
 }
 
 const TICKET_PREFIX = 'kst';
+
+/**
+ * Logs users in against a site's directory (accounts.ldap.mode: use; src/accounts/ldap/directory.ts).
+ * 'unknown': the directory has no such user, so a local Keisan account (the operator made at
+ * init) checks its own password. 'ok' means the user now exists in Keisan as the directory says.
+ * Throws UNAVAILABLE when the directory cannot be reached.
+ */
+export interface DirectoryLogin {
+  authenticate(name: string, password: string, address: string): Promise<'ok' | 'bad' | 'unknown'>;
+}
 
 /** A committed change of an account, for other rooms that act on it (user areas). */
 export interface AccountChange {
@@ -112,6 +123,7 @@ function accountChangeOf(record: Omit<AuditRecord, 'outcome'>): AccountChange | 
 export class AccountsService {
   private readonly limiter: LoginLimiter;
   private readonly ticketPolicy: TicketPolicy;
+  private directory: DirectoryLogin | undefined;
 
   constructor(
     /** The database, or a transaction when this service runs inside a larger change (apply). */
@@ -148,6 +160,22 @@ export class AccountsService {
   onChange(listener: AccountChangeListener): () => void {
     this.events.listeners.add(listener);
     return () => this.events.listeners.delete(listener);
+  }
+
+  /** accounts.ldap.mode use: `keisan login` checks passwords by a directory bind first. */
+  useDirectory(directory: DirectoryLogin): void {
+    this.directory = directory;
+  }
+
+  /** While publishing to LDAP, a password set also gets its LDAP-usable hash (never the password). */
+  private ldapHashOf(plain: string): string | undefined {
+    return this.settings.accounts.ldap?.mode === 'publish' ? ldapPasswordHash(plain) : undefined;
+  }
+
+  private async keepLdapHash(tx: Tx, userId: number, hash: string | undefined): Promise<void> {
+    if (hash === undefined) return;
+    await tx.deleteFrom('ldap_passwords').where('user_id', '=', userId).execute();
+    await tx.insertInto('ldap_passwords').values({ user_id: userId, hash, updated_at: this.now().toISOString() }).execute();
   }
 
   /** A transaction of its own, or the enclosing one. */
@@ -239,11 +267,13 @@ export class AccountsService {
         { retryAfterSeconds: Math.ceil(limit.retryAfterMs / 1000) },
       );
     }
+    const byDirectory = this.directory ? await this.directory.authenticate(name, password, address) : 'unknown';
     const row = await store.findUser(this.k, name);
+    const local = byDirectory === 'unknown';
     const stored = row?.password_hash ?? (await decoyHashFor(this.passwordCost));
-    const matches = await verifyPassword(password, stored);
+    const matches = local ? await verifyPassword(password, stored) : byDirectory === 'ok';
     const loginActor: Actor = { ...SYSTEM_ACTOR, kind: 'user', isOperator: false, name: row?.name ?? name, address };
-    if (!row || !row.password_hash || !matches) {
+    if (!row || (local && !row.password_hash) || !matches) {
       this.limiter.recordFailure(name, address, now);
       await writeAudit(this.k, { actor: loginActor, action: 'auth.login', targetType: 'user', target: name, outcome: 'failed', detail: { reason: 'bad credentials' } }, now);
       throw new KeisanError('BAD_CREDENTIALS', 'wrong user name or password');
@@ -261,7 +291,7 @@ export class AccountsService {
     this.limiter.recordSuccess(name);
     const token = randomToken(TICKET_PREFIX);
     const times = issueTimes(now, this.ticketPolicy);
-    const rehash = needsRehash(row.password_hash, this.passwordCost) ? await hashPassword(password, this.passwordCost) : undefined;
+    const rehash = local && row.password_hash && needsRehash(row.password_hash, this.passwordCost) ? await hashPassword(password, this.passwordCost) : undefined;
     await this.transaction(async (tx) => {
       await tx
         .insertInto('tickets')
@@ -378,8 +408,10 @@ export class AccountsService {
       throw new KeisanError('BAD_CREDENTIALS', 'the current password is wrong');
     }
     const hash = await hashPassword(next, this.passwordCost);
+    const ldapHash = this.ldapHashOf(next);
     await this.change({ actor, action: 'user.password', targetType: 'user', target: row.name }, async (tx) => {
       await tx.updateTable('users').set({ password_hash: hash, updated_at: this.now().toISOString() }).where('id', '=', row.id).execute();
+      await this.keepLdapHash(tx, row.id, ldapHash);
     });
   }
 
@@ -619,6 +651,7 @@ export class AccountsService {
     const imported = options.passwordHash !== undefined && input.password === undefined;
     const initialPassword = input.password === undefined && !imported ? randomPassword() : undefined;
     const hash = imported ? (options.passwordHash ?? null) : await hashPassword(input.password ?? initialPassword!, this.passwordCost);
+    const ldapHash = imported ? undefined : this.ldapHashOf(input.password ?? initialPassword!);
     const { password: _omit, ...detail } = input;
     const user = await this.change({ actor, action: 'user.create', targetType: 'user', target: input.name, detail }, async (tx) => {
       if (await store.findUser(tx, input.name)) throw conflict(`user '${input.name}' already exists`);
@@ -652,6 +685,7 @@ export class AccountsService {
       for (const extra of extras) {
         await tx.insertInto('memberships').values({ user_id: inserted.id, subgroup_id: extra.id, created_at: at }).execute();
       }
+      await this.keepLdapHash(tx, inserted.id, ldapHash);
       return store.toUser(tx, await this.userRow(tx, input.name));
     });
     return initialPassword ? { user, initialPassword } : { user };
@@ -679,6 +713,7 @@ export class AccountsService {
       throw invalidInput('a lock reason goes with locking: add locked: true (keisan admin user set NAME --lock --reason …)');
     }
     const hash = input.password !== undefined ? await hashPassword(input.password, this.passwordCost) : undefined;
+    const ldapHash = input.password !== undefined ? this.ldapHashOf(input.password) : undefined;
     const { password: _omit, ...detail } = input;
     return this.change({ actor, action: 'user.update', targetType: 'user', target: name, detail: { ...detail, ...(hash ? { password: 'changed' } : {}) } }, async (tx) => {
       const at = this.now().toISOString();
@@ -698,6 +733,7 @@ export class AccountsService {
         })
         .where('id', '=', row.id)
         .execute();
+      await this.keepLdapHash(tx, row.id, ldapHash);
       if (destination) {
         // The new primary subgroup is no longer an extra membership.
         await tx.deleteFrom('memberships').where('user_id', '=', row.id).where('subgroup_id', '=', destination.id).execute();
@@ -724,6 +760,7 @@ export class AccountsService {
       await tx.deleteFrom('memberships').where('user_id', '=', row.id).execute();
       await tx.deleteFrom('workgroup_admins').where('user_id', '=', row.id).execute();
       await tx.deleteFrom('subgroup_admins').where('user_id', '=', row.id).execute();
+      await tx.deleteFrom('ldap_passwords').where('user_id', '=', row.id).execute();
       await tx.deleteFrom('users').where('id', '=', row.id).execute();
     });
   }
@@ -814,6 +851,9 @@ export class AccountsService {
         if (passwordHash) {
           await this.change({ actor, action: 'user.update', targetType: 'user', target: change.name, detail: { password: 'hash imported' } }, async (tx) => {
             await tx.updateTable('users').set({ password_hash: passwordHash, updated_at: this.now().toISOString() }).where('name', '=', change.name).execute();
+            // An imported scrypt hash cannot give an LDAP one: the old LDAP hash would let the old password bind.
+            const user = await this.userRow(tx, change.name);
+            await tx.deleteFrom('ldap_passwords').where('user_id', '=', user.id).execute();
           });
         }
         return;

@@ -1,5 +1,6 @@
 import { Command } from '@commander-js/extra-typings';
 import { registerAccountCommands } from '../accounts/commands.ts';
+import { registerLdapCommands } from '../accounts/ldap/commands.ts';
 import { registerBatchCommands, registerQueueCommands } from '../batch/commands.ts';
 import { registerSlurmCommands } from '../batch/executors/slurm/commands.ts';
 import { registerDeviceCommands } from '../devices/commands.ts';
@@ -42,6 +43,7 @@ export function buildProgram(): Command {
   registerBatchCommands(program);
   registerQueueCommands(program, admin);
   registerSlurmCommands(admin);
+  registerLdapCommands(admin);
   registerDeviceCommands(program, admin);
   registerIncidentCommands(program);
   registerStatusCommands(program);

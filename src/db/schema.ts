@@ -145,6 +145,7 @@ export interface Database {
   runbooks: RunbookTable;
   status_transitions: StatusTransitionTable;
   slurm_usage: SlurmUsageTable;
+  ldap_passwords: LdapPasswordTable;
   login_host_drains: LoginHostDrainTable;
 }
 
@@ -789,6 +790,13 @@ export interface StatusTransitionTable {
   checks_state: string;
   /** why, for operators (names hosts; never served publicly) */
   reason: string;
+}
+
+/** An LDAP-usable hash ({SSHA}) of a user's password, kept beside the scrypt one while accounts.ldap.mode is publish. */
+export interface LdapPasswordTable {
+  user_id: number;
+  hash: string;
+  updated_at: string;
 }
 
 /** A job run on the SLURM cluster outside Keisan, imported from sacct (keisan admin slurm import-usage). */

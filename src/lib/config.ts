@@ -13,6 +13,7 @@ import { statusSettings } from '../incidents/status/settings.ts';
 import { inventorySettings } from '../ops/inventory/model.ts';
 import { powerSettings } from '../ops/power/settings.ts';
 import { maintenanceSettings } from '../ops/maint/settings.ts';
+import { ldapSettings } from '../accounts/ldap/settings.ts';
 
 /** The facility file is `keisan.yaml` in the data directory. */
 export const FACILITY_FILE = 'keisan.yaml';
@@ -254,6 +255,8 @@ export const settingsSchema = z
           })
           .strict()
           .default({ perUser: 5, perAddress: 30, window: parseDuration('15m') }),
+        /** One identity: publish to an LDAP directory, or use the site's (src/accounts/ldap). Absent: neither. */
+        ldap: ldapSettings.optional(),
       })
       .strict()
       .default({

@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SYSTEM_ACTOR } from '../accounts/model.ts';
 import { registerAccountRoutes } from '../accounts/routes.ts';
+import { registerLdapRoutes } from '../accounts/ldap/routes.ts';
+import { LdapService } from '../accounts/ldap/service.ts';
 import type { ClusterExecutor, JobExecutor } from '../batch/executor.ts';
 import { LocalExecutor } from '../batch/executors/local/executor.ts';
 import type { NodeResources } from '../batch/model.ts';
@@ -140,6 +142,9 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
   app.setSerializerCompiler(serializerCompiler);
 
   const accounts = new AccountsService(db.kysely, settings, clock);
+  // accounts.ldap: publish Keisan's users and groups to a directory (kept in sync on every change), or log in against the site's.
+  const ldap = new LdapService({ db: db.kysely, settings: settings.accounts.ldap, clock, accounts, logger: app.log });
+  ldap.start();
   const mailer = options.mailer !== undefined ? options.mailer : settings.mail ? createMailer(settings.mail, process.cwd()) : null;
   const mail = new MailService({
     settings,
@@ -257,6 +262,7 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
   monitorTicker.unref();
   app.addHook('onClose', async () => {
     clearInterval(monitorTicker);
+    await ldap.close();
     await context.power.close();
     await context.status.stop();
     await alerts.close();
@@ -331,6 +337,7 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
     registerBatchRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
     // keisan admin slurm sync / import-usage: the SLURM cluster's accounts, QOS and foreign usage.
     registerSlurmRoutes(scoped.withTypeProvider<ZodTypeProvider>(), new SlurmAdminService({ db: db.kysely, settings, clock, queues: () => batch.listQueues() }));
+    registerLdapRoutes(scoped.withTypeProvider<ZodTypeProvider>(), ldap);
     registerMonitorRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
     registerReportRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
     registerAlertRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);

@@ -18,6 +18,7 @@ import * as maintenance from './0016-maintenance.ts';
 import * as status from './0017-status.ts';
 import * as jobExternalId from './0018-job-external-id.ts';
 import * as slurmUsage from './0019-slurm-usage.ts';
+import * as ldap from './0020-ldap.ts';
 import * as loginHosts from './0021-login-hosts.ts';
 
 /** Dialect-specific pieces a portable migration needs. */
@@ -51,6 +52,7 @@ const MIGRATIONS: Record<string, KeisanMigration> = {
   '0017-status': status,
   '0018-job-external-id': jobExternalId,
   '0019-slurm-usage': slurmUsage,
+  '0020-ldap': ldap,
   '0021-login-hosts': loginHosts,
 };
 
