@@ -389,7 +389,11 @@ export class LdapService {
     await this.requireOperator(actor, 'see the LDAP status');
     const ldap = this.o.settings;
     if (!ldap) return { mode: 'off', url: null, baseDn: null, state: 'off', pending: false, lastAttemptAt: null, lastSuccessAt: null, lastError: null, nextRetryAt: null, usersWithoutLdapPassword: [], reachable: null };
-    const reachable = await withServiceClient(ldap, async () => true).catch(() => false);
+    // ldapts connects lazily: without a bind DN only a real operation shows whether the directory answers.
+    const reachable = await withServiceClient(ldap, async (client) => {
+      await client.search('', { scope: 'base', filter: '(objectClass=*)', attributes: ['namingContexts'] });
+      return true;
+    }).catch(() => false);
     if (this.publisher) return { ...(await this.publisher.status()), reachable };
     return { mode: 'use', url: ldap.url, baseDn: ldap.baseDn, state: 'use', pending: false, lastAttemptAt: null, lastSuccessAt: null, lastError: null, nextRetryAt: null, usersWithoutLdapPassword: [], reachable };
   }
