@@ -5,13 +5,13 @@ import { promisify } from 'node:util';
 import { readAudit } from '../audit.ts';
 import { SYSTEM_ACTOR } from '../model.ts';
 import type { Db } from '../../db/connection.ts';
-import { describeEachDatabase } from '../../db/testing.ts';
+import { describeEachDatabase, TEST_DATABASES } from '../../db/testing.ts';
 import { parseSettings } from '../../lib/config.ts';
 import { buildApp, type KeisanApp } from '../../server/app.ts';
 import { responseError, responseJson, seedLab } from '../../server/testing.ts';
 import { ldapPasswordHash } from './passwords.ts';
 import type { LdapStatus, LdapSyncResult } from './service.ts';
-import { slapdSkip, startTestSlapd, type TestSlapd } from './testing.ts';
+import { nslcdSkip, runWithNslcd, slapdSkip, startTestSlapd, type TestSlapd } from './testing.ts';
 
 /**
  * Publish and use against a real slapd (a throwaway one on a loopback port), checked with
@@ -19,13 +19,14 @@ import { slapdSkip, startTestSlapd, type TestSlapd } from './testing.ts';
  * KEISAN_REQUIRE_SERVICES=1, which makes it fail instead.
  */
 const SKIP = slapdSkip();
+const NSLCD_SKIP = SKIP ?? nslcdSkip();
 const run = promisify(execFile);
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-if (SKIP && process.env.KEISAN_REQUIRE_SERVICES === '1') {
+if (NSLCD_SKIP && process.env.KEISAN_REQUIRE_SERVICES === '1') {
   describe('LDAP against a real slapd', () => {
     it('has what it needs', () => {
-      throw new Error(`KEISAN_REQUIRE_SERVICES=1 but ${SKIP}`);
+      throw new Error(`KEISAN_REQUIRE_SERVICES=1 but ${NSLCD_SKIP}`);
     });
   });
 }
@@ -288,6 +289,43 @@ describe('LDAP against a real slapd', { skip: SKIP, timeout: 300_000 }, () => {
         await slapd.start();
       }
       assert.equal((await login('dana', 'dana site password')).statusCode, 200);
+    });
+  });
+  describe('a Keisan user on the machine through nslcd', { skip: NSLCD_SKIP }, () => {
+    let db: Db & { dispose(): Promise<void> };
+    let app: KeisanApp;
+    before(async () => {
+      db = await TEST_DATABASES[0]!.open();
+      const settings = parseSettings(
+        { accounts: { passwordHash: { cost: 1024 }, ldap: { mode: 'publish', url: slapd.url, baseDn: slapd.baseDn, bindDn: slapd.adminDn, bindPasswordFile: slapd.adminPasswordFile, retryInterval: '200ms' } } },
+        'test',
+      );
+      app = await buildApp({ settings, db, nodeSecret: 'node-secret' });
+      await seedLab(app.keisan.accounts);
+      await app.keisan.accounts.createUser(SYSTEM_ACTOR, { name: 'nina', primarySubgroup: 'lab-ml', fullName: 'Nina Nslcd', uid: 43210, password: 'nina password', shell: '/bin/sh', home: '/tmp' });
+    });
+    after(async () => {
+      await app?.close();
+      await db?.dispose();
+    });
+
+    it('getent passwd and group resolve her, and a job runs as her uid with her groups', async () => {
+      await eventually('nina published', async () => ((await ldapsearch(`ou=people,${slapd.baseDn}`, '(uid=nina)')).includes('uidNumber: 43210') ? true : undefined));
+      await eventually('lab-ml lists nina', async () => ((await ldapsearch(`ou=groups,${slapd.baseDn}`, '(cn=lab-ml)')).includes('memberUid: nina') ? true : undefined));
+      const gid = (await app.keisan.accounts.getUser(SYSTEM_ACTOR, 'nina')).gid;
+      // nina is not in this machine's /etc/passwd: every answer below came from the directory through nslcd.
+      assert.equal((await run('getent', ['passwd', 'nina']).catch(() => ({ stdout: '' }))).stdout, '', 'nina must not resolve outside the namespace');
+      const result = await runWithNslcd(
+        slapd,
+        ['getent passwd nina', 'getent group lab-ml', 'id nina', "runuser -u nina -- sh -c 'echo job: $(id -un) $(id -u) $(id -gn) $(id -Gn) in $PWD'"].join('\n'),
+      );
+      assert.equal(result.code, 0, `stdout:\n${result.stdout}\nstderr:\n${result.stderr}`);
+      const lines = result.stdout.trim().split('\n');
+      assert.equal(lines[0], `nina:*:43210:${gid}:Nina Nslcd:/tmp:/bin/sh`);
+      assert.match(lines[1]!, new RegExp(`^lab-ml:\\*:${gid}:alice,nina,olga$`));
+      assert.match(lines[2]!, new RegExp(`^uid=43210\\(nina\\) gid=${gid}\\(lab-ml\\) groups=.*${gid}\\(lab-ml\\).*\\(lab\\)`));
+      assert.match(lines[3]!, /^job: nina 43210 lab-ml .*lab-ml.* in /);
+      assert.equal((await run('getent', ['passwd', 'nina']).catch(() => ({ stdout: '' }))).stdout, '', 'the machine outside the namespace is as it was');
     });
   });
 });

@@ -139,3 +139,58 @@ export async function startTestSlapd(options: { baseDn?: string } = {}): Promise
     },
   };
 }
+
+/** Why the nslcd test cannot run here (it needs root for a private mount namespace, nslcd and libnss-ldapd). */
+export function nslcdSkip(): string | undefined {
+  if (process.getuid?.() !== 0) return 'the nslcd test needs root (a private mount namespace)';
+  if (!existsSync('/usr/sbin/nslcd')) return 'nslcd not installed: npm run deps (Debian nslcd, libnss-ldapd)';
+  const nss = ['/lib/x86_64-linux-gnu/libnss_ldap.so.2', '/usr/lib/x86_64-linux-gnu/libnss_ldap.so.2', '/lib/aarch64-linux-gnu/libnss_ldap.so.2', '/usr/lib/aarch64-linux-gnu/libnss_ldap.so.2'];
+  if (!nss.some((p) => existsSync(p))) return 'libnss-ldapd not installed: npm run deps';
+  if (!existsSync('/usr/bin/unshare')) return 'unshare (util-linux) not installed';
+  if (!existsSync('/etc/nslcd.conf')) return '/etc/nslcd.conf is missing (the test mounts its own over it): reinstall nslcd';
+  return undefined;
+}
+
+/**
+ * Runs `script` (bash) where the machine's name service goes through nslcd to `slapd` — but only
+ * for the processes of a private mount namespace: a test /etc/nsswitch.conf (`passwd: files ldap`,
+ * `group: files ldap`) and /etc/nslcd.conf are bind-mounted over the machine's, /run is a private
+ * tmpfs for nslcd's socket, nslcd runs in the foreground there and is killed at the end; the
+ * namespace, its mounts and its processes end with the script. The machine is left as it was.
+ */
+export async function runWithNslcd(slapd: TestSlapd, script: string, timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'keisan-nslcd-'));
+  try {
+    writeFileSync(path.join(dir, 'nslcd.conf'), `uid nslcd\ngid nslcd\nuri ${slapd.url}/\nbase ${slapd.baseDn}\nbind_timelimit 5\ntimelimit 5\nnss_initgroups_ignoreusers ALLLOCAL\n`, { mode: 0o640 });
+    writeFileSync(path.join(dir, 'nsswitch.conf'), 'passwd: files ldap\ngroup: files ldap\nshadow: files\nhosts: files\n');
+    writeFileSync(path.join(dir, 'job.sh'), script, { mode: 0o755 });
+    const inside = [
+      'set -eu',
+      `mount --bind ${dir}/nsswitch.conf /etc/nsswitch.conf`,
+      `mount --bind ${dir}/nslcd.conf /etc/nslcd.conf`,
+      'mount -t tmpfs -o mode=0755 keisan-test-run /run',
+      'mkdir -p /run/nslcd && chown nslcd:nslcd /run/nslcd',
+      '/usr/sbin/nslcd -n &',
+      'nslcd_pid=$!',
+      'trap \'kill $nslcd_pid 2>/dev/null; wait $nslcd_pid 2>/dev/null || true\' EXIT',
+      'for _ in $(seq 100); do [ -S /run/nslcd/socket ] && break; sleep 0.1; done',
+      '[ -S /run/nslcd/socket ] || { echo "nslcd did not open its socket" >&2; exit 97; }',
+      `bash ${dir}/job.sh`,
+    ].join('\n');
+    return await new Promise((resolve, reject) => {
+      const child = spawn('/usr/bin/unshare', ['--mount', '--propagation', 'private', '--fork', 'bash', '-c', inside], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      child.on('error', reject);
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        resolve({ code, stdout, stderr });
+      });
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
