@@ -31,6 +31,8 @@ packages=(
   gnuplot-nox       # the bench's time-series plots (bench/recovery/plots/*.png); its injectors build with build-essential's gcc
   # Power events (src/ops/power): the tests start a private upsd + dummy-ups on loopback (no upsmon needed)
   nut-server nut-client
+  # Login hosts (issue 10): deploy/ssh/keisan-login-proxy carries ssh's connection with nc; its test connects through it
+  netcat-openbsd curl
   # SLURM (batch.executor: slurm, issue 8): the tests start private clusters (src/batch/executors/slurm/testing.ts):
   # munged with its own key and socket, slurmctld, slurmd, slurmdbd on a throwaway MariaDB (scripts/throwaway-mariadb.js).
   # Their postinsts start the packaged services through invoke-rc.d / deb-systemd-invoke, which policy-rc.d (below)
@@ -40,6 +42,12 @@ packages=(
   slurm-wlm slurmdbd munge
   mariadb-server    # slurmdbd's database (the tests' clusters each get their own database on one MariaDB)
   slurmrestd        # bench/batch-vs-slurm.ts submits through it besides sbatch
+  # One identity through LDAP (src/accounts/ldap, issue 10): the tests start a throwaway slapd (own slapd.conf,
+  # private mdb directory, loopback port) and check it with ldapsearch/ldapwhoami; the nslcd test runs nslcd in a
+  # private mount namespace with its own nslcd.conf and nsswitch.conf. The debconf answers below keep the install
+  # from creating a default directory (slapd/no_configuration) and from editing /etc/nsswitch.conf (libnss-ldapd);
+  # policy-rc.d refuses the start of slapd and nslcd (checked: no slapd or nslcd left running after install).
+  slapd ldap-utils nslcd libnss-ldapd
 )
 
 missing=()
@@ -68,6 +76,11 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
   printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
   $SUDO chmod +x /usr/sbin/policy-rc.d
   trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
+fi
+if command -v debconf-set-selections >/dev/null; then
+  printf '%s\n' 'slapd slapd/no_configuration boolean true' 'libnss-ldapd libnss-ldapd/nsswitch multiselect' \
+    'libnss-ldapd libnss-ldapd/clean_nsswitch boolean false' 'nslcd nslcd/ldap-uris string ldap://127.0.0.1/' \
+    'nslcd nslcd/ldap-base string dc=example,dc=org' | $SUDO debconf-set-selections
 fi
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 echo "deps: done"
