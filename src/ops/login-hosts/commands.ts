@@ -1,7 +1,6 @@
 import type { Command } from '@commander-js/extra-typings';
 import pc from 'picocolors';
 import { clientOf, examples, globalsOf, outputOf } from '../../cli/context.ts';
-import { EXIT_FAILED } from '../../cli/output.ts';
 import { invalidInput, KeisanError } from '../../lib/errors.ts';
 import { daemonConnection } from '../daemon-options.ts';
 import type { Assessed, Drain, LoginHostAnswer } from './model.ts';
@@ -127,6 +126,7 @@ export function registerLoginHostCommands(program: Command): void {
         throw error;
       }
       out.result(answer, () => out.line(`${answer.allowed ? 'allowed' : 'refused'}: ${answer.reason}`));
-      if (!answer.allowed) process.exitCode = EXIT_FAILED;
+      // The reason went to stdout (what pam_exec's `stdout` option shows the user); the error makes the exit code 1.
+      if (!answer.allowed) throw new KeisanError('FORBIDDEN', `login refused: ${user} from ${from}`);
     });
 }
