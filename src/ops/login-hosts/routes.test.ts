@@ -23,6 +23,7 @@ const INVENTORY = {
     { name: 'login3', roles: ['login'] },
     { name: 'mgmt1', roles: ['management'], addresses: ['10.0.0.11'] },
   ],
+  services: [{ name: 'login', hosts: ['login1', 'login2', 'login3'] }],
 };
 
 const json = responseJson;
@@ -66,10 +67,11 @@ describeEachDatabase('login host routes', (database) => {
     await s.createWorkgroup(SYSTEM_ACTOR, { name: 'lab' });
     await s.createSubgroup(SYSTEM_ACTOR, { workgroup: 'lab', name: 'lab-a' });
     await s.createUser(SYSTEM_ACTOR, { name: 'olga', primarySubgroup: 'staff', password: PASSWORD, operator: true });
+    await s.createUser(SYSTEM_ACTOR, { name: 'vera', primarySubgroup: 'staff', password: PASSWORD, operator: true });
     await s.createUser(SYSTEM_ACTOR, { name: 'alice', primarySubgroup: 'lab-a', password: PASSWORD });
     await s.createUser(SYSTEM_ACTOR, { name: 'bob', primarySubgroup: 'lab-a', password: PASSWORD });
     await s.setWorkgroupAdmin(SYSTEM_ACTOR, 'lab', 'bob', true);
-    for (const name of ['olga', 'alice', 'bob']) tickets[name] = json<{ ticket: string }>(await app.inject({ method: 'POST', url: '/api/auth/login', payload: { user: name, password: PASSWORD } }), 200).ticket;
+    for (const name of ['olga', 'vera', 'alice', 'bob']) tickets[name] = json<{ ticket: string }>(await app.inject({ method: 'POST', url: '/api/auth/login', payload: { user: name, password: PASSWORD } }), 200).ticket;
   });
 
   after(async () => {
@@ -160,6 +162,44 @@ describeEachDatabase('login host routes', (database) => {
         ['login-host.undrain', 'olga', 'ok'],
       ],
     );
+  });
+
+  it('a host under a maintenance plan in progress is out of the pool until the plan ends', async () => {
+    report('login1', 0, 4);
+    report('login2', 0, 4);
+    const send2 = (method: 'POST', url: string, who: string, payload: Record<string, unknown> = {}) => app.inject({ method, url, headers: as(who), payload });
+    json(await send2('POST', '/api/ops/runbooks', 'olga', { name: 'login-recovery', service: 'login', body: 'reboot it' }), 201);
+    const now = clock.now().getTime();
+    const plan = json<{ id: number }>(
+      await send2('POST', '/api/ops/maint/plans', 'olga', {
+        title: 'Kernel update on login2',
+        risk: 'low',
+        window: { start: new Date(now + 60_000).toISOString(), end: new Date(now + 86_400_000).toISOString() },
+        targets: ['login2'],
+        runbook: 'login-recovery',
+        steps: [
+          { kind: 'manual', host: 'login2', instruction: 'Reboot login2', expect: 'it comes back' },
+          { kind: 'manual', host: 'login2', instruction: 'Check logins', expect: 'ssh works' },
+        ],
+      }),
+      201,
+    );
+    json(await send2('POST', `/api/ops/maint/plans/${plan.id}/submit`, 'olga'), 200);
+    json(await send2('POST', `/api/ops/maint/plans/${plan.id}/approve`, 'vera', { comment: 'fine' }), 200);
+    clock.advance(2 * 60_000);
+    report('login1', 0, 4);
+    report('login2', 0, 4);
+    json(await send2('POST', `/api/ops/maint/plans/${plan.id}/start`, 'olga'), 200);
+    for (let i = 0; i < 4; i += 1) {
+      const answer = json<LoginHostAnswer>(await get(`/api/login-host?user=u${i}`, as('olga')), 200);
+      assert.equal(answer.host, 'login1');
+      assert.equal(answer.hosts!.find((h) => h.host === 'login2')!.reason, `in maintenance: maintenance plan ${plan.id} 'Kernel update on login2' is running`);
+    }
+    json(await send2('POST', `/api/ops/maint/plans/${plan.id}/steps/1`, 'olga', { confirmHost: 'login2', result: 'ok' }), 200);
+    json(await send2('POST', `/api/ops/maint/plans/${plan.id}/steps/2`, 'olga', { confirmHost: 'login2', result: 'ok' }), 200);
+    const hosts = new Set<string>();
+    for (let i = 0; i < 4; i += 1) hosts.add(json<LoginHostAnswer>(await get(`/api/login-host?user=v${i}`, as('olga')), 200).host);
+    assert.deepEqual([...hosts].sort(), ['login1', 'login2'], 'the plan completed: login2 is back');
   });
 
   it('anonymous callers are limited per address', async () => {
