@@ -45,6 +45,11 @@ describe('login networks', () => {
     );
     assert.equal(loginNetworkDecision('alice', null, [lab]).allowed, false);
     assert.match((loginNetworkDecision('alice', 'host.example.org', [lab]) as { reason: string }).reason, /'host\.example\.org' \(not an IP address\)/);
+    // Operators may always log in from loopback (the server's own host); others may not.
+    assert.equal(loginNetworkDecision('olga', '127.0.0.1', [lab], { operator: true }).allowed, true);
+    assert.equal(loginNetworkDecision('olga', '::1', [lab], { operator: true }).allowed, true);
+    assert.equal(loginNetworkDecision('olga', '192.0.2.7', [lab], { operator: true }).allowed, false);
+    assert.equal(loginNetworkDecision('alice', '127.0.0.1', [lab]).allowed, false);
     // Two restricting workgroups: any of their networks will do.
     const other = { workgroup: 'astro', networks: ['192.0.2.0/24'], admins: [] };
     assert.equal(loginNetworkDecision('alice', '192.0.2.7', [lab, other]).allowed, true);

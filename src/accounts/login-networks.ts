@@ -140,15 +140,25 @@ export function inNetwork(address: string, network: string): boolean {
   return list.check(normalised, isIP(normalised) === 4 ? 'ipv4' : 'ipv6');
 }
 
+/** 127.0.0.0/8 and ::1: the machine itself. */
+function isLoopback(address: string | null): boolean {
+  return address !== null && (inNetwork(address, '127.0.0.0/8') || inNetwork(address, '::1/128'));
+}
+
 /**
  * May `user` log in from `address`? Only the user's workgroups that list networks restrict: the
  * address must be in at least one network of those workgroups (a workgroup with an empty list
  * does not widen another's restriction). No restricting workgroup: allowed from anywhere.
+ * Operators may always log in from loopback (on the server's own host), so a list that leaves
+ * them out can still be mended.
  */
-export function loginNetworkDecision(user: string, address: string | null, workgroups: readonly WorkgroupNetworks[]): NetworkDecision {
+export function loginNetworkDecision(user: string, address: string | null, workgroups: readonly WorkgroupNetworks[], options: { operator?: boolean } = {}): NetworkDecision {
   const restricting = workgroups.filter((w) => w.networks.length > 0);
   if (restricting.length === 0) return { allowed: true, reason: `${user}'s workgroups do not restrict where they log in from`, network: null };
   const normalised = address === null ? null : normaliseAddress(address);
+  if (options.operator && isLoopback(normalised)) {
+    return { allowed: true, reason: `${user} is an operator logging in from the server's own host (${normalised}): always allowed`, network: null };
+  }
   for (const w of restricting) {
     const network = normalised === null ? undefined : w.networks.find((n) => inNetwork(normalised, n));
     if (network !== undefined) return { allowed: true, reason: `${normalised} is in workgroup ${w.workgroup}'s login network ${network}`, network };

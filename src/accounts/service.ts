@@ -283,7 +283,7 @@ export class AccountsService {
       throw lockedError(row.name, row.lock_reason);
     }
     // Checked after the password, so a refusal tells nothing to someone who does not know it.
-    const where = loginNetworkDecision(row.name, address, await store.loginNetworksOfUser(this.k, row.id));
+    const where = loginNetworkDecision(row.name, address, await store.loginNetworksOfUser(this.k, row.id), { operator: row.is_operator === 1 });
     if (!where.allowed) {
       await writeAudit(this.k, { actor: loginActor, action: 'auth.login', targetType: 'user', target: row.name, outcome: 'denied', detail: { reason: where.reason, address } }, now);
       throw forbidden(where.reason);
@@ -323,7 +323,7 @@ export class AccountsService {
   async checkLoginFrom(name: string, address: string, host: string | null): Promise<NetworkDecision> {
     const row = await store.findUser(this.k, name);
     if (!row) return { allowed: true, reason: `${name} is not a Keisan user: Keisan does not restrict where it logs in from`, network: null };
-    const decision = loginNetworkDecision(row.name, address, await store.loginNetworksOfUser(this.k, row.id));
+    const decision = loginNetworkDecision(row.name, address, await store.loginNetworksOfUser(this.k, row.id), { operator: row.is_operator === 1 });
     if (!decision.allowed) {
       const actor: Actor = { ...SYSTEM_ACTOR, kind: 'user', isOperator: false, userId: row.id, name: row.name, address };
       await writeAudit(this.k, { actor, action: 'auth.login-check', targetType: 'user', target: row.name, outcome: 'denied', detail: { reason: decision.reason, address, host } }, this.now());

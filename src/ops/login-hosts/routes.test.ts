@@ -235,7 +235,14 @@ describeEachDatabase('login host routes', (database) => {
     assert.doesNotMatch(wrong, /network/);
     // olga's workgroup (central) is not restricted.
     assert.equal((await login('olga', '192.0.2.7')).statusCode, 200);
+    // Restricted, an operator still gets in from the server's own host (and only from there).
+    json(await send('PATCH', '/api/workgroups/central', 'olga', { loginNetworks: ['10.9.0.0/16'] }), 200);
+    error(await login('olga', '192.0.2.7'), 403);
+    assert.equal((await login('olga', '127.0.0.1')).statusCode, 200);
+    assert.equal((await login('olga', '::1')).statusCode, 200);
+    json(await send('PATCH', '/api/workgroups/central', 'olga', { loginNetworks: [] }), 200);
     const denied = (await readAudit(db.kysely, { action: 'auth.login', outcome: 'denied' })).filter((e) => e.target === 'alice');
+    assert.equal((await readAudit(db.kysely, { action: 'auth.login', outcome: 'denied', target: 'olga' })).length, 1);
     assert.equal(denied.length, 2);
     assert.deepEqual(
       denied.map((e) => e.detail.address).sort(),
