@@ -404,6 +404,9 @@ export class AccountsService {
 
   async changeOwnPassword(actor: Actor, current: string, next: string): Promise<void> {
     const row = await this.userRow(this.k, actor.name);
+    if (!row.password_hash && this.directory) {
+      throw new KeisanError('FORBIDDEN', 'your password is kept in the site\'s LDAP directory (accounts.ldap.mode: use): change it there, the way your site tells you');
+    }
     if (!row.password_hash || !(await verifyPassword(current, row.password_hash))) {
       throw new KeisanError('BAD_CREDENTIALS', 'the current password is wrong');
     }

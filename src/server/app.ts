@@ -143,7 +143,7 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
 
   const accounts = new AccountsService(db.kysely, settings, clock);
   // accounts.ldap: publish Keisan's users and groups to a directory (kept in sync on every change), or log in against the site's.
-  const ldap = new LdapService({ db: db.kysely, settings: settings.accounts.ldap, clock, accounts, logger: app.log });
+  const ldap = new LdapService({ db: db.kysely, settings: settings.accounts.ldap, clock, accounts, logger: app.log, ...(options.dataDir !== undefined ? { dataDir: options.dataDir } : {}) });
   ldap.start();
   const mailer = options.mailer !== undefined ? options.mailer : settings.mail ? createMailer(settings.mail, process.cwd()) : null;
   const mail = new MailService({

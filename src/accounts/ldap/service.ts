@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
 import { AndFilter, EqualityFilter, OrFilter, type Client, type Filter } from 'ldapts';
@@ -68,6 +69,7 @@ export class LdapPublisher {
   private lastSuccessAt: Date | null = null;
   private lastError: string | null = null;
   private nextRetryAt: Date | null = null;
+  private serial: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly o: { db: Kysely<Database>; settings: LdapSettings; clock: Clock; logger: Logger }) {}
 
@@ -124,8 +126,14 @@ export class LdapPublisher {
     return planPublish(await readIdentity(this.o.db), directory, layout);
   }
 
-  /** Plans and applies; throws when the directory is unreachable or refuses an operation. */
-  async syncNow(): Promise<LdapOperation[]> {
+  /** Plans and applies, one sync at a time (the background one and `--apply` never race); throws when the directory is unreachable or refuses an operation. */
+  syncNow(): Promise<LdapOperation[]> {
+    const run = this.serial.then(() => this.syncUnserialized());
+    this.serial = run.catch(() => undefined);
+    return run;
+  }
+
+  private async syncUnserialized(): Promise<LdapOperation[]> {
     return withServiceClient(this.o.settings, async (client) => {
       const operations = await this.plan(client);
       for (const operation of operations) {
@@ -359,8 +367,12 @@ export class LdapService {
   readonly publisher: LdapPublisher | undefined;
   readonly directory: DirectoryAccounts | undefined;
 
-  constructor(private readonly o: { db: Kysely<Database>; settings: LdapSettings | undefined; clock: Clock; accounts: AccountsService; logger: Logger }) {
-    const ldap = o.settings;
+  private readonly settings: LdapSettings | undefined;
+
+  /** `dataDir`: where a relative bindPasswordFile is (like mail's passwordFile); default the working directory. */
+  constructor(private readonly o: { db: Kysely<Database>; settings: LdapSettings | undefined; clock: Clock; accounts: AccountsService; logger: Logger; dataDir?: string }) {
+    const ldap = o.settings?.bindPasswordFile ? { ...o.settings, bindPasswordFile: path.resolve(o.dataDir ?? process.cwd(), o.settings.bindPasswordFile) } : o.settings;
+    this.settings = ldap;
     if (ldap?.mode === 'publish') this.publisher = new LdapPublisher({ db: o.db, settings: ldap, clock: o.clock, logger: o.logger });
     if (ldap?.mode === 'use') this.directory = new DirectoryAccounts({ db: o.db, settings: ldap, accounts: o.accounts, logger: o.logger });
   }
@@ -377,17 +389,17 @@ export class LdapService {
 
   private async requireOperator(actor: Actor, what: string): Promise<void> {
     if (actor.isOperator) return;
-    throw await auditedRefusal(this.o.db, { actor, action: 'ldap.sync', targetType: 'ldap', target: this.o.settings?.url ?? 'ldap' }, `only an operator may ${what}`, this.o.clock.now());
+    throw await auditedRefusal(this.o.db, { actor, action: 'ldap.sync', targetType: 'ldap', target: this.settings?.url ?? 'ldap' }, `only an operator may ${what}`, this.o.clock.now());
   }
 
   private requireConfigured(): LdapSettings {
-    if (!this.o.settings) throw invalidInput('accounts.ldap is not set in keisan.yaml: add mode (publish or use), url, baseDn and bindDn/bindPasswordFile first (operator guide, "One identity: LDAP")');
-    return this.o.settings;
+    if (!this.settings) throw invalidInput('accounts.ldap is not set in keisan.yaml: add mode (publish or use), url, baseDn and bindDn/bindPasswordFile first (operator guide, "One identity: LDAP")');
+    return this.settings;
   }
 
   async status(actor: Actor): Promise<LdapStatus> {
     await this.requireOperator(actor, 'see the LDAP status');
-    const ldap = this.o.settings;
+    const ldap = this.settings;
     if (!ldap) return { mode: 'off', url: null, baseDn: null, state: 'off', pending: false, lastAttemptAt: null, lastSuccessAt: null, lastError: null, nextRetryAt: null, usersWithoutLdapPassword: [], reachable: null };
     // ldapts connects lazily: without a bind DN only a real operation shows whether the directory answers.
     const reachable = await withServiceClient(ldap, async (client) => {

@@ -33,7 +33,7 @@ export const ldapSettings = z
     baseDn: dn('accounts.ldap.baseDn'),
     /** Who Keisan binds as (publish: may write under the OUs; use: may search users and groups). Absent in use mode: anonymous search. */
     bindDn: dn('accounts.ldap.bindDn').optional(),
-    /** A file holding the bind password (mode 0600; relative: from the server's working directory). Never the password itself. */
+    /** A file holding the bind password (mode 0600; relative: from the data directory). Never the password itself. */
     bindPasswordFile: z.string().min(1).optional(),
     bindPassword: z.never('a password never goes in keisan.yaml: put it in a file only the server can read (mode 0600) and name it in bindPasswordFile').optional(),
     /** Where users are, relative to baseDn (publish: Keisan's OU; use: the search base). */
