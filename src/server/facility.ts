@@ -43,6 +43,7 @@ daemons:
 workgroups:
   - name: central
     description: The computing centre
+    # loginNetworks: [10.0.0.0/8, "2001:db8::/32"]   # where its users may log in from (default: anywhere)
     subgroups:
       - name: staff
         description: Centre staff and operators
