@@ -321,7 +321,14 @@ describe('LDAP against a real slapd', { skip: SKIP, timeout: 300_000 }, () => {
       assert.equal((await run('getent', ['passwd', 'nina']).catch(() => ({ stdout: '' }))).stdout, '', 'nina must not resolve outside the namespace');
       const result = await runWithNslcd(
         slapd,
-        ['getent passwd nina', 'getent group lab-ml', 'id nina', "runuser -u nina -- sh -c 'echo job: $(id -un) $(id -u) $(id -gn) $(id -Gn) in $PWD'"].join('\n'),
+        [
+          'getent passwd nina',
+          'getent group lab-ml',
+          'id nina',
+          "runuser -u nina -- sh -c 'echo job: $(id -un) $(id -u) $(id -gn) $(id -Gn) in $PWD'",
+          // A login shell (runuser -l: her shell and home from the directory, PAM session as for a login).
+          "runuser -l nina -c 'echo login: $(id -un) shell $SHELL home $HOME in $PWD'",
+        ].join('\n'),
       );
       assert.equal(result.code, 0, `stdout:\n${result.stdout}\nstderr:\n${result.stderr}`);
       const lines = result.stdout.trim().split('\n');
@@ -330,6 +337,7 @@ describe('LDAP against a real slapd', { skip: SKIP, timeout: 300_000 }, () => {
       assert.deepEqual([groupName, Number(groupGid), members.split(',').sort()], ['lab-ml', gid, ['alice', 'nina', 'olga']]);
       assert.match(lines[2]!, new RegExp(`^uid=43210\\(nina\\) gid=${gid}\\(lab-ml\\) groups=.*${gid}\\(lab-ml\\).*\\(lab\\)`));
       assert.match(lines[3]!, /^job: nina 43210 lab-ml .*lab-ml.* in /);
+      assert.equal(lines[4], 'login: nina shell /bin/sh home /tmp in /tmp');
       assert.equal((await run('getent', ['passwd', 'nina']).catch(() => ({ stdout: '' }))).stdout, '', 'the machine outside the namespace is as it was');
     });
   });
