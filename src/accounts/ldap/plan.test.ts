@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { parseSettings } from '../../lib/config.ts';
 import { placeUser } from './mapping.ts';
 import { checkLdapPasswordHash, ldapPasswordHash } from './passwords.ts';
 import { describeOperation, groupEntry, planPublish, userEntry, type DirectoryEntry, type Identity, type LdapOperation } from './plan.ts';
@@ -107,5 +108,24 @@ describe('ldap use: groupMap', () => {
   it('without a mapped primary group the first matching rule wins; no match: undefined', () => {
     assert.equal(placeUser(rules, { gidNumber: 9, groups: [{ dn: 'cn=staff,ou=groups,dc=site', gidNumber: 7003 }, { dn: 'cn=cv,ou=groups,dc=site', gidNumber: 7002 }] })?.primary.subgroup, 'lab-cv');
     assert.equal(placeUser(rules, { gidNumber: 9, groups: [{ dn: 'cn=other,ou=groups,dc=site', gidNumber: 9 }] }), undefined);
+  });
+});
+
+describe('accounts.ldap in keisan.yaml', () => {
+  const parse = (ldap: Record<string, unknown>) => parseSettings({ accounts: { ldap } }, 'keisan.yaml');
+  const base = { url: 'ldap://127.0.0.1:389', baseDn: 'dc=lab,dc=example,dc=org' };
+  it('publish needs a bind DN with a password file; defaults fill the rest', () => {
+    const ok = parse({ ...base, mode: 'publish', bindDn: 'cn=keisan,dc=lab,dc=example,dc=org', bindPasswordFile: 'ldap.secret' }).accounts.ldap;
+    assert.deepEqual([ok?.usersOu, ok?.groupsOu, ok?.retryInterval, ok?.timeout], ['ou=people', 'ou=groups', 30_000, 5_000]);
+    assert.throws(() => parse({ ...base, mode: 'publish' }), /bindDn.*publish mode writes into the directory/s);
+    assert.throws(() => parse({ ...base, mode: 'publish', bindDn: 'cn=keisan,dc=lab,dc=example,dc=org' }), /needs a bindPasswordFile/);
+    assert.throws(() => parse({ ...base, mode: 'publish', bindDn: 'cn=k,dc=x', bindPasswordFile: 'f', bindPassword: 'secret' }), /a password never goes in keisan\.yaml/);
+  });
+  it('use needs a groupMap; bad modes, URLs and DNs say what to write', () => {
+    assert.throws(() => parse({ ...base, mode: 'use' }), /use mode needs at least one groupMap rule/);
+    assert.equal(parse({ ...base, mode: 'use', groupMap: [{ group: 'cn=ml,ou=groups,dc=lab', workgroup: 'lab', subgroup: 'lab-ml' }] }).accounts.ldap?.bindDn, undefined);
+    assert.throws(() => parse({ ...base, mode: 'mirror' }), /'publish' .* or 'use'/);
+    assert.throws(() => parse({ ...base, mode: 'use', url: 'http://x', groupMap: [] }), /ldap:\/\/HOST\[:PORT\]/);
+    assert.throws(() => parse({ ...base, mode: 'use', baseDn: 'example.org' }), /is not a DN/);
   });
 });

@@ -387,9 +387,9 @@ export class LdapService {
     await this.publisher?.close();
   }
 
-  private async requireOperator(actor: Actor, what: string): Promise<void> {
+  private async requireOperator(actor: Actor, action: 'ldap.status' | 'ldap.sync', what: string): Promise<void> {
     if (actor.isOperator) return;
-    throw await auditedRefusal(this.o.db, { actor, action: 'ldap.sync', targetType: 'ldap', target: this.settings?.url ?? 'ldap' }, `only an operator may ${what}`, this.o.clock.now());
+    throw await auditedRefusal(this.o.db, { actor, action, targetType: 'ldap', target: this.settings?.url ?? 'ldap' }, `only an operator may ${what}`, this.o.clock.now());
   }
 
   private requireConfigured(): LdapSettings {
@@ -398,7 +398,7 @@ export class LdapService {
   }
 
   async status(actor: Actor): Promise<LdapStatus> {
-    await this.requireOperator(actor, 'see the LDAP status');
+    await this.requireOperator(actor, 'ldap.status', 'see the LDAP status');
     const ldap = this.settings;
     if (!ldap) return { mode: 'off', url: null, baseDn: null, state: 'off', pending: false, lastAttemptAt: null, lastSuccessAt: null, lastError: null, nextRetryAt: null, usersWithoutLdapPassword: [], reachable: null };
     // ldapts connects lazily: without a bind DN only a real operation shows whether the directory answers.
@@ -411,7 +411,7 @@ export class LdapService {
   }
 
   async sync(actor: Actor, apply: boolean): Promise<LdapSyncResult> {
-    await this.requireOperator(actor, apply ? 'apply the LDAP sync' : 'see the LDAP sync plan');
+    await this.requireOperator(actor, 'ldap.sync', apply ? 'apply the LDAP sync' : 'see the LDAP sync plan');
     const ldap = this.requireConfigured();
     try {
       if (this.publisher) {
