@@ -267,8 +267,13 @@ export class AccountsService {
         { retryAfterSeconds: Math.ceil(limit.retryAfterMs / 1000) },
       );
     }
-    const byDirectory = this.directory ? await this.directory.authenticate(name, password, address) : 'unknown';
-    const row = await store.findUser(this.k, name);
+    let row = await store.findUser(this.k, name);
+    const byDirectory = this.directory ? await this.directory.authenticate(name, password, address).catch((error: unknown) => {
+      // A directory that does not answer must not lock out local accounts (the operator of keisan init).
+      if (error instanceof KeisanError && error.code === 'UNAVAILABLE' && row?.password_hash) return 'unknown' as const;
+      throw error;
+    }) : 'unknown';
+    if (byDirectory === 'ok') row = await store.findUser(this.k, name);
     const local = byDirectory === 'unknown';
     const stored = row?.password_hash ?? (await decoyHashFor(this.passwordCost));
     const matches = local ? await verifyPassword(password, stored) : byDirectory === 'ok';

@@ -287,6 +287,7 @@ describe('LDAP against a real slapd', { skip: SKIP, timeout: 300_000 }, () => {
       await slapd.halt();
       try {
         responseError(await login('dana', 'dana site password'), 503, /the LDAP directory at .* cannot be used now .*try again/);
+        assert.equal((await login('olga', 'olga password')).statusCode, 200, 'a local account still logs in while the directory is down');
         responseError(await olga('GET', '/api/admin/ldap/sync'), 503, /cannot be used now/);
         assert.equal(responseJson<LdapStatus>(await olga('GET', '/api/admin/ldap/status'), 200).reachable, false);
       } finally {
