@@ -36,6 +36,12 @@ accounts:
   homeBase: /home
   defaultShell: /bin/bash
   operatorName: admin    # the operator account created on first start
+  # ldap:                  # one identity on every host (operator guide, "One identity: LDAP")
+  #   mode: publish        # publish: Keisan writes its users and groups; use: log in against the site's directory
+  #   url: ldap://ldap.example.org
+  #   baseDn: dc=example,dc=org
+  #   bindDn: cn=keisan,dc=example,dc=org
+  #   bindPasswordFile: ldap.secret   # mode 0600, in this directory
 
 daemons:
   heartbeatInterval: 15s
