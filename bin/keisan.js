@@ -22,6 +22,7 @@ if (!main) {
 }
 const code = await main(process.argv.slice(2));
 // Daemons (server, agent, watchdog, up) keep the event loop alive and exit on their own signals.
+// A command may set its own exit code (submit --wait: the job's; a failed stage or sync: 1) and still return 0.
 if (code !== 0 || !['server', 'agent', 'watchdog', 'up'].includes(command)) {
-  process.exitCode = code;
+  process.exitCode = code !== 0 ? code : (process.exitCode ?? 0);
 }

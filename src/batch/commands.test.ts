@@ -52,4 +52,9 @@ describe('keisan cancel, end to end', () => {
     assert.equal(mine.cancelled.length, 2);
     assert.equal(expectCode(await runKeisan(home.alice, ['cancel']), 2).stdout, '', 'say what to cancel');
   });
+
+  it('submit --wait exits with the job\'s exit code', async () => {
+    expectCode(await runKeisan(home.alice, ['submit', '-', '--wait', '-t', '5', '-o', '/dev/null'], '#!/bin/sh\nexit 3\n'), 3);
+    expectCode(await runKeisan(home.alice, ['submit', '-', '--wait', '-t', '5', '-o', '/dev/null'], '#!/bin/sh\nexit 0\n'), 0);
+  });
 });
