@@ -1,7 +1,7 @@
 import type { Command } from '@commander-js/extra-typings';
 import { clientOf, examples, outputOf } from '../../../cli/context.ts';
 import type { Output } from '../../../cli/output.ts';
-import { invalidInput } from '../../../lib/errors.ts';
+import { invalidInput, KeisanError } from '../../../lib/errors.ts';
 import type { ImportResult } from './accounting.ts';
 import type { SyncPlan, SyncChange } from './sync-plan.ts';
 import type { SyncResult } from './sync.ts';
@@ -50,7 +50,7 @@ export function registerSlurmCommands(admin: Command): void {
           }
           printCannotExpress(out, result.cannotExpress);
         });
-        if (result.remaining.length > 0) process.exitCode = 1;
+        if (result.remaining.length > 0) throw new KeisanError('CONFLICT', `SLURM still differs from Keisan in ${result.remaining.length} place${result.remaining.length === 1 ? '' : 's'} after the sync (listed above): see what sacctmgr says when you run those lines by hand`);
         return;
       }
       const plan = await client.request<SyncPlan>('GET', '/api/admin/slurm/sync', undefined, { conf: options.conf });

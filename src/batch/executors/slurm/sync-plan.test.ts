@@ -145,14 +145,14 @@ describe('keisan admin slurm sync: the plan', () => {
     const plan = planSync(keisan, before);
     assert.deepEqual(commands(plan.changes), [
       'sacctmgr -i delete user where name=alice account=phys-hep cluster=tux',
-      'sacctmgr -i delete user where name=bob account=lab-bio cluster=tux',
       'sacctmgr -i delete user where name=olga account=phys-hep cluster=tux',
+      'sacctmgr -i delete user where name=bob account=lab-bio cluster=tux',
       'sacctmgr -i delete account where name=lab-bio cluster=tux',
       'sacctmgr -i delete account where name=phys-hep cluster=tux',
       'sacctmgr -i delete account where name=phys cluster=tux',
       'sacctmgr -i delete qos where name=physq',
     ]);
-    assert.match(plan.changes[0]!.summary, /phys-hep is gone from Keisan/);
+    assert.equal(plan.changes[0]!.summary, 'remove user alice from account phys-hep (phys-hep is gone from Keisan)');
     const after = assertIdempotent(keisan, before);
     assert.ok(after.associations.some((a) => a.account === 'chem' && a.user === 'carol'), 'a foreign association is never touched');
     assert.ok(after.qos.some((q) => q.name === 'chemq'), 'a QOS that is not Keisan\'s is never removed');
@@ -184,6 +184,28 @@ describe('keisan admin slurm sync: the plan', () => {
       'sacctmgr -i modify user where name=alice account=lab-ml cluster=tux set Fairshare=1 QOS=gpu,short',
     ]);
     assertIdempotent(policy(), before);
+  });
+
+  it('adds many users of one account in few commands (removes them one by one: sacctmgr checks only the first name)', () => {
+    const many = Array.from({ length: 450 }, (_, i) => ({ name: `u${String(i).padStart(3, '0')}`, primarySubgroup: 'lab-ml', subgroups: ['lab-ml', 'lab-bio'] }));
+    const keisan = policy({ users: many });
+    const plan = planSync(keisan, freshCluster());
+    const adds = plan.changes.filter((c) => c.kind === 'add-association');
+    assert.deepEqual(adds.map((c) => [c.kind === 'add-association' ? c.users.length : 0, c.args[3], c.args.at(-1)]), [
+      [200, 'account=lab-ml', 'DefaultAccount=lab-ml'],
+      [200, 'account=lab-ml', 'DefaultAccount=lab-ml'],
+      [50, 'account=lab-ml', 'DefaultAccount=lab-ml'],
+      [200, 'account=lab-bio', 'cluster=tux'],
+      [200, 'account=lab-bio', 'cluster=tux'],
+      [50, 'account=lab-bio', 'cluster=tux'],
+    ]);
+    assert.match(adds[0]!.summary, /^add 200 users u000, u001, u002, u003, u004 and 195 more to account lab-ml \(primary subgroup, default account\)$/);
+    const after = assertIdempotent(keisan, freshCluster());
+    const gone = planSync(policy({ users: many.slice(0, 10) }), after).changes;
+    assert.deepEqual([gone.length, gone.every((c) => c.kind === 'remove-association' && c.users.length === 1)], [880, true]);
+    // Users who keep an association lose the others account by account.
+    const fewer = planSync(policy({ users: many.map((u) => ({ ...u, subgroups: ['lab-ml'] })) }), after).changes;
+    assert.deepEqual([fewer.length, fewer.every((c) => c.kind === 'remove-association' && c.account === 'lab-bio')], [450, true]);
   });
 
   it('fair shares become whole numbers with the same ratios', () => {

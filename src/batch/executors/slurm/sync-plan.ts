@@ -25,6 +25,8 @@ import { queueAllows } from '../../queues.ts';
 import { formatSlurmMinutes, formatTres, shellWord, type SlurmAssociation, type SlurmPartition, type SlurmQos, type SlurmUser } from './sacctmgr.ts';
 
 const MIB = 1024 ** 2;
+/** Users added to or removed from one account by one sacctmgr command (each command commits to slurmdbd: ~0.5 s). */
+const USERS_PER_COMMAND = 200;
 const MINUTE_MS = 60_000;
 /** The description that marks a QOS as one Keisan made for a queue. */
 export const QOS_MARK = 'keisan queue ';
@@ -66,10 +68,10 @@ export type SyncEffect =
   | { kind: 'modify-qos'; qos: DesiredQos }
   | { kind: 'add-account'; account: string; parent: string; fairshare: number | 'parent'; qos: string[] | null }
   | { kind: 'modify-account'; account: string; parent?: string; fairshare?: number | 'parent'; qos?: string[] }
-  | { kind: 'add-association'; user: string; account: string; defaultAccount?: string }
+  | { kind: 'add-association'; users: string[]; account: string; defaultAccount?: string }
   | { kind: 'modify-association'; user: string; account: string; fairshare?: number; qos?: string[] }
   | { kind: 'set-default-account'; user: string; account: string }
-  | { kind: 'remove-association'; user: string; account: string }
+  | { kind: 'remove-association'; users: string[]; account: string }
   | { kind: 'remove-account'; account: string }
   | { kind: 'remove-qos'; qos: string };
 
@@ -176,6 +178,12 @@ function describeQos(q: DesiredQos): string {
 }
 
 const shareWord = (share: number | 'parent') => (share === 'parent' ? 'parent' : String(share));
+
+function chunks<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
 
 // ---------------------------------------------------------------------------- the planner
 
@@ -296,6 +304,9 @@ export function planSync(keisan: KeisanPolicy, slurm: SlurmState): SyncPlan {
   const currentUser = new Map(slurm.users.map((u) => [u.name, u]));
   const accountQosAfter = (account: string): string[] | undefined => desiredAccounts.find((a) => a.name === account)?.qos ?? accountAssoc.get(account)?.qos;
   const wanted = new Set<string>();
+  // New associations go in batches per account (and default account); default accounts are set after them.
+  const additions = new Map<string, { account: string; defaultAccount: string | undefined; users: string[] }>();
+  const defaults: Array<() => void> = [];
   for (const user of [...keisan.users].sort((a, b) => a.name.localeCompare(b.name))) {
     const accounts = [...new Set(user.subgroups)].filter((s) => qosOfSubgroup.has(s)).sort((a, b) => (a === user.primarySubgroup ? -1 : b === user.primarySubgroup ? 1 : a.localeCompare(b)));
     const exists = currentUser.has(user.name);
@@ -304,10 +315,11 @@ export function planSync(keisan: KeisanPolicy, slurm: SlurmState): SyncPlan {
       const have = currentUserAssoc.get(assocKey(user.name, account));
       if (!have) {
         const first = !exists && account === accounts[0];
-        const args = ['add', 'user', user.name, `account=${account}`, `cluster=${cluster}`];
         const defaultAccount = first && qosOfSubgroup.has(user.primarySubgroup) ? user.primarySubgroup : undefined;
-        if (defaultAccount) args.push(`DefaultAccount=${defaultAccount}`);
-        add({ kind: 'add-association', user: user.name, account, ...(defaultAccount ? { defaultAccount } : {}) }, `add user ${user.name} to account ${account}${account === user.primarySubgroup ? ' (primary subgroup)' : ' (extra membership)'}`, args);
+        const key = `${account}\u0000${defaultAccount ?? ''}`;
+        const batch = additions.get(key) ?? { account, defaultAccount, users: [] };
+        batch.users.push(user.name);
+        additions.set(key, batch);
         continue;
       }
       const effect: Extract<SyncEffect, { kind: 'modify-association' }> = { kind: 'modify-association', user: user.name, account };
@@ -329,15 +341,32 @@ export function planSync(keisan: KeisanPolicy, slurm: SlurmState): SyncPlan {
     if (accounts.includes(user.primarySubgroup)) {
       const had = currentUser.get(user.name)?.defaultAccount;
       if (exists && had !== user.primarySubgroup) {
-        add({ kind: 'set-default-account', user: user.name, account: user.primarySubgroup }, `set user ${user.name}'s default account ${had || '(none)'} → ${user.primarySubgroup} (primary subgroup)`, ['modify', 'user', 'where', `name=${user.name}`, `cluster=${cluster}`, 'set', `DefaultAccount=${user.primarySubgroup}`]);
+        defaults.push(() => add({ kind: 'set-default-account', user: user.name, account: user.primarySubgroup }, `set user ${user.name}'s default account ${had || '(none)'} → ${user.primarySubgroup} (primary subgroup)`, ['modify', 'user', 'where', `name=${user.name}`, `cluster=${cluster}`, 'set', `DefaultAccount=${user.primarySubgroup}`]));
       }
     }
   }
+  const names = (users: string[]) => (users.length <= 5 ? users.join(', ') : `${users.slice(0, 5).join(', ')} and ${users.length - 5} more`);
+  for (const { account, defaultAccount, users } of additions.values()) {
+    for (const chunk of chunks(users, USERS_PER_COMMAND)) {
+      const args = ['add', 'user', chunk.join(','), `account=${account}`, `cluster=${cluster}`, ...(defaultAccount ? [`DefaultAccount=${defaultAccount}`] : [])];
+      add({ kind: 'add-association', users: chunk, account, ...(defaultAccount ? { defaultAccount } : {}) }, `add ${chunk.length === 1 ? 'user' : `${chunk.length} users`} ${names(chunk)} to account ${account}${defaultAccount ? ' (primary subgroup, default account)' : ''}`, args);
+    }
+  }
+  for (const setDefault of defaults) setDefault();
 
   // ---- removals, bottom-up: user associations, then accounts deepest first, then Keisan's QOS
+  // One association per command: given several names, sacctmgr 22.05 judges the default account of
+  // the first one only and refuses the rest; one by one it removes a user with their last one.
+  const removals = new Map<string, string[]>();
   for (const assoc of [...userAssocs].sort((a, b) => a.user.localeCompare(b.user) || a.account.localeCompare(b.account))) {
     if (!managed(assoc.account) || wanted.has(assocKey(assoc.user, assoc.account))) continue;
-    add({ kind: 'remove-association', user: assoc.user, account: assoc.account }, `remove user ${assoc.user} from account ${assoc.account} (${desiredAccountNames.has(assoc.account) ? `not a member of ${assoc.account} in Keisan` : `${assoc.account} is gone from Keisan`})`, ['delete', 'user', 'where', `name=${assoc.user}`, `account=${assoc.account}`, `cluster=${cluster}`]);
+    removals.set(assoc.account, [...(removals.get(assoc.account) ?? []), assoc.user]);
+  }
+  for (const [account, users] of removals) {
+    for (const chunk of chunks(users, 1)) {
+      const why = desiredAccountNames.has(account) ? `not ${chunk.length === 1 ? 'a member' : 'members'} of ${account} in Keisan` : `${account} is gone from Keisan`;
+      add({ kind: 'remove-association', users: chunk, account }, `remove ${chunk.length === 1 ? 'user' : `${chunk.length} users`} ${names(chunk)} from account ${account} (${why})`, ['delete', 'user', 'where', `name=${chunk.join(',')}`, `account=${account}`, `cluster=${cluster}`]);
+    }
   }
   const depth = (account: string) => {
     let d = 0;
@@ -424,8 +453,10 @@ export function applyToState(state: SlurmState, changes: readonly SyncEffect[]):
         break;
       }
       case 'add-association':
-        assocs.push({ account: change.account, user: change.user, parent: '', fairshare: 1, qos: [...(accountOf(change.account)?.qos ?? [])] });
-        if (!users.some((u) => u.name === change.user)) users.push({ name: change.user, defaultAccount: change.defaultAccount ?? change.account });
+        for (const user of change.users) {
+          assocs.push({ account: change.account, user, parent: '', fairshare: 1, qos: [...(accountOf(change.account)?.qos ?? [])] });
+          if (!users.some((u) => u.name === user)) users.push({ name: user, defaultAccount: change.defaultAccount ?? change.account });
+        }
         break;
       case 'modify-association': {
         const a = assocs.find((x) => x.user === change.user && x.account === change.account)!;
@@ -437,8 +468,10 @@ export function applyToState(state: SlurmState, changes: readonly SyncEffect[]):
         users = users.map((u) => (u.name === change.user ? { ...u, defaultAccount: change.account } : u));
         break;
       case 'remove-association':
-        assocs = assocs.filter((a) => !(a.user === change.user && a.account === change.account));
-        if (!assocs.some((a) => a.user === change.user)) users = users.filter((u) => u.name !== change.user);
+        for (const user of change.users) {
+          assocs = assocs.filter((a) => !(a.user === user && a.account === change.account));
+          if (!assocs.some((a) => a.user === user)) users = users.filter((u) => u.name !== user);
+        }
         break;
       case 'remove-account':
         assocs = assocs.filter((a) => a.account !== change.account);

@@ -113,7 +113,7 @@ describe('keisan admin slurm sync on a real cluster', { skip: SKIP, timeout: 600
         `sacctmgr -i add account lab cluster=${slurm.clusterName} parent=keisan`,
         `sacctmgr -i add account lab-ml cluster=${slurm.clusterName} parent=lab Description='keisan subgroup lab-ml of lab' Organization=keisan Fairshare=3 QOS=express,huge,large,middle,short`,
         `sacctmgr -i add account lab-cv cluster=${slurm.clusterName} parent=lab Description='keisan subgroup lab-cv of lab' Organization=keisan QOS=express,huge,large,middle,short,vision`,
-        `sacctmgr -i add user nobody account=lab-ml cluster=${slurm.clusterName} DefaultAccount=lab-ml`,
+        `sacctmgr -i add user alice,nobody,olga account=lab-ml cluster=${slurm.clusterName} DefaultAccount=lab-ml`,
         `sacctmgr -i add user bob account=lab-cv cluster=${slurm.clusterName} DefaultAccount=lab-cv`,
         `sacctmgr -i add user bob account=lab-ml cluster=${slurm.clusterName}`,
       ]) {

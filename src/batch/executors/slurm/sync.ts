@@ -104,7 +104,16 @@ export interface SlurmAdminOptions {
 
 /** The operator's side of the SLURM executor: sync the policy, import foreign usage. */
 export class SlurmAdminService {
+  /** Applies and imports run one at a time: two syncs at once would plan against each other's half-made changes. */
+  private queue: Promise<unknown> = Promise.resolve();
+
   constructor(private readonly o: SlurmAdminOptions) {}
+
+  private oneAtATime<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(work, work);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
 
   private runner(conf?: string): SlurmRunner {
     const settings = { ...this.o.settings.batch.slurm, ...(conf !== undefined ? { conf } : {}) };
@@ -154,6 +163,10 @@ export class SlurmAdminService {
   async apply(actor: Actor): Promise<SyncResult> {
     await this.requireOperator(actor, 'slurm.sync', 'change SLURM\'s accounts and QOS');
     this.requireCluster(undefined, true);
+    return this.oneAtATime(() => this.applyNow(actor));
+  }
+
+  private async applyNow(actor: Actor): Promise<SyncResult> {
     const run = this.runner();
     let plan: SyncPlan;
     try {
@@ -196,7 +209,7 @@ export class SlurmAdminService {
     if (from >= to) throw invalidInput(`from (${from.toISOString()}) must be before to (${to.toISOString()})`);
     let result: ImportResult;
     try {
-      result = await importSlurmAccounting(this.o.db, this.runner(), { from, to, now });
+      result = await this.oneAtATime(() => importSlurmAccounting(this.o.db, this.runner(), { from, to, now }));
     } catch (error) {
       throw slurmFailure(error, 'importing SLURM\'s accounting (sacct)');
     }
