@@ -721,13 +721,33 @@ export class BatchService {
     } else if (ready.length > 0 && this.notHandedOver.size > 0) this.requestSchedule();
   }
 
+  /** A new job's dependencies as SLURM dependencies, when every one is in SLURM or already met; null otherwise. */
+  private clusterDependencies(dependencies: Job['dependencies']): ClusterSubmission['dependencies'] | null {
+    const out: ClusterSubmission['dependencies'] = [];
+    for (const d of dependencies) {
+      const other = this.active.get(d.jobId);
+      if (other) {
+        if (other.externalId === null) return null;
+        out.push({ externalId: other.externalId, type: d.type });
+        continue;
+      }
+      const state = this.finished.get(d.jobId);
+      if (state === undefined || !(d.type === 'any' || (d.type === 'ok') === (state === 'completed'))) return null;
+    }
+    return out;
+  }
+
   private retryHandOverLater(why: string): void {
     this.clusterRetryAt = this.now() + CLUSTER_RETRY_MS;
     this.o.logger.warn({ retryInMs: CLUSTER_RETRY_MS }, `batch: handing jobs over waits: ${why}`);
     setTimeout(() => this.requestSchedule(), CLUSTER_RETRY_MS).unref();
   }
 
-  private async handOverOne(cluster: ClusterExecutor, job: Job, dependencies: ClusterSubmission['dependencies']): Promise<void> {
+  /**
+   * Hands one job over and stores its SLURM id. A refusal ends the job as failed, or — 'refuse',
+   * while its submission is answered — removes it again and rethrows, so nothing stays stored.
+   */
+  private async handOverOne(cluster: ClusterExecutor, job: Job, dependencies: ClusterSubmission['dependencies'], onRefusal: 'fail' | 'refuse' = 'fail'): Promise<void> {
     let release!: () => void;
     this.launches.set(job.id, new Promise<void>((resolve) => (release = resolve)));
     try {
@@ -739,6 +759,11 @@ export class BatchService {
         externalId = await cluster.submit(submission);
       } catch (error) {
         if (!(error instanceof KeisanError) || error.code !== 'INVALID_INPUT') throw error;
+        if (onRefusal === 'refuse') {
+          this.active.delete(job.id);
+          await this.write((tx) => tx.deleteFrom('jobs').where('id', '=', job.id).execute());
+          throw error;
+        }
         await this.ended({ jobId: job.id, state: 'failed', exitCode: null, signal: null, endedAt: this.now(), cpuSeconds: null, maxRssBytes: null, reason: `${cluster.system} refused it: ${error.message}` });
         return;
       }
@@ -1018,13 +1043,16 @@ export class BatchService {
     const user = await this.o.accounts.getUser(SYSTEM_ACTOR, actor.name);
     const policy = this.o.queues.policy();
     const { job, warnings } = prepareSubmission(input, { user, queues: [...policy.queues.values()], node: this.cluster ? null : this.o.node(), now: this.now(), submitHost: actor.address ?? 'unknown' });
-    // The cluster judges what it can run (its nodes, partitions, accounts): a refusal now, in plain words, stores nothing.
-    if (this.cluster) {
+    const missing = await this.missingDependencies(job.dependencies.map((d) => d.jobId));
+    if (missing.length) throw invalidInput(`the job depends on job${missing.length > 1 ? 's' : ''} ${missing.join(', ')}, which do${missing.length > 1 ? '' : 'es'} not exist`);
+    // With a cluster, a plain job whose dependencies SLURM already has is handed over within this
+    // request (one sbatch; a refusal removes it again). Others are checked with sbatch --test-only
+    // first: either way a refusal comes now, in plain words, and nothing stays stored.
+    const direct = this.cluster && this.pausedBecause === null && job.arrayIndices.length === 0 ? this.clusterDependencies(job.dependencies) : null;
+    if (this.cluster && !direct) {
       const first = { id: 0, name: job.name, user: user.name, queue: job.queue, subgroup: job.subgroup, chdir: job.chdir, output: '/dev/null', error: '/dev/null', arrayJobId: null, arrayTaskId: job.arrayIndices[0] ?? null, cpus: job.cpus, memBytes: job.memBytes, gpus: job.gpus, gpuType: job.gpuType, timeLimitMs: job.timeLimitMs, eligibleAt: null, held: false, args: input.args, submitDir: input.submitDir } as const;
       await this.cluster.check(this.clusterSubmission(first, { uid: user.uid, gid: user.gid, script: input.script, context: job.context }, []));
     }
-    const missing = await this.missingDependencies(job.dependencies.map((d) => d.jobId));
-    if (missing.length) throw invalidInput(`the job depends on job${missing.length > 1 ? 's' : ''} ${missing.join(', ')}, which do${missing.length > 1 ? '' : 'es'} not exist`);
 
     const at = new Date(this.now()).toISOString();
     const base = {
@@ -1084,6 +1112,16 @@ export class BatchService {
     const template = store.toJob({ ...base, id: ids[0]!, array_job_id: null, array_task_id: null, array_max_running: null, started_at: null, ended_at: null, node: null, gpu_indices: null, exit_code: null, exit_signal: null, reason: null, cpu_seconds: null, max_rss_bytes: null, gpu_seconds: null, external_id: null });
     if (arrayIndices.length === 0) this.active.set(ids[0]!, template);
     else ids.forEach((id, i) => this.active.set(id, { ...template, id, arrayJobId: ids[0]!, arrayTaskId: arrayIndices[i]!, arrayMaxRunning }));
+    if (this.cluster && direct) {
+      try {
+        await this.handOverOne(this.cluster, template, direct, 'refuse');
+      } catch (error) {
+        if (!(error instanceof KeisanError) || error.code !== 'UNAVAILABLE') throw error;
+        // Kept: handed over when SLURM answers again.
+        warnings.push(`${this.cluster.system} does not answer now: the job waits in Keisan and is handed over when it does`);
+        this.retryHandOverLater(error.message);
+      }
+    }
     this.requestSchedule();
     return { jobs: ids, arrayJobId: arrayIndices.length ? ids[0]! : null, queue: job.queue, warnings };
   }
