@@ -458,28 +458,7 @@ export class BatchService {
     const context = JSON.parse(row.env) as LaunchContext;
     const env = {
       ...context.base,
-      ...jobEnvironment({
-        jobId,
-        name: job.name,
-        user: job.user,
-        uid: row.uid,
-        gid: row.gid,
-        queue: job.queue,
-        account: job.subgroup,
-        cpus: job.cpus,
-        ntasks: context.ntasks,
-        cpusPerTask: context.cpusPerTask,
-        memBytes: job.memBytes,
-        timeLimitMs: job.timeLimitMs,
-        submitDir: job.submitDir,
-        submitHost: context.submitHost,
-        node,
-        gpuIndices,
-        array:
-          context.array && job.arrayJobId !== null && job.arrayTaskId !== null
-            ? { arrayJobId: job.arrayJobId, taskId: job.arrayTaskId, summary: context.array.summary, maxRunning: context.array.maxRunning }
-            : null,
-      }),
+      ...keisanJobEnvironment(job, row, context, node, gpuIndices),
     };
     try {
       await this.local.start({
@@ -786,25 +765,7 @@ export class BatchService {
     // Keisan's %j is its own job id; %N (the node) is left for SLURM to fill in.
     const names = { jobId: job.id, jobName: job.name, user: job.user, arrayJobId: job.arrayJobId, arrayTaskId: job.arrayTaskId, node: NODE_PLACEHOLDER };
     const slurmPath = (pattern: string) => path.resolve(job.chdir, expandOutputPattern(pattern, names)).replace(/%/g, '%%').replaceAll(NODE_PLACEHOLDER, '%N');
-    const keisan = jobEnvironment({
-      jobId: job.id,
-      name: job.name,
-      user: job.user,
-      uid: row.uid,
-      gid: row.gid,
-      queue: job.queue,
-      account: job.subgroup,
-      cpus: job.cpus,
-      ntasks: context.ntasks,
-      cpusPerTask: context.cpusPerTask,
-      memBytes: job.memBytes,
-      timeLimitMs: job.timeLimitMs,
-      submitDir: job.submitDir,
-      submitHost: context.submitHost,
-      node: '',
-      gpuIndices: [],
-      array: context.array && job.arrayJobId !== null && job.arrayTaskId !== null ? { arrayJobId: job.arrayJobId, taskId: job.arrayTaskId, summary: context.array.summary, maxRunning: context.array.maxRunning } : null,
-    });
+    const keisan = keisanJobEnvironment(job, row, context, '', []);
     const env: Record<string, string> = { ...context.base };
     for (const [key, value] of Object.entries(keisan)) {
       // SLURM sets its own SLURM_* (and the GPUs it gives); a Keisan array's tasks are single SLURM jobs, so their array variables come from Keisan.
@@ -1461,6 +1422,35 @@ export function describeEnd(job: Pick<Job, 'state' | 'exitCode' | 'exitSignal' |
     default:
       return job.state;
   }
+}
+
+/** The SLURM/LSF/KEISAN variables of a job on `node` with those GPUs (jobEnvironment from the stored job). */
+function keisanJobEnvironment(
+  job: Pick<Job, 'id' | 'name' | 'user' | 'queue' | 'subgroup' | 'cpus' | 'memBytes' | 'timeLimitMs' | 'submitDir' | 'arrayJobId' | 'arrayTaskId'>,
+  row: { uid: number; gid: number },
+  context: LaunchContext,
+  node: string,
+  gpuIndices: number[],
+): Record<string, string> {
+  return jobEnvironment({
+    jobId: job.id,
+    name: job.name,
+    user: job.user,
+    uid: row.uid,
+    gid: row.gid,
+    queue: job.queue,
+    account: job.subgroup,
+    cpus: job.cpus,
+    ntasks: context.ntasks,
+    cpusPerTask: context.cpusPerTask,
+    memBytes: job.memBytes,
+    timeLimitMs: job.timeLimitMs,
+    submitDir: job.submitDir,
+    submitHost: context.submitHost,
+    node,
+    gpuIndices,
+    array: context.array && job.arrayJobId !== null && job.arrayTaskId !== null ? { arrayJobId: job.arrayJobId, taskId: job.arrayTaskId, summary: context.array.summary, maxRunning: context.array.maxRunning } : null,
+  });
 }
 
 /** Ids as ranges, for audit entries: 5-10004,10010. */
