@@ -118,10 +118,13 @@ export class HsmService {
     this.checkIntervalMs = o.checkIntervalMs ?? 30_000;
     this.lanes = {
       migrate: new Lane('migration', async () => {
-        await cleanupObsolete(this.ctx);
-        this.lastMigration = await this.migrator.run();
+        this.lastMigration = await this.oneMigrationAtATime(async () => {
+          await cleanupObsolete(this.ctx);
+          const report = await this.migrator.run();
+          await cleanupObsolete(this.ctx);
+          return report;
+        });
         this.nextMigrationAt = this.lastMigration.nextDueAt ? Date.parse(this.lastMigration.nextDueAt) : null;
-        await cleanupObsolete(this.ctx);
         this.arm();
         if (this.lastMigration.copiesWritten > 0) this.lanes.purge.kick();
       }, o.logger),
@@ -304,12 +307,26 @@ export class HsmService {
   }
 
   /** `keisan hsm migrate --now`: every dirty file, whatever its delay; waits for the run. */
+  /**
+   * Migration passes one after another: a pass the write guard kicks while `migrateNow` runs would
+   * otherwise pick the same dirty files, write them a second time and stamp them migrated later.
+   */
+  private migrationTurn: Promise<unknown> = Promise.resolve();
+  private oneMigrationAtATime<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.migrationTurn.then(work, work);
+    this.migrationTurn = run.catch(() => undefined);
+    return run;
+  }
+
   async migrateNow(actor: Actor): Promise<MigrationReport> {
     await this.operator(actor, 'hsm.migrate', 'migrate');
     await this.lanes.migrate.idle();
-    await cleanupObsolete(this.ctx);
-    const report = await this.migrator.run({ ignoreDelay: true });
-    await cleanupObsolete(this.ctx);
+    const report = await this.oneMigrationAtATime(async () => {
+      await cleanupObsolete(this.ctx);
+      const ran = await this.migrator.run({ ignoreDelay: true });
+      await cleanupObsolete(this.ctx);
+      return ran;
+    });
     this.lastMigration = report;
     await this.audit(actor, 'hsm.migrate', 'migrate', { files: report.files, bytes: report.bytes, failed: report.failed.length });
     return report;
