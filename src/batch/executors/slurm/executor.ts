@@ -142,7 +142,9 @@ export class SlurmExecutor implements ClusterExecutor {
     if (c && (c.taskPlugin.includes('cgroup') || c.overMemoryKill)) enforced.push(`memory (${c.taskPlugin.includes('cgroup') ? 'task/cgroup' : 'jobacct_gather OverMemoryKill'})`);
     else notEnforced.push('memory: SLURM runs without task/cgroup and without OverMemoryKill, so --mem only reserves');
     if (c && !c.accounting) notEnforced.push('accounts and QOS limits: SLURM has no accounting storage (slurmdbd), so keisan admin slurm sync cannot apply them and jobs carry no CPU time');
-    return { cgroups: c?.proctrack.includes('cgroup') ? 'v2' : 'none', enforced, notEnforced, runsAsUsers: true };
+    // The nodes' cgroups are SLURM's (their version is the nodes', not known here): Keisan makes none.
+    if (c?.proctrack.includes('cgroup')) enforced.push("each job in SLURM's own cgroups (proctrack/cgroup)");
+    return { cgroups: 'none', enforced, notEnforced, runsAsUsers: true };
   }
 
   onChange(listener: (change: ClusterJobChange) => void): void {
