@@ -198,7 +198,7 @@ export function jobPopulated(h: JobHandles): { populated: boolean; judgedBy: 'cg
 }
 
 /** SIGKILLs every pid given (never 1 or the watchdog); with `already`, only those not signalled yet. */
-function killAll(pids: number[], already?: Set<number>): number {
+export function killAll(pids: number[], already?: Set<number>): number {
   let sent = 0;
   for (const pid of pids) {
     if (pid <= 1 || pid === process.pid || already?.has(pid)) continue;
@@ -213,7 +213,7 @@ function killAll(pids: number[], already?: Set<number>): number {
   return sent;
 }
 
-function delay(ms: number): Promise<void> {
+export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 

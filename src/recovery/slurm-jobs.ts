@@ -26,7 +26,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { detectCgroupLayout, sleepSync, type CgroupLayout } from '../batch/executors/local/cgroups.ts';
-import type { FreezeResult, KillOptions, KillResult } from './actions.ts';
+import { delay, killAll, type FreezeResult, type KillOptions, type KillResult } from './actions.ts';
 import type { ControllerHierarchy, JobActions, JobDirs, JobTree, JobView } from './job-tree.ts';
 import { parsePasswd, type JobInfo } from './sampler.ts';
 
@@ -140,25 +140,6 @@ function pidsBelow(dir: string, skip: (name: string) => boolean = () => false, d
     if (isDir(sub)) out.push(...pidsBelow(sub, skip, depth + 1));
   }
   return out;
-}
-
-function killPids(pids: number[], already: Set<number>): number {
-  let sent = 0;
-  for (const pid of pids) {
-    if (pid <= 1 || pid === process.pid || already.has(pid)) continue;
-    already.add(pid);
-    try {
-      process.kill(pid, 'SIGKILL');
-      sent++;
-    } catch {
-      // gone already
-    }
-  }
-  return sent;
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 // ------------------------------------------------------------------------------- the tree
@@ -480,7 +461,7 @@ export class SlurmCgroupTree implements JobTree, JobActions {
           }
         }
         writeMs = performance.now() - writtenAt;
-      } else signalsSent += killPids(this.jobPids(jobId), signalled);
+      } else signalsSent += killAll(this.jobPids(jobId), signalled);
     } else {
       const state = this.v1FreezerState(jobId);
       if (state && fs.existsSync(state)) {
@@ -491,7 +472,7 @@ export class SlurmCgroupTree implements JobTree, JobActions {
           const frozenBy = writtenAt + 500;
           while (readText(state)?.trim() !== 'FROZEN' && performance.now() < frozenBy) sleepSync(1);
           writeToFrozenMs = performance.now() - writtenAt;
-          signalsSent += killPids(this.jobPids(jobId), signalled);
+          signalsSent += killAll(this.jobPids(jobId), signalled);
         } finally {
           try {
             fs.writeFileSync(state, 'THAWED');
@@ -499,12 +480,12 @@ export class SlurmCgroupTree implements JobTree, JobActions {
             // the job's cgroup went away
           }
         }
-      } else signalsSent += killPids(this.jobPids(jobId), signalled);
+      } else signalsSent += killAll(this.jobPids(jobId), signalled);
     }
     const deadline = writtenAt + timeoutMs;
     let left = this.jobPids(jobId);
     while (left.length > 0 && performance.now() < deadline) {
-      if (route !== 'cgroup.kill') signalsSent += killPids(left, signalled);
+      if (route !== 'cgroup.kill') signalsSent += killAll(left, signalled);
       await delay(options.pollMs ?? 2);
       left = this.jobPids(jobId);
     }
