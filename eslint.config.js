@@ -16,4 +16,10 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
+  {
+    files: ['web/src/**/*.{ts,tsx}'],
+    languageOptions: {
+      globals: { window: 'readonly', document: 'readonly', localStorage: 'readonly', navigator: 'readonly', performance: 'readonly', Headers: 'readonly', Response: 'readonly', Request: 'readonly', RequestInit: 'readonly', FormData: 'readonly', Blob: 'readonly', File: 'readonly', XMLHttpRequest: 'readonly', HTMLElement: 'readonly', HTMLDialogElement: 'readonly', HTMLInputElement: 'readonly', HTMLDivElement: 'readonly', HTMLCanvasElement: 'readonly', ResizeObserver: 'readonly', requestAnimationFrame: 'readonly', cancelAnimationFrame: 'readonly', TextDecoder: 'readonly', ReadableStream: 'readonly', Intl: 'readonly', URLSearchParams: 'readonly', EventSource: 'readonly', ProgressEvent: 'readonly', getComputedStyle: 'readonly', matchMedia: 'readonly', confirm: 'readonly' },
+    },
+  },
 );

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs every *.test.ts under src/ (and bench/, scripts/) with node:test through tsx.
+// Runs every *.test.ts under src/ (and bench/, scripts/, web/) with node:test through tsx.
 // When PostgreSQL is installed and KEISAN_TEST_POSTGRES_URL is not set, starts a throwaway
 // cluster on a private port and socket directory for the run, and removes it afterwards.
 // Likewise OpenStack Swift with s3api (the S3 archive tier's test server) when it is installed
@@ -28,7 +28,7 @@ function findTests(dir) {
   return out;
 }
 
-let files = ['src', 'bench', 'scripts'].filter((d) => existsSync(path.join(root, d))).flatMap((d) => findTests(path.join(root, d)));
+let files = ['src', 'bench', 'scripts', 'web'].filter((d) => existsSync(path.join(root, d))).flatMap((d) => findTests(path.join(root, d)));
 if (filters.length) files = files.filter((f) => filters.some((x) => f.includes(x)));
 files.sort();
 if (files.length === 0) {

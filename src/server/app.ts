@@ -70,6 +70,7 @@ import { createArchiveBackend } from '../storage/tiers/archive-factory.ts';
 import { installAuthentication } from './auth.ts';
 import type { ServerContext } from './context.ts';
 import { frameworkErrorHandler, installErrorHandling } from './errors.ts';
+import { registerWebUi } from './web.ts';
 
 export interface AppOptions {
   settings: Settings;
@@ -276,7 +277,7 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
     await mail.close();
   });
 
-  installErrorHandling(app);
+  installErrorHandling(app, { pageFallback: await registerWebUi(app) });
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.0.3',

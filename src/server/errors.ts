@@ -7,13 +7,16 @@ export interface ErrorBody {
   error: { code: ErrorCode; message: string; details?: Record<string, unknown> };
 }
 
+/** Answers an unknown page address (a browser's deep link into the web UI), or returns undefined for the JSON 404. */
+export type PageFallback = (request: FastifyRequest, reply: FastifyReply) => FastifyReply | undefined;
+
 /**
  * The one place where errors become HTTP responses: KeisanError by its code, Fastify's own
  * client errors (bad JSON, wrong content type, body too large, failed validation) as 4xx with
  * a readable message, and anything unexpected as a 500 whose stack goes to the log, never
  * to the client.
  */
-export function installErrorHandling(app: FastifyInstance): void {
+export function installErrorHandling(app: FastifyInstance, options: { pageFallback?: PageFallback } = {}): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const body = toErrorBody(error, request);
     const status = HTTP_STATUS_BY_CODE[body.error.code];
@@ -27,6 +30,7 @@ export function installErrorHandling(app: FastifyInstance): void {
   });
 
   app.setNotFoundHandler((request, reply) =>
+    options.pageFallback?.(request, reply) ??
     sendError(reply, 404, {
       error: {
         code: 'NOT_FOUND',

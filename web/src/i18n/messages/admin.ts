@@ -1,0 +1,10 @@
+import { defineMessages } from '../define.ts';
+
+export const admin = defineMessages({
+  en: {
+    'nav.admin.placeholder': 'admin',
+  },
+  ja: {
+    'nav.admin.placeholder': 'admin',
+  },
+});
