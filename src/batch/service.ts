@@ -53,6 +53,8 @@ export interface BatchServiceOptions {
   logger: FastifyBaseLogger;
   /** E-mail for the notices a job asks for (--mail); absent or null: in-app notices only. */
   mail?: UserMail | null;
+  /** HA (src/server/ha/): false once this server lost its election lock; then no pass starts or hands over a job. */
+  mayStart?: () => boolean;
 }
 
 const ARRAY_INSERT_CHUNK = 500;
@@ -329,7 +331,7 @@ export class BatchService {
   }
 
   private async runSchedule(): Promise<void> {
-    if (this.closed) return;
+    if (this.closed || this.o.mayStart?.() === false) return;
     this.scheduling = true;
     if (this.cluster) {
       try {
@@ -356,7 +358,7 @@ export class BatchService {
       this.explanations = new Map(result.pending.map((e) => [e.jobId, e]));
       this.lastPassMs = performance.now() - started;
       this.lastPassEnd = performance.now();
-      if (this.pausedBecause === null) await this.launchAll(result.start);
+      if (this.pausedBecause === null && this.o.mayStart?.() !== false) await this.launchAll(result.start);
       const cancels: Promise<void>[] = [];
       for (const kill of result.kill) {
         if (kill.reason === 'timeout') await this.local.kill(kill.jobId, 'timeout');

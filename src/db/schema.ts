@@ -147,6 +147,7 @@ export interface Database {
   slurm_usage: SlurmUsageTable;
   ldap_passwords: LdapPasswordTable;
   login_host_drains: LoginHostDrainTable;
+  ha_servers: HaServerTable;
 }
 
 export interface QueueTable {
@@ -834,4 +835,16 @@ export interface LoginHostDrainTable {
   reason: string;
   drained_by: string;
   drained_at: string;
+}
+
+/** A `keisan server` of an HA set (migration 0022): role, the epoch it took over in, its heartbeat. */
+export interface HaServerTable {
+  url: string;
+  role: string;
+  epoch: number;
+  host: string;
+  pid: number;
+  started_at: string;
+  heartbeat_at: string;
+  active_since: string | null;
 }

@@ -14,6 +14,7 @@ import { inventorySettings } from '../ops/inventory/model.ts';
 import { powerSettings } from '../ops/power/settings.ts';
 import { maintenanceSettings } from '../ops/maint/settings.ts';
 import { ldapSettings } from '../accounts/ldap/settings.ts';
+import { haSettings } from '../server/ha/settings.ts';
 
 /** The facility file is `keisan.yaml` in the data directory. */
 export const FACILITY_FILE = 'keisan.yaml';
@@ -323,6 +324,8 @@ export const settingsSchema = z
     inventory: inventorySettings.optional(),
     /** A UPS watched through Network UPS Tools and the ordered shutdown plan on a power loss (src/ops/power/). */
     power: powerSettings.optional(),
+    /** Two or more servers on one PostgreSQL, one active, the others standing by (src/server/ha/). */
+    ha: haSettings.optional(),
     /** Maintenance plans and runbooks (src/ops/maint/settings.ts): approval expiry, agent command limits, runbook test age. */
     maintenance: maintenanceSettings.default(() => maintenanceSettings.parse({})),
     storage: z

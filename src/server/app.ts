@@ -71,6 +71,7 @@ import { installAuthentication } from './auth.ts';
 import type { ServerContext } from './context.ts';
 import { frameworkErrorHandler, installErrorHandling } from './errors.ts';
 import { registerWebUi } from './web.ts';
+import { healthHa, healthHaSchema, installFence, registerHaRoutes, type HaRuntime } from './ha/routes.ts';
 
 export interface AppOptions {
   settings: Settings;
@@ -91,6 +92,8 @@ export interface AppOptions {
   dataDir?: string;
   /** The archive tier for the HSM; default: storage.archive of the settings (archive-dir in the data directory, or in a temporary one). */
   archive?: ArchiveBackend;
+  /** The HA runner's view while this is the active server of several (src/server/ha/); absent when it runs alone. */
+  ha?: HaRuntime;
 }
 
 export type KeisanApp = FastifyInstance & { keisan: ServerContext };
@@ -165,6 +168,8 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
     schedule,
     logger: app.log,
     mail: mail.configured ? mail : null,
+    // HA: a server that lost its lock starts no job, even in a pass already under way.
+    ...(options.ha ? { mayStart: options.ha.acting } : {}),
   });
   const areas = new AreasService({
     db: db.kysely,
@@ -296,6 +301,7 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
     },
     transform: jsonSchemaTransform,
   });
+  if (options.ha) installFence(app, options.ha);
   installAuthentication(app, context.accounts);
 
   app.get(
@@ -313,6 +319,7 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
             facility: z.string(),
             database: z.enum(['sqlite', 'postgres']),
             time: z.string(),
+            ha: healthHaSchema.optional(),
           }),
         },
       },
@@ -323,6 +330,7 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
       facility: settings.facility.name,
       database: db.dialect,
       time: clock.now().toISOString(),
+      ...(options.ha ? { ha: healthHa(options.ha) } : {}),
     }),
   );
 
@@ -350,6 +358,7 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
     registerMaintenanceRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
     registerRunbookRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context);
     registerLoginHostRoutes(scoped.withTypeProvider<ZodTypeProvider>(), context, loginHosts);
+    registerHaRoutes(scoped.withTypeProvider<ZodTypeProvider>(), options.ha);
   });
 
   app.get('/api/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());

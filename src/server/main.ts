@@ -17,12 +17,16 @@ import { localNode } from '../batch/node.ts';
 import { areasRuntime } from '../storage/areas/service.ts';
 import { buildApp, type JobRunner, type KeisanApp } from './app.ts';
 import { initDataDir, readNodeSecret, writeOperatorPassword } from './facility.ts';
+import type { HaRuntime } from './ha/routes.ts';
+import { HaRunner } from './ha/runner.ts';
 
 export interface ServerOptions {
   dataDir: string;
   /** Overrides server.port (0 picks a free port). */
   port?: number;
   host?: string;
+  /** Set by the HA runner (src/server/ha/) when this server has just won the election. */
+  ha?: HaRuntime;
 }
 
 export interface RunningServer {
@@ -75,6 +79,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     areas: areasRuntime(settings, options.dataDir),
     dataDir: options.dataDir,
     ...(https ? { https } : {}),
+    ...(options.ha ? { ha: options.ha } : {}),
   });
   await bootstrap(app, facility.raw, options.dataDir, logger);
 
@@ -163,6 +168,10 @@ async function slurmJobRunner(settings: Settings, dataDir: string, logger: pino.
 
 /** `keisan server`: runs until SIGINT/SIGTERM, then closes connections and the database. */
 export async function runServerProcess(options: ServerOptions): Promise<void> {
+  initDataDir(options.dataDir);
+  const facility = loadFacilityFile(options.dataDir);
+  const ha = facility.settings.ha;
+  if (ha) return runHaServerProcess(options, { ...facility.settings, ha });
   const server = await startServer(options);
   let closing = false;
   const shutdown = async (signal: string) => {
@@ -176,4 +185,37 @@ export async function runServerProcess(options: ServerOptions): Promise<void> {
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+/**
+ * `keisan server` with ha: in keisan.yaml: stands by until it wins the election, then runs the
+ * facility (src/server/ha/runner.ts). SIGINT/SIGTERM close it and release the lock.
+ */
+async function runHaServerProcess(options: ServerOptions, settings: Settings & { ha: NonNullable<Settings['ha']> }): Promise<void> {
+  const logger = pino({ name: 'keisan-server', level: process.env.KEISAN_LOG_LEVEL ?? 'info' });
+  const port = options.port ?? settings.server.port;
+  const host = options.host ?? settings.server.host;
+  if (port === 0) throw new KeisanError('INVALID_INPUT', 'ha: a server of an HA set needs a fixed port (its URL is in ha.servers), not --port 0');
+  const runner = new HaRunner({
+    settings,
+    databaseUrl: databaseUrl(settings),
+    dataDir: options.dataDir,
+    host,
+    port,
+    logger,
+    startFacility: (runtime) => startServer({ ...options, port, host, ha: runtime }),
+  });
+  let closing = false;
+  const shutdown = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    logger.info({ signal }, 'stopping');
+    const force = setTimeout(() => process.exit(1), 10_000);
+    force.unref();
+    await runner.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  await runner.start();
 }

@@ -20,6 +20,7 @@ import * as jobExternalId from './0018-job-external-id.ts';
 import * as slurmUsage from './0019-slurm-usage.ts';
 import * as ldap from './0020-ldap.ts';
 import * as loginHosts from './0021-login-hosts.ts';
+import * as haServers from './0022-ha-servers.ts';
 
 /** Dialect-specific pieces a portable migration needs. */
 export interface MigrationContext {
@@ -54,6 +55,7 @@ const MIGRATIONS: Record<string, KeisanMigration> = {
   '0019-slurm-usage': slurmUsage,
   '0020-ldap': ldap,
   '0021-login-hosts': loginHosts,
+  '0022-ha-servers': haServers,
 };
 
 export class KeisanMigrationProvider implements MigrationProvider {
