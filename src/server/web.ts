@@ -34,14 +34,20 @@ export async function registerWebUi(app: FastifyInstance, dist: string = WEB_DIS
     return (request, reply) => (wantsPage(request) ? reply.code(503).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(NOT_BUILT) : undefined);
   }
   const index = readFileSync(indexFile);
-  await app.register(fastifyStatic, {
-    root: path.join(dist, 'assets'),
-    prefix: '/assets/',
-    wildcard: false,
-    index: false,
-    immutable: true,
-    maxAge: '365d',
-    schemaHide: true,
+  await app.register(async (scope) => {
+    // The UI's code is public like the login page; what it shows comes from the API, behind tickets.
+    scope.addHook('onRoute', (route) => {
+      route.config = { ...(route.config as object | undefined), public: true };
+    });
+    await scope.register(fastifyStatic, {
+      root: path.join(dist, 'assets'),
+      prefix: '/assets/',
+      wildcard: false,
+      index: false,
+      immutable: true,
+      maxAge: '365d',
+      schemaHide: true,
+    });
   });
   const page = (reply: FastifyReply) => reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(index);
   return (request, reply) => (wantsPage(request) ? page(reply.code(200)) : undefined);
