@@ -48,6 +48,9 @@ packages=(
   # from creating a default directory (slapd/no_configuration) and from editing /etc/nsswitch.conf (libnss-ldapd);
   # policy-rc.d refuses the start of slapd and nslcd (checked: no slapd or nslcd left running after install).
   slapd ldap-utils nslcd libnss-ldapd
+  # The web UI's browser tests (web/e2e, issue 9): playwright-core drives Debian's Chromium at /usr/bin/chromium;
+  # no browser is ever downloaded. Noto CJK so Japanese pages (and their screenshots) render real glyphs.
+  chromium fonts-noto-cjk
 )
 
 missing=()

@@ -98,14 +98,23 @@ export function registerAccountCommands(program: Command, admin: Command): void 
     .description('log in and keep a ticket (valid 10 h, renewable for 4 weeks) in ~/.keisan')
     .argument('[user]', 'your user name (default: your Unix user name)')
     .option('--password-stdin', 'read the password from standard input instead of asking')
-    .addHelpText('after', examples('keisan login', 'keisan login --server https://keisan.example.org:8470 alice', "printf '%s' \"$PW\" | keisan login alice --password-stdin"))
+    .addHelpText('after', examples('keisan login', 'keisan login --server https://keisan.example.org:8470 alice', 'keisan login --server https://keisan1.example.org:8470,https://keisan2.example.org:8470 alice', "printf '%s' \"$PW\" | keisan login alice --password-stdin"))
     .action(async (user, options, command) => {
       const out = outputOf(command);
       const client = clientOf(command);
       const name = user ?? userInfo().username;
       const password = await readPassword(options.passwordStdin, `Password for ${name} at ${client.server}: `);
       const result = await client.request<{ ticket: string; user: User; ticketInfo: TicketInfo }>('POST', '/api/auth/login', { user: name, password });
-      saveTicket(client.server, { user: result.user.name, ticket: result.ticket, expiresAt: result.ticketInfo.expiresAt, renewUntil: result.ticketInfo.renewUntil });
+      // HA: the ticket is for every server of the set (those named, and those the active one lists).
+      const health = await client.request<{ ha?: { servers: string[] } }>('GET', '/api/health').catch(() => undefined);
+      const servers = [...new Set([...client.servers, ...(health?.ha?.servers ?? [])])];
+      saveTicket(client.server, {
+        user: result.user.name,
+        ticket: result.ticket,
+        expiresAt: result.ticketInfo.expiresAt,
+        renewUntil: result.ticketInfo.renewUntil,
+        ...(servers.length > 1 ? { servers, active: client.answeredBy } : {}),
+      });
       out.result({ server: client.server, user: result.user, ticket: result.ticketInfo }, () => showTicket(out, result.user.name, client.server, result.ticketInfo));
     });
 

@@ -1,13 +1,25 @@
 import { DEFAULT_PORT } from '../lib/config.ts';
 import { isErrorCode, KeisanError } from '../lib/errors.ts';
-import { readCredentials, ticketFor } from './credentials.ts';
+import { ServerFollower, splitServerList } from '../server/ha/follow.ts';
+import { readCredentials, rememberActive, ticketFor } from './credentials.ts';
 
 /**
  * The CLI's HTTP client. The CLI never opens the database: everything goes through the API,
  * so the same rules and the same audit log apply whatever the interface.
  */
 export function resolveServer(explicit: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  return resolveServers(explicit, env)[0]!;
+}
+
+/** Every server named by --server / KEISAN_SERVER (`a,b` for the servers of an HA set), else the last one logged in to. */
+export function resolveServers(explicit: string | undefined, env: NodeJS.ProcessEnv = process.env): string[] {
   const chosen = explicit || env.KEISAN_SERVER || readCredentials().defaultServer || `http://127.0.0.1:${DEFAULT_PORT}`;
+  const list = splitServerList(chosen).map(checkedOrigin);
+  if (list.length === 0) throw new KeisanError('INVALID_INPUT', `'${chosen}' names no server: write it like http://127.0.0.1:${DEFAULT_PORT}, or a,b for two`);
+  return list;
+}
+
+function checkedOrigin(chosen: string): string {
   let url: URL;
   try {
     url = new URL(chosen);
@@ -21,14 +33,49 @@ export function resolveServer(explicit: string | undefined, env: NodeJS.ProcessE
 }
 
 export class ApiClient {
+  private readonly follower: ServerFollower;
+
+  /**
+   * `server` names the facility (the key of its stored ticket); with an HA set `servers` lists
+   * every server, and requests follow the active one (src/server/ha/follow.ts).
+   */
   constructor(
     readonly server: string,
     private readonly ticket: string | undefined,
-  ) {}
+    servers: readonly string[] = [server],
+    options: { preferred?: string | null; onAnswer?: (server: string) => void } = {},
+  ) {
+    this.follower = new ServerFollower(servers.length ? servers : [server], options.onAnswer ? { onAnswer: options.onAnswer } : {}, options.preferred ?? null);
+  }
 
   /** A client carrying the stored ticket for `server`, if any. */
   static forServer(server: string): ApiClient {
-    return new ApiClient(server, process.env.KEISAN_TICKET || ticketFor(server)?.ticket);
+    return ApiClient.forServers([server]);
+  }
+
+  /** A client for the servers named (an HA set's, or one), with the ticket stored for any of them and every server that ticket knows. */
+  static forServers(named: readonly string[]): ApiClient {
+    const stored = named.map((s) => ticketFor(s)).find((t) => t !== undefined);
+    const key = stored?.key ?? named[0]!;
+    const servers = [...new Set([...named, ...(stored?.servers ?? [])])];
+    return new ApiClient(key, process.env.KEISAN_TICKET || stored?.ticket, servers, {
+      preferred: stored?.active ?? null,
+      ...(stored ? { onAnswer: (answered: string) => rememberActive(key, answered) } : {}),
+    });
+  }
+
+  /** Every server this client may send to (one, or an HA set's). */
+  get servers(): readonly string[] {
+    return this.follower.servers;
+  }
+
+  /** The server that answered last. */
+  get answeredBy(): string {
+    return this.follower.server;
+  }
+
+  private get where(): string {
+    return this.servers.length > 1 ? `any of ${this.servers.join(', ')}` : this.server;
   }
 
   get hasTicket(): boolean {
@@ -43,19 +90,19 @@ export class ApiClient {
     if (this.ticket) headers.authorization = `Bearer ${this.ticket}`;
     let response: Response;
     try {
-      response = await fetch(url, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}), signal: AbortSignal.timeout(120_000) });
+      response = await this.follower.fetch(url.pathname + url.search, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}), signal: AbortSignal.timeout(120_000) });
     } catch (error) {
       const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : error instanceof Error ? error.message : String(error);
       if (/certificate|self[- ]signed/i.test(cause)) {
         throw new KeisanError(
           'UNAVAILABLE',
-          `cannot reach the Keisan server at ${this.server}: its TLS certificate is not trusted (${cause}). ` +
+          `cannot reach the Keisan server at ${this.where}: its TLS certificate is not trusted (${cause}). ` +
             'Set NODE_EXTRA_CA_CERTS to the file of the CA that signed it.',
         );
       }
       throw new KeisanError(
         'UNAVAILABLE',
-        `cannot reach the Keisan server at ${this.server} (${cause}): is it running (keisan up)? Use --server URL or KEISAN_SERVER to name another`,
+        `cannot reach the Keisan server at ${this.where} (${cause}): is it running (keisan up)? Use --server URL or KEISAN_SERVER to name another`,
       );
     }
     const text = await response.text();
@@ -63,7 +110,7 @@ export class ApiClient {
     try {
       parsed = text ? JSON.parse(text) : undefined;
     } catch {
-      throw new KeisanError('UNAVAILABLE', `${this.server} answered ${response.status} with something that is not Keisan's JSON: is it a Keisan server?`);
+      throw new KeisanError('UNAVAILABLE', `${this.answeredBy} answered ${response.status} with something that is not Keisan's JSON: is it a Keisan server?`);
     }
     if (!response.ok) throw this.failure(response.status, parsed);
     return parsed as T;
@@ -72,7 +119,8 @@ export class ApiClient {
   /** The error a Keisan error body stands for (with its details, e.g. where an upload stands). */
   private failure(status: number, parsed: unknown): KeisanError {
     const error = (parsed as { error?: { code?: unknown; message?: unknown; details?: unknown } } | undefined)?.error;
-    const code = isErrorCode(error?.code) ? error.code : status >= 500 ? 'INTERNAL' : 'INVALID_INPUT';
+    // A standby's STANDBY (after following found no active server) is an outage like any 503.
+    const code = isErrorCode(error?.code) ? error.code : status === 503 ? 'UNAVAILABLE' : status >= 500 ? 'INTERNAL' : 'INVALID_INPUT';
     const message = typeof error?.message === 'string' ? error.message : `HTTP ${status}`;
     if (code === 'NOT_AUTHENTICATED' && !this.ticket) {
       return new KeisanError(code, `you are not logged in to ${this.server}: run \`keisan login\``);
@@ -93,10 +141,10 @@ export class ApiClient {
     if (this.ticket) headers.authorization = `Bearer ${this.ticket}`;
     let response: Response;
     try {
-      response = await fetch(url, { method, headers, ...(options.body !== undefined ? { body: options.body } : {}), ...(options.signal ? { signal: options.signal } : {}) });
+      response = await this.follower.fetch(url.pathname + url.search, { method, headers, ...(options.body !== undefined ? { body: options.body } : {}), ...(options.signal ? { signal: options.signal } : {}) });
     } catch (error) {
       const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : error instanceof Error ? error.message : String(error);
-      throw new KeisanError('UNAVAILABLE', `cannot reach the Keisan server at ${this.server} (${cause})`);
+      throw new KeisanError('UNAVAILABLE', `cannot reach the Keisan server at ${this.where} (${cause})`);
     }
     if (response.ok) return response;
     const text = await response.text().catch(() => '');

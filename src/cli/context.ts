@@ -1,5 +1,5 @@
 import type { CommandUnknownOpts } from '@commander-js/extra-typings';
-import { ApiClient, resolveServer } from './client.ts';
+import { ApiClient, resolveServers } from './client.ts';
 import { Output } from './output.ts';
 
 /** Options every command has: --server URL and --json. */
@@ -21,7 +21,7 @@ export function outputOf(command: CommandUnknownOpts): Output {
 }
 
 export function clientOf(command: CommandUnknownOpts): ApiClient {
-  return ApiClient.forServer(resolveServer(globalsOf(command).server));
+  return ApiClient.forServers(resolveServers(globalsOf(command).server));
 }
 
 /** Help text lines `Examples:` shown after a command's options. */

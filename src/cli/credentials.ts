@@ -11,6 +11,10 @@ export interface StoredTicket {
   ticket: string;
   expiresAt: string;
   renewUntil: string;
+  /** HA: every server of the set this ticket is for (the key is the first); a ticket works on each. */
+  servers?: string[];
+  /** HA: the server that answered last, tried first next time. */
+  active?: string;
 }
 
 interface CredentialFile {
@@ -47,8 +51,16 @@ function writeCredentials(credentials: CredentialFile, home = keisanHome()): voi
   renameSync(temporary, file);
 }
 
+/** The key of the ticket for `server`: itself, or the HA set's first server when `server` is one of its servers. */
+function keyOf(credentials: CredentialFile, server: string): string | undefined {
+  if (credentials.tickets[server]) return server;
+  return Object.entries(credentials.tickets).find(([, t]) => t.servers?.includes(server))?.[0];
+}
+
 export function saveTicket(server: string, ticket: StoredTicket, home = keisanHome()): void {
   const credentials = readCredentials(home);
+  // A ticket for an HA set replaces tickets stored under its other servers' names.
+  for (const other of ticket.servers ?? []) if (other !== server) delete credentials.tickets[other];
   credentials.tickets[server] = ticket;
   credentials.defaultServer = server;
   writeCredentials(credentials, home);
@@ -56,18 +68,31 @@ export function saveTicket(server: string, ticket: StoredTicket, home = keisanHo
 
 export function updateTicketExpiry(server: string, expiresAt: string, home = keisanHome()): void {
   const credentials = readCredentials(home);
-  const existing = credentials.tickets[server];
-  if (!existing) return;
-  credentials.tickets[server] = { ...existing, expiresAt };
+  const key = keyOf(credentials, server);
+  if (!key) return;
+  credentials.tickets[key] = { ...credentials.tickets[key]!, expiresAt };
+  writeCredentials(credentials, home);
+}
+
+/** HA: remembers which server of the set answered, so that the next command goes there first. */
+export function rememberActive(server: string, active: string, home = keisanHome()): void {
+  const credentials = readCredentials(home);
+  const key = keyOf(credentials, server);
+  if (!key || credentials.tickets[key]!.active === active) return;
+  credentials.tickets[key] = { ...credentials.tickets[key]!, active };
   writeCredentials(credentials, home);
 }
 
 export function forgetTicket(server: string, home = keisanHome()): void {
   const credentials = readCredentials(home);
-  delete credentials.tickets[server];
+  const key = keyOf(credentials, server);
+  if (key) delete credentials.tickets[key];
   writeCredentials(credentials, home);
 }
 
-export function ticketFor(server: string, home = keisanHome()): StoredTicket | undefined {
-  return readCredentials(home).tickets[server];
+/** The ticket for `server`, also when `server` is any server of an HA set the ticket is for. */
+export function ticketFor(server: string, home = keisanHome()): (StoredTicket & { key: string }) | undefined {
+  const credentials = readCredentials(home);
+  const key = keyOf(credentials, server);
+  return key ? { ...credentials.tickets[key]!, key } : undefined;
 }

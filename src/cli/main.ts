@@ -18,6 +18,7 @@ import { registerRunbookCommands } from '../ops/runbooks/commands.ts';
 import { registerPowerCommands } from '../ops/power/commands.ts';
 import { registerRecoveryCommands } from '../recovery/commands.ts';
 import { registerServerCommands } from '../server/commands.ts';
+import { registerHaCommands } from '../server/ha/commands.ts';
 import { registerStorageCommands } from '../storage/commands.ts';
 import { registerAreaCommands } from '../storage/areas/commands.ts';
 import { registerHsmCommands } from '../storage/hsm/commands.ts';
@@ -44,6 +45,7 @@ export function buildProgram(): Command {
   registerQueueCommands(program, admin);
   registerSlurmCommands(admin);
   registerLdapCommands(admin);
+  registerHaCommands(admin);
   registerDeviceCommands(program, admin);
   registerIncidentCommands(program);
   registerStatusCommands(program);

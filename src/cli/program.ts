@@ -9,7 +9,7 @@ export function newProgram(): Command {
     .name('keisan')
     .description('Keisan (計算): a computing centre in a box')
     .version(KEISAN_VERSION, '-V, --version')
-    .option('--server <url>', 'the Keisan server (default: $KEISAN_SERVER, the last one logged in to, or http://127.0.0.1:8470)')
+    .option('--server <url>', 'the Keisan server, or URL,URL for the servers of an HA set (default: $KEISAN_SERVER, the last one logged in to, or http://127.0.0.1:8470)')
     .option('--json', 'machine-readable output')
     .showHelpAfterError('(run with --help for usage)')
     .showSuggestionAfterError(true)

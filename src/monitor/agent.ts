@@ -15,6 +15,7 @@ import { NodeCollector } from './metrics/collector.ts';
 import { samplesRegistry } from './metrics/exposition.ts';
 import { startMetricsEndpoint, type MetricsEndpoint } from './metrics/http.ts';
 import type { MetricsSettings } from './metrics/settings.ts';
+import { serverSet } from '../server/ha/follow.ts';
 
 export interface AgentOptions {
   serverUrl: string;
@@ -215,7 +216,7 @@ export class Agent {
     if (withSamples) samples = await this.collector.collect();
     const report: AgentReport = { host: this.host, at: new Date().toISOString(), samples, checks };
     try {
-      const response = await fetch(`${this.options.serverUrl}/api/monitor/report`, {
+      const response = await serverSet(this.options.serverUrl).fetch('/api/monitor/report', {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Node ${this.options.nodeSecret}` },
         body: JSON.stringify(report),

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import type pino from 'pino';
 import { KEISAN_VERSION } from '../lib/version.ts';
 import type { DaemonKind } from './daemons.ts';
+import { serverSet } from '../server/ha/follow.ts';
 
 export interface DaemonLinkOptions {
   kind: DaemonKind;
@@ -92,7 +93,7 @@ export class DaemonLink {
   }
 
   private async post(route: string, body: unknown): Promise<{ id: number; heartbeatIntervalSeconds: number }> {
-    const response = await fetch(`${this.options.serverUrl}${route}`, {
+    const response = await serverSet(this.options.serverUrl).fetch(route, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Node ${this.options.nodeSecret}` },
       body: JSON.stringify(body),

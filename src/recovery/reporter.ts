@@ -8,6 +8,7 @@
 import type { Logger } from 'pino';
 import type { ServerDecision } from './ask.ts';
 import type { RecoveryEventInput } from './model.ts';
+import { serverSet } from '../server/ha/follow.ts';
 
 export interface ReporterOptions {
   serverUrl: string;
@@ -84,7 +85,7 @@ export class EventReporter {
 
   private async send(event: RecoveryEventInput): Promise<'sent' | 'refused' | 'retry'> {
     try {
-      const response = await fetch(`${this.options.serverUrl}/api/recovery/events`, {
+      const response = await serverSet(this.options.serverUrl).fetch('/api/recovery/events', {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Node ${this.options.nodeSecret}` },
         body: JSON.stringify(event),
@@ -111,7 +112,7 @@ export class EventReporter {
   async decisions(host: string, keys: string[]): Promise<ServerDecision[]> {
     if (!keys.length) return [];
     const query = new URLSearchParams({ host, keys: keys.join(',') });
-    const response = await fetch(`${this.options.serverUrl}/api/recovery/decisions?${query.toString()}`, {
+    const response = await serverSet(this.options.serverUrl).fetch(`/api/recovery/decisions?${query.toString()}`, {
       headers: { authorization: `Node ${this.options.nodeSecret}` },
       signal: AbortSignal.timeout(this.options.timeoutMs ?? 3000),
     });

@@ -364,14 +364,21 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
   app.get('/api/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
 
   await app.ready();
-  await batch.start();
-  await storage.service.start();
-  await archive.open();
-  await hsm.start();
-  areas.start();
-  mail.start();
-  await alerts.start();
-  context.status.start();
-  context.power.start();
+  try {
+    await batch.start();
+    await storage.service.start();
+    await archive.open();
+    await hsm.start();
+    areas.start();
+    mail.start();
+    await alerts.start();
+    context.status.start();
+    context.power.start();
+  } catch (error) {
+    // Half started (e.g. the archive is locked by another process): stop what runs, so that no
+    // loop is left behind when the caller gives up or tries again (an HA takeover does).
+    await app.close().catch(() => undefined);
+    throw error;
+  }
   return app as unknown as KeisanApp;
 }

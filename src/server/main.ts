@@ -55,47 +55,58 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   };
   const logger = pino({ name: 'keisan-server', level: process.env.KEISAN_LOG_LEVEL ?? 'info' });
   const db = openDatabase(databaseUrl(settings), { dataDir: options.dataDir });
-  const migration = await migrateToLatest(db);
-  logger.info({ database: db.dialect, location: db.location, applied: migration.applied, schema: migration.current }, 'database ready');
+  // A start that fails half way leaves nothing running (an HA takeover tries again in this process).
+  let jobs: JobRunner | undefined;
+  let app: KeisanApp | undefined;
+  try {
+    const migration = await migrateToLatest(db);
+    logger.info({ database: db.dialect, location: db.location, applied: migration.applied, schema: migration.current }, 'database ready');
 
-  const https = settings.server.tls
-    ? {
-        cert: readFileSync(path.resolve(options.dataDir, settings.server.tls.cert)),
-        key: readFileSync(path.resolve(options.dataDir, settings.server.tls.key)),
-      }
-    : undefined;
-  const jobs = settings.batch.executor === 'slurm' ? await slurmJobRunner(settings, options.dataDir, logger) : await localJobRunner(settings, options.dataDir, logger);
-  const mailer = settings.mail ? createMailer(settings.mail, options.dataDir) : null;
-  if (mailer) logger.info({ smtp: mailer.server, from: settings.mail?.from }, 'mail: job notices and tests go out through SMTP');
-  else logger.info('mail: not configured (no mail: in keisan.yaml); job notices stay in-app');
-  const app = await buildApp({
-    settings,
-    db,
-    nodeSecret: readNodeSecret(options.dataDir),
-    clock: systemClock,
-    logger: { name: 'keisan-server', level: process.env.KEISAN_LOG_LEVEL ?? 'info' },
-    jobs,
-    mailer,
-    areas: areasRuntime(settings, options.dataDir),
-    dataDir: options.dataDir,
-    ...(https ? { https } : {}),
-    ...(options.ha ? { ha: options.ha } : {}),
-  });
-  await bootstrap(app, facility.raw, options.dataDir, logger);
+    const https = settings.server.tls
+      ? {
+          cert: readFileSync(path.resolve(options.dataDir, settings.server.tls.cert)),
+          key: readFileSync(path.resolve(options.dataDir, settings.server.tls.key)),
+        }
+      : undefined;
+    jobs = settings.batch.executor === 'slurm' ? await slurmJobRunner(settings, options.dataDir, logger) : await localJobRunner(settings, options.dataDir, logger);
+    const mailer = settings.mail ? createMailer(settings.mail, options.dataDir) : null;
+    if (mailer) logger.info({ smtp: mailer.server, from: settings.mail?.from }, 'mail: job notices and tests go out through SMTP');
+    else logger.info('mail: not configured (no mail: in keisan.yaml); job notices stay in-app');
+    app = await buildApp({
+      settings,
+      db,
+      nodeSecret: readNodeSecret(options.dataDir),
+      clock: systemClock,
+      logger: { name: 'keisan-server', level: process.env.KEISAN_LOG_LEVEL ?? 'info' },
+      jobs,
+      mailer,
+      areas: areasRuntime(settings, options.dataDir),
+      dataDir: options.dataDir,
+      ...(https ? { https } : {}),
+      ...(options.ha ? { ha: options.ha } : {}),
+    });
+    await bootstrap(app, facility.raw, options.dataDir, logger);
 
-  const address = await app.listen({ host: settings.server.host, port: settings.server.port });
-  const port = Number(new URL(address).port);
-  const url = serverUrlOf({ ...settings, server: { ...settings.server, port } });
-  logger.info({ url, facility: settings.facility.name }, 'keisan server listening');
-  return {
-    app,
-    db,
-    url,
-    async close() {
-      await app.close();
-      await db.close();
-    },
-  };
+    const address = await app.listen({ host: settings.server.host, port: settings.server.port });
+    const port = Number(new URL(address).port);
+    const url = serverUrlOf({ ...settings, server: { ...settings.server, port } });
+    logger.info({ url, facility: settings.facility.name }, 'keisan server listening');
+    const started = app;
+    return {
+      app: started,
+      db,
+      url,
+      async close() {
+        await started.close();
+        await db.close();
+      },
+    };
+  } catch (error) {
+    if (app) await app.close().catch(() => undefined);
+    else await jobs?.executor.close().catch(() => undefined);
+    await db.close().catch(() => undefined);
+    throw error;
+  }
 }
 
 /**

@@ -5,6 +5,7 @@ import { errorText, humanMs, type CheckContext, type CheckOutcome, type CheckTyp
 import { runCommand, type CommandRunner } from './exec.ts';
 import { checkTypeOf } from './registry.ts';
 import { agentChecksSchema, type AgentChecks, type ResolvedCheck } from './resolve.ts';
+import { serverSet } from '../../server/ha/follow.ts';
 
 export interface CheckRunnerOptions {
   host: string;
@@ -288,7 +289,7 @@ export class LocalCheckRunner implements CheckRunner {
     const url = new URL('/api/monitor/agent-checks', this.options.serverUrl);
     url.searchParams.set('host', this.options.host);
     url.searchParams.set('roles', this.options.roles.join(','));
-    const response = await fetch(url, { headers: { authorization: `Node ${this.options.nodeSecret}` }, signal: AbortSignal.timeout(10_000) });
+    const response = await serverSet(this.options.serverUrl).fetch(url.pathname + url.search, { headers: { authorization: `Node ${this.options.nodeSecret}` }, signal: AbortSignal.timeout(10_000) });
     if (!response.ok) throw new Error(`the server answered ${response.status}: ${(await response.text()).slice(0, 300)}`);
     return agentChecksSchema.parse(await response.json());
   }

@@ -4,6 +4,7 @@ import { clientOf, examples, globalsOf, outputOf } from '../../cli/context.ts';
 import { invalidInput, KeisanError } from '../../lib/errors.ts';
 import { daemonConnection } from '../daemon-options.ts';
 import type { Assessed, Drain, LoginHostAnswer } from './model.ts';
+import { serverSet } from '../../server/ha/follow.ts';
 
 const stateColour: Record<Assessed['state'], (s: string) => string> = { 'in-pool': pc.green, standby: pc.yellow, out: pc.red };
 
@@ -109,7 +110,7 @@ export function registerLoginHostCommands(program: Command): void {
       if (options.host) url.searchParams.set('host', options.host);
       let answer: LoginCheckAnswer;
       try {
-        const response = await fetch(url, { headers: { accept: 'application/json', authorization: `Node ${connection.nodeSecret}` }, signal: AbortSignal.timeout(10_000) });
+        const response = await serverSet(connection.serverUrl).fetch(url.pathname + url.search, { headers: { accept: 'application/json', authorization: `Node ${connection.nodeSecret}` }, signal: AbortSignal.timeout(10_000) });
         const body = (await response.json().catch(() => undefined)) as { error?: { code?: string; message?: string } } | LoginCheckAnswer | undefined;
         if (!response.ok || !body || !('allowed' in body)) {
           const message = body && 'error' in body && body.error?.message ? body.error.message : `HTTP ${response.status}`;

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import type pino from 'pino';
 import type { AgentResult, AgentWork } from './model.ts';
+import { serverSet } from '../../server/ha/follow.ts';
 
 export interface ShellOutcome {
   /** null when the command could not be started or was killed. */
@@ -145,7 +146,7 @@ export class MaintenanceRunner {
     try {
       const url = new URL('/api/ops/maint/agent-work', this.o.serverUrl);
       url.searchParams.set('host', this.o.host.toLowerCase());
-      const response = await fetch(url, { headers: this.headers(), signal: AbortSignal.timeout(10_000) });
+      const response = await serverSet(this.o.serverUrl).fetch(url.pathname + url.search, { headers: this.headers(), signal: AbortSignal.timeout(10_000) });
       const text = await response.text();
       if (!response.ok) throw new Error(`HTTP ${response.status}: ${text.slice(0, 300)}`);
       work = JSON.parse(text) as AgentWork[];
@@ -181,7 +182,7 @@ export class MaintenanceRunner {
     // The result must reach the server: a few tries, then the server's overdue rule halts the plan.
     for (let attempt = 1; attempt <= 5; attempt++) {
       try {
-        const response = await fetch(new URL(`/api/ops/maint/agent-work/${work.id}`, this.o.serverUrl), {
+        const response = await serverSet(this.o.serverUrl).fetch(`/api/ops/maint/agent-work/${work.id}`, {
           method: 'POST',
           headers: { ...this.headers(), 'content-type': 'application/json' },
           body: JSON.stringify(result),

@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { KeisanError } from '../../lib/errors.ts';
 import { authOf } from '../auth.ts';
 import { commonErrors, type ZodApp } from '../types.ts';
-import { ACTIVE_HEADER, standbyError, type StandbyView } from './standby.ts';
+import { ACTIVE_HEADER, ROLE_HEADER } from './follow.ts';
+import { standbyError, type StandbyView } from './standby.ts';
 import { haStatusSchema, type HaStatus } from './store.ts';
 
 /** What the full server (buildApp) needs from the HA runner while it is the active server. */
@@ -33,6 +34,7 @@ export function installFence(app: FastifyInstance, ha: HaRuntime): void {
     if (ha.acting() || request.url === '/api/health' || request.url.startsWith('/api/health?')) return;
     const view = ha.view();
     if (view.active && view.active !== view.self) void reply.header(ACTIVE_HEADER, view.active);
+    void reply.header(ROLE_HEADER, 'standby');
     return reply.status(503).type('application/json; charset=utf-8').header('retry-after', '1').send(JSON.stringify(standbyError({ ...view, active: view.active === view.self ? null : view.active })));
   });
 }

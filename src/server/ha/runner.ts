@@ -29,6 +29,9 @@ type Phase = 'standby' | 'starting' | 'active' | 'fencing' | 'stopping';
 
 /** How long a fenced server may take to close its facility before the process exits instead. */
 const FENCE_CLOSE_LIMIT_MS = 10_000;
+/** A facility that fails to start after a takeover is tried this often, this far apart, before the lock is given back. */
+const START_ATTEMPTS = 5;
+const START_RETRY_MS = 500;
 /** Heartbeats of the ha_servers rows, at most this often. */
 const HEARTBEAT_MS = 2_000;
 
@@ -166,7 +169,7 @@ export class HaRunner {
       this.o.logger.warn({ url: this.self, epoch: takeover.epoch, previous: takeover.previous }, 'ha: won the election; taking over as the active server');
       await this.standby?.close();
       this.standby = null;
-      this.facility = await this.o.startFacility(this.runtime);
+      this.facility = await this.startFacilityWhileHolding();
       if (this.phase !== 'starting') return; // fenced while starting: fence() closes it
       this.phase = 'active';
       this.knownActive = this.self;
@@ -174,6 +177,22 @@ export class HaRunner {
     } catch (error) {
       this.o.logger.error({ err: error }, 'ha: could not start the facility after winning the election; giving the lock back');
       await this.standDown('standby');
+    }
+  }
+
+  /**
+   * Starts the facility; a start that fails (e.g. the dead server's process not yet reaped still
+   * holds a directory lock) is tried again a few times while this server holds the lock.
+   */
+  private async startFacilityWhileHolding(): Promise<{ close(): Promise<void> }> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.o.startFacility(this.runtime);
+      } catch (error) {
+        if (attempt >= START_ATTEMPTS || this.phase !== 'starting' || !(await this.lock.verify())) throw error;
+        this.o.logger.warn({ attempt, reason: error instanceof Error ? error.message : String(error) }, 'ha: the facility did not start; trying again');
+        await new Promise((resolve) => setTimeout(resolve, START_RETRY_MS));
+      }
     }
   }
 

@@ -1,9 +1,8 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { KEISAN_VERSION } from '../../lib/version.ts';
+import { ACTIVE_HEADER, ROLE_HEADER } from './follow.ts';
 
-/** The header that names the active server on every answer of a standby (and of a fenced one). */
-export const ACTIVE_HEADER = 'x-keisan-active';
 
 /** What a standby says about the HA set. */
 export interface StandbyView {
@@ -49,6 +48,7 @@ export async function startStandbyListener(options: { host: string; port: number
     const view = options.view();
     const path = (request.url ?? '/').split('?')[0];
     if (view.active) response.setHeader(ACTIVE_HEADER, view.active);
+    response.setHeader(ROLE_HEADER, 'standby');
     response.setHeader('content-type', 'application/json; charset=utf-8');
     response.setHeader('cache-control', 'no-store');
     // No keep-alive: after a takeover a client must reconnect and land on the full server.
