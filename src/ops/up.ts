@@ -107,7 +107,7 @@ export async function runUp(options: UpOptions): Promise<void> {
   say('');
   say(pc.bold(pc.green(`Keisan is up at ${url}`)));
   say(`  API             ${url}/api  (OpenAPI: ${url}/api/openapi.json, health: ${url}/api/health)`);
-  say(`  web UI          ${url}/  (the dashboard arrives with the web UI; the API and CLI are complete)`);
+  say(`  web UI          ${url}/  (open it in a browser and log in; the public status page is ${url}/status)`);
   say(`  processes       watchdog pid ${supervisor.pidOf('watchdog')}, server pid ${supervisor.pidOf('server')}, agent pid ${supervisor.pidOf('agent')}`);
   if (existsSync(passwordFile)) {
     say(`  log in          keisan login --server ${url} ${operator}`);
