@@ -2,14 +2,15 @@ import { createContext, useCallback, useContext, useEffect, useMemo, useState, t
 import { admin } from './messages/admin.ts';
 import { common } from './messages/common.ts';
 import { operator } from './messages/operator.ts';
+import { operatorB } from './messages/operator-b.ts';
 import { researcher } from './messages/researcher.ts';
 
 export const LOCALES = ['en', 'ja'] as const;
 export type Locale = (typeof LOCALES)[number];
 
 const catalogs = {
-  en: { ...common.en, ...researcher.en, ...admin.en, ...operator.en },
-  ja: { ...common.ja, ...researcher.ja, ...admin.ja, ...operator.ja },
+  en: { ...common.en, ...researcher.en, ...admin.en, ...operator.en, ...operatorB.en },
+  ja: { ...common.ja, ...researcher.ja, ...admin.ja, ...operator.ja, ...operatorB.ja },
 };
 export type MessageKey = keyof typeof catalogs.en;
 export type Translate = (key: MessageKey, values?: Record<string, string | number>) => string;

@@ -1,0 +1,3 @@
+import type { NavItem } from '../../../routes/base.tsx';
+
+export const operatorNavB: NavItem[] = [];
