@@ -6,7 +6,7 @@ import type { ServerContext } from '../server/context.ts';
 import { commonErrors, type ZodApp } from '../server/types.ts';
 import { explainPending } from './explain.ts';
 import { JOB_STATES } from './model.ts';
-import { submitInput, submitResultSchema } from './submission-input.ts';
+import { submissionPreviewSchema, submitInput, submitResultSchema } from './submission-input.ts';
 import { jobSchema, toSchedJob } from './store.ts';
 
 const jobId = z.object({ id: z.coerce.number().int().min(1).max(2_147_483_647) }).strict();
@@ -26,6 +26,19 @@ export function registerBatchRoutes(app: ZodApp, ctx: ServerContext): void {
       },
     },
     async (request, reply) => reply.code(201).send(await batch.submit(authOf(request).actor, request.body)),
+  );
+
+  app.post(
+    '/api/jobs/preview',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: 'What a submission would become — directives and options parsed, queue chosen, limits checked — without submitting it (400: the refusal the submit would give)',
+        body: submitInput,
+        response: { 200: submissionPreviewSchema, ...commonErrors },
+      },
+    },
+    async (request) => batch.previewSubmission(authOf(request).actor, request.body),
   );
 
   app.get(

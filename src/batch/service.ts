@@ -27,12 +27,12 @@ import {
 } from './model.ts';
 import type { QueueBook } from './queue-book.ts';
 import * as store from './store.ts';
-import { expandOutputPattern, jobEnvironment } from './arrays.ts';
+import { expandOutputPattern, formatArrayIndices, jobEnvironment } from './arrays.ts';
 import { slurmUsageRows } from './executors/slurm/accounting.ts';
 import { slurmReasonWords } from './executors/slurm/why.ts';
 import { jobReport } from './job-mail.ts';
 import { prepareSubmission, type LaunchContext } from './submission.ts';
-import type { SubmitInput, SubmitResult } from './submission-input.ts';
+import type { SubmissionPreview, SubmitInput, SubmitResult } from './submission-input.ts';
 import type { Job, Transition } from './store.ts';
 
 /**
@@ -1000,6 +1000,42 @@ export class BatchService {
   }
 
   // ------------------------------------------------------------------ submitting
+
+  /**
+   * What a submission would become, without storing anything: the same parsing and checks as
+   * `submit` (directives, options, queue choice, what can never run here), for the web UI's
+   * preview. A refusal is the same 400 the submit would give.
+   */
+  async previewSubmission(actor: Actor, input: SubmitInput): Promise<SubmissionPreview> {
+    const user = await this.o.accounts.getUser(SYSTEM_ACTOR, actor.name);
+    const policy = this.o.queues.policy();
+    const { job, warnings } = prepareSubmission(input, { user, queues: [...policy.queues.values()], node: this.cluster ? null : this.o.node(), now: this.now(), submitHost: actor.address ?? 'unknown' });
+    return {
+      name: job.name,
+      queue: job.queue,
+      workgroup: job.workgroup,
+      subgroup: job.subgroup,
+      cpus: job.cpus,
+      ntasks: job.context.ntasks,
+      cpusPerTask: job.context.cpusPerTask,
+      memBytes: job.memBytes,
+      gpus: job.gpus,
+      gpuType: job.gpuType,
+      timeLimitMs: job.timeLimitMs,
+      eligibleAt: job.eligibleAt === null ? null : new Date(job.eligibleAt).toISOString(),
+      held: job.held,
+      dependencies: job.dependencies,
+      chdir: job.chdir,
+      output: job.output,
+      error: job.error,
+      mail: job.mail,
+      mailUser: job.mailUser,
+      arrayTasks: job.arrayIndices.length,
+      arrayIndices: job.arrayIndices.length ? formatArrayIndices(job.arrayIndices) : null,
+      arrayMaxRunning: job.arrayMaxRunning,
+      warnings,
+    };
+  }
 
   /** Stores a submission (one job, or one per array task) and asks for a scheduling pass. */
   async submit(actor: Actor, input: SubmitInput): Promise<SubmitResult> {

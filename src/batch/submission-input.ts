@@ -56,3 +56,31 @@ export const submitResultSchema = z.object({
   warnings: z.array(z.string()),
 });
 export type SubmitResult = z.infer<typeof submitResultSchema>;
+
+/** `POST /api/jobs/preview`: what a submission would become (nothing is stored). */
+export const submissionPreviewSchema = z.object({
+  name: z.string(),
+  queue: z.string(),
+  workgroup: z.string(),
+  subgroup: z.string(),
+  cpus: z.number().int(),
+  ntasks: z.number().int(),
+  cpusPerTask: z.number().int(),
+  memBytes: z.number(),
+  gpus: z.number().int(),
+  gpuType: z.string().nullable(),
+  timeLimitMs: z.number(),
+  eligibleAt: z.string().nullable(),
+  held: z.boolean(),
+  dependencies: z.array(z.object({ jobId: z.number().int(), type: z.enum(['ok', 'any', 'notok']) })),
+  chdir: z.string(),
+  output: z.string().describe('pattern (%j, %A, %a…), expanded when the job starts'),
+  error: z.string(),
+  mail: z.object({ begin: z.boolean(), end: z.boolean(), fail: z.boolean() }),
+  mailUser: z.string().nullable(),
+  arrayTasks: z.number().int().describe('0 for a plain job'),
+  arrayIndices: z.string().nullable().describe('the task indices, e.g. 1-9:2'),
+  arrayMaxRunning: z.number().int().nullable(),
+  warnings: z.array(z.string()),
+});
+export type SubmissionPreview = z.infer<typeof submissionPreviewSchema>;

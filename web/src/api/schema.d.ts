@@ -31,6 +31,13 @@ export interface paths {
                             /** @enum {string} */
                             database: "sqlite" | "postgres";
                             time: string;
+                            ha?: {
+                                /** @enum {string} */
+                                role: "active" | "standby";
+                                self: string;
+                                active: string | null;
+                                servers: string[];
+                            };
                         };
                     };
                 };
@@ -11269,6 +11276,196 @@ export interface paths {
                             jobs: number[];
                             arrayJobId: number | null;
                             queue: string;
+                            warnings: string[];
+                        };
+                    };
+                };
+                /** @description bad input: the message says which field and why */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                        };
+                    };
+                };
+                /** @description no ticket, or an expired or revoked one */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                        };
+                    };
+                };
+                /** @description not allowed for your role */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                        };
+                    };
+                };
+                /** @description no such object */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                        };
+                    };
+                };
+                /** @description conflicts with what exists */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/jobs/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** What a submission would become — directives and options parsed, queue chosen, limits checked — without submitting it (400: the refusal the submit would give) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        script: string;
+                        scriptPath?: string;
+                        /** @default [] */
+                        args?: string[];
+                        submitDir: string;
+                        env?: {
+                            [key: string]: string;
+                        };
+                        environment?: {
+                            [key: string]: string;
+                        };
+                        /** @default {} */
+                        options?: {
+                            queue?: string;
+                            cpus?: number | string;
+                            mem?: string;
+                            gpus?: string;
+                            time?: string;
+                            name?: string;
+                            array?: string;
+                            after?: string[];
+                            output?: string;
+                            error?: string;
+                            chdir?: string;
+                            mail?: string;
+                            mailUser?: string;
+                            begin?: string;
+                            hold?: boolean;
+                        };
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            name: string;
+                            queue: string;
+                            workgroup: string;
+                            subgroup: string;
+                            cpus: number;
+                            ntasks: number;
+                            cpusPerTask: number;
+                            memBytes: number;
+                            gpus: number;
+                            gpuType: string | null;
+                            timeLimitMs: number;
+                            eligibleAt: string | null;
+                            held: boolean;
+                            dependencies: {
+                                jobId: number;
+                                /** @enum {string} */
+                                type: "ok" | "any" | "notok";
+                            }[];
+                            chdir: string;
+                            /** @description pattern (%j, %A, %a…), expanded when the job starts */
+                            output: string;
+                            error: string;
+                            mail: {
+                                begin: boolean;
+                                end: boolean;
+                                fail: boolean;
+                            };
+                            mailUser: string | null;
+                            /** @description 0 for a plain job */
+                            arrayTasks: number;
+                            /** @description the task indices, e.g. 1-9:2 */
+                            arrayIndices: string | null;
+                            arrayMaxRunning: number | null;
                             warnings: string[];
                         };
                     };
@@ -23885,6 +24082,143 @@ export interface paths {
                 };
                 /** @description Default Response */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/ha": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The HA set: every keisan server sharing this database, its role (active, standby, stopped), the epoch it took over in, its last heartbeat and since when it is active (operators) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            self: string;
+                            active: string | null;
+                            epoch: number;
+                            pollEveryMs: number;
+                            servers: {
+                                url: string;
+                                /** @enum {string} */
+                                role: "active" | "standby" | "stopped";
+                                epoch: number;
+                                host: string;
+                                pid: number;
+                                startedAt: string;
+                                heartbeatAt: string;
+                                activeSince: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description bad input: the message says which field and why */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                        };
+                    };
+                };
+                /** @description no ticket, or an expired or revoked one */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                        };
+                    };
+                };
+                /** @description not allowed for your role */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                        };
+                    };
+                };
+                /** @description no such object */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                        };
+                    };
+                };
+                /** @description conflicts with what exists */
+                409: {
                     headers: {
                         [name: string]: unknown;
                     };
