@@ -1,3 +1,3 @@
 import type { NavItem } from '../../routes/base.tsx';
 
-export const adminNav: NavItem[] = [];
+export const adminNav: NavItem[] = [{ to: '/groups', label: 'admin.nav.groups' }];
