@@ -33,4 +33,6 @@ export interface NavItem {
   to: string;
   label: MessageKey;
   show?: (me: Me) => boolean;
+  /** Highlighted only on exactly this path, not on the pages under it (e.g. /ops, the operators' overview). */
+  exact?: boolean;
 }

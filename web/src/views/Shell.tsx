@@ -79,7 +79,7 @@ export function Shell() {
                 .filter((item) => !item.show || item.show(me))
                 .map((item) => (
                   <li key={item.to}>
-                    <Link to={item.to} activeOptions={{ exact: item.to === '/' }} activeProps={{ className: 'active', 'aria-current': 'page' }}>
+                    <Link to={item.to} activeOptions={{ exact: item.exact ?? item.to === '/' }} activeProps={{ className: 'active', 'aria-current': 'page' }}>
                       {t(item.label)}
                     </Link>
                   </li>

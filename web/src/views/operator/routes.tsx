@@ -1,3 +1,5 @@
 import type { AnyRoute } from '@tanstack/react-router';
+import { operatorRoutesA } from './a/index.ts';
+import { operatorRoutesB } from './b/index.ts';
 
-export const operatorRoutes: AnyRoute[] = [];
+export const operatorRoutes: AnyRoute[] = [...operatorRoutesA, ...operatorRoutesB];

@@ -1,0 +1,58 @@
+import { useEffect, useRef } from 'react';
+import uPlot from 'uplot';
+import 'uplot/dist/uPlot.min.css';
+import { alignedColumns, type Chart } from './chart-data.ts';
+
+const COLOURS = ['#1f5fbf', '#c0262d', '#1a7f37', '#8a5a00', '#6f42c1', '#0b7285', '#d9480f', '#495057'];
+const HEIGHT = 180;
+
+export interface LineChartProps {
+  chart: Chart;
+  /** The lines' names, in the reader's language. */
+  labels: string[];
+  /** How a value reads on the axis and in the legend. */
+  format: (value: number) => string;
+}
+
+/** One uPlot chart; new data is drawn into the same canvas, and it follows its box's width. */
+export function LineChart({ chart, labels, format }: LineChartProps) {
+  const box = useRef<HTMLDivElement>(null);
+  const plot = useRef<uPlot | null>(null);
+  const data = alignedColumns(chart.lines) as uPlot.AlignedData;
+  const shape = `${chart.key}:${labels.join('|')}`;
+  const formatRef = useRef(format);
+  formatRef.current = format;
+
+  useEffect(() => {
+    const element = box.current;
+    if (!element) return;
+    const fmt = (v: number | null) => (v === null || v === undefined ? '—' : formatRef.current(v));
+    const options: uPlot.Options = {
+      width: Math.max(200, element.clientWidth),
+      height: HEIGHT,
+      series: [{}, ...labels.map((label, i) => ({ label, stroke: COLOURS[i % COLOURS.length], width: 1.5, spanGaps: true, value: (_u: uPlot, v: number | null) => fmt(v) }))],
+      axes: [{}, { size: 72, values: (_u: uPlot, splits: number[]) => splits.map((v) => fmt(v)) }],
+      scales: { y: { range: (_u: uPlot, _min: number | null, max: number | null) => [0, chart.unit === 'ratio' ? Math.max(1, max ?? 1) : Math.max(1, (max ?? 1) * 1.1)] } },
+      cursor: { drag: { x: false, y: false } },
+    };
+    const created = new uPlot(options, data, element);
+    created.root.querySelector('canvas')?.setAttribute('aria-hidden', 'true');
+    plot.current = created;
+    const resize = new ResizeObserver(() => created.setSize({ width: Math.max(200, element.clientWidth), height: HEIGHT }));
+    resize.observe(element);
+    return () => {
+      resize.disconnect();
+      created.destroy();
+      plot.current = null;
+    };
+    // A new chart only when its lines change; new points go through setData below.
+  }, [shape]);
+
+  useEffect(() => {
+    plot.current?.setData(data);
+  });
+
+  return <div ref={box} className="ops-chart-canvas" data-chart={chart.key} />;
+}
+
+export default LineChart;
