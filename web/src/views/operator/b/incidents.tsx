@@ -249,7 +249,11 @@ function Checklist({ incident, canEdit }: { incident: Incident; canEdit: boolean
   const queryClient = useQueryClient();
   const tick = useMutation({
     mutationFn: ({ item, done }: { item: number; done: boolean }) => call(api.POST('/api/incidents/{id}/checklist/{item}', { params: { path: { id: incident.id, item: String(item) } }, body: { done } })),
+    // The box shows the new state at once; the server's answer (or a refusal) settles it.
+    onMutate: ({ item, done }) =>
+      queryClient.setQueryData<Incident>(['incident', incident.id], (old) => old && { ...old, checklist: old.checklist.map((e) => (e.item === item ? { ...e, done } : e)) }),
     onSuccess: (updated) => queryClient.setQueryData(['incident', incident.id], updated),
+    onError: () => queryClient.invalidateQueries({ queryKey: ['incident', incident.id] }),
   });
   return (
     <>

@@ -71,7 +71,7 @@ function NewPlanForm() {
   const now = new Date();
   const [title, setTitle] = useState('');
   const [risk, setRisk] = useState<Risk>('low');
-  const [start, setStart] = useState(localInput(new Date(now.getTime() + 5 * 60_000)));
+  const [start, setStart] = useState(localInput(now));
   const [end, setEnd] = useState(localInput(new Date(now.getTime() + 3 * 3600_000)));
   const [targets, setTargets] = useState<string[]>([]);
   const [runbook, setRunbook] = useState('');
@@ -329,7 +329,8 @@ function StepRunner({ plan }: { plan: Plan }) {
       </div>
     );
   }
-  const matches = typed.trim() === step.host;
+  // The server compares the same way (hostConfirmed): exact name, ignoring case and surrounding spaces.
+  const matches = typed.trim().toLowerCase() === step.host.toLowerCase();
   return (
     <form
       onSubmit={(event) => {
