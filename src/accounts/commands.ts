@@ -15,6 +15,7 @@ import { randomPassword } from '../lib/ids.ts';
 import type { AuditEntry } from './audit.ts';
 import type { ApplyResult, FacilityExport } from './declarative.ts';
 import type { RoleGrant, Subgroup, TicketInfo, User, WhoAmI, Workgroup } from './model.ts';
+import { t } from '../lib/i18n/index.ts';
 
 const rolesText = (roles: RoleGrant[]) =>
   roles
@@ -27,67 +28,67 @@ const loginNetworksOption = (value: string) => (value.trim() === '' || value.tri
 
 async function readPassword(fromStdin: boolean | undefined, question: string): Promise<string> {
   const password = fromStdin ? await readStdin() : await promptHidden(question);
-  if (!password) throw invalidInput('the password is empty');
+  if (!password) throw invalidInput(t('cli.password.empty'));
   return password;
 }
 
 /** Destructive commands ask for the name to be typed, or need --yes when there is no terminal. */
 async function confirmByName(kind: string, name: string, yes: boolean | undefined): Promise<void> {
   if (yes) return;
-  if (!process.stdin.isTTY) throw invalidInput(`removing ${kind} '${name}' needs --yes when not run from a terminal`);
+  if (!process.stdin.isTTY) throw invalidInput(t('cli.confirm.needs-yes', { kind, name }));
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
-    const answer = await rl.question(`Remove ${kind} '${name}'? Type its name to confirm: `);
-    if (answer.trim() !== name) throw new KeisanError('INVALID_INPUT', 'not confirmed: nothing was removed');
+    const answer = await rl.question(t('cli.confirm.remove', { kind, name }));
+    if (answer.trim() !== name) throw new KeisanError('INVALID_INPUT', t('cli.confirm.not-confirmed'));
   } finally {
     rl.close();
   }
 }
 
 function showTicket(out: Output, user: string, server: string, ticket: TicketInfo): void {
-  out.line(`Logged in to ${server} as ${pc.bold(user)}.`);
-  out.line(`Ticket valid until ${formatTime(ticket.expiresAt)}; \`keisan renew\` extends it until ${formatTime(ticket.renewUntil)}.`);
+  out.line(t('cli.login.done', { server, user: pc.bold(user) }));
+  out.line(t('cli.login.ticket', { expires: formatTime(ticket.expiresAt), renewUntil: formatTime(ticket.renewUntil) }));
 }
 
 function showUser(out: Output, user: User): void {
   out.fields([
-    ['name', user.name],
-    ['full name', user.fullName],
-    ['e-mail', user.email],
-    ['uid / gid', `${user.uid} / ${user.gid}`],
-    ['primary subgroup', `${user.primarySubgroup} (workgroup ${user.workgroup})`],
-    ['other subgroups', user.subgroups.join(', ')],
-    ['roles', rolesText(user.roles)],
-    ['home', user.home],
-    ['shell', user.shell],
-    ['locked', user.locked ? `yes${user.lockReason ? ` (${user.lockReason})` : ''}` : 'no'],
-    ['password set', user.hasPassword ? 'yes' : 'no'],
-    ['created', formatTime(user.createdAt)],
+    [t('field.name'), user.name],
+    [t('field.full-name'), user.fullName],
+    [t('field.e-mail'), user.email],
+    [t('field.uid-gid'), `${user.uid} / ${user.gid}`],
+    [t('field.primary-subgroup'), `${user.primarySubgroup} (workgroup ${user.workgroup})`],
+    [t('field.other-subgroups'), user.subgroups.join(', ')],
+    [t('field.roles'), rolesText(user.roles)],
+    [t('field.home'), user.home],
+    [t('field.shell'), user.shell],
+    [t('field.locked'), user.locked ? `yes${user.lockReason ? ` (${user.lockReason})` : ''}` : 'no'],
+    [t('field.password-set'), user.hasPassword ? 'yes' : 'no'],
+    [t('field.created'), formatTime(user.createdAt)],
   ]);
 }
 
 function showWorkgroup(out: Output, workgroup: Workgroup): void {
   out.fields([
-    ['workgroup', workgroup.name],
-    ['description', workgroup.description],
-    ['gid', workgroup.gid],
-    ['subgroups', workgroup.subgroups.join(', ')],
-    ['admins', workgroup.admins.join(', ')],
-    ['login networks', workgroup.loginNetworks.length > 0 ? workgroup.loginNetworks.join(', ') : 'anywhere'],
-    ['created', formatTime(workgroup.createdAt)],
+    [t('field.workgroup'), workgroup.name],
+    [t('field.description'), workgroup.description],
+    [t('field.gid'), workgroup.gid],
+    [t('field.subgroups'), workgroup.subgroups.join(', ')],
+    [t('field.admins'), workgroup.admins.join(', ')],
+    [t('field.login-networks'), workgroup.loginNetworks.length > 0 ? workgroup.loginNetworks.join(', ') : 'anywhere'],
+    [t('field.created'), formatTime(workgroup.createdAt)],
   ]);
 }
 
 function showSubgroup(out: Output, subgroup: Subgroup): void {
   out.fields([
-    ['subgroup', subgroup.name],
-    ['workgroup', subgroup.workgroup],
-    ['description', subgroup.description],
-    ['gid', subgroup.gid],
-    ['admins', subgroup.admins.join(', ')],
-    ['members', subgroup.primaryMembers.join(', ')],
-    ['also joined', subgroup.extraMembers.join(', ')],
-    ['created', formatTime(subgroup.createdAt)],
+    [t('field.subgroup'), subgroup.name],
+    [t('field.workgroup'), subgroup.workgroup],
+    [t('field.description'), subgroup.description],
+    [t('field.gid'), subgroup.gid],
+    [t('field.admins'), subgroup.admins.join(', ')],
+    [t('field.members'), subgroup.primaryMembers.join(', ')],
+    [t('field.also-joined'), subgroup.extraMembers.join(', ')],
+    [t('field.created'), formatTime(subgroup.createdAt)],
   ]);
 }
 
@@ -95,15 +96,15 @@ export function registerAccountCommands(program: Command, admin: Command): void 
   // ------------------------------------------------------------------ tickets
   program
     .command('login')
-    .description('log in and keep a ticket (valid 10 h, renewable for 4 weeks) in ~/.keisan')
-    .argument('[user]', 'your user name (default: your Unix user name)')
-    .option('--password-stdin', 'read the password from standard input instead of asking')
+    .description(t('accounts.login'))
+    .argument('[user]', t('accounts.login.arg.user'))
+    .option('--password-stdin', t('accounts.login.opt.password-stdin'))
     .addHelpText('after', examples('keisan login', 'keisan login --server https://keisan.example.org:8470 alice', 'keisan login --server https://keisan1.example.org:8470,https://keisan2.example.org:8470 alice', "printf '%s' \"$PW\" | keisan login alice --password-stdin"))
     .action(async (user, options, command) => {
       const out = outputOf(command);
       const client = clientOf(command);
       const name = user ?? userInfo().username;
-      const password = await readPassword(options.passwordStdin, `Password for ${name} at ${client.server}: `);
+      const password = await readPassword(options.passwordStdin, t('cli.password.prompt', { user: name, server: client.server }));
       const result = await client.request<{ ticket: string; user: User; ticketInfo: TicketInfo }>('POST', '/api/auth/login', { user: name, password });
       // HA: the ticket is for every server of the set (those named, and those the active one lists).
       const health = await client.request<{ ha?: { servers: string[] } }>('GET', '/api/health').catch(() => undefined);
@@ -120,7 +121,7 @@ export function registerAccountCommands(program: Command, admin: Command): void 
 
   program
     .command('logout')
-    .description('revoke your ticket and forget it')
+    .description(t('accounts.logout'))
     .action(async (_options, command) => {
       const out = outputOf(command);
       const client = clientOf(command);
@@ -131,12 +132,12 @@ export function registerAccountCommands(program: Command, admin: Command): void 
         });
       }
       forgetTicket(client.server);
-      out.result({ server: client.server, loggedOut: true }, () => out.line(`Logged out of ${client.server}.`));
+      out.result({ server: client.server, loggedOut: true }, () => out.line(t('cli.logout.done', { server: client.server })));
     });
 
   program
     .command('whoami')
-    .description('who you are logged in as, your groups and roles, and when your ticket expires')
+    .description(t('accounts.whoami'))
     .addHelpText('after', examples('keisan whoami', 'keisan whoami --json'))
     .action(async (_options, command) => {
       const out = outputOf(command);
@@ -144,33 +145,33 @@ export function registerAccountCommands(program: Command, admin: Command): void 
       const me = await client.request<WhoAmI>('GET', '/api/auth/whoami');
       out.result({ server: client.server, ...me }, () => {
         out.fields([
-          ['user', `${me.user.name}${me.user.fullName ? ` (${me.user.fullName})` : ''}`],
-          ['server', client.server],
-          ['primary subgroup', `${me.user.primarySubgroup} (workgroup ${me.user.workgroup})`],
-          ['other subgroups', me.user.subgroups.join(', ')],
-          ['uid / gid', `${me.user.uid} / ${me.user.gid}`],
-          ['roles', rolesText(me.user.roles)],
-          ['ticket expires', formatTime(me.ticket.expiresAt)],
-          ['renewable until', formatTime(me.ticket.renewUntil)],
+          [t('field.user'), `${me.user.name}${me.user.fullName ? ` (${me.user.fullName})` : ''}`],
+          [t('field.server'), client.server],
+          [t('field.primary-subgroup'), `${me.user.primarySubgroup} (workgroup ${me.user.workgroup})`],
+          [t('field.other-subgroups'), me.user.subgroups.join(', ')],
+          [t('field.uid-gid'), `${me.user.uid} / ${me.user.gid}`],
+          [t('field.roles'), rolesText(me.user.roles)],
+          [t('field.ticket-expires'), formatTime(me.ticket.expiresAt)],
+          [t('field.renewable-until'), formatTime(me.ticket.renewUntil)],
         ]);
       });
     });
 
   program
     .command('renew')
-    .description('extend your ticket by another lifetime, up to 4 weeks after login')
+    .description(t('accounts.renew'))
     .action(async (_options, command) => {
       const out = outputOf(command);
       const client = clientOf(command);
       const ticket = await client.request<TicketInfo>('POST', '/api/auth/renew');
       updateTicketExpiry(client.server, ticket.expiresAt);
-      out.result(ticket, () => out.line(`Ticket renewed: valid until ${formatTime(ticket.expiresAt)} (renewable until ${formatTime(ticket.renewUntil)}).`));
+      out.result(ticket, () => out.line(t('cli.renew.done', { expires: formatTime(ticket.expiresAt), renewUntil: formatTime(ticket.renewUntil) })));
     });
 
   program
     .command('passwd')
-    .description('change your own password')
-    .option('--password-stdin', 'read the current and the new password from standard input, one per line')
+    .description(t('accounts.passwd'))
+    .option('--password-stdin', t('accounts.passwd.opt.password-stdin'))
     .action(async (options, command) => {
       const out = outputOf(command);
       const client = clientOf(command);
@@ -179,23 +180,23 @@ export function registerAccountCommands(program: Command, admin: Command): void 
       if (options.passwordStdin) {
         [current = '', next = ''] = (await readStdin()).split(/\r?\n/);
       } else {
-        current = await promptHidden('Current password: ');
-        next = await promptHidden('New password: ');
-        if ((await promptHidden('New password again: ')) !== next) throw invalidInput('the two new passwords differ: nothing was changed');
+        current = await promptHidden(t('cli.password.current'));
+        next = await promptHidden(t('cli.password.new'));
+        if ((await promptHidden(t('cli.password.again'))) !== next) throw invalidInput(t('cli.password.differ'));
       }
       await client.request('POST', '/api/auth/password', { current, new: next });
-      out.result({ ok: true }, () => out.line('Password changed.'));
+      out.result({ ok: true }, () => out.line(t('cli.password.changed')));
     });
 
   // ------------------------------------------------------------------ admin
-  const workgroup = admin.command('workgroup').alias('wg').description('workgroups (operators create them; their admins manage them)');
+  const workgroup = admin.command('workgroup').alias('wg').description(t('accounts.workgroup'));
   workgroup
     .command('add')
-    .description('create a workgroup')
-    .argument('<name>', 'Unix group name of the workgroup')
-    .option('-d, --description <text>', 'what the workgroup is')
-    .option('--gid <gid>', 'Unix gid (default: the next free one)', (v) => parseIntOption('gid', v))
-    .option('--login-networks <cidrs>', "networks its users may log in from, comma-separated CIDR (default: anywhere)", loginNetworksOption)
+    .description(t('accounts.workgroup.add'))
+    .argument('<name>', t('accounts.workgroup.add.arg.name'))
+    .option('-d, --description <text>', t('accounts.workgroup.add.opt.description'))
+    .option('--gid <gid>', t('accounts.workgroup.add.opt.gid'), (v) => parseIntOption('gid', v))
+    .option('--login-networks <cidrs>', t('accounts.workgroup.add.opt.login-networks'), loginNetworksOption)
     .addHelpText('after', examples('keisan admin workgroup add belle --description "Belle II experiment"'))
     .action(async (name, options, command) => {
       const out = outputOf(command);
@@ -205,15 +206,15 @@ export function registerAccountCommands(program: Command, admin: Command): void 
   workgroup
     .command('list')
     .alias('ls')
-    .description('list workgroups')
+    .description(t('accounts.workgroup.list'))
     .action(async (_options, command) => {
       const out = outputOf(command);
       const rows = await clientOf(command).request<Workgroup[]>('GET', '/api/workgroups');
-      out.result(rows, () => out.table(['WORKGROUP', 'GID', 'SUBGROUPS', 'ADMINS', 'DESCRIPTION'], rows.map((w) => [w.name, w.gid, w.subgroups.length, w.admins.join(','), w.description])));
+      out.result(rows, () => out.table([t('col.workgroup'), t('col.gid'), t('col.subgroups'), t('col.admins'), t('col.description')], rows.map((w) => [w.name, w.gid, w.subgroups.length, w.admins.join(','), w.description])));
     });
   workgroup
     .command('show')
-    .description('show a workgroup')
+    .description(t('accounts.workgroup.show'))
     .argument('<name>')
     .action(async (name, _options, command) => {
       const out = outputOf(command);
@@ -222,12 +223,12 @@ export function registerAccountCommands(program: Command, admin: Command): void 
     });
   workgroup
     .command('set')
-    .description("change a workgroup's description or admins")
+    .description(t('accounts.workgroup.set'))
     .argument('<name>')
-    .option('-d, --description <text>', 'new description')
-    .option('--add-admin <users>', 'appoint workgroup admins (comma-separated; operators only)', list)
-    .option('--remove-admin <users>', 'remove workgroup admins (comma-separated; operators only)', list)
-    .option('--login-networks <cidrs>', "the networks its users may log in from, comma-separated CIDR, replacing the old list; 'anywhere' lifts the restriction (operators only)", loginNetworksOption)
+    .option('-d, --description <text>', t('accounts.workgroup.set.opt.description'))
+    .option('--add-admin <users>', t('accounts.workgroup.set.opt.add-admin'), list)
+    .option('--remove-admin <users>', t('accounts.workgroup.set.opt.remove-admin'), list)
+    .option('--login-networks <cidrs>', t('accounts.workgroup.set.opt.login-networks'), loginNetworksOption)
     .addHelpText(
       'after',
       examples('keisan admin workgroup set belle --add-admin alice', 'keisan admin workgroup set belle -d "Belle II"', 'keisan admin workgroup set lab --login-networks 10.1.0.0/16,2001:db8::/32', 'keisan admin workgroup set lab --login-networks anywhere'),
@@ -250,24 +251,24 @@ export function registerAccountCommands(program: Command, admin: Command): void 
     });
   workgroup
     .command('rm')
-    .description('remove an empty workgroup')
+    .description(t('accounts.workgroup.rm'))
     .argument('<name>')
-    .option('-y, --yes', 'do not ask for confirmation')
+    .option('-y, --yes', t('accounts.workgroup.rm.opt.yes'))
     .action(async (name, options, command) => {
       const out = outputOf(command);
-      await confirmByName('workgroup', name, options.yes);
+      await confirmByName(t('cli.kind.workgroup'), name, options.yes);
       await clientOf(command).request('DELETE', `/api/workgroups/${encodeURIComponent(name)}`);
       out.result({ removed: name }, () => out.line(`Removed workgroup ${name}.`));
     });
 
-  const subgroup = admin.command('subgroup').alias('sg').description('subgroups of a workgroup (workgroup admins manage them)');
+  const subgroup = admin.command('subgroup').alias('sg').description(t('accounts.subgroup'));
   subgroup
     .command('add')
-    .description('create a subgroup in a workgroup')
-    .argument('<name>', 'Unix group name of the subgroup')
-    .requiredOption('-w, --workgroup <workgroup>', 'the workgroup it belongs to')
-    .option('-d, --description <text>', 'what the subgroup is')
-    .option('--gid <gid>', 'Unix gid (default: the next free one)', (v) => parseIntOption('gid', v))
+    .description(t('accounts.subgroup.add'))
+    .argument('<name>', t('accounts.subgroup.add.arg.name'))
+    .requiredOption('-w, --workgroup <workgroup>', t('accounts.subgroup.add.opt.workgroup'))
+    .option('-d, --description <text>', t('accounts.subgroup.add.opt.description'))
+    .option('--gid <gid>', t('accounts.subgroup.add.opt.gid'), (v) => parseIntOption('gid', v))
     .addHelpText('after', examples('keisan admin subgroup add b-ana --workgroup belle -d "Belle analysis"'))
     .action(async (name, options, command) => {
       const out = outputOf(command);
@@ -277,18 +278,18 @@ export function registerAccountCommands(program: Command, admin: Command): void 
   subgroup
     .command('list')
     .alias('ls')
-    .description('list subgroups')
-    .option('-w, --workgroup <workgroup>', 'only those of this workgroup')
+    .description(t('accounts.subgroup.list'))
+    .option('-w, --workgroup <workgroup>', t('accounts.subgroup.list.opt.workgroup'))
     .action(async (options, command) => {
       const out = outputOf(command);
       const rows = await clientOf(command).request<Subgroup[]>('GET', '/api/subgroups', undefined, { workgroup: options.workgroup });
       out.result(rows, () =>
-        out.table(['SUBGROUP', 'WORKGROUP', 'GID', 'ADMINS', 'DESCRIPTION'], rows.map((s) => [s.name, s.workgroup, s.gid, s.admins.join(','), s.description])),
+        out.table([t('col.subgroup'), t('col.workgroup'), t('col.gid'), t('col.admins'), t('col.description')], rows.map((s) => [s.name, s.workgroup, s.gid, s.admins.join(','), s.description])),
       );
     });
   subgroup
     .command('show')
-    .description('show a subgroup (members are shown to its admins)')
+    .description(t('accounts.subgroup.show'))
     .argument('<name>')
     .action(async (name, _options, command) => {
       const out = outputOf(command);
@@ -297,13 +298,13 @@ export function registerAccountCommands(program: Command, admin: Command): void 
     });
   subgroup
     .command('set')
-    .description("change a subgroup's description, admins or extra members")
+    .description(t('accounts.subgroup.set'))
     .argument('<name>')
-    .option('-d, --description <text>', 'new description')
-    .option('--add-member <users>', 'let users join this subgroup besides their primary one (comma-separated)', list)
-    .option('--remove-member <users>', 'remove such extra members (comma-separated)', list)
-    .option('--add-admin <users>', 'appoint subgroup admins (comma-separated)', list)
-    .option('--remove-admin <users>', 'remove subgroup admins (comma-separated)', list)
+    .option('-d, --description <text>', t('accounts.subgroup.set.opt.description'))
+    .option('--add-member <users>', t('accounts.subgroup.set.opt.add-member'), list)
+    .option('--remove-member <users>', t('accounts.subgroup.set.opt.remove-member'), list)
+    .option('--add-admin <users>', t('accounts.subgroup.set.opt.add-admin'), list)
+    .option('--remove-admin <users>', t('accounts.subgroup.set.opt.remove-admin'), list)
     .addHelpText('after', examples('keisan admin subgroup set b-ana --add-member bob,carol', 'keisan admin subgroup set b-ana --add-admin alice'))
     .action(async (name, options, command) => {
       const out = outputOf(command);
@@ -327,30 +328,30 @@ export function registerAccountCommands(program: Command, admin: Command): void 
     });
   subgroup
     .command('rm')
-    .description('remove a subgroup that is nobody\'s primary subgroup')
+    .description(t('accounts.subgroup.rm'))
     .argument('<name>')
-    .option('-y, --yes', 'do not ask for confirmation')
+    .option('-y, --yes', t('accounts.subgroup.rm.opt.yes'))
     .action(async (name, options, command) => {
       const out = outputOf(command);
-      await confirmByName('subgroup', name, options.yes);
+      await confirmByName(t('cli.kind.subgroup'), name, options.yes);
       await clientOf(command).request('DELETE', `/api/subgroups/${encodeURIComponent(name)}`);
       out.result({ removed: name }, () => out.line(`Removed subgroup ${name}.`));
     });
 
-  const user = admin.command('user').description('user accounts');
+  const user = admin.command('user').description(t('accounts.user'));
   user
     .command('add')
-    .description('create a user; without --password-stdin a password is generated and shown once')
-    .argument('<name>', 'Unix user name')
-    .requiredOption('-s, --subgroup <subgroup>', 'primary subgroup (sets the primary gid)')
-    .option('-n, --full-name <name>', 'full name')
-    .option('-e, --email <address>', 'e-mail address (for job and quota mail)')
-    .option('--also <subgroups>', 'extra subgroups to join (comma-separated)', list)
-    .option('--uid <uid>', 'Unix uid (operators; default: the next free one)', (v) => parseIntOption('uid', v))
-    .option('--home <dir>', 'home directory (default: homeBase/NAME)')
-    .option('--shell <path>', 'login shell')
-    .option('--operator', 'make the user an operator (operators only)')
-    .option('--password-stdin', 'read the password from standard input')
+    .description(t('accounts.user.add'))
+    .argument('<name>', t('accounts.user.add.arg.name'))
+    .requiredOption('-s, --subgroup <subgroup>', t('accounts.user.add.opt.subgroup'))
+    .option('-n, --full-name <name>', t('accounts.user.add.opt.full-name'))
+    .option('-e, --email <address>', t('accounts.user.add.opt.email'))
+    .option('--also <subgroups>', t('accounts.user.add.opt.also'), list)
+    .option('--uid <uid>', t('accounts.user.add.opt.uid'), (v) => parseIntOption('uid', v))
+    .option('--home <dir>', t('accounts.user.add.opt.home'))
+    .option('--shell <path>', t('accounts.user.add.opt.shell'))
+    .option('--operator', t('accounts.user.add.opt.operator'))
+    .option('--password-stdin', t('accounts.user.add.opt.password-stdin'))
     .addHelpText('after', examples('keisan admin user add alice --subgroup b-ana --full-name "Alice Smith" --email alice@example.org', "printf '%s' \"$PW\" | keisan admin user add bob -s b-ana --password-stdin"))
     .action(async (name, options, command) => {
       const out = outputOf(command);
@@ -378,22 +379,22 @@ export function registerAccountCommands(program: Command, admin: Command): void 
   user
     .command('list')
     .alias('ls')
-    .description('list the users you may see')
-    .option('-w, --workgroup <workgroup>', 'only users whose primary subgroup is in this workgroup')
-    .option('-s, --subgroup <subgroup>', 'only members of this subgroup')
+    .description(t('accounts.user.list'))
+    .option('-w, --workgroup <workgroup>', t('accounts.user.list.opt.workgroup'))
+    .option('-s, --subgroup <subgroup>', t('accounts.user.list.opt.subgroup'))
     .action(async (options, command) => {
       const out = outputOf(command);
       const rows = await clientOf(command).request<User[]>('GET', '/api/users', undefined, { workgroup: options.workgroup, subgroup: options.subgroup });
       out.result(rows, () =>
         out.table(
-          ['USER', 'UID', 'SUBGROUP', 'WORKGROUP', 'ROLES', 'STATE', 'FULL NAME'],
+          [t('col.user'), t('col.uid'), t('col.subgroup'), t('col.workgroup'), t('col.roles'), t('col.state'), t('col.full-name')],
           rows.map((u) => [u.name, u.uid, u.primarySubgroup, u.workgroup, rolesText(u.roles), u.locked ? 'locked' : 'active', u.fullName]),
         ),
       );
     });
   user
     .command('show')
-    .description('show a user')
+    .description(t('accounts.user.show'))
     .argument('<name>')
     .action(async (name, _options, command) => {
       const out = outputOf(command);
@@ -402,20 +403,20 @@ export function registerAccountCommands(program: Command, admin: Command): void 
     });
   user
     .command('set')
-    .description('change a user: profile, primary subgroup, lock, password, login, operator role')
+    .description(t('accounts.user.set'))
     .argument('<name>')
-    .option('-n, --full-name <name>', 'full name')
-    .option('-e, --email <address>', 'e-mail address ("" removes it)')
-    .option('-s, --subgroup <subgroup>', 'move to another primary subgroup')
-    .option('--home <dir>', 'home directory')
-    .option('--shell <path>', 'login shell')
-    .option('--lock', 'lock the account (ends its sessions)')
-    .option('--unlock', 'unlock the account')
-    .option('--reason <text>', 'why the account is locked')
-    .addOption(new Option('--operator', 'grant the operator role (operators only)').conflicts('noOperator'))
-    .addOption(new Option('--no-operator', 'take the operator role away (operators only)'))
-    .option('--password-stdin', 'set the password read from standard input')
-    .option('--reset-password', 'set a new generated password and show it once')
+    .option('-n, --full-name <name>', t('accounts.user.set.opt.full-name'))
+    .option('-e, --email <address>', t('accounts.user.set.opt.email'))
+    .option('-s, --subgroup <subgroup>', t('accounts.user.set.opt.subgroup'))
+    .option('--home <dir>', t('accounts.user.set.opt.home'))
+    .option('--shell <path>', t('accounts.user.set.opt.shell'))
+    .option('--lock', t('accounts.user.set.opt.lock'))
+    .option('--unlock', t('accounts.user.set.opt.unlock'))
+    .option('--reason <text>', t('accounts.user.set.opt.reason'))
+    .addOption(new Option('--operator', t('accounts.user.set.opt.operator')).conflicts('noOperator'))
+    .addOption(new Option('--no-operator', t('accounts.user.set.opt.no-operator')))
+    .option('--password-stdin', t('accounts.user.set.opt.password-stdin'))
+    .option('--reset-password', t('accounts.user.set.opt.reset-password'))
     .addHelpText('after', examples('keisan admin user set bob --lock --reason "left the lab"', 'keisan admin user set bob --unlock', 'keisan admin user set bob --subgroup b-sim', 'keisan admin user set bob --reset-password'))
     .action(async (name, options, command) => {
       const out = outputOf(command);
@@ -444,26 +445,26 @@ export function registerAccountCommands(program: Command, admin: Command): void 
     });
   user
     .command('rm')
-    .description('remove a user')
+    .description(t('accounts.user.rm'))
     .argument('<name>')
-    .option('-y, --yes', 'do not ask for confirmation')
+    .option('-y, --yes', t('accounts.user.rm.opt.yes'))
     .action(async (name, options, command) => {
       const out = outputOf(command);
-      await confirmByName('user', name, options.yes);
+      await confirmByName(t('cli.kind.user'), name, options.yes);
       await clientOf(command).request('DELETE', `/api/users/${encodeURIComponent(name)}`);
       out.result({ removed: name }, () => out.line(`Removed user ${name}.`));
     });
 
   admin
     .command('audit')
-    .description('read the audit log, newest first (operators)')
-    .option('--actor <user>', 'only actions by this user')
-    .option('--target <name>', 'only actions on this user, group or object')
-    .option('--action <action>', 'only this action (e.g. user.create), or a prefix ending in "." (user.)')
-    .addOption(new Option('--outcome <outcome>', 'only this outcome').choices(['ok', 'denied', 'failed'] as const))
-    .option('--since <when>', 'from this time (2026-11-01T09:00Z) or this long ago (24h, 7d)')
-    .option('--until <when>', 'up to this time or this long ago')
-    .option('--limit <n>', 'at most this many entries', (v) => parseIntOption('limit', v), 100)
+    .description(t('accounts.audit'))
+    .option('--actor <user>', t('accounts.audit.opt.actor'))
+    .option('--target <name>', t('accounts.audit.opt.target'))
+    .option('--action <action>', t('accounts.audit.opt.action'))
+    .addOption(new Option('--outcome <outcome>', t('accounts.audit.opt.outcome')).choices(['ok', 'denied', 'failed'] as const))
+    .option('--since <when>', t('accounts.audit.opt.since'))
+    .option('--until <when>', t('accounts.audit.opt.until'))
+    .option('--limit <n>', t('accounts.audit.opt.limit'), (v) => parseIntOption('limit', v), 100)
     .addHelpText('after', examples('keisan admin audit --since 24h', 'keisan admin audit --actor alice --action user.', 'keisan admin audit --outcome denied --json'))
     .action(async (options, command) => {
       const out = outputOf(command);
@@ -478,7 +479,7 @@ export function registerAccountCommands(program: Command, admin: Command): void 
       });
       out.result(rows, () =>
         out.table(
-          ['TIME', 'ACTOR', 'ACTION', 'TARGET', 'OUTCOME', 'FROM', 'DETAIL'],
+          [t('col.time'), t('col.actor'), t('col.action'), t('col.target'), t('col.outcome'), t('col.from'), t('col.detail')],
           rows.map((e) => [
             formatTime(e.at),
             e.actor,
@@ -496,9 +497,9 @@ export function registerAccountCommands(program: Command, admin: Command): void 
   // ------------------------------------------------------------------ declarative
   program
     .command('apply')
-    .description('make workgroups, subgroups and users match a facility file (additive, idempotent, all or nothing)')
-    .argument('<file>', 'a keisan.yaml (its workgroups: and users: sections are applied)')
-    .option('--dry-run', 'show what would change, change nothing')
+    .description(t('accounts.apply'))
+    .argument('<file>', t('accounts.apply.arg.file'))
+    .option('--dry-run', t('accounts.apply.opt.dry-run'))
     .addHelpText('after', examples('keisan apply keisan.yaml --dry-run', 'keisan apply keisan.yaml'))
     .action(async (file, options, command) => {
       const out = outputOf(command);
@@ -530,9 +531,9 @@ export function registerAccountCommands(program: Command, admin: Command): void 
 
   program
     .command('export')
-    .description('write the facility\'s workgroups, subgroups and users as a file `keisan apply` accepts (operators)')
-    .option('-o, --output <file>', 'write to this file instead of standard output')
-    .option('--with-password-hashes', 'include password hashes (to move users to another server; keep the file secret)')
+    .description(t('accounts.export'))
+    .option('-o, --output <file>', t('accounts.export.opt.output'))
+    .option('--with-password-hashes', t('accounts.export.opt.with-password-hashes'))
     .action(async (options, command) => {
       const out = outputOf(command);
       const document = await clientOf(command).request<FacilityExport>('GET', '/api/facility/export', undefined, {

@@ -12,6 +12,7 @@ import { formatDuration, formatSize } from '../lib/units.ts';
 import { FINAL_STATES, type JobState, type Queue } from './model.ts';
 import type { Job } from './store.ts';
 import type { SubmitInput, SubmitResult } from './submission-input.ts';
+import { t } from '../lib/i18n/index.ts';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -72,25 +73,25 @@ async function waitForEnd(client: ApiClient, ids: number[], onEnd: (job: Job) =>
 /** The queue fields as `keisan admin queue add|set` options. */
 function queueOptions(command: CommandUnknownOpts): CommandUnknownOpts {
   return command
-    .option('-w, --workgroup <workgroup>', "make it a workgroup's own queue (\"none\": facility-wide)")
-    .option('-d, --description <text>', 'what the queue is for')
-    .option('--priority <n>', 'higher runs first (0-1000)')
-    .option('--nice <n>', 'OS nice value of its jobs (0-19)')
-    .option('--wall-time <limit>', 'wall-time limit, e.g. 1h, 24:00:00, 7d')
-    .option('--cpu-time <limit>', 'CPU-time limit over all CPUs ("none" for none)')
-    .option('--default-time <limit>', 'time limit of jobs that give none')
-    .option('--default-mem <size>', 'memory of jobs that ask for none')
-    .option('--max-mem <size>', 'most memory a job may ask for')
-    .option('--max-cpus <n>', 'most CPUs per job')
-    .option('--max-gpus <n>', 'most GPUs per job')
-    .option('--max-running-per-user <n>', 'running jobs per user ("none": unlimited)')
-    .option('--max-running-per-subgroup <n>', 'running jobs per subgroup ("none": unlimited)')
-    .option('--max-running-per-host <n>', 'running jobs per host ("none": unlimited)')
-    .option('--allow-workgroups <list>', 'only these workgroups may use it (comma-separated; "" = everyone)')
-    .option('--allow-subgroups <list>', 'only these subgroups may use it (comma-separated; "" = everyone)')
-    .option('--fair-share <mode>', 'subgroup-then-user or user')
-    .option('--enable', 'open it to new jobs')
-    .option('--disable', 'close it to new jobs (running and pending ones go on)');
+    .option('-w, --workgroup <workgroup>', t('batch.root.opt.workgroup'))
+    .option('-d, --description <text>', t('batch.root.opt.description'))
+    .option('--priority <n>', t('batch.root.opt.priority'))
+    .option('--nice <n>', t('batch.root.opt.nice'))
+    .option('--wall-time <limit>', t('batch.root.opt.wall-time'))
+    .option('--cpu-time <limit>', t('batch.root.opt.cpu-time'))
+    .option('--default-time <limit>', t('batch.root.opt.default-time'))
+    .option('--default-mem <size>', t('batch.root.opt.default-mem'))
+    .option('--max-mem <size>', t('batch.root.opt.max-mem'))
+    .option('--max-cpus <n>', t('batch.root.opt.max-cpus'))
+    .option('--max-gpus <n>', t('batch.root.opt.max-gpus'))
+    .option('--max-running-per-user <n>', t('batch.root.opt.max-running-per-user'))
+    .option('--max-running-per-subgroup <n>', t('batch.root.opt.max-running-per-subgroup'))
+    .option('--max-running-per-host <n>', t('batch.root.opt.max-running-per-host'))
+    .option('--allow-workgroups <list>', t('batch.root.opt.allow-workgroups'))
+    .option('--allow-subgroups <list>', t('batch.root.opt.allow-subgroups'))
+    .option('--fair-share <mode>', t('batch.root.opt.fair-share'))
+    .option('--enable', t('batch.root.opt.enable'))
+    .option('--disable', t('batch.root.opt.disable'));
 }
 
 function queueBody(options: Record<string, unknown>): Record<string, unknown> {
@@ -127,7 +128,7 @@ function queueBody(options: Record<string, unknown>): Record<string, unknown> {
 
 function printQueues(out: ReturnType<typeof outputOf>, queues: Queue[]): void {
   out.table(
-    ['QUEUE', 'PRIO', 'NICE', 'WALL', 'CPU TIME', 'DEF MEM', 'MAX MEM', 'CPUS', 'GPUS', 'RUN/USER', 'WORKGROUP', 'STATE', 'DESCRIPTION'],
+    [t('col.queue'), t('col.prio'), t('col.nice'), t('col.wall'), t('col.cpu-time'), t('col.def-mem'), t('col.max-mem'), t('col.cpus'), t('col.gpus'), t('col.run-user'), t('col.workgroup'), t('col.state'), t('col.description')],
     queues.map((q) => [
       q.name,
       q.priority,
@@ -150,24 +151,24 @@ function printQueues(out: ReturnType<typeof outputOf>, queues: Queue[]): void {
 export function registerQueueCommands(program: Command, admin: Command): void {
   program
     .command('queues')
-    .description('the batch queues, their limits and priorities')
+    .description(t('batch.queues'))
     .action(async (_options, command) => {
       const out = outputOf(command);
       const queues = await clientOf(command).request<Queue[]>('GET', '/api/queues');
       out.result(queues, () => printQueues(out, queues));
     });
 
-  const queue = admin.command('queue').description('batch queues (operators; workgroup admins for their workgroup\'s queues)');
+  const queue = admin.command('queue').description(t('batch.queue'));
   queue
     .command('list')
     .alias('ls')
-    .description('list queues')
+    .description(t('batch.queue.list'))
     .action(async (_options, command) => {
       const out = outputOf(command);
       const queues = await clientOf(command).request<Queue[]>('GET', '/api/queues');
       out.result(queues, () => printQueues(out, queues));
     });
-  queueOptions(queue.command('add').description('add a queue (fields not given come from the short queue)').argument('<name>'))
+  queueOptions(queue.command('add').description(t('batch.queue.add')).argument('<name>'))
     .addHelpText('after', examples('keisan admin queue add gpu --max-gpus 8 --wall-time 2d --priority 50', 'keisan admin queue add belle-long --workgroup belle --wall-time 3d'))
     .action(async (...args: unknown[]) => {
       const [name, options, command] = args as [string, Record<string, unknown>, CommandUnknownOpts];
@@ -175,7 +176,7 @@ export function registerQueueCommands(program: Command, admin: Command): void {
       const created = await clientOf(command).request<Queue>('POST', '/api/queues', { name, ...queueBody(options) });
       out.result(created, () => out.line(`Added queue ${created.name} (${formatDuration(created.wallTimeLimitMs)}, priority ${created.priority}).`));
     });
-  queueOptions(queue.command('set').description('change a queue').argument('<name>'))
+  queueOptions(queue.command('set').description(t('batch.queue.set')).argument('<name>'))
     .addHelpText('after', examples('keisan admin queue set short --max-running-per-user 50', 'keisan admin queue set huge --disable'))
     .action(async (...args: unknown[]) => {
       const [name, options, command] = args as [string, Record<string, unknown>, CommandUnknownOpts];
@@ -187,9 +188,9 @@ export function registerQueueCommands(program: Command, admin: Command): void {
     });
   queue
     .command('rm')
-    .description('remove a queue that has no pending or running jobs')
+    .description(t('batch.queue.rm'))
     .argument('<name>')
-    .option('-y, --yes', 'do not ask for confirmation')
+    .option('-y, --yes', t('batch.queue.rm.opt.yes'))
     .action(async (name, options, command) => {
       const out = outputOf(command);
       if (!options.yes) throw invalidInput(`removing queue '${name}' needs --yes`);
@@ -201,26 +202,26 @@ export function registerQueueCommands(program: Command, admin: Command): void {
 export function registerBatchCommands(program: Command): void {
   program
     .command('submit')
-    .description('submit a batch job script; #SBATCH and #BSUB directives in it are honoured, options here override them')
-    .argument('<script>', 'the job script ("-" reads it from standard input)')
-    .argument('[args...]', 'arguments passed to the script')
-    .option('-q, --queue <queue>', 'queue (partition) to run in (default: the smallest that fits)')
-    .option('-c, --cpus <n>', 'CPUs for the job')
-    .option('-m, --mem <size>', 'memory, e.g. 4G, 16GB, 512M')
-    .option('-g, --gpus <[type:]n>', 'GPUs, e.g. 1 or h200:2')
-    .option('-t, --time <limit>', 'wall-time limit, e.g. 90m, 2:00:00, 2-00:00:00')
-    .option('-J, --name <name>', 'job name')
-    .option('-a, --array <spec>', 'job array, e.g. 1-100%10 (at most 10 at once)')
-    .option('--after <job[:ok|:any|:notok]>', 'start after that job ended (ok: successfully); repeatable', collect)
-    .option('-o, --output <file>', 'standard output file (%j job id, %x name, %a array index, %A array id, %u user)')
-    .option('-e, --error <file>', 'standard error file (default: together with the output)')
-    .option('-D, --chdir <dir>', 'working directory of the job (default: the current directory)')
-    .option('--env <KEY=VALUE>', 'an environment variable for the job; repeatable', collect)
-    .option('--mail <events>', 'notify at begin,end,fail (or all); e-mail too when the server has SMTP')
-    .option('--mail-user <address>', 'e-mail address for --mail (default: your account\'s)')
-    .option('--begin <time>', 'not before this time (ISO time, or now+1hour)')
-    .option('-H, --hold', 'submit held: it starts only after `keisan release`')
-    .option('-W, --wait', 'wait until the job ends; exit with its exit code')
+    .description(t('batch.submit'))
+    .argument('<script>', t('batch.submit.arg.script'))
+    .argument('[args...]', t('batch.submit.arg.args'))
+    .option('-q, --queue <queue>', t('batch.submit.opt.queue'))
+    .option('-c, --cpus <n>', t('batch.submit.opt.cpus'))
+    .option('-m, --mem <size>', t('batch.submit.opt.mem'))
+    .option('-g, --gpus <[type:]n>', t('batch.submit.opt.gpus'))
+    .option('-t, --time <limit>', t('batch.submit.opt.time'))
+    .option('-J, --name <name>', t('batch.submit.opt.name'))
+    .option('-a, --array <spec>', t('batch.submit.opt.array'))
+    .option('--after <job[:ok|:any|:notok]>', t('batch.submit.opt.after'), collect)
+    .option('-o, --output <file>', t('batch.submit.opt.output'))
+    .option('-e, --error <file>', t('batch.submit.opt.error'))
+    .option('-D, --chdir <dir>', t('batch.submit.opt.chdir'))
+    .option('--env <KEY=VALUE>', t('batch.submit.opt.env'), collect)
+    .option('--mail <events>', t('batch.submit.opt.mail'))
+    .option('--mail-user <address>', t('batch.submit.opt.mail-user'))
+    .option('--begin <time>', t('batch.submit.opt.begin'))
+    .option('-H, --hold', t('batch.submit.opt.hold'))
+    .option('-W, --wait', t('batch.submit.opt.wait'))
     .addHelpText(
       'after',
       examples(
@@ -296,12 +297,12 @@ export function registerBatchCommands(program: Command): void {
 
   program
     .command('jobs')
-    .description('list your jobs (--all: every job you may see)')
-    .option('-A, --all', 'all jobs you may see (operators and group admins)')
-    .option('-u, --user <user>', "only this user's jobs")
-    .option('-s, --state <states>', 'only these states, e.g. pending,running')
-    .option('-q, --queue <queue>', 'only this queue')
-    .option('-n, --limit <n>', 'at most this many (newest first)', '200')
+    .description(t('batch.jobs'))
+    .option('-A, --all', t('batch.jobs.opt.all'))
+    .option('-u, --user <user>', t('batch.jobs.opt.user'))
+    .option('-s, --state <states>', t('batch.jobs.opt.state'))
+    .option('-q, --queue <queue>', t('batch.jobs.opt.queue'))
+    .option('-n, --limit <n>', t('batch.jobs.opt.limit'), '200')
     .addHelpText('after', examples('keisan jobs', 'keisan jobs --state pending', 'keisan jobs --all --queue short --json'))
     .action(async (options, command) => {
       const out = outputOf(command);
@@ -317,7 +318,7 @@ export function registerBatchCommands(program: Command): void {
       const slurm = jobs.some((j) => j.externalId);
       out.result(jobs, () =>
         out.table(
-          ['JOBID', ...(slurm ? ['SLURM ID'] : []), 'NAME', 'USER', 'QUEUE', 'STATE', 'CPUS', 'MEM', 'GPUS', 'TIME', 'LIMIT', 'SUBMITTED', 'NODE/REASON'],
+          [t('col.jobid'), ...(slurm ? [t('col.slurm-id')] : []), t('col.name'), t('col.user'), t('col.queue'), t('col.state'), t('col.cpus'), t('col.mem'), t('col.gpus'), t('col.time'), t('col.limit'), t('col.submitted'), t('col.node-reason')],
           jobs.map((job) => [
             jobLabel(job),
             ...(slurm ? [job.externalId ?? '-'] : []),
@@ -340,33 +341,33 @@ export function registerBatchCommands(program: Command): void {
 
   program
     .command('job')
-    .description('show one job in full: request, state history, accounting')
-    .argument('<id>', 'job id')
+    .description(t('batch.job'))
+    .argument('<id>', t('batch.job.arg.id'))
     .action(async (id, _options, command) => {
       const out = outputOf(command);
       const [jobId] = parseJobIds([id]);
       const job = await clientOf(command).request<Job>('GET', `/api/jobs/${jobId}`);
       out.result(job, () => {
         out.fields([
-          ['job', `${jobLabel(job)} (${job.name})`],
-          ['user', `${job.user} (subgroup ${job.subgroup}, workgroup ${job.workgroup})`],
-          ['queue', job.queue],
-          ['state', `${job.state}${job.held ? ' (held)' : ''}`],
-          ['slurm job', job.externalId],
-          ['request', `${job.cpus} CPU, ${formatSize(job.memBytes)}${job.gpus ? `, ${job.gpus} GPU${job.gpuType ? ` (${job.gpuType})` : ''}` : ''}, ${formatDuration(job.timeLimitMs)}`],
-          ['dependencies', job.dependencies.map((d) => `${d.jobId}:${d.type}`).join(', ')],
-          ['submitted', formatTime(job.submittedAt)],
-          ['started', formatTime(job.startedAt)],
-          ['ended', formatTime(job.endedAt)],
-          ['node', job.node ? `${job.node}${job.gpuIndices.length ? ` (GPU ${job.gpuIndices.join(',')})` : ''}` : null],
-          ['exit', job.exitCode !== null ? `code ${job.exitCode}` : job.exitSignal ? `signal ${job.exitSignal}` : null],
-          ['reason', job.reason],
-          ['cpu time', job.cpuSeconds !== null ? formatDuration(job.cpuSeconds * 1000) : null],
-          ['max memory', job.maxRssBytes !== null ? formatSize(job.maxRssBytes) : null],
-          ['gpu time', job.gpuSeconds ? formatDuration(job.gpuSeconds * 1000) : null],
-          ['directory', job.chdir],
-          ['output', job.output],
-          ['error', job.error === job.output ? '(with the output)' : job.error],
+          [t('field.job'), `${jobLabel(job)} (${job.name})`],
+          [t('field.user'), `${job.user} (subgroup ${job.subgroup}, workgroup ${job.workgroup})`],
+          [t('field.queue'), job.queue],
+          [t('field.state'), `${job.state}${job.held ? ' (held)' : ''}`],
+          [t('field.slurm-job'), job.externalId],
+          [t('field.request'), `${job.cpus} CPU, ${formatSize(job.memBytes)}${job.gpus ? `, ${job.gpus} GPU${job.gpuType ? ` (${job.gpuType})` : ''}` : ''}, ${formatDuration(job.timeLimitMs)}`],
+          [t('field.dependencies'), job.dependencies.map((d) => `${d.jobId}:${d.type}`).join(', ')],
+          [t('field.submitted'), formatTime(job.submittedAt)],
+          [t('field.started'), formatTime(job.startedAt)],
+          [t('field.ended'), formatTime(job.endedAt)],
+          [t('field.node'), job.node ? `${job.node}${job.gpuIndices.length ? ` (GPU ${job.gpuIndices.join(',')})` : ''}` : null],
+          [t('field.exit'), job.exitCode !== null ? `code ${job.exitCode}` : job.exitSignal ? `signal ${job.exitSignal}` : null],
+          [t('field.reason'), job.reason],
+          [t('field.cpu-time'), job.cpuSeconds !== null ? formatDuration(job.cpuSeconds * 1000) : null],
+          [t('field.max-memory'), job.maxRssBytes !== null ? formatSize(job.maxRssBytes) : null],
+          [t('field.gpu-time'), job.gpuSeconds ? formatDuration(job.gpuSeconds * 1000) : null],
+          [t('field.directory'), job.chdir],
+          [t('field.output'), job.output],
+          [t('field.error'), job.error === job.output ? '(with the output)' : job.error],
         ]);
         out.line();
         out.line(pc.bold('history'));
@@ -376,9 +377,9 @@ export function registerBatchCommands(program: Command): void {
 
   program
     .command('cancel')
-    .description("cancel pending or running jobs in one request: by id (an array's id cancels the whole array, as scancel does), or all of a user's")
-    .argument('[ids...]', 'job ids or array ids')
-    .option('-u, --user <user>', "cancel every pending and running job of this user (yours, or of a group you administer)")
+    .description(t('batch.cancel'))
+    .argument('[ids...]', t('batch.cancel.arg.ids'))
+    .option('-u, --user <user>', t('batch.cancel.opt.user'))
     .addHelpText('after', examples('keisan cancel 1234', 'keisan cancel 1234 1240 1241', 'keisan cancel 5000   # an array: all its tasks', 'keisan cancel --user alice'))
     .action(async (ids, options, command) => {
       const out = outputOf(command);
@@ -400,12 +401,12 @@ export function registerBatchCommands(program: Command): void {
     });
 
   for (const [name, verb, route, done] of [
-    ['hold', 'hold pending jobs: they will not start until released', 'hold', 'held'],
+    ['hold', 'batch.hold', 'hold', 'held'],
   ] as const) {
     program
       .command(name)
-      .description(verb)
-      .argument('<ids...>', 'job ids')
+      .description(t(verb))
+      .argument('<ids...>', t('batch.cancel.arg.ids2'))
       .action(async (ids, _options, command) => {
         const out = outputOf(command);
         const client = clientOf(command);
@@ -418,8 +419,8 @@ export function registerBatchCommands(program: Command): void {
   // Jobs are numbers and devices names that start with a letter, so one verb serves both.
   program
     .command('release')
-    .description('release held jobs (by id), or give back devices you reserved (by name)')
-    .argument('<targets...>', 'job ids and/or device names')
+    .description(t('batch.release'))
+    .argument('<targets...>', t('batch.release.arg.targets'))
     .addHelpText('after', examples('keisan release 1234', 'keisan release tape0'))
     .action(async (targets, _options, command) => {
       const out = outputOf(command);
@@ -441,8 +442,8 @@ export function registerBatchCommands(program: Command): void {
 
   program
     .command('why')
-    .description('why a job is pending, in plain words, and roughly when it may start')
-    .argument('<id>', 'job id')
+    .description(t('batch.why'))
+    .argument('<id>', t('batch.why.arg.id'))
     .action(async (id, _options, command) => {
       const out = outputOf(command);
       const [jobId] = parseJobIds([id]);
@@ -452,10 +453,10 @@ export function registerBatchCommands(program: Command): void {
 
   program
     .command('out')
-    .description("print a job's output (--follow: keep printing until the job ends)")
-    .argument('<id>', 'job id')
-    .option('-e, --error', 'the error file instead of the output')
-    .option('-f, --follow', 'keep printing new output until the job ends')
+    .description(t('batch.out'))
+    .argument('<id>', t('batch.out.arg.id'))
+    .option('-e, --error', t('batch.out.opt.error'))
+    .option('-f, --follow', t('batch.out.opt.follow'))
     .action(async (id, options, command) => {
       const client = clientOf(command);
       const [jobId] = parseJobIds([id]);
@@ -472,10 +473,10 @@ export function registerBatchCommands(program: Command): void {
 
   program
     .command('usage')
-    .description('accounting of ended jobs: per user, subgroup or workgroup, over a period')
-    .option('-b, --by <what>', 'user, subgroup or workgroup', 'user')
-    .option('--from <when>', 'from this time (2026-11-01) or this long ago (30d); default 30 days ago')
-    .option('--to <when>', 'up to this time; default now')
+    .description(t('batch.usage'))
+    .option('-b, --by <what>', t('batch.usage.opt.by'), 'user')
+    .option('--from <when>', t('batch.usage.opt.from'))
+    .option('--to <when>', t('batch.usage.opt.to'))
     .addHelpText('after', examples('keisan usage', 'keisan usage --by subgroup --from 2026-11-01 --to 2026-12-01'))
     .action(async (options, command) => {
       const out = outputOf(command);
@@ -488,20 +489,20 @@ export function registerBatchCommands(program: Command): void {
       );
       const h = (n: number) => n.toFixed(n < 10 ? 2 : 1);
       out.result(rows, () =>
-        out.table([options.by.toUpperCase(), 'JOBS', 'NOT OK', 'WALL H', 'CORE H', 'CPU H', 'GPU H'], rows.map((r) => [r.key, r.jobs, r.failed, h(r.wallHours), h(r.coreHours), h(r.cpuHours), h(r.gpuHours)]), '(no jobs ended in that period)'),
+        out.table([options.by.toUpperCase(), t('col.jobs'), t('col.not-ok'), t('col.wall-h'), t('col.core-h'), t('col.cpu-h'), t('col.gpu-h')], rows.map((r) => [r.key, r.jobs, r.failed, h(r.wallHours), h(r.coreHours), h(r.cpuHours), h(r.gpuHours)]), '(no jobs ended in that period)'),
       );
     });
 
   program
     .command('notifications')
-    .description('your notifications (job ends, limits hit…)')
-    .option('--unread', 'only unread ones')
-    .option('--mark-read', 'mark them all read after showing')
+    .description(t('batch.notifications'))
+    .option('--unread', t('batch.notifications.opt.unread'))
+    .option('--mark-read', t('batch.notifications.opt.mark-read'))
     .action(async (options, command) => {
       const out = outputOf(command);
       const client = clientOf(command);
       const rows = await client.request<{ id: number; at: string; title: string; body: string; readAt: string | null }[]>('GET', '/api/notifications', undefined, { unread: options.unread ? 'true' : undefined });
-      out.result(rows, () => out.table(['TIME', '', 'WHAT', 'DETAIL'], rows.map((n) => [formatTime(n.at), n.readAt ? '' : pc.bold('new'), n.title, n.body]), '(no notifications)'));
+      out.result(rows, () => out.table([t('col.time'), '', t('col.what'), t('col.detail')], rows.map((n) => [formatTime(n.at), n.readAt ? '' : pc.bold('new'), n.title, n.body]), '(no notifications)'));
       if (options.markRead) await client.request('POST', '/api/notifications/read', {});
     });
 }

@@ -1,5 +1,6 @@
 import { DEFAULT_PORT } from '../lib/config.ts';
 import { isErrorCode, KeisanError } from '../lib/errors.ts';
+import { t } from '../lib/i18n/index.ts';
 import { ServerFollower, splitServerList } from '../server/ha/follow.ts';
 import { readCredentials, rememberActive, ticketFor } from './credentials.ts';
 
@@ -15,7 +16,7 @@ export function resolveServer(explicit: string | undefined, env: NodeJS.ProcessE
 export function resolveServers(explicit: string | undefined, env: NodeJS.ProcessEnv = process.env): string[] {
   const chosen = explicit || env.KEISAN_SERVER || readCredentials().defaultServer || `http://127.0.0.1:${DEFAULT_PORT}`;
   const list = splitServerList(chosen).map(checkedOrigin);
-  if (list.length === 0) throw new KeisanError('INVALID_INPUT', `'${chosen}' names no server: write it like http://127.0.0.1:${DEFAULT_PORT}, or a,b for two`);
+  if (list.length === 0) throw new KeisanError('INVALID_INPUT', t('cli.server.none', { chosen, port: DEFAULT_PORT }));
   return list;
 }
 
@@ -24,10 +25,10 @@ function checkedOrigin(chosen: string): string {
   try {
     url = new URL(chosen);
   } catch {
-    throw new KeisanError('INVALID_INPUT', `'${chosen}' is not a server URL: write it like http://127.0.0.1:${DEFAULT_PORT}`);
+    throw new KeisanError('INVALID_INPUT', t('cli.server.not-url', { chosen, port: DEFAULT_PORT }));
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new KeisanError('INVALID_INPUT', `'${chosen}' is not an http(s) URL: write it like https://keisan.example.org:${DEFAULT_PORT}`);
+    throw new KeisanError('INVALID_INPUT', t('cli.server.not-http', { chosen, port: DEFAULT_PORT }));
   }
   return url.origin;
 }
@@ -75,7 +76,7 @@ export class ApiClient {
   }
 
   private get where(): string {
-    return this.servers.length > 1 ? `any of ${this.servers.join(', ')}` : this.server;
+    return this.servers.length > 1 ? t('cli.server.any-of', { servers: this.servers.join(', ') }) : this.server;
   }
 
   get hasTicket(): boolean {
@@ -94,23 +95,16 @@ export class ApiClient {
     } catch (error) {
       const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : error instanceof Error ? error.message : String(error);
       if (/certificate|self[- ]signed/i.test(cause)) {
-        throw new KeisanError(
-          'UNAVAILABLE',
-          `cannot reach the Keisan server at ${this.where}: its TLS certificate is not trusted (${cause}). ` +
-            'Set NODE_EXTRA_CA_CERTS to the file of the CA that signed it.',
-        );
+        throw new KeisanError('UNAVAILABLE', t('cli.server.untrusted-tls', { where: this.where, cause }));
       }
-      throw new KeisanError(
-        'UNAVAILABLE',
-        `cannot reach the Keisan server at ${this.where} (${cause}): is it running (keisan up)? Use --server URL or KEISAN_SERVER to name another`,
-      );
+      throw new KeisanError('UNAVAILABLE', t('cli.server.unreachable', { where: this.where, cause }));
     }
     const text = await response.text();
     let parsed: unknown;
     try {
       parsed = text ? JSON.parse(text) : undefined;
     } catch {
-      throw new KeisanError('UNAVAILABLE', `${this.answeredBy} answered ${response.status} with something that is not Keisan's JSON: is it a Keisan server?`);
+      throw new KeisanError('UNAVAILABLE', t('cli.server.not-keisan', { server: this.answeredBy, status: response.status }));
     }
     if (!response.ok) throw this.failure(response.status, parsed);
     return parsed as T;
@@ -123,7 +117,7 @@ export class ApiClient {
     const code = isErrorCode(error?.code) ? error.code : status === 503 ? 'UNAVAILABLE' : status >= 500 ? 'INTERNAL' : 'INVALID_INPUT';
     const message = typeof error?.message === 'string' ? error.message : `HTTP ${status}`;
     if (code === 'NOT_AUTHENTICATED' && !this.ticket) {
-      return new KeisanError(code, `you are not logged in to ${this.server}: run \`keisan login\``);
+      return new KeisanError(code, t('cli.not-logged-in', { server: this.server }));
     }
     const details = typeof error?.details === 'object' && error.details !== null ? (error.details as Record<string, unknown>) : undefined;
     return new KeisanError(code, message, details);
@@ -144,7 +138,7 @@ export class ApiClient {
       response = await this.follower.fetch(url.pathname + url.search, { method, headers, ...(options.body !== undefined ? { body: options.body } : {}), ...(options.signal ? { signal: options.signal } : {}) });
     } catch (error) {
       const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : error instanceof Error ? error.message : String(error);
-      throw new KeisanError('UNAVAILABLE', `cannot reach the Keisan server at ${this.where} (${cause})`);
+      throw new KeisanError('UNAVAILABLE', t('cli.server.unreachable-short', { where: this.where, cause }));
     }
     if (response.ok) return response;
     const text = await response.text().catch(() => '');

@@ -1,5 +1,6 @@
 import type { CommandUnknownOpts } from '@commander-js/extra-typings';
 import { ApiClient, resolveServers } from './client.ts';
+import { t } from '../lib/i18n/index.ts';
 import { Output } from './output.ts';
 
 /** Options every command has: --server URL and --json. */
@@ -26,5 +27,5 @@ export function clientOf(command: CommandUnknownOpts): ApiClient {
 
 /** Help text lines `Examples:` shown after a command's options. */
 export function examples(...lines: string[]): string {
-  return `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`;
+  return `\n${t('cli.help.examples')}\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`;
 }

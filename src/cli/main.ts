@@ -22,12 +22,13 @@ import { registerHaCommands } from '../server/ha/commands.ts';
 import { registerStorageCommands } from '../storage/commands.ts';
 import { registerAreaCommands } from '../storage/areas/commands.ts';
 import { registerHsmCommands } from '../storage/hsm/commands.ts';
-import { newProgram, overrideExits, runProgram } from './program.ts';
+import { t } from '../lib/i18n/index.ts';
+import { newProgram, overrideExits, runProgram, useLanguageForRun } from './program.ts';
 
 /** The `keisan` command tree: thin — parse, call the API client, print. */
 export function buildProgram(): Command {
   const program = newProgram();
-  const admin = new Command('admin').description('administration: workgroups, subgroups, users, daemons, audit log, mail');
+  const admin = new Command('admin').description(t('cli.admin'));
   registerOpsCommands(program, admin);
   registerServerCommands(program);
   registerMonitorCommands(program, admin);
@@ -59,5 +60,6 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  useLanguageForRun(argv);
   return runProgram(buildProgram(), argv);
 }

@@ -1,6 +1,7 @@
 import Table from 'cli-table3';
 import pc from 'picocolors';
 import { KeisanError } from '../lib/errors.ts';
+import { formatDateTime, t } from '../lib/i18n/index.ts';
 
 /** Exit codes every command uses: 0 done, 1 failed, 2 bad usage (wrong arguments or input). */
 export const EXIT_OK = 0;
@@ -34,7 +35,7 @@ export class Output {
   }
 
   /** A borderless table, like kubectl or squeue. */
-  table(head: string[], rows: (string | number | null | undefined)[][], empty = '(none)'): void {
+  table(head: string[], rows: (string | number | null | undefined)[][], empty = t('cli.table.none')): void {
     if (rows.length === 0) {
       this.line(pc.dim(empty));
       return;
@@ -53,8 +54,8 @@ export class Output {
 
   /** `key  value` lines for one object. */
   fields(pairs: [string, string | number | boolean | null | undefined][]): void {
-    const width = Math.max(...pairs.map(([key]) => key.length));
-    for (const [key, value] of pairs) this.line(`${pc.bold(key.padEnd(width))}  ${value === null || value === undefined || value === '' ? pc.dim('-') : String(value)}`);
+    const width = Math.max(...pairs.map(([key]) => displayWidth(key)));
+    for (const [key, value] of pairs) this.line(`${pc.bold(key + ' '.repeat(width - displayWidth(key)))}  ${value === null || value === undefined || value === '' ? pc.dim('-') : String(value)}`);
   }
 
   done(text: string): void {
@@ -71,12 +72,17 @@ export function printError(error: unknown, json: boolean): void {
   }
   const message = error instanceof Error ? error.message : String(error);
   if (json) process.stderr.write(`${JSON.stringify({ error: { code: 'INTERNAL', message } })}\n`);
-  else process.stderr.write(`${pc.red('keisan: unexpected error:')} ${message}\n${error instanceof Error && process.env.KEISAN_DEBUG ? error.stack : ''}`);
+  else process.stderr.write(`${pc.red(t('cli.error.unexpected'))} ${message}\n${error instanceof Error && process.env.KEISAN_DEBUG ? error.stack : ''}`);
 }
 
 export function formatTime(iso: string | null | undefined): string {
   if (!iso) return '-';
-  const date = new Date(iso);
-  const pad = (n: number) => String(n).padStart(2, '0');
-  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${pad(date.getHours())}:${pad(date.getMinutes())}`;
+  return formatDateTime(new Date(iso));
+}
+
+/** Terminal columns a text takes: CJK and full-width characters take two. */
+export function displayWidth(text: string): number {
+  let width = 0;
+  for (const char of text) width += /[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]/u.test(char) ? 2 : 1;
+  return width;
 }

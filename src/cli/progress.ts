@@ -1,3 +1,4 @@
+import { t } from '../lib/i18n/index.ts';
 import { formatDuration, formatSize } from '../lib/units.ts';
 
 /**
@@ -52,7 +53,7 @@ export class Progress {
     if (this.total !== null && this.total > 0) parts.push(`${Math.floor((this.done / this.total) * 100)}%`.padStart(4));
     parts.push(this.total !== null ? `${formatSize(this.done)} / ${formatSize(this.total)}` : formatSize(this.done));
     parts.push(`${formatSize(rate)}/s`);
-    if (this.total !== null && rate > 0 && this.done < this.total) parts.push(`${formatDuration(((this.total - this.done) / rate) * 1000)} left`);
+    if (this.total !== null && rate > 0 && this.done < this.total) parts.push(t('cli.progress.left', { time: formatDuration(((this.total - this.done) / rate) * 1000) }));
     const line = parts.join('  ');
     const width = this.stream.columns ? this.stream.columns - 1 : 100;
     this.stream.write(`\r${line.slice(0, width).padEnd(Math.min(width, 80))}`);

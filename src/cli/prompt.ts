@@ -1,11 +1,12 @@
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import { KeisanError } from '../lib/errors.ts';
+import { t } from '../lib/i18n/index.ts';
 
 /** Reads a secret from the terminal without echoing it. */
 export async function promptHidden(question: string): Promise<string> {
   if (!process.stdin.isTTY) {
-    throw new KeisanError('INVALID_INPUT', 'no terminal to ask for a password: pipe it in with --password-stdin');
+    throw new KeisanError('INVALID_INPUT', t('cli.password.no-terminal'));
   }
   let muted = false;
   const output = new Writable({

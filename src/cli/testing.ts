@@ -12,17 +12,20 @@ export interface Run {
   stderr: string;
 }
 
-/** The environment a CLI child sees: its own KEISAN_HOME, nothing of the developer's Keisan settings. */
-export function cliEnv(home: string): NodeJS.ProcessEnv {
+/**
+ * The environment a CLI child sees: its own KEISAN_HOME, nothing of the developer's Keisan
+ * settings, and English unless `extra` asks for another language (KEISAN_LANG, LANG…).
+ */
+export function cliEnv(home: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, KEISAN_HOME: home, NO_COLOR: '1' };
-  for (const key of ['KEISAN_SERVER', 'KEISAN_TICKET', 'KEISAN_DATA', 'KEISAN_DATABASE_URL', 'KEISAN_PORT', 'FORCE_COLOR', 'NODE_TEST_CONTEXT']) delete env[key];
-  return env;
+  for (const key of ['KEISAN_SERVER', 'KEISAN_TICKET', 'KEISAN_DATA', 'KEISAN_DATABASE_URL', 'KEISAN_PORT', 'FORCE_COLOR', 'NODE_TEST_CONTEXT', 'KEISAN_LANG', 'LC_ALL', 'LC_MESSAGES', 'LANG']) delete env[key];
+  return { ...env, ...extra };
 }
 
-/** Runs `keisan ARGS` with `stdin`, killed after 30 s. */
-export function runKeisan(home: string, args: string[], stdin = ''): Promise<Run> {
+/** Runs `keisan ARGS` with `stdin` (and `env` added to the child's environment), killed after 30 s. */
+export function runKeisan(home: string, args: string[], stdin = '', env: NodeJS.ProcessEnv = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [KEISAN_BIN, ...args], { cwd: REPO_ROOT, env: cliEnv(home), stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [KEISAN_BIN, ...args], { cwd: REPO_ROOT, env: cliEnv(home, env), stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));

@@ -5,6 +5,7 @@ import { formatTime, type Output } from '../cli/output.ts';
 import { invalidInput } from '../lib/errors.ts';
 import { formatDuration } from '../lib/units.ts';
 import type { Device } from './model.ts';
+import { t } from '../lib/i18n/index.ts';
 
 const path = (name: string) => `/api/devices/${encodeURIComponent(name)}`;
 
@@ -18,15 +19,15 @@ const seconds = (s: number | null) => (s === null ? 'none' : formatDuration(s * 
 
 function showDevice(out: Output, device: Device): void {
   out.fields([
-    ['device', device.name],
-    ['kind', device.kind],
-    ['description', device.description],
-    ['state', stateText(device)],
-    ['reserved since', device.reservedAt ? formatTime(device.reservedAt) : null],
-    ['last activity', device.lastActivityAt ? formatTime(device.lastActivityAt) : null],
-    ['held at the latest until', device.latestFreeAt ? formatTime(device.latestFreeAt) : null],
-    ['idle release', seconds(device.idleReleaseSeconds)],
-    ['maximum hold', seconds(device.maxHoldSeconds)],
+    [t('field.device'), device.name],
+    [t('field.kind'), device.kind],
+    [t('field.description'), device.description],
+    [t('field.state'), stateText(device)],
+    [t('field.reserved-since'), device.reservedAt ? formatTime(device.reservedAt) : null],
+    [t('field.last-activity'), device.lastActivityAt ? formatTime(device.lastActivityAt) : null],
+    [t('field.held-at-the-latest-until'), device.latestFreeAt ? formatTime(device.latestFreeAt) : null],
+    [t('field.idle-release'), seconds(device.idleReleaseSeconds)],
+    [t('field.maximum-hold'), seconds(device.maxHoldSeconds)],
   ]);
 }
 
@@ -41,11 +42,11 @@ function reservedText(device: Device): string {
 
 async function confirmRemoval(name: string, yes: boolean | undefined): Promise<void> {
   if (yes) return;
-  if (!process.stdin.isTTY) throw invalidInput(`removing device '${name}' needs --yes when not run from a terminal`);
+  if (!process.stdin.isTTY) throw invalidInput(t('cli.confirm.needs-yes', { kind: t('cli.kind.device'), name }));
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
-    const answer = await rl.question(`Remove device '${name}'? Type its name to confirm: `);
-    if (answer.trim() !== name) throw invalidInput('not confirmed: nothing was removed');
+    const answer = await rl.question(t('cli.confirm.remove', { kind: t('cli.kind.device'), name }));
+    if (answer.trim() !== name) throw invalidInput(t('cli.confirm.not-confirmed'));
   } finally {
     rl.close();
   }
@@ -59,8 +60,8 @@ export async function releaseDevice(name: string, command: CommandUnknownOpts): 
 export function registerDeviceCommands(program: Command, admin: Command): void {
   program
     .command('devices')
-    .description('shared devices (tape drives, instruments, interactive GPUs): free, reserved by whom until when, or in use')
-    .argument('[device]', 'show this device in full')
+    .description(t('devices.devices'))
+    .argument('[device]', t('devices.devices.arg.device'))
     .addHelpText('after', examples('keisan devices', 'keisan devices tape0', 'keisan devices --json'))
     .action(async (name, _options, command) => {
       const out = outputOf(command);
@@ -72,15 +73,15 @@ export function registerDeviceCommands(program: Command, admin: Command): void {
       }
       const rows = await client.request<Device[]>('GET', '/api/devices');
       out.result(rows, () =>
-        out.table(['DEVICE', 'KIND', 'STATE', 'DESCRIPTION'], rows.map((d) => [d.name, d.kind, stateText(d), d.description]), '(no devices: operators add them with keisan admin device add)'),
+        out.table([t('col.device'), t('col.kind'), t('col.state'), t('col.description')], rows.map((d) => [d.name, d.kind, stateText(d), d.description]), '(no devices: operators add them with keisan admin device add)'),
       );
     });
 
   program
     .command('reserve')
-    .description('reserve a shared device, or renew your reservation; it frees up after your last activity (or --for), within its maximum hold time')
-    .argument('<device>', 'the device')
-    .option('--for <duration>', 'keep it at least this long, e.g. 2h (default: the device\'s idle release time)')
+    .description(t('devices.reserve'))
+    .argument('<device>', t('devices.reserve.arg.device'))
+    .option('--for <duration>', t('devices.reserve.opt.for'))
     .addHelpText('after', examples('keisan reserve tape0', 'keisan reserve tape0 --for 2h'))
     .action(async (name, options, command) => {
       const out = outputOf(command);
@@ -89,15 +90,15 @@ export function registerDeviceCommands(program: Command, admin: Command): void {
     });
 
   // ------------------------------------------------------------------ admin
-  const device = admin.command('device').description('shared devices that users reserve (operators)');
+  const device = admin.command('device').description(t('devices.device'));
   device
     .command('add')
-    .description('add a device users can reserve')
-    .argument('<name>', 'device name (a-z, 0-9, _ and -)')
-    .option('-k, --kind <kind>', 'what it is: tape-drive, gpu, instrument, …', 'device')
-    .option('-d, --description <text>', 'where it is and what it is for')
-    .option('--idle-release <duration>', 'a reservation ends this long after the holder\'s last activity', '20m')
-    .option('--max-hold <duration>', 'a reservation ends at the latest this long after it began (default: no maximum)')
+    .description(t('devices.device.add'))
+    .argument('<name>', t('devices.device.add.arg.name'))
+    .option('-k, --kind <kind>', t('devices.device.add.opt.kind'), 'device')
+    .option('-d, --description <text>', t('devices.device.add.opt.description'))
+    .option('--idle-release <duration>', t('devices.device.add.opt.idle-release'), '20m')
+    .option('--max-hold <duration>', t('devices.device.add.opt.max-hold'))
     .addHelpText('after', examples('keisan admin device add tape0 --kind tape-drive -d "LTO-9 drive in rack B4" --max-hold 8h', 'keisan admin device add gpu-viz --kind gpu --idle-release 30m'))
     .action(async (name, options, command) => {
       const out = outputOf(command);
@@ -114,12 +115,12 @@ export function registerDeviceCommands(program: Command, admin: Command): void {
     });
   device
     .command('set')
-    .description('change a device')
-    .argument('<name>', 'the device')
-    .option('-k, --kind <kind>', 'what it is')
-    .option('-d, --description <text>', 'new description')
-    .option('--idle-release <duration>', 'new idle release time')
-    .option('--max-hold <duration>', 'new maximum hold time, or "none" to remove it')
+    .description(t('devices.device.set'))
+    .argument('<name>', t('devices.device.set.arg.name'))
+    .option('-k, --kind <kind>', t('devices.device.set.opt.kind'))
+    .option('-d, --description <text>', t('devices.device.set.opt.description'))
+    .option('--idle-release <duration>', t('devices.device.set.opt.idle-release'))
+    .option('--max-hold <duration>', t('devices.device.set.opt.max-hold'))
     .action(async (name, options, command) => {
       const out = outputOf(command);
       const body = {
@@ -134,9 +135,9 @@ export function registerDeviceCommands(program: Command, admin: Command): void {
     });
   device
     .command('rm')
-    .description('remove a device nobody holds')
-    .argument('<name>', 'the device')
-    .option('-y, --yes', 'do not ask for confirmation')
+    .description(t('devices.device.rm'))
+    .argument('<name>', t('devices.device.rm.arg.name'))
+    .option('-y, --yes', t('devices.device.rm.opt.yes'))
     .action(async (name, options, command) => {
       const out = outputOf(command);
       await confirmRemoval(name, options.yes);
@@ -146,22 +147,22 @@ export function registerDeviceCommands(program: Command, admin: Command): void {
   device
     .command('list')
     .alias('ls')
-    .description('list devices with their settings and state')
+    .description(t('devices.device.list'))
     .action(async (_options, command) => {
       const out = outputOf(command);
       const rows = await clientOf(command).request<Device[]>('GET', '/api/devices');
       out.result(rows, () =>
         out.table(
-          ['DEVICE', 'KIND', 'IDLE RELEASE', 'MAX HOLD', 'STATE', 'DESCRIPTION'],
+          [t('col.device'), t('col.kind'), t('col.idle-release'), t('col.max-hold'), t('col.state'), t('col.description')],
           rows.map((d) => [d.name, d.kind, seconds(d.idleReleaseSeconds), seconds(d.maxHoldSeconds), stateText(d), d.description]),
         ),
       );
     });
   device
     .command('break')
-    .description("end someone's reservation now (written to the audit log with the reason)")
-    .argument('<name>', 'the device')
-    .requiredOption('-r, --reason <text>', 'why: the holder is shown it')
+    .description(t('devices.device.break'))
+    .argument('<name>', t('devices.device.break.arg.name'))
+    .requiredOption('-r, --reason <text>', t('devices.device.break.opt.reason'))
     .addHelpText('after', examples('keisan admin device break tape0 --reason "holder on leave; drive needed for the restore"'))
     .action(async (name, options, command) => {
       const out = outputOf(command);

@@ -6,6 +6,7 @@ import { parseYaml } from '../lib/config.ts';
 import { invalidInput } from '../lib/errors.ts';
 import { CAUSES, CHECKLIST, IMPACTS, parseServiceArg, REPORT_FORMATS, SEVERITIES, STATUSES, type Incident, type IncidentSummary, type ServiceImpact } from './model.ts';
 import { formatSpan, formatUtc, impactText } from './report.ts';
+import { t } from '../lib/i18n/index.ts';
 
 /**
  * `keisan incident …`: thin — parse, call /api/incidents, print. Times are shown in UTC (as the
@@ -50,16 +51,16 @@ function duration(incident: IncidentSummary, now = Date.now()): string {
 
 function showIncident(out: Output, incident: Incident): void {
   out.fields([
-    ['incident', `#${incident.id} ${incident.title}`],
-    ['severity', incident.severity],
-    ['status', incident.status],
-    ['cause', incident.cause],
-    ['services', incident.services.length === 0 ? 'none named' : incident.services.map((s) => `${s.service}=${s.impact}`).join(', ')],
-    ['started', utc(incident.startedAt)],
-    ['detected', utc(incident.detectedAt)],
-    ['ended', incident.endedAt === null ? 'still open' : utc(incident.endedAt)],
-    ['duration', duration(incident)],
-    ['opened by', incident.source === 'manual' ? incident.openedBy : `${incident.openedBy} (${incident.sourceKey})`],
+    [t('field.incident'), `#${incident.id} ${incident.title}`],
+    [t('field.severity'), incident.severity],
+    [t('field.status'), incident.status],
+    [t('field.cause'), incident.cause],
+    [t('field.services'), incident.services.length === 0 ? 'none named' : incident.services.map((s) => `${s.service}=${s.impact}`).join(', ')],
+    [t('field.started'), utc(incident.startedAt)],
+    [t('field.detected'), utc(incident.detectedAt)],
+    [t('field.ended'), incident.endedAt === null ? 'still open' : utc(incident.endedAt)],
+    [t('field.duration'), duration(incident)],
+    [t('field.opened-by'), incident.source === 'manual' ? incident.openedBy : `${incident.openedBy} (${incident.sourceKey})`],
   ]);
   out.line();
   out.line('Checklist:');
@@ -85,18 +86,18 @@ function changed(out: Output, incident: Incident, what: string): void {
 export function registerIncidentCommands(program: Command): void {
   const incident = program
     .command('incident')
-    .description('incidents: what went wrong, its timeline, response checklist and postmortem; the outage report (operators change, everyone reads)');
+    .description(t('incidents.incident'));
 
   incident
     .command('open')
-    .description('open an incident (operators)')
-    .requiredOption('-t, --title <text>', 'what is wrong, in a few words')
+    .description(t('incidents.incident.open'))
+    .requiredOption('-t, --title <text>', t('incidents.incident.open.opt.title'))
     .requiredOption('-s, --severity <sev>', `${SEVERITIES.join(', ')} (SEV1 is the worst)`)
     .option('--service <name[=impact]>', `an affected service and its impact: ${IMPACTS.join(', ')} (default degraded); repeat for more`, collect)
     .option('--cause <category>', `${CAUSES.join(', ')} (default unknown)`)
-    .option('--started <time>', 'when it started (default now)')
-    .option('--detected <time>', 'when it was noticed (default: the start)')
-    .option('-m, --message <text>', 'the first timeline entry')
+    .option('--started <time>', t('incidents.incident.open.opt.started'))
+    .option('--detected <time>', t('incidents.incident.open.opt.detected'))
+    .option('-m, --message <text>', t('incidents.incident.open.opt.message'))
     .addHelpText('after', examples('keisan incident open --title "Batch controller unreachable" --severity SEV2 --service batch=all-unavailable --service login=degraded --cause hardware --started "2026-11-03 22:40" -m "sbatch hangs"'))
     .action(async (options, command) => {
       const services = servicesArg(options.service);
@@ -114,17 +115,17 @@ export function registerIncidentCommands(program: Command): void {
 
   incident
     .command('update')
-    .description('add to the timeline and change an incident: status, severity, services, cause, title, times (operators); --status investigating reopens a resolved one')
-    .argument('<id>', 'the incident')
+    .description(t('incidents.incident.update'))
+    .argument('<id>', t('incidents.incident.update.arg.id'))
     .option('--status <status>', STATUSES.join(', '))
-    .option('-m, --message <text>', 'what is new, for the timeline')
+    .option('-m, --message <text>', t('incidents.incident.update.opt.message'))
     .option('-s, --severity <sev>', SEVERITIES.join(', '))
-    .option('--service <name[=impact]>', 'set the impact of a service (others keep theirs); NAME=none: no longer affected; repeat for more', collect)
+    .option('--service <name[=impact]>', t('incidents.incident.update.opt.service'), collect)
     .option('--cause <category>', CAUSES.join(', '))
-    .option('-t, --title <text>', 'a better title')
-    .option('--started <time>', 'correct the start')
-    .option('--detected <time>', 'correct the detection time')
-    .option('--ended <time>', 'correct the end (resolved incidents)')
+    .option('-t, --title <text>', t('incidents.incident.update.opt.title'))
+    .option('--started <time>', t('incidents.incident.update.opt.started'))
+    .option('--detected <time>', t('incidents.incident.update.opt.detected'))
+    .option('--ended <time>', t('incidents.incident.update.opt.ended'))
     .addHelpText('after', examples('keisan incident update 12 --status identified -m "a failing disk in the home array" --cause hardware', 'keisan incident update 12 --service storage-home=partial-outage', 'keisan incident update 12 --status investigating -m "slow again"'))
     .action(async (id, options, command) => {
       const services = servicesArg(options.service);
@@ -145,10 +146,10 @@ export function registerIncidentCommands(program: Command): void {
 
   incident
     .command('resolve')
-    .description('resolve an incident: it ended now or --at (operators)')
-    .argument('<id>', 'the incident')
-    .option('--at <time>', 'when it ended (default now)')
-    .option('-m, --message <text>', 'for the timeline')
+    .description(t('incidents.incident.resolve'))
+    .argument('<id>', t('incidents.incident.resolve.arg.id'))
+    .option('--at <time>', t('incidents.incident.resolve.opt.at'))
+    .option('-m, --message <text>', t('incidents.incident.resolve.opt.message'))
     .action(async (id, options, command) => {
       const resolved = await clientOf(command).request<Incident>('POST', `${path(id)}/resolve`, {
         ...(options.at !== undefined ? { at: timeArg('--at', options.at) } : {}),
@@ -159,10 +160,10 @@ export function registerIncidentCommands(program: Command): void {
 
   incident
     .command('check')
-    .description(`tick an item of the response checklist (operators): ${CHECKLIST.map((c, i) => `${i + 1} ${c.key}`).join(', ')}`)
-    .argument('<id>', 'the incident')
-    .argument('<item>', '1 to 7, or its key')
-    .option('--undo', 'untick it')
+    .description(t('incidents.incident.check', { items: CHECKLIST.map((c, i) => `${i + 1} ${c.key}`).join(', ') }))
+    .argument('<id>', t('incidents.incident.check.arg.id'))
+    .argument('<item>', t('incidents.incident.check.arg.item'))
+    .option('--undo', t('incidents.incident.check.opt.undo'))
     .addHelpText('after', `\nThe checklist:\n${CHECKLIST.map((c, i) => `  ${i + 1}. ${c.key.padEnd(14)} ${c.text}`).join('\n')}\n${examples('keisan incident check 12 1', 'keisan incident check 12 tell-affected', 'keisan incident check 12 4 --undo')}`)
     .action(async (id, item, options, command) => {
       const updated = await clientOf(command).request<Incident>('POST', `${path(id)}/checklist/${encodeURIComponent(item)}`, { done: !options.undo });
@@ -176,9 +177,9 @@ export function registerIncidentCommands(program: Command): void {
 
   incident
     .command('postmortem')
-    .description('write or replace the postmortem from a YAML (or JSON) file (operators)')
-    .argument('<id>', 'the incident')
-    .requiredOption('-f, --file <file>', 'whatHappened, causes, prevention (text), actions (list of action, owner, due YYYY-MM-DD, done)')
+    .description(t('incidents.incident.postmortem'))
+    .argument('<id>', t('incidents.incident.postmortem.arg.id'))
+    .requiredOption('-f, --file <file>', t('incidents.incident.postmortem.opt.file'))
     .addHelpText(
       'after',
       `\nThe file (YAML):\n  whatHappened: |\n    A disk of the home array failed; the rebuild slowed every read.\n  causes: No hot spare; the alert went to an old address.\n  prevention: Keep a hot spare; check alert addresses monthly.\n  actions:\n    - action: Buy two spare disks\n      owner: olga\n      due: 2026-12-20\n    - action: Fix the alert address\n      owner: omar\n      due: 2026-12-10\n      done: true\n${examples('keisan incident postmortem 12 --file pm-12.yaml')}`,
@@ -200,16 +201,16 @@ export function registerIncidentCommands(program: Command): void {
   incident
     .command('list')
     .alias('ls')
-    .description('incidents, newest first')
-    .option('--open', 'only those not resolved')
-    .option('--since <when>', 'only those active since: a duration back (7d) or an ISO time')
+    .description(t('incidents.incident.list'))
+    .option('--open', t('incidents.incident.list.opt.open'))
+    .option('--since <when>', t('incidents.incident.list.opt.since'))
     .addHelpText('after', examples('keisan incident list --open', 'keisan incident list --since 30d --json'))
     .action(async (options, command) => {
       const out = outputOf(command);
       const rows = await clientOf(command).request<IncidentSummary[]>('GET', '/api/incidents', undefined, { ...(options.open ? { open: 'true' } : {}), ...(options.since !== undefined ? { since: options.since } : {}) });
       out.result(rows, () =>
         out.table(
-          ['ID', 'SEV', 'STATUS', 'STARTED (UTC)', 'DURATION', 'IMPACT', 'TITLE'],
+          [t('col.id'), t('col.sev'), t('col.status'), t('col.started-utc'), t('col.duration'), t('col.impact'), t('col.title')],
           rows.map((i) => [i.id, i.severity, i.status, formatUtc(new Date(i.startedAt)), duration(i), impactText(i.services), i.title]),
           '(no incidents)',
         ),
@@ -218,8 +219,8 @@ export function registerIncidentCommands(program: Command): void {
 
   incident
     .command('show')
-    .description('one incident: its services, times, checklist, timeline and postmortem')
-    .argument('<id>', 'the incident')
+    .description(t('incidents.incident.show'))
+    .argument('<id>', t('incidents.incident.show.arg.id'))
     .action(async (id, _options, command) => {
       const out = outputOf(command);
       const found = await clientOf(command).request<Incident>('GET', path(id));
@@ -228,12 +229,12 @@ export function registerIncidentCommands(program: Command): void {
 
   incident
     .command('report')
-    .description("the outage report for --from ≤ t < --to: numbered incidents with period, duration and impact, total service-impact time, availability per service, causes; times on the clock of --tz (default the server's incidents.timeZone, UTC)")
-    .requiredOption('--from <date>', 'a date (its midnight in the report\'s time zone) or an ISO time, e.g. 2026-11-01')
-    .requiredOption('--to <date>', 'exclusive, e.g. 2026-12-01')
-    .option('--tz <zone>', 'an IANA time zone for the times shown and the dates\' midnights, e.g. Asia/Tokyo')
+    .description(t('incidents.incident.report'))
+    .requiredOption('--from <date>', t('incidents.incident.report.opt.from'))
+    .requiredOption('--to <date>', t('incidents.incident.report.opt.to'))
+    .option('--tz <zone>', t('incidents.incident.report.opt.tz'))
     .option('--format <format>', `${REPORT_FORMATS.filter((f) => f !== 'json').join(', ')} (default md; --json for the numbers)`)
-    .option('-o, --out <file>', 'write it to this file (needed for pdf unless the output is redirected)')
+    .option('-o, --out <file>', t('incidents.incident.report.opt.out'))
     .addHelpText('after', examples('keisan incident report --from 2026-11-01 --to 2026-12-01', 'keisan incident report --from 2026-11-01 --to 2026-12-01 --format pdf --out outages-2026-11.pdf', 'keisan incident report --from 2026-11-01 --to 2026-12-01 --tz Asia/Tokyo'))
     .action(async (options, command) => {
       const out = outputOf(command);

@@ -5,18 +5,19 @@ import { formatTime } from '../cli/output.ts';
 import { daemonConnection } from '../ops/daemon-options.ts';
 import type { MailTestResult } from './service.ts';
 import type { OutboxEntry } from './store.ts';
+import { t } from '../lib/i18n/index.ts';
 
 export function registerMonitorCommands(program: Command, admin: Command): void {
   program
     .command('agent')
-    .description('run the node agent (metrics, health checks, jobs); one per node; `keisan up` runs it for you')
-    .option('--data <dir>', 'data directory holding keisan.yaml and node-secret')
-    .option('--server <url>', 'the Keisan server (default: from keisan.yaml)')
-    .option('--host <name>', "the node's name in reports (default: this machine's host name)")
-    .option('--roles <roles>', "the node's roles for health checks, comma-separated: login, compute, storage, server (default: compute)")
-    .option('--interval <duration>', "report every this long instead of the server's monitor.interval (tests; env KEISAN_AGENT_INTERVAL)")
-    .option('--metrics-port <port>', "serve /metrics on this port instead of monitor.metrics.port; 'off' serves none")
-    .option('--metrics-listen <address>', 'serve /metrics on this address instead of monitor.metrics.listen')
+    .description(t('monitor.agent'))
+    .option('--data <dir>', t('monitor.agent.opt.data'))
+    .option('--server <url>', t('monitor.agent.opt.server'))
+    .option('--host <name>', t('monitor.agent.opt.host'))
+    .option('--roles <roles>', t('monitor.agent.opt.roles'))
+    .option('--interval <duration>', t('monitor.agent.opt.interval'))
+    .option('--metrics-port <port>', t('monitor.agent.opt.metrics-port'))
+    .option('--metrics-listen <address>', t('monitor.agent.opt.metrics-listen'))
     .action(async (options, command) => {
       const { runAgentProcess } = await import('./agent.ts');
       // The program's global --server takes the option wherever it is written.
@@ -42,11 +43,11 @@ export function registerMonitorCommands(program: Command, admin: Command): void 
       });
     });
 
-  const mail = admin.command('mail').description('outgoing e-mail: test the SMTP settings, see the outbox (operators)');
+  const mail = admin.command('mail').description(t('monitor.mail'));
   mail
     .command('test')
-    .description('send a test message now through the SMTP server of keisan.yaml and show its answer')
-    .argument('<address>', 'where to send it')
+    .description(t('monitor.mail.test'))
+    .argument('<address>', t('monitor.mail.test.arg.address'))
     .addHelpText('after', examples('keisan admin mail test ops@example.org'))
     .action(async (address, _options, command) => {
       const out = outputOf(command);
@@ -54,19 +55,19 @@ export function registerMonitorCommands(program: Command, admin: Command): void 
       out.result(result, () => {
         out.line(`Sent to ${result.to} through ${result.server}.`);
         out.fields([
-          ['from', result.from],
-          ['message id', result.messageId],
-          ['server said', result.response],
+          [t('field.from'), result.from],
+          [t('field.message-id'), result.messageId],
+          [t('field.server-said'), result.response],
         ]);
       });
     });
 
   mail
     .command('outbox')
-    .description('mail waiting to go out and mail given up on (with --all: sent mail too)')
-    .option('--all', 'sent mail too')
-    .option('--state <states>', 'queued, failed, sent (comma-separated)')
-    .option('--limit <n>', 'at most this many', '200')
+    .description(t('monitor.mail.outbox'))
+    .option('--all', t('monitor.mail.outbox.opt.all'))
+    .option('--state <states>', t('monitor.mail.outbox.opt.state'))
+    .option('--limit <n>', t('monitor.mail.outbox.opt.limit'), '200')
     .addHelpText('after', examples('keisan admin mail outbox', 'keisan admin mail outbox --state failed'))
     .action(async (options, command) => {
       const out = outputOf(command);
@@ -76,7 +77,7 @@ export function registerMonitorCommands(program: Command, admin: Command): void 
         entry.state === 'sent' ? pc.green('sent') : entry.state === 'failed' ? pc.red('failed') : 'queued';
       out.result(rows, () =>
         out.table(
-          ['ID', 'STATE', 'CREATED', 'TO', 'SUBJECT', 'TRIES', 'NEXT TRY', 'LAST ERROR'],
+          [t('col.id'), t('col.state'), t('col.created'), t('col.to'), t('col.subject'), t('col.tries'), t('col.next-try'), t('col.last-error')],
           rows.map((e) => [e.id, shown(e), formatTime(e.createdAt), e.to, e.subject, e.attempts, e.state === 'queued' ? formatTime(e.nextAttemptAt) : e.state === 'sent' ? `sent ${formatTime(e.sentAt)}` : '-', e.lastError]),
           options.all ? '(the outbox is empty)' : '(nothing queued or failed: every message went out)',
         ),

@@ -7,12 +7,13 @@ import { formatDuration } from '../lib/units.ts';
 import { initDataDir } from '../server/facility.ts';
 import { parsePort } from '../server/commands.ts';
 import type { Daemon } from './daemons.ts';
+import { t } from '../lib/i18n/index.ts';
 
 export function registerOpsCommands(program: Command, admin: Command): void {
   program
     .command('init')
-    .description('create a data directory with a facility file (keisan.yaml) holding the defaults')
-    .option('--data <dir>', 'data directory (default: $KEISAN_DATA or ~/.local/share/keisan)')
+    .description(t('ops.init'))
+    .option('--data <dir>', t('ops.init.opt.data'))
     .addHelpText('after', examples('keisan init', 'keisan init --data /var/lib/keisan'))
     .action((options, command) => {
       const out = outputOf(command);
@@ -29,10 +30,10 @@ export function registerOpsCommands(program: Command, admin: Command): void {
 
   program
     .command('up')
-    .description('run the whole facility on this machine: watchdog, server and agent, supervised')
-    .option('--data <dir>', 'data directory (default: $KEISAN_DATA or ~/.local/share/keisan); created if missing')
-    .option('--port <port>', 'serve on this port instead of server.port', parsePort)
-    .option('-q, --quiet', "don't show the daemons' log lines (they are in DATA/logs/)")
+    .description(t('ops.up'))
+    .option('--data <dir>', t('ops.up.opt.data'))
+    .option('--port <port>', t('ops.up.opt.port'), parsePort)
+    .option('-q, --quiet', t('ops.up.opt.quiet'))
     .addHelpText('after', examples('keisan up', 'keisan up --data /srv/keisan --port 9000'))
     .action(async (options) => {
       const { runUp } = await import('./up.ts');
@@ -41,14 +42,14 @@ export function registerOpsCommands(program: Command, admin: Command): void {
 
   admin
     .command('daemons')
-    .description('the agents and watchdogs registered with the server, and whether they are up (operators)')
+    .description(t('ops.daemons'))
     .action(async (_options, command) => {
       const out = outputOf(command);
       const rows = await clientOf(command).request<Daemon[]>('GET', '/api/daemons');
       const now = Date.now();
       out.result(rows, () =>
         out.table(
-          ['HOST', 'DAEMON', 'STATE', 'PID', 'VERSION', 'LAST HEARTBEAT', 'STARTED'],
+          [t('col.host'), t('col.daemon'), t('col.state'), t('col.pid'), t('col.version'), t('col.last-heartbeat'), t('col.started')],
           rows.map((d) => [
             d.host,
             d.kind,

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import pc from 'picocolors';
 import { loadFacilityFile, serverUrlOf } from '../lib/config.ts';
 import { KeisanError } from '../lib/errors.ts';
+import { t } from '../lib/i18n/index.ts';
 import { processExists } from '../lib/process.ts';
 import { initDataDir, LOGS_DIR, OPERATOR_PASSWORD_FILE } from '../server/facility.ts';
 import { Supervisor, type SupervisorEvent } from './supervisor.ts';
@@ -41,9 +42,9 @@ export async function runUp(options: UpOptions): Promise<void> {
   const settings = { ...facility.settings, server: { ...facility.settings.server, ...(options.port !== undefined ? { port: options.port } : {}) } };
   const url = serverUrlOf(settings);
   const say = (text: string) => process.stdout.write(`${text}\n`);
-  say(pc.bold(`Keisan — starting ${settings.facility.name}`));
-  say(`  data directory  ${dataDir}${init.existed ? '' : pc.green('  (created)')}`);
-  say(`  logs            ${path.join(dataDir, LOGS_DIR)}/{watchdog,server,agent}.log`);
+  say(pc.bold(t('cli.up.starting', { facility: settings.facility.name })));
+  say(`${t('cli.up.data', { dir: dataDir })}${init.existed ? '' : pc.green(t('cli.up.created'))}`);
+  say(t('cli.up.logs', { logs: `${path.join(dataDir, LOGS_DIR)}/{watchdog,server,agent}.log` }));
 
   let serverReady = false;
   let firstStartFailed: string | undefined;
@@ -79,10 +80,10 @@ export async function runUp(options: UpOptions): Promise<void> {
   const stop = async (reason: string) => {
     if (stopping) return;
     stopping = true;
-    say(pc.dim(`[up] ${reason}: stopping agent, server, watchdog…`));
+    say(pc.dim(t('cli.up.stopping', { reason })));
     await supervisor.stop([...START_ORDER].reverse());
     rmSync(lock, { force: true });
-    say('Keisan stopped.');
+    say(t('cli.up.stopped'));
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('Ctrl-C'));
@@ -93,7 +94,7 @@ export async function runUp(options: UpOptions): Promise<void> {
     if (name === 'server') {
       serverReady = await waitForHealth(url, 60_000, () => firstStartFailed !== undefined);
       if (!serverReady) {
-        say(pc.red(`The server did not start (${firstStartFailed ?? 'no answer at ' + url + ' within 60 s'}). Its last lines:`));
+        say(pc.red(t('cli.up.did-not-start', { why: firstStartFailed ?? t('cli.up.no-answer', { url }) })));
         for (const line of recentServerLines.slice(-10)) say(`  ${formatLogLine('server', line)}`);
         await supervisor.stop([...START_ORDER].reverse(), 3000);
         rmSync(lock, { force: true });
@@ -105,17 +106,17 @@ export async function runUp(options: UpOptions): Promise<void> {
   const passwordFile = path.join(dataDir, OPERATOR_PASSWORD_FILE);
   const operator = settings.accounts.operatorName;
   say('');
-  say(pc.bold(pc.green(`Keisan is up at ${url}`)));
-  say(`  API             ${url}/api  (OpenAPI: ${url}/api/openapi.json, health: ${url}/api/health)`);
-  say(`  web UI          ${url}/  (open it in a browser and log in; the public status page is ${url}/status)`);
-  say(`  processes       watchdog pid ${supervisor.pidOf('watchdog')}, server pid ${supervisor.pidOf('server')}, agent pid ${supervisor.pidOf('agent')}`);
+  say(pc.bold(pc.green(t('cli.up.is-up', { url }))));
+  say(t('cli.up.api', { url }));
+  say(t('cli.up.web', { url }));
+  say(t('cli.up.processes', { watchdog: String(supervisor.pidOf('watchdog')), server: String(supervisor.pidOf('server')), agent: String(supervisor.pidOf('agent')) }));
   if (existsSync(passwordFile)) {
-    say(`  log in          keisan login --server ${url} ${operator}`);
-    say(`                  (the first operator's password is in ${passwordFile}, readable only by you)`);
+    say(t('cli.up.login', { url, user: operator }));
+    say(t('cli.up.password-file', { file: passwordFile }));
   } else {
-    say(`  log in          keisan login --server ${url} <user>`);
+    say(t('cli.up.login', { url, user: '<user>' }));
   }
-  say(pc.dim('  Ctrl-C stops everything.'));
+  say(pc.dim(t('cli.up.ctrl-c')));
 }
 
 async function waitForHealth(url: string, timeoutMs: number, gaveUp: () => boolean): Promise<boolean> {

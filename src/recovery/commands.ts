@@ -8,6 +8,7 @@ import { FACILITY_FILE, loadFacilityFile, resolveDataDir } from '../lib/config.t
 import { KeisanError } from '../lib/errors.ts';
 import { daemonConnection } from '../ops/daemon-options.ts';
 import { victimName, type PendingDecision, type RecoveryEvent } from './events-model.ts';
+import { t } from '../lib/i18n/index.ts';
 
 function colourOutcome(event: RecoveryEvent): string {
   if (event.outcome === 'failed') return pc.red(event.outcome);
@@ -21,9 +22,9 @@ const ms = (value: number | null | undefined) => (value === null || value === un
 export function registerRecoveryCommands(program: Command): void {
   program
     .command('watchdog')
-    .description('run the recovery watchdog; one per node, started first; `keisan up` runs it for you')
-    .option('--data <dir>', 'data directory holding keisan.yaml and node-secret')
-    .option('--server <url>', 'the Keisan server (default: from keisan.yaml)')
+    .description(t('recovery.watchdog'))
+    .option('--data <dir>', t('recovery.watchdog.opt.data'))
+    .option('--server <url>', t('recovery.watchdog.opt.server'))
     .action(async (options, command) => {
       const { runWatchdogProcess } = await import('./watchdog.ts');
       // The program's global --server takes the option wherever it is written.
@@ -34,21 +35,21 @@ export function registerRecoveryCommands(program: Command): void {
       await runWatchdogProcess({ ...daemonConnection({ ...options, ...(server ? { server } : {}) }), settings, dataDir });
     });
 
-  const recovery = program.command('recovery').description("what the nodes' recovery watchdogs saw and did: events (yours; operators: all)");
+  const recovery = program.command('recovery').description(t('recovery.recovery'));
   recovery
     .command('events')
-    .description('recovery events, newest first: your jobs and processes (operators: every one)')
-    .option('--since <when>', 'only since: a duration back from now (1h, 2d) or an ISO time', '1d')
-    .option('--host <name>', 'only events of this host')
-    .option('--job <id>', 'only events about this job')
-    .option('--limit <n>', 'at most this many', '100')
+    .description(t('recovery.recovery.events'))
+    .option('--since <when>', t('recovery.recovery.events.opt.since'), '1d')
+    .option('--host <name>', t('recovery.recovery.events.opt.host'))
+    .option('--job <id>', t('recovery.recovery.events.opt.job'))
+    .option('--limit <n>', t('recovery.recovery.events.opt.limit'), '100')
     .addHelpText('after', examples('keisan recovery events', 'keisan recovery events --since 1h --host node7', 'keisan recovery events --job 42 --json'))
     .action(async (options, command) => {
       const out = outputOf(command);
       const rows = await clientOf(command).request<RecoveryEvent[]>('GET', '/api/recovery/events', undefined, { since: options.since, host: options.host, job: options.job, limit: options.limit });
       out.result(rows, () =>
         out.table(
-          ['ID', 'TIME', 'HOST', 'RULE', 'JOB/PID', 'USER', 'ACTION', 'OUTCOME', 'EXPLANATION'],
+          [t('col.id'), t('col.time'), t('col.host'), t('col.rule'), t('col.job-pid'), t('col.user'), t('col.action'), t('col.outcome'), t('col.explanation')],
           rows.map((e) => [e.id, formatTime(e.at), e.host, e.rule, target(e), e.user, e.mode === 'observe' ? `${e.action} (observe)` : e.action, colourOutcome(e), e.explanation]),
           `(no recovery events since ${options.since})`,
         ),
@@ -56,54 +57,54 @@ export function registerRecoveryCommands(program: Command): void {
     });
   recovery
     .command('event')
-    .description('one recovery event: every field, the numbers, timings and the evidence file')
-    .argument('<id>', 'the event (keisan recovery events)')
+    .description(t('recovery.recovery.event'))
+    .argument('<id>', t('recovery.recovery.event.arg.id'))
     .action(async (id, _options, command) => {
       const out = outputOf(command);
       if (!/^\d+$/.test(id)) throw new KeisanError('INVALID_INPUT', `'${id}' is not a recovery event id: see keisan recovery events`);
       const e = await clientOf(command).request<RecoveryEvent>('GET', `/api/recovery/events/${id}`);
       out.result(e, () => {
         out.fields([
-          ['event', e.id],
-          ['time', e.at],
-          ['host', e.host],
-          ['rule', `${e.rule} (${e.severity})`],
-          ['job', e.jobId],
-          ...(e.slurmJobId != null ? [['SLURM job', e.slurmJobId] as [string, number]] : []),
-          ['pid', e.pid],
-          ['user', e.user],
-          ['mode', e.mode],
-          ['action', e.action],
-          ['outcome', e.outcome],
-          ['explanation', e.explanation],
-          ['victim', e.victimExplanation],
-          ['decision→write', ms(e.timings?.decisionToWriteMs)],
-          ['write', ms(e.timings?.writeMs)],
-          ['write→empty', ms(e.timings?.writeToEmptyMs)],
-          ['evidence', e.evidencePath === null ? null : `${e.evidencePath} (on ${e.host})`],
-          ['error', e.error],
+          [t('field.event'), e.id],
+          [t('field.time'), e.at],
+          [t('field.host'), e.host],
+          [t('field.rule'), `${e.rule} (${e.severity})`],
+          [t('field.job'), e.jobId],
+          ...(e.slurmJobId != null ? [[t('field.slurm-job2'), e.slurmJobId] as [string, number]] : []),
+          [t('field.pid'), e.pid],
+          [t('field.user'), e.user],
+          [t('field.mode'), e.mode],
+          [t('field.action'), e.action],
+          [t('field.outcome'), e.outcome],
+          [t('field.explanation'), e.explanation],
+          [t('field.victim'), e.victimExplanation],
+          [t('field.decision-write'), ms(e.timings?.decisionToWriteMs)],
+          [t('field.write'), ms(e.timings?.writeMs)],
+          [t('field.write-empty'), ms(e.timings?.writeToEmptyMs)],
+          [t('field.evidence'), e.evidencePath === null ? null : `${e.evidencePath} (on ${e.host})`],
+          [t('field.error'), e.error],
           ...(e.ask
             ? ([
-                ['ask key', e.ask.key],
-                ['proposed', e.ask.proposed],
-                ['deadline', e.ask.deadline],
-                ['decision', e.ask.decision === null ? 'pending (keisan recovery pending)' : `${e.ask.decision} by ${e.ask.decidedBy ?? '?'} at ${e.ask.decidedAt ?? '?'}`],
-                ['reason', e.ask.reason],
+                [t('field.ask-key'), e.ask.key],
+                [t('field.proposed'), e.ask.proposed],
+                [t('field.deadline'), e.ask.deadline],
+                [t('field.decision'), e.ask.decision === null ? 'pending (keisan recovery pending)' : `${e.ask.decision} by ${e.ask.decidedBy ?? '?'} at ${e.ask.decidedAt ?? '?'}`],
+                [t('field.reason'), e.ask.reason],
               ] as Array<[string, string | null]>)
             : []),
-          ['received', e.receivedAt],
+          [t('field.received'), e.receivedAt],
         ]);
         const metrics = Object.entries(e.metrics);
         if (metrics.length > 0) {
           out.line();
-          out.table(['METRIC', 'VALUE'], metrics.map(([key, value]) => [key, value]));
+          out.table([t('col.metric'), t('col.value')], metrics.map(([key, value]) => [key, value]));
         }
       });
     });
 
   recovery
     .command('pending')
-    .description('operators: victims a watchdog froze in ask mode, waiting for approve or deny (oldest first)')
+    .description(t('recovery.recovery.pending'))
     .addHelpText('after', examples('keisan recovery pending', 'keisan recovery pending --json'))
     .action(async (_options, command) => {
       const out = outputOf(command);
@@ -111,7 +112,7 @@ export function registerRecoveryCommands(program: Command): void {
       const now = Date.now();
       out.result(rows, () =>
         out.table(
-          ['ID', 'HOST', 'JOB/PID', 'USER', 'RULE', 'FROZEN FOR', 'DEADLINE', 'PROPOSED'],
+          [t('col.id'), t('col.host'), t('col.job-pid'), t('col.user'), t('col.rule'), t('col.frozen-for'), t('col.deadline'), t('col.proposed')],
           rows.map((p) => [p.id, p.host, p.jobId !== null || p.slurmJobId != null ? victimName(p) : `pid ${p.pid ?? '?'}`, p.user, p.rule, since(now - Date.parse(p.frozenAt)), formatTime(p.deadline), p.proposed]),
           '(nothing waits for a decision)',
         ),
@@ -129,15 +130,15 @@ export function registerRecoveryCommands(program: Command): void {
     };
   recovery
     .command('approve')
-    .description('operators: let the watchdog do what it proposed for a frozen victim (keisan recovery pending)')
-    .argument('<id>', 'the pending event (keisan recovery pending)')
+    .description(t('recovery.recovery.approve'))
+    .argument('<id>', t('recovery.recovery.approve.arg.id'))
     .addHelpText('after', examples('keisan recovery approve 17'))
     .action(decide('approve'));
   recovery
     .command('deny')
-    .description('operators: thaw a frozen victim and leave it alone (keisan recovery pending)')
-    .argument('<id>', 'the pending event (keisan recovery pending)')
-    .option('--reason <text>', 'why (kept in the audit log and the event)')
+    .description(t('recovery.recovery.deny'))
+    .argument('<id>', t('recovery.recovery.deny.arg.id'))
+    .option('--reason <text>', t('recovery.recovery.deny.opt.reason'))
     .addHelpText('after', examples('keisan recovery deny 17 --reason "expected: the run peaks at the end"'))
     .action(decide('deny'));
 }

@@ -2,6 +2,7 @@ import type { Command } from '@commander-js/extra-typings';
 import { examples } from '../cli/context.ts';
 import { resolveDataDir } from '../lib/config.ts';
 import { invalidInput } from '../lib/errors.ts';
+import { t } from '../lib/i18n/index.ts';
 
 export function parsePort(value: string): number {
   const port = Number(value);
@@ -12,10 +13,10 @@ export function parsePort(value: string): number {
 export function registerServerCommands(program: Command): void {
   program
     .command('server')
-    .description('run the Keisan server (API, database, scheduler); `keisan up` runs it for you')
-    .option('--data <dir>', 'data directory (default: $KEISAN_DATA or ~/.local/share/keisan)')
-    .option('--port <port>', 'listen on this port instead of server.port', parsePort)
-    .option('--host <address>', 'listen on this address instead of server.host')
+    .description(t('server.server'))
+    .option('--data <dir>', t('server.server.opt.data'))
+    .option('--port <port>', t('server.server.opt.port'), parsePort)
+    .option('--host <address>', t('server.server.opt.host'))
     .addHelpText('after', examples('keisan server --data /var/lib/keisan', 'KEISAN_DATABASE_URL=postgres://keisan@db/keisan keisan server'))
     .action(async (options) => {
       const { runServerProcess } = await import('./main.ts');

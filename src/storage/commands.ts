@@ -18,6 +18,7 @@ import { invalidInput, KeisanError } from '../lib/errors.ts';
 import { formatDuration, formatSize, parseSize } from '../lib/units.ts';
 import { DEFAULT_DIR_ACL, DEFAULT_FILE_ACL, formatAcl, parseAcl } from './acl.ts';
 import { type AclTarget, type AclView, type FsEntry, type Listing, type Removed, type Upload, type Usage } from './model.ts';
+import { t } from '../lib/i18n/index.ts';
 
 /**
  * `keisan fs …`: the storage namespace from the command line. Thin: parse, call the API, print.
@@ -33,23 +34,23 @@ function typeChar(entry: FsEntry): string {
 
 function showEntry(out: Output, e: FsEntry): void {
   out.fields([
-    ['path', e.path],
-    ['type', e.type],
-    ['owner', e.owner],
-    ['group', e.group],
-    ['size', e.type === 'file' ? `${e.size} (${formatSize(e.size)})` : null],
-    ['sha256', e.sha256],
-    ['generation', e.type === 'file' ? e.generation : null],
-    ['where', e.type === 'file' ? e.locality : null],
-    ['class of service', e.classOfService],
-    ['family', e.family],
-    ['created', formatTime(e.createdAt)],
-    ['modified', formatTime(e.modifiedAt)],
-    ['accessed', formatTime(e.accessedAt)],
-    ['changed', formatTime(e.changedAt)],
-    ['migrated', e.migratedAt ? formatTime(e.migratedAt) : null],
-    ['pinned until', e.pinnedUntil ? formatTime(e.pinnedUntil) : null],
-    ['your permissions', e.permissions],
+    [t('field.path'), e.path],
+    [t('field.type'), e.type],
+    [t('field.owner'), e.owner],
+    [t('field.group'), e.group],
+    [t('field.size'), e.type === 'file' ? `${e.size} (${formatSize(e.size)})` : null],
+    [t('field.sha256'), e.sha256],
+    [t('field.generation'), e.type === 'file' ? e.generation : null],
+    [t('field.where'), e.type === 'file' ? e.locality : null],
+    [t('field.class-of-service'), e.classOfService],
+    [t('field.family'), e.family],
+    [t('field.created'), formatTime(e.createdAt)],
+    [t('field.modified'), formatTime(e.modifiedAt)],
+    [t('field.accessed'), formatTime(e.accessedAt)],
+    [t('field.changed'), formatTime(e.changedAt)],
+    [t('field.migrated'), e.migratedAt ? formatTime(e.migratedAt) : null],
+    [t('field.pinned-until'), e.pinnedUntil ? formatTime(e.pinnedUntil) : null],
+    [t('field.your-permissions'), e.permissions],
   ]);
 }
 
@@ -349,13 +350,13 @@ async function editAcl(client: ApiClient, out: Output, target: string, which: Ac
 export function registerStorageCommands(program: Command): void {
   const fs = program
     .command('fs')
-    .description('the hierarchical store: files and directories with ACLs under /<workgroup>/<subgroup>/… (relative paths start in your subgroup directory)');
+    .description(t('storage.fs'));
 
   fs.command('ls')
-    .description('list directories (needs r on them)')
-    .argument('[paths...]', 'directories or files (default: your subgroup directory)')
-    .option('-l, --long', 'type and your permissions, owner, group, size, time, where the bytes are')
-    .option('-d, --directory', 'the directory itself, not its contents')
+    .description(t('storage.fs.ls'))
+    .argument('[paths...]', t('storage.fs.ls.arg.paths'))
+    .option('-l, --long', t('storage.fs.ls.opt.long'))
+    .option('-d, --directory', t('storage.fs.ls.opt.directory'))
     .addHelpText('after', examples('keisan fs ls', 'keisan fs ls -l /lab/lab-ml/run1', 'keisan fs ls --json /'))
     .action(async (paths, options, command) => {
       const out = outputOf(command);
@@ -377,7 +378,7 @@ export function registerStorageCommands(program: Command): void {
             return;
           }
           out.table(
-            ['PERMS', 'OWNER', 'GROUP', 'SIZE', 'MODIFIED', 'WHERE', 'NAME'],
+            [t('col.perms'), t('col.owner'), t('col.group'), t('col.size'), t('col.modified'), t('col.where'), t('col.name')],
             listing.entries.map((e) => [`${typeChar(e)}${e.permissions}`, e.owner, e.group, e.type === 'file' ? formatSize(e.size) : '-', formatTime(e.modifiedAt), e.type === 'file' ? e.locality : '-', named(e)]),
             '(empty)',
           );
@@ -386,8 +387,8 @@ export function registerStorageCommands(program: Command): void {
     });
 
   fs.command('stat')
-    .description('everything about a path: owner, group, size, SHA-256, generation, times, where its bytes are, your permissions')
-    .argument('<path>', 'the path')
+    .description(t('storage.fs.stat'))
+    .argument('<path>', t('storage.fs.stat.arg.path'))
     .action(async (target, _options, command) => {
       const out = outputOf(command);
       const entry = await clientOf(command).request<FsEntry>('GET', '/api/fs/entries', undefined, q(target));
@@ -395,9 +396,9 @@ export function registerStorageCommands(program: Command): void {
     });
 
   fs.command('mkdir')
-    .description('create directories (needs i on the parent); new directories take their parent\'s initial directory ACL')
-    .argument('<paths...>', 'directories to create')
-    .option('-p, --parents', 'create missing parents too; an existing directory is fine')
+    .description(t('storage.fs.mkdir'))
+    .argument('<paths...>', t('storage.fs.mkdir.arg.paths'))
+    .option('-p, --parents', t('storage.fs.mkdir.opt.parents'))
     .action(async (paths, options, command) => {
       const out = outputOf(command);
       const client = clientOf(command);
@@ -407,9 +408,9 @@ export function registerStorageCommands(program: Command): void {
     });
 
   fs.command('rm')
-    .description('remove files and empty directories (needs d on the directory they are in); -r removes whole trees')
-    .argument('<paths...>', 'what to remove')
-    .option('-r, --recursive', 'remove directories and everything in them')
+    .description(t('storage.fs.rm'))
+    .argument('<paths...>', t('storage.fs.rm.arg.paths'))
+    .option('-r, --recursive', t('storage.fs.rm.opt.recursive'))
     .action(async (paths, options, command) => {
       const out = outputOf(command);
       const client = clientOf(command);
@@ -421,9 +422,9 @@ export function registerStorageCommands(program: Command): void {
     });
 
   fs.command('mv')
-    .description('move or rename (d where it was, i where it goes); onto a directory moves it inside; never replaces an existing entry')
-    .argument('<from>', 'what to move')
-    .argument('<to>', 'new path, or a directory to move it into')
+    .description(t('storage.fs.mv'))
+    .argument('<from>', t('storage.fs.mv.arg.from'))
+    .argument('<to>', t('storage.fs.mv.arg.to'))
     .action(async (from, to, _options, command) => {
       const out = outputOf(command);
       const moved = await clientOf(command).request<FsEntry>('POST', '/api/fs/moves', { from, to });
@@ -431,12 +432,12 @@ export function registerStorageCommands(program: Command): void {
     });
 
   fs.command('put')
-    .description('store a local file (streamed in chunks, SHA-256 checked, atomic: readers see the old or the new file, never half). An interrupted put resumes where the server stands, within the run and on the next run of the same command')
-    .argument('<local>', 'the local file')
-    .argument('[remote]', 'where to store it: a path, or a directory to put it into (default: your subgroup directory)')
-    .option('-n, --no-clobber', 'refuse to replace an existing file (default: write a new generation)')
-    .option('--new', 'start a new upload instead of resuming an unfinished one of this file')
-    .option('--chunk-size <size>', 'bytes per request', '8M')
+    .description(t('storage.fs.put'))
+    .argument('<local>', t('storage.fs.put.arg.local'))
+    .argument('[remote]', t('storage.fs.put.arg.remote'))
+    .option('-n, --no-clobber', t('storage.fs.put.opt.no-clobber'))
+    .option('--new', t('storage.fs.put.opt.new'))
+    .option('--chunk-size <size>', t('storage.fs.put.opt.chunk-size'), '8M')
     .addHelpText('after', examples('keisan fs put results.h5', 'keisan fs put results.h5 /lab/lab-ml/run1/', 'keisan fs put --json big.tar run1/big.tar'))
     .action(async (local, remote, options, command) => {
       const out = outputOf(command);
@@ -457,13 +458,13 @@ export function registerStorageCommands(program: Command): void {
     });
 
   fs.command('get')
-    .description('fetch a file (streamed; the SHA-256 is checked when the whole file is fetched); a range with --range or --offset/--length')
-    .argument('<remote>', 'the file')
-    .argument('[local]', 'where to write it (default: its name here; - for standard output)')
-    .option('-f, --force', 'replace an existing local file')
-    .option('--range <a-b>', 'only bytes A to B (0-1023, 1000-, -500 for the last 500)')
-    .option('--offset <bytes>', 'start at this byte (also 4K, 1M…)')
-    .option('--length <bytes>', 'this many bytes')
+    .description(t('storage.fs.get'))
+    .argument('<remote>', t('storage.fs.get.arg.remote'))
+    .argument('[local]', t('storage.fs.get.arg.local'))
+    .option('-f, --force', t('storage.fs.get.opt.force'))
+    .option('--range <a-b>', t('storage.fs.get.opt.range'))
+    .option('--offset <bytes>', t('storage.fs.get.opt.offset'))
+    .option('--length <bytes>', t('storage.fs.get.opt.length'))
     .addHelpText('after', examples('keisan fs get /lab/lab-ml/run1/results.h5', 'keisan fs get run1/big.tar /scratch/big.tar --force', 'keisan fs get run1/log --range 0-1023 -'))
     .action(async (remote, localArg, options, command) => {
       const out = outputOf(command);
@@ -509,11 +510,11 @@ export function registerStorageCommands(program: Command): void {
     });
 
   fs.command('cat')
-    .description('write files to standard output (streamed), or a range of one')
-    .argument('<paths...>', 'the files')
-    .option('--range <a-b>', 'only bytes A to B')
-    .option('--offset <bytes>', 'start at this byte')
-    .option('--length <bytes>', 'this many bytes')
+    .description(t('storage.fs.cat'))
+    .argument('<paths...>', t('storage.fs.cat.arg.paths'))
+    .option('--range <a-b>', t('storage.fs.cat.opt.range'))
+    .option('--offset <bytes>', t('storage.fs.cat.opt.offset'))
+    .option('--length <bytes>', t('storage.fs.cat.opt.length'))
     .action(async (paths, options, command) => {
       const client = clientOf(command);
       const range = rangeHeader(options);
@@ -524,8 +525,8 @@ export function registerStorageCommands(program: Command): void {
     });
 
   fs.command('du')
-    .description('files and bytes under each path (directories you may not list are named and skipped)')
-    .argument('[paths...]', 'paths (default: your subgroup directory)')
+    .description(t('storage.fs.du'))
+    .argument('[paths...]', t('storage.fs.du.arg.paths'))
     .action(async (paths, _options, command) => {
       const out = outputOf(command);
       const client = clientOf(command);
@@ -533,7 +534,7 @@ export function registerStorageCommands(program: Command): void {
       for (const target of paths.length ? paths : ['.']) usages.push(await client.request<Usage>('GET', '/api/fs/usage', undefined, q(target)));
       out.result(usages.length === 1 ? usages[0] : usages, () => {
         out.table(
-          ['SIZE', 'FILES', 'ON DISK', 'PATH'],
+          [t('col.size'), t('col.files'), t('col.on-disk'), t('col.path')],
           usages.map((u) => [formatSize(u.bytes), u.files, formatSize(u.onDiskBytes), u.path]),
         );
         for (const u of usages) for (const skipped of u.unreadable) process.stderr.write(`keisan: skipped ${skipped}: you may not list it\n`);
@@ -541,11 +542,11 @@ export function registerStorageCommands(program: Command): void {
     });
 
   // ---------------------------------------------------------------- acl
-  const acl = fs.command('acl').description('access control lists: user::, user:NAME:, group::, group:NAME:, mask::, other:: with permissions rwxcid');
+  const acl = fs.command('acl').description(t('storage.fs.acl'));
   acl
     .command('get')
-    .description('show the ACL of a path (and, for a directory, the initial ACLs of new files and directories)')
-    .argument('<path>', 'the path')
+    .description(t('storage.acl.get'))
+    .argument('<path>', t('storage.acl.get.arg.path'))
     .action(async (target, _options, command) => {
       const out = outputOf(command);
       const view = await clientOf(command).request<AclView>('GET', '/api/fs/acl', undefined, q(target));
@@ -553,14 +554,14 @@ export function registerStorageCommands(program: Command): void {
     });
   acl
     .command('set')
-    .description('set the ACL (needs c; owners always have it): the whole text, - to read it from standard input, or --add/--remove entries')
-    .argument('<path>', 'the path')
-    .argument('[acl]', 'e.g. user::rwxcid,group::r-x---,other::------')
-    .option('--add <entries>', 'add or replace entries, e.g. user:bob:r-x,group:lab-cv:r-x')
-    .option('--remove <entries>', 'remove entries, e.g. user:bob,group:lab-cv')
-    .option('--initial-file', 'the directory\'s initial ACL for new files')
-    .option('--initial-dir', 'the directory\'s initial ACL for new subdirectories')
-    .option('--default', 'with --initial-file/--initial-dir: back to the default')
+    .description(t('storage.acl.set'))
+    .argument('<path>', t('storage.acl.set.arg.path'))
+    .argument('[acl]', t('storage.acl.set.arg.acl'))
+    .option('--add <entries>', t('storage.acl.set.opt.add'))
+    .option('--remove <entries>', t('storage.acl.set.opt.remove'))
+    .option('--initial-file', t('storage.acl.set.opt.initial-file'))
+    .option('--initial-dir', t('storage.acl.set.opt.initial-dir'))
+    .option('--default', t('storage.acl.set.opt.default'))
     .addHelpText(
       'after',
       examples(
@@ -591,10 +592,10 @@ export function registerStorageCommands(program: Command): void {
     });
   acl
     .command('edit')
-    .description('edit the ACL in $EDITOR; a mistake is shown and you edit again')
-    .argument('<path>', 'the path')
-    .option('--initial-file', 'the directory\'s initial ACL for new files')
-    .option('--initial-dir', 'the directory\'s initial ACL for new subdirectories')
+    .description(t('storage.acl.edit'))
+    .argument('<path>', t('storage.acl.edit.arg.path'))
+    .option('--initial-file', t('storage.acl.edit.opt.initial-file'))
+    .option('--initial-dir', t('storage.acl.edit.opt.initial-dir'))
     .action(async (target, options, command) => {
       const out = outputOf(command);
       const view = await editAcl(clientOf(command), out, target, whichOf(options));

@@ -2,6 +2,7 @@ import type { Command } from '@commander-js/extra-typings';
 import { clientOf, examples, outputOf } from '../../cli/context.ts';
 import type { Output } from '../../cli/output.ts';
 import type { LdapChange, LdapStatus, LdapSyncResult } from './service.ts';
+import { t } from '../../lib/i18n/index.ts';
 
 /** `keisan admin ldap …`: thin — call /api/admin/ldap, print. */
 
@@ -10,10 +11,10 @@ function printChanges(out: Output, changes: readonly LdapChange[]): void {
 }
 
 export function registerLdapCommands(admin: Command): void {
-  const ldap = admin.command('ldap').description('one identity through LDAP: publish Keisan\'s users and groups to a directory, or use the site\'s (accounts.ldap; operators)');
+  const ldap = admin.command('ldap').description(t('ldap.ldap'));
   ldap
     .command('status')
-    .description('the mode, whether the directory answers, and (publish) whether every change reached it')
+    .description(t('ldap.ldap.status'))
     .addHelpText('after', examples('keisan admin ldap status', 'keisan admin ldap status --json'))
     .action(async (_options, command) => {
       const out = outputOf(command);
@@ -37,8 +38,8 @@ export function registerLdapCommands(admin: Command): void {
     });
   ldap
     .command('sync')
-    .description('publish: the differences between Keisan and the directory under Keisan\'s OUs; use: the directory users to import into Keisan. Changes nothing without --apply')
-    .option('--apply', 'make the changes, then check that nothing is left')
+    .description(t('ldap.ldap.sync'))
+    .option('--apply', t('ldap.ldap.sync.opt.apply'))
     .addHelpText('after', examples('keisan admin ldap sync', 'keisan admin ldap sync --apply', 'keisan admin ldap sync --json'))
     .action(async (options, command) => {
       const out = outputOf(command);

@@ -4,6 +4,7 @@ import type { Output } from '../../cli/output.ts';
 import { invalidInput } from '../../lib/errors.ts';
 import { formatAvailability, formatUtc } from '../report.ts';
 import { STATE_LABELS, type Explanation, type History, type PublicIncident, type PublicMaintenance, type StatusPage } from './model.ts';
+import { t } from '../../lib/i18n/index.ts';
 
 /**
  * `keisan status`: the public status page in the terminal — no login needed (GET /api/status).
@@ -32,7 +33,7 @@ export function printStatus(out: Output, page: StatusPage, options: { allUpdates
   out.line(`${page.title} — ${page.overall.text} (${utc(page.generatedAt)})`);
   out.line();
   out.table(
-    ['COMPONENT', 'STATE', 'SINCE (UTC)', `UPTIME ${page.components[0]?.uptime.days ?? 90} D`],
+    [t('col.component'), t('col.state'), t('col.since-utc'), `UPTIME ${page.components[0]?.uptime.days ?? 90} D`],
     page.components.map((c) => [c.displayName, STATE_LABELS[c.state], c.since ? formatUtc(new Date(c.since)) : '-', c.uptime.fraction === null ? 'no data' : formatAvailability(c.uptime.fraction)]),
     '(no components)',
   );
@@ -69,11 +70,11 @@ function printExplanation(out: Output, explanation: Explanation): void {
 export function registerStatusCommands(program: Command): void {
   program
     .command('status')
-    .description('the public status page: component states, current incidents, maintenance, 90-day uptime (no login needed)')
-    .option('--explain', 'also say why each component is in its state: incidents, groups, hosts, alerts, checks (operators)')
-    .option('--all-updates', 'every public update of each incident, not the latest few')
-    .option('--history [since]', 'instead: the recorded state changes since (7d by default, or an ISO time), newest first (operators)')
-    .option('--component <name>', 'with --history: only this component')
+    .description(t('status.status'))
+    .option('--explain', t('status.status.opt.explain'))
+    .option('--all-updates', t('status.status.opt.all-updates'))
+    .option('--history [since]', t('status.status.opt.history'))
+    .option('--component <name>', t('status.status.opt.component'))
     .addHelpText('after', examples('keisan status', 'keisan status --json', 'keisan status --explain', 'keisan status --history 30d --component batch'))
     .action(async (options, command) => {
       const out = outputOf(command);
@@ -83,7 +84,7 @@ export function registerStatusCommands(program: Command): void {
         const rows = await client.request<History>('GET', '/api/status/history', undefined, { since, component: options.component });
         out.result(rows, () =>
           out.table(
-            ['AT (UTC)', 'COMPONENT', 'STATE', 'CHECKS', 'REASON'],
+            [t('col.at-utc'), t('col.component'), t('col.state'), t('col.checks'), t('col.reason')],
             rows.map((r) => [formatUtc(new Date(r.at)), r.component, STATE_LABELS[r.state], STATE_LABELS[r.checksState], r.reason]),
             '(no state changes recorded in that time)',
           ),

@@ -4,6 +4,7 @@ import { clientOf, examples, outputOf } from '../../cli/context.ts';
 import { formatTime } from '../../cli/output.ts';
 import { KeisanError } from '../../lib/errors.ts';
 import type { AlertView, NotificationEntry, RuleView, Silence } from './model.ts';
+import { t } from '../../lib/i18n/index.ts';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -17,11 +18,11 @@ function colourState(alert: AlertView): string {
 export function registerAlertCommands(program: Command): void {
   const alerts = program
     .command('alerts')
-    .description('alerts: firing and pending now (--all: resolved too), the rules, checking an expression')
-    .option('--all', 'resolved alerts too')
-    .addOption(new Option('--state <state>', 'only these').choices(['active', 'firing', 'pending', 'resolved', 'all']))
-    .option('--host <name>', 'only alerts of this host')
-    .option('--limit <n>', 'at most this many resolved ones', '200')
+    .description(t('alerts.alerts'))
+    .option('--all', t('alerts.alerts.opt.all'))
+    .addOption(new Option('--state <state>', t('alerts.alerts.opt.state')).choices(['active', 'firing', 'pending', 'resolved', 'all']))
+    .option('--host <name>', t('alerts.alerts.opt.host'))
+    .option('--limit <n>', t('alerts.alerts.opt.limit'), '200')
     .addHelpText('after', examples('keisan alerts', 'keisan alerts --all', 'keisan alerts --host node7', 'keisan alerts rules', "keisan alerts check-rule 'node_load1 > 2 * count without(cpu, mode) (node_cpu_seconds_total{mode=\"idle\"})'"))
     .action(async (options, command) => {
       const out = outputOf(command);
@@ -29,7 +30,7 @@ export function registerAlertCommands(program: Command): void {
       const rows = await clientOf(command).request<AlertView[]>('GET', '/api/monitor/alerts', undefined, { state, host: options.host, limit: options.limit });
       out.result(rows, () =>
         out.table(
-          ['STATE', 'SEVERITY', 'ALERT', 'HOST', 'SUMMARY', 'SINCE', 'SILENCED-BY'],
+          [t('col.state'), t('col.severity'), t('col.alert'), t('col.host'), t('col.summary'), t('col.since'), t('col.silenced-by')],
           rows.map((a) => [
             colourState(a),
             a.severity === 'critical' ? pc.red(a.severity) : a.severity,
@@ -46,13 +47,13 @@ export function registerAlertCommands(program: Command): void {
 
   alerts
     .command('rules')
-    .description('the alert rules in effect (defaults and keisan.yaml) and their health')
+    .description(t('alerts.alerts.rules'))
     .action(async (_options, command) => {
       const out = outputOf(command);
       const rules = await clientOf(command).request<RuleView[]>('GET', '/api/monitor/rules');
       out.result(rules, () =>
         out.table(
-          ['RULE', 'SEVERITY', 'FOR', 'ACTIVE', 'ORIGIN', 'EXPR', 'ERROR'],
+          [t('col.rule'), t('col.severity'), t('col.for'), t('col.active'), t('col.origin'), t('col.expr'), t('col.error')],
           rules.map((r) => [r.name, r.severity, r.for, r.health.active, r.origin, r.expr.length > 80 ? `${r.expr.slice(0, 77)}...` : r.expr, r.health.lastError ?? '-']),
         ),
       );
@@ -60,9 +61,9 @@ export function registerAlertCommands(program: Command): void {
 
   alerts
     .command('check-rule')
-    .description('check an alert expression: its type, or where and why it is wrong')
-    .argument('<expr>', 'the expression (quote it)')
-    .option('--eval', 'also evaluate it now and show what it returns (operators)')
+    .description(t('alerts.alerts.check-rule'))
+    .argument('<expr>', t('alerts.alerts.check-rule.arg.expr'))
+    .option('--eval', t('alerts.alerts.check-rule.opt.eval'))
     .action(async (expr, options, command) => {
       const out = outputOf(command);
       try {
@@ -74,7 +75,7 @@ export function registerAlertCommands(program: Command): void {
           out.line(result.total === 0 ? 'Now it returns nothing: a rule with it would not alert.' : `Now it returns ${result.total} series${result.total! > result.result.length ? ` (first ${result.result.length} shown)` : ''}: a rule with it would alert on each.`);
           const series = (labels: Record<string, string>) =>
             `${labels.__name__ ?? ''}{${Object.keys(labels).filter((k) => k !== '__name__').sort().map((k) => `${k}="${labels[k]}"`).join(', ')}}`;
-          if (result.result.length > 0) out.table(['SERIES', 'VALUE'], result.result.map((s) => [series(s.labels), s.value]));
+          if (result.result.length > 0) out.table([t('col.series'), t('col.value')], result.result.map((s) => [series(s.labels), s.value]));
         });
       } catch (error) {
         if (error instanceof KeisanError && typeof error.details?.pointer === 'string' && !out.json) {
@@ -86,27 +87,27 @@ export function registerAlertCommands(program: Command): void {
 
   alerts
     .command('notifications')
-    .description('the notification log: every e-mail, webhook and in-app notice for alerts, and whether it went out (operators)')
-    .option('--limit <n>', 'at most this many', '50')
+    .description(t('alerts.alerts.notifications'))
+    .option('--limit <n>', t('alerts.alerts.notifications.opt.limit'), '50')
     .action(async (options, command) => {
       const out = outputOf(command);
       const rows = await clientOf(command).request<NotificationEntry[]>('GET', '/api/monitor/alerts/notifications', undefined, { limit: options.limit });
       out.result(rows, () =>
         out.table(
-          ['ID', 'AT', 'CHANNEL', 'TO', 'STATUS', 'TRIES', 'SUBJECT', 'ERROR'],
+          [t('col.id'), t('col.at'), t('col.channel'), t('col.to'), t('col.status'), t('col.tries'), t('col.subject'), t('col.error')],
           rows.map((n) => [n.id, formatTime(n.at), n.channel, n.target, n.status === 'failed' ? pc.red(n.status) : n.status, n.attempts, n.subject, n.error]),
         ),
       );
     });
 
-  const silence = program.command('silence').description('silence alerts for a while (maintenance): add, rm, list (operators add and remove)');
+  const silence = program.command('silence').description(t('alerts.silence'));
   silence
     .command('add')
-    .description('silence alerts matching every --match, for a duration, with a comment')
-    .requiredOption('--match <matcher>', 'label=value, label!=value, label=~regex, label!~regex (repeat: all must match)', collect)
-    .option('--for <duration>', 'how long, e.g. 2h, 30m, 1d', '2h')
-    .option('--until <time>', 'instead of --for: an ISO time, e.g. 2026-11-24T08:00:00Z')
-    .requiredOption('--comment <text>', 'why (shown with the silence)')
+    .description(t('alerts.silence.add'))
+    .requiredOption('--match <matcher>', t('alerts.silence.add.opt.match'), collect)
+    .option('--for <duration>', t('alerts.silence.add.opt.for'), '2h')
+    .option('--until <time>', t('alerts.silence.add.opt.until'))
+    .requiredOption('--comment <text>', t('alerts.silence.add.opt.comment'))
     .addHelpText('after', examples('keisan silence add --match host=node1 --for 2h --comment "disk swap"', 'keisan silence add --match alertname=CheckCritical --match check=process:slurmd --for 1d --comment "slurm upgrade"'))
     .action(async (options, command) => {
       const out = outputOf(command);
@@ -116,8 +117,8 @@ export function registerAlertCommands(program: Command): void {
     });
   silence
     .command('rm')
-    .description('end a silence now')
-    .argument('<id>', 'the silence (keisan silence list)')
+    .description(t('alerts.silence.rm'))
+    .argument('<id>', t('alerts.silence.rm.arg.id'))
     .action(async (id, _options, command) => {
       const out = outputOf(command);
       if (!/^\d+$/.test(id)) throw new KeisanError('INVALID_INPUT', `'${id}' is not a silence id: see keisan silence list`);
@@ -126,14 +127,14 @@ export function registerAlertCommands(program: Command): void {
     });
   silence
     .command('list')
-    .description('silences in force or scheduled (--all: expired ones too)')
-    .option('--all', 'expired silences too')
+    .description(t('alerts.silence.list'))
+    .option('--all', t('alerts.silence.list.opt.all'))
     .action(async (options, command) => {
       const out = outputOf(command);
       const rows = await clientOf(command).request<Silence[]>('GET', '/api/monitor/silences', undefined, { all: options.all ? 'true' : undefined });
       out.result(rows, () =>
         out.table(
-          ['ID', 'STATE', 'MATCHERS', 'STARTS', 'ENDS', 'BY', 'COMMENT'],
+          [t('col.id'), t('col.state'), t('col.matchers'), t('col.starts'), t('col.ends'), t('col.by'), t('col.comment')],
           rows.map((s) => [s.id, s.state, s.matchers.map((m) => `${m.name}${m.op}${m.value}`).join(', '), formatTime(s.startsAt), formatTime(s.endsAt), s.createdBy, s.comment]),
           '(no silences)',
         ),

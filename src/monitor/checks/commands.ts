@@ -3,6 +3,7 @@ import pc from 'picocolors';
 import { clientOf, examples, outputOf } from '../../cli/context.ts';
 import type { CheckStatus } from '../model.ts';
 import type { HostCheckResult } from './routes.ts';
+import { t } from '../../lib/i18n/index.ts';
 
 const COLOURS: Record<CheckStatus, (text: string) => string> = { ok: pc.green, warning: pc.yellow, critical: pc.red, unknown: pc.magenta };
 
@@ -18,10 +19,10 @@ export function formatAge(iso: string, nowMs: number): string {
 export function registerCheckCommands(program: Command): void {
   program
     .command('checks')
-    .description('the latest result of every health check, per host (ping, ssh, http, processes, disks, RAID, hardware, duplicate IPs…)')
-    .option('--host <host>', 'only this host')
-    .option('--failing', 'only checks that are warning, critical or unknown')
-    .option('--status <statuses>', 'only these statuses (comma-separated: ok, warning, critical, unknown)')
+    .description(t('checks.checks'))
+    .option('--host <host>', t('checks.checks.opt.host'))
+    .option('--failing', t('checks.checks.opt.failing'))
+    .option('--status <statuses>', t('checks.checks.opt.status'))
     .addHelpText('after', examples('keisan checks', 'keisan checks --failing', 'keisan checks --host node7 --json'))
     .action(async (options, command) => {
       const out = outputOf(command);
@@ -33,7 +34,7 @@ export function registerCheckCommands(program: Command): void {
       const now = Date.now();
       out.result(sorted, () =>
         out.table(
-          ['HOST', 'CHECK', 'STATUS', 'SUMMARY', 'AGE'],
+          [t('col.host'), t('col.check'), t('col.status'), t('col.summary'), t('col.age')],
           sorted.map((r) => [r.host, r.check, COLOURS[r.status](r.status), r.summary, formatAge(r.at, now)]),
           options.failing || options.status ? '(no checks in that state)' : '(no check results yet: are the agents running?)',
         ),

@@ -4,6 +4,7 @@ import { clientOf, examples, outputOf } from '../../cli/context.ts';
 import { formatTime } from '../../cli/output.ts';
 import { formatSize } from '../../lib/units.ts';
 import type { NodeSummary, SeriesSummary } from './summary.ts';
+import { t } from '../../lib/i18n/index.ts';
 
 interface MetricsAnswer {
   host: string;
@@ -45,14 +46,14 @@ const labelText = (labels: Record<string, string>) => {
 export function registerMetricsCommands(program: Command): void {
   program
     .command('nodes')
-    .description('the nodes whose agents report: up or down, CPU, load, memory, swap, pressure, GPUs free, jobs')
+    .description(t('metrics.nodes'))
     .addHelpText('after', examples('keisan nodes', 'keisan nodes --json'))
     .action(async (_options, command) => {
       const out = outputOf(command);
       const nodes = await clientOf(command).request<NodeSummary[]>('GET', '/api/monitor/nodes');
       out.result(nodes, () =>
         out.table(
-          ['NODE', 'STATE', 'LAST REPORT', 'CPUS', 'CPU BUSY', 'LOAD1', 'MEMORY USED', 'SWAP USED', 'PRESSURE CPU/MEM/IO', 'GPUS', 'JOBS'],
+          [t('col.node'), t('col.state'), t('col.last-report'), t('col.cpus'), t('col.cpu-busy'), t('col.load1'), t('col.memory-used'), t('col.swap-used'), t('col.pressure-cpu-mem-io'), t('col.gpus'), t('col.jobs')],
           nodes.map((n) => [
             n.host,
             n.up ? pc.green('up') : pc.red('down'),
@@ -73,10 +74,10 @@ export function registerMetricsCommands(program: Command): void {
 
   program
     .command('metrics')
-    .description("one node's recent metrics: latest, min, max and average of each series (of the rate for counters); --json gives the points")
-    .argument('<node>', 'the node, as `keisan nodes` names it')
-    .option('--since <duration>', 'how far back, e.g. 15m, 1h, 6h', '1h')
-    .option('--metric <names...>', 'only these metrics (default: all but node_cpu_seconds_total)')
+    .description(t('metrics.metrics'))
+    .argument('<node>', t('metrics.metrics.arg.node'))
+    .option('--since <duration>', t('metrics.metrics.opt.since'), '1h')
+    .option('--metric <names...>', t('metrics.metrics.opt.metric'))
     .addHelpText('after', examples('keisan metrics node7', 'keisan metrics node7 --since 6h --metric node_load1 keisan_gpu_utilization_ratio', 'keisan metrics node7 --metric node_memory_MemAvailable_bytes --json'))
     .action(async (node, options, command) => {
       const out = outputOf(command);
@@ -87,7 +88,7 @@ export function registerMetricsCommands(program: Command): void {
       out.result(answer, () => {
         out.line(`${answer.host}: ${answer.series.length} series from ${formatTime(answer.from)} to ${formatTime(answer.to)}${answer.truncated ? pc.yellow(` (${answer.truncated} more left out: ask for fewer with --metric)`) : ''}`);
         out.table(
-          ['SERIES', 'OF', 'LATEST', 'MIN', 'MAX', 'AVG', 'POINTS'],
+          [t('col.series'), t('col.of'), t('col.latest'), t('col.min'), t('col.max'), t('col.avg'), t('col.points')],
           answer.series.map((s) => {
             const f = (v: number | null) => formatValue(s.name, s.summary.kind, v);
             return [`${s.name}${labelText(s.labels)}`, s.summary.kind === 'rate' ? 'rate' : 'value', f(s.summary.latest), f(s.summary.min), f(s.summary.max), f(s.summary.avg), s.summary.points];

@@ -5,6 +5,7 @@ import { clientOf, examples, outputOf } from '../../cli/context.ts';
 import type { Output } from '../../cli/output.ts';
 import { conflict, invalidInput } from '../../lib/errors.ts';
 import type { Group, GroupState, HealthState, Host, Service, TakeDownCheck } from './model.ts';
+import { t } from '../../lib/i18n/index.ts';
 
 /** `a,b` and repeated options both add to the list. */
 const list = (value: string, previous: string[] = []) => [...previous, ...value.split(',').map((s) => s.trim()).filter(Boolean)];
@@ -28,49 +29,49 @@ const sourceText = (entry: { source: string; createdBy: string | null; createdAt
 
 function showHost(out: Output, host: Host): void {
   out.fields([
-    ['host', host.name],
-    ['roles', joined(host.roles)],
-    ['addresses', joined(host.addresses)],
-    ['MACs', macsText(host.macs)],
-    ['services', joined(host.services)],
-    ['groups', joined(host.groups)],
-    ['health', `${healthColour[host.health.state](host.health.state)}: ${host.health.reason}`],
-    ['notes', host.notes],
-    ['source', sourceText(host)],
+    [t('field.host'), host.name],
+    [t('field.roles'), joined(host.roles)],
+    [t('field.addresses'), joined(host.addresses)],
+    [t('field.macs'), macsText(host.macs)],
+    [t('field.services'), joined(host.services)],
+    [t('field.groups'), joined(host.groups)],
+    [t('field.health'), `${healthColour[host.health.state](host.health.state)}: ${host.health.reason}`],
+    [t('field.notes'), host.notes],
+    [t('field.source'), sourceText(host)],
   ]);
 }
 
 function showService(out: Output, service: Service): void {
   out.fields([
-    ['service', service.name],
-    ['critical', service.critical ? 'yes' : 'no'],
-    ['hosts', joined(service.hosts)],
-    ['groups', joined(service.groups)],
-    ['notes', service.notes],
-    ['source', sourceText(service)],
+    [t('field.service'), service.name],
+    [t('field.critical'), service.critical ? 'yes' : 'no'],
+    [t('field.hosts'), joined(service.hosts)],
+    [t('field.groups'), joined(service.groups)],
+    [t('field.notes'), service.notes],
+    [t('field.source'), sourceText(service)],
   ]);
 }
 
 function showGroup(out: Output, group: Group): void {
   out.fields([
-    ['group', group.name],
-    ['state', `${stateColour[group.state](group.state)}: ${group.reason}`],
-    ['healthy', `${group.healthy} of ${group.total} (minimum ${group.minHealthy})`],
-    ['service', group.service],
-    ['notes', group.notes],
-    ['source', sourceText(group)],
+    [t('field.group'), group.name],
+    [t('field.state'), `${stateColour[group.state](group.state)}: ${group.reason}`],
+    [t('field.healthy'), `${group.healthy} of ${group.total} (minimum ${group.minHealthy})`],
+    [t('field.service'), group.service],
+    [t('field.notes'), group.notes],
+    [t('field.source'), sourceText(group)],
   ]);
   out.line();
-  out.table(['MEMBER', 'HEALTH', 'WHY'], group.memberHealth.map((m) => [m.host, healthColour[m.state](m.state), m.reason]));
+  out.table([t('col.member'), t('col.health'), t('col.why')], group.memberHealth.map((m) => [m.host, healthColour[m.state](m.state), m.reason]));
 }
 
 async function confirmRemoval(kind: string, name: string, yes: boolean | undefined): Promise<void> {
   if (yes) return;
-  if (!process.stdin.isTTY) throw invalidInput(`removing ${kind} '${name}' needs --yes when not run from a terminal`);
+  if (!process.stdin.isTTY) throw invalidInput(t('cli.confirm.needs-yes', { kind, name }));
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
-    const answer = await rl.question(`Remove ${kind} '${name}' from the inventory? Type its name to confirm: `);
-    if (answer.trim() !== name) throw invalidInput('not confirmed: nothing was removed');
+    const answer = await rl.question(t('cli.confirm.remove-from-inventory', { kind, name }));
+    if (answer.trim() !== name) throw invalidInput(t('cli.confirm.not-confirmed'));
   } finally {
     rl.close();
   }
@@ -82,7 +83,7 @@ const defined = <T extends Record<string, unknown>>(body: T): Partial<T> => Obje
 export function opsCommand(program: Command): Command {
   const existing = program.commands.find((c) => c.name() === 'ops');
   if (existing) return existing as unknown as Command;
-  const ops = new Command('ops').description('operations: the inventory of hosts, services and redundancy groups; the redundancy guard (operators)');
+  const ops = new Command('ops').description(t('inventory.root'));
   program.addCommand(ops);
   return ops;
 }
@@ -91,18 +92,18 @@ export function registerInventoryCommands(program: Command): void {
   const ops = opsCommand(program);
 
   // ------------------------------------------------------------------ hosts
-  const hosts = ops.command('hosts').description('inventory hosts: roles, addresses, expected MACs, health');
+  const hosts = ops.command('hosts').description(t('inventory.ops.hosts'));
   hosts
     .command('list', { isDefault: true })
     .alias('ls')
-    .description('every host with its roles, addresses and health now')
+    .description(t('inventory.hosts.list'))
     .addHelpText('after', examples('keisan ops hosts', 'keisan ops hosts --json'))
     .action(async (_options, command) => {
       const out = outputOf(command);
       const rows = await clientOf(command).request<Host[]>('GET', '/api/ops/hosts');
       out.result(rows, () =>
         out.table(
-          ['HOST', 'ROLES', 'ADDRESSES', 'HEALTH', 'WHY', 'SOURCE'],
+          [t('col.host'), t('col.roles'), t('col.addresses'), t('col.health'), t('col.why'), t('col.source')],
           rows.map((h) => [h.name, joined(h.roles), joined(h.addresses), healthColour[h.health.state](h.health.state), h.health.reason, h.source]),
           '(no hosts: define them in keisan.yaml inventory.hosts or add them with keisan ops hosts add)',
         ),
@@ -110,8 +111,8 @@ export function registerInventoryCommands(program: Command): void {
     });
   hosts
     .command('show')
-    .description('one host in full')
-    .argument('<name>', 'the host')
+    .description(t('inventory.hosts.show'))
+    .argument('<name>', t('inventory.hosts.show.arg.name'))
     .action(async (name, _options, command) => {
       const out = outputOf(command);
       const host = await clientOf(command).request<Host>('GET', `/api/ops/hosts/${encodeURIComponent(name)}`);
@@ -119,12 +120,12 @@ export function registerInventoryCommands(program: Command): void {
     });
   hosts
     .command('add')
-    .description('add a host (audited)')
-    .argument('<name>', 'host name, e.g. mgmt1 or mgmt1.hpc.example.org')
-    .option('-r, --role <role>', 'a role: login, compute, storage, management, auth, server, … (repeatable or comma-separated)', list)
-    .option('-a, --address <ip>', 'an IPv4 or IPv6 address (repeatable or comma-separated)', list)
-    .option('-m, --mac <iface=mac>', 'an expected MAC address of an interface (repeatable)', macPair)
-    .option('-n, --notes <text>', 'free text: rack, serial, contract…')
+    .description(t('inventory.hosts.add'))
+    .argument('<name>', t('inventory.hosts.add.arg.name'))
+    .option('-r, --role <role>', t('inventory.hosts.add.opt.role'), list)
+    .option('-a, --address <ip>', t('inventory.hosts.add.opt.address'), list)
+    .option('-m, --mac <iface=mac>', t('inventory.hosts.add.opt.mac'), macPair)
+    .option('-n, --notes <text>', t('inventory.hosts.add.opt.notes'))
     .addHelpText('after', examples('keisan ops hosts add mgmt1 --role management --address 10.0.0.11 --mac eno1=52:54:00:0a:00:0b'))
     .action(async (name, options, command) => {
       const out = outputOf(command);
@@ -133,15 +134,15 @@ export function registerInventoryCommands(program: Command): void {
     });
   hosts
     .command('set')
-    .description('change a host; a list given replaces the old one whole (audited)')
-    .argument('<name>', 'the host')
-    .option('-r, --role <role>', 'the roles (repeatable or comma-separated)', list)
-    .option('--no-roles', 'remove every role')
-    .option('-a, --address <ip>', 'the addresses (repeatable or comma-separated)', list)
-    .option('--no-addresses', 'remove every address')
-    .option('-m, --mac <iface=mac>', 'the expected MACs (repeatable)', macPair)
-    .option('--no-macs', 'remove every expected MAC')
-    .option('-n, --notes <text>', 'new notes')
+    .description(t('inventory.hosts.set'))
+    .argument('<name>', t('inventory.hosts.set.arg.name'))
+    .option('-r, --role <role>', t('inventory.hosts.set.opt.role'), list)
+    .option('--no-roles', t('inventory.hosts.set.opt.no-roles'))
+    .option('-a, --address <ip>', t('inventory.hosts.set.opt.address'), list)
+    .option('--no-addresses', t('inventory.hosts.set.opt.no-addresses'))
+    .option('-m, --mac <iface=mac>', t('inventory.hosts.set.opt.mac'), macPair)
+    .option('--no-macs', t('inventory.hosts.set.opt.no-macs'))
+    .option('-n, --notes <text>', t('inventory.hosts.set.opt.notes'))
     .action(async (name, options, command) => {
       const out = outputOf(command);
       const body = defined({
@@ -156,28 +157,28 @@ export function registerInventoryCommands(program: Command): void {
     });
   hosts
     .command('rm')
-    .description('remove a host that no service or group names (audited)')
-    .argument('<name>', 'the host')
-    .option('-y, --yes', 'do not ask for confirmation')
+    .description(t('inventory.hosts.rm'))
+    .argument('<name>', t('inventory.hosts.rm.arg.name'))
+    .option('-y, --yes', t('inventory.hosts.rm.opt.yes'))
     .action(async (name, options, command) => {
       const out = outputOf(command);
-      await confirmRemoval('host', name, options.yes);
+      await confirmRemoval(t('cli.kind.host'), name, options.yes);
       await clientOf(command).request('DELETE', `/api/ops/hosts/${encodeURIComponent(name)}`);
       out.result({ removed: name }, () => out.line(`Removed host ${name}.`));
     });
 
   // ------------------------------------------------------------------ services
-  const services = ops.command('services').description('inventory services and the hosts that provide them');
+  const services = ops.command('services').description(t('inventory.ops.services'));
   services
     .command('list', { isDefault: true })
     .alias('ls')
-    .description('every service, critical or not, with its hosts')
+    .description(t('inventory.services.list'))
     .action(async (_options, command) => {
       const out = outputOf(command);
       const rows = await clientOf(command).request<Service[]>('GET', '/api/ops/services');
       out.result(rows, () =>
         out.table(
-          ['SERVICE', 'CRITICAL', 'HOSTS', 'GROUPS', 'SOURCE'],
+          [t('col.service'), t('col.critical'), t('col.hosts'), t('col.groups'), t('col.source')],
           rows.map((s) => [s.name, s.critical ? 'yes' : 'no', joined(s.hosts), joined(s.groups), s.source]),
           '(no services: define them in keisan.yaml inventory.services or add them with keisan ops services add)',
         ),
@@ -185,8 +186,8 @@ export function registerInventoryCommands(program: Command): void {
     });
   services
     .command('show')
-    .description('one service in full')
-    .argument('<name>', 'the service')
+    .description(t('inventory.services.show'))
+    .argument('<name>', t('inventory.services.show.arg.name'))
     .action(async (name, _options, command) => {
       const out = outputOf(command);
       const service = await clientOf(command).request<Service>('GET', `/api/ops/services/${encodeURIComponent(name)}`);
@@ -194,11 +195,11 @@ export function registerInventoryCommands(program: Command): void {
     });
   services
     .command('add')
-    .description('add a service (audited)')
-    .argument('<name>', 'service name: login, batch, storage-home, storage-archive, authentication, web, management, …')
-    .option('-c, --critical', 'the facility is down without it')
-    .option('-H, --host <host>', 'a host that provides it (repeatable or comma-separated)', list)
-    .option('-n, --notes <text>', 'free text')
+    .description(t('inventory.services.add'))
+    .argument('<name>', t('inventory.services.add.arg.name'))
+    .option('-c, --critical', t('inventory.services.add.opt.critical'))
+    .option('-H, --host <host>', t('inventory.services.add.opt.host'), list)
+    .option('-n, --notes <text>', t('inventory.services.add.opt.notes'))
     .addHelpText('after', examples('keisan ops services add authentication --critical --host auth1,auth2,auth3'))
     .action(async (name, options, command) => {
       const out = outputOf(command);
@@ -207,12 +208,12 @@ export function registerInventoryCommands(program: Command): void {
     });
   services
     .command('set')
-    .description('change a service; --host replaces the list whole (audited)')
-    .argument('<name>', 'the service')
-    .option('-c, --critical', 'mark it critical')
-    .option('--no-critical', 'mark it not critical')
-    .option('-H, --host <host>', 'the hosts that provide it (repeatable or comma-separated)', list)
-    .option('-n, --notes <text>', 'new notes')
+    .description(t('inventory.services.set'))
+    .argument('<name>', t('inventory.services.set.arg.name'))
+    .option('-c, --critical', t('inventory.services.set.opt.critical'))
+    .option('--no-critical', t('inventory.services.set.opt.no-critical'))
+    .option('-H, --host <host>', t('inventory.services.set.opt.host'), list)
+    .option('-n, --notes <text>', t('inventory.services.set.opt.notes'))
     .action(async (name, options, command) => {
       const out = outputOf(command);
       const body = defined({ critical: options.critical, hosts: options.host, notes: options.notes });
@@ -222,29 +223,29 @@ export function registerInventoryCommands(program: Command): void {
     });
   services
     .command('rm')
-    .description('remove a service no group backs (audited)')
-    .argument('<name>', 'the service')
-    .option('-y, --yes', 'do not ask for confirmation')
+    .description(t('inventory.services.rm'))
+    .argument('<name>', t('inventory.services.rm.arg.name'))
+    .option('-y, --yes', t('inventory.services.rm.opt.yes'))
     .action(async (name, options, command) => {
       const out = outputOf(command);
-      await confirmRemoval('service', name, options.yes);
+      await confirmRemoval(t('cli.kind.service'), name, options.yes);
       await clientOf(command).request('DELETE', `/api/ops/services/${encodeURIComponent(name)}`);
       out.result({ removed: name }, () => out.line(`Removed service ${name}.`));
     });
 
   // ------------------------------------------------------------------ groups
-  const groups = ops.command('groups').description('redundancy groups: healthy members against the minimum, OK / AT-RISK / BROKEN');
+  const groups = ops.command('groups').description(t('inventory.ops.groups'));
   groups
     .command('list', { isDefault: true })
     .alias('ls')
-    .description('every group: healthy/total against its minimum, and its state')
+    .description(t('inventory.groups.list'))
     .addHelpText('after', examples('keisan ops groups', 'keisan ops groups show management'))
     .action(async (_options, command) => {
       const out = outputOf(command);
       const rows = await clientOf(command).request<Group[]>('GET', '/api/ops/groups');
       out.result(rows, () =>
         out.table(
-          ['GROUP', 'HEALTHY', 'MIN', 'STATE', 'SERVICE', 'MEMBERS', 'WHY'],
+          [t('col.group'), t('col.healthy'), t('col.min'), t('col.state'), t('col.service'), t('col.members'), t('col.why')],
           rows.map((g) => [g.name, `${g.healthy}/${g.total}`, g.minHealthy, stateColour[g.state](g.state), g.service, joined(g.members), g.reason]),
           '(no redundancy groups: define them in keisan.yaml inventory.groups or add them with keisan ops groups add)',
         ),
@@ -252,8 +253,8 @@ export function registerInventoryCommands(program: Command): void {
     });
   groups
     .command('show')
-    .description("one group and each member's health")
-    .argument('<name>', 'the group')
+    .description(t('inventory.groups.show'))
+    .argument('<name>', t('inventory.groups.show.arg.name'))
     .action(async (name, _options, command) => {
       const out = outputOf(command);
       const group = await clientOf(command).request<Group>('GET', `/api/ops/groups/${encodeURIComponent(name)}`);
@@ -261,12 +262,12 @@ export function registerInventoryCommands(program: Command): void {
     });
   groups
     .command('add')
-    .description('add a redundancy group (audited)')
-    .argument('<name>', 'group name')
-    .requiredOption('-M, --member <host>', 'a member host (repeatable or comma-separated)', list)
-    .requiredOption('--min <n>', 'how many members must stay healthy', positive)
-    .option('-s, --service <service>', 'the service the group backs')
-    .option('-n, --notes <text>', 'free text')
+    .description(t('inventory.groups.add'))
+    .argument('<name>', t('inventory.groups.add.arg.name'))
+    .requiredOption('-M, --member <host>', t('inventory.groups.add.opt.member'), list)
+    .requiredOption('--min <n>', t('inventory.groups.add.opt.min'), positive)
+    .option('-s, --service <service>', t('inventory.groups.add.opt.service'))
+    .option('-n, --notes <text>', t('inventory.groups.add.opt.notes'))
     .addHelpText('after', examples('keisan ops groups add management --member mgmt1,mgmt2 --min 1 --service management', 'keisan ops groups add authentication -M auth1,auth2,auth3 --min 2'))
     .action(async (name, options, command) => {
       const out = outputOf(command);
@@ -275,13 +276,13 @@ export function registerInventoryCommands(program: Command): void {
     });
   groups
     .command('set')
-    .description('change a group; --member replaces the list whole (audited)')
-    .argument('<name>', 'the group')
-    .option('-M, --member <host>', 'the members (repeatable or comma-separated)', list)
-    .option('--min <n>', 'how many members must stay healthy', positive)
-    .option('-s, --service <service>', 'the service the group backs')
-    .option('--no-service', 'the group backs no particular service')
-    .option('-n, --notes <text>', 'new notes')
+    .description(t('inventory.groups.set'))
+    .argument('<name>', t('inventory.groups.set.arg.name'))
+    .option('-M, --member <host>', t('inventory.groups.set.opt.member'), list)
+    .option('--min <n>', t('inventory.groups.set.opt.min'), positive)
+    .option('-s, --service <service>', t('inventory.groups.set.opt.service'))
+    .option('--no-service', t('inventory.groups.set.opt.no-service'))
+    .option('-n, --notes <text>', t('inventory.groups.set.opt.notes'))
     .action(async (name, options, command) => {
       const out = outputOf(command);
       const body = defined({ members: options.member, minHealthy: options.min, service: options.service === false ? null : options.service, notes: options.notes });
@@ -291,12 +292,12 @@ export function registerInventoryCommands(program: Command): void {
     });
   groups
     .command('rm')
-    .description('remove a redundancy group (audited)')
-    .argument('<name>', 'the group')
-    .option('-y, --yes', 'do not ask for confirmation')
+    .description(t('inventory.groups.rm'))
+    .argument('<name>', t('inventory.groups.rm.arg.name'))
+    .option('-y, --yes', t('inventory.groups.rm.opt.yes'))
     .action(async (name, options, command) => {
       const out = outputOf(command);
-      await confirmRemoval('group', name, options.yes);
+      await confirmRemoval(t('cli.kind.group'), name, options.yes);
       await clientOf(command).request('DELETE', `/api/ops/groups/${encodeURIComponent(name)}`);
       out.result({ removed: name }, () => out.line(`Removed group ${name}.`));
     });
@@ -304,8 +305,8 @@ export function registerInventoryCommands(program: Command): void {
   // ------------------------------------------------------------------ the guard
   ops
     .command('check-takedown')
-    .description('ask before acting: may these hosts go down together? Refused (exit 1) when a group would be left below its minimum or a partner is unhealthy')
-    .argument('<hosts...>', 'the hosts you mean to take down')
+    .description(t('inventory.ops.check-takedown'))
+    .argument('<hosts...>', t('inventory.ops.check-takedown.arg.hosts'))
     .addHelpText('after', examples('keisan ops check-takedown mgmt1', 'keisan ops check-takedown login1 login2 --json'))
     .action(async (targets, _options, command) => {
       const out = outputOf(command);

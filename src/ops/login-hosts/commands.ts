@@ -5,12 +5,13 @@ import { invalidInput, KeisanError } from '../../lib/errors.ts';
 import { daemonConnection } from '../daemon-options.ts';
 import type { Assessed, Drain, LoginHostAnswer } from './model.ts';
 import { serverSet } from '../../server/ha/follow.ts';
+import { t } from '../../lib/i18n/index.ts';
 
 const stateColour: Record<Assessed['state'], (s: string) => string> = { 'in-pool': pc.green, standby: pc.yellow, out: pc.red };
 
 function poolTable(out: ReturnType<typeof outputOf>, hosts: readonly Assessed[]): void {
   out.table(
-    ['HOST', 'ADDRESS', 'STATE', 'WEIGHT', 'WHY'],
+    [t('col.host'), t('col.address'), t('col.state'), t('col.weight'), t('col.why')],
     hosts.map((h) => [h.host, h.address, stateColour[h.state](h.state), h.weight === null ? '-' : h.weight.toFixed(2), h.reason]),
     '(no login hosts: give inventory hosts the login role, e.g. keisan ops hosts add login1 --role login --address 10.0.0.21)',
   );
@@ -25,9 +26,9 @@ interface LoginCheckAnswer {
 export function registerLoginHostCommands(program: Command): void {
   program
     .command('login-host')
-    .description('a healthy login host to log in to: the same one as before while it stays healthy, else the least loaded in turn')
-    .option('-u, --user <user>', 'choose for this user (default: you, when logged in)')
-    .option('-q, --quiet', 'print only the address (for scripts and ssh ProxyCommand)')
+    .description(t('loginHosts.login-host'))
+    .option('-u, --user <user>', t('loginHosts.login-host.opt.user'))
+    .option('-q, --quiet', t('loginHosts.login-host.opt.quiet'))
     .addHelpText('after', examples('keisan login-host', 'ssh "$(keisan login-host -q)"', 'keisan login-host --user alice --json'))
     .action(async (options, command) => {
       const out = outputOf(command);
@@ -38,9 +39,9 @@ export function registerLoginHostCommands(program: Command): void {
       }
       out.result(answer, () => {
         out.fields([
-          ['host', answer.host],
-          ['address', answer.address],
-          ['why', answer.why],
+          [t('field.host'), answer.host],
+          [t('field.address'), answer.address],
+          [t('field.why'), answer.why],
         ]);
         if (answer.hosts && answer.hosts.length > 1) {
           out.line();
@@ -49,11 +50,11 @@ export function registerLoginHostCommands(program: Command): void {
       });
     });
 
-  const pool = program.command('login-hosts').description('the login pool: every host with the login role, in or out and why; drain and undrain (operators)');
+  const pool = program.command('login-hosts').description(t('loginHosts.login-hosts'));
   pool
     .command('list', { isDefault: true })
     .alias('ls')
-    .description('every login host: in the pool, standby (degraded) or out, and why')
+    .description(t('loginHosts.pool.list'))
     .addHelpText('after', examples('keisan login-hosts', 'keisan login-hosts --json'))
     .action(async (_options, command) => {
       const out = outputOf(command);
@@ -62,9 +63,9 @@ export function registerLoginHostCommands(program: Command): void {
     });
   pool
     .command('drain')
-    .description('take a login host out of the pool: no new users go to it; those on it stay (audited)')
-    .argument('<host>', 'the login host')
-    .requiredOption('-r, --reason <text>', 'why (shown to operators and in the audit log)')
+    .description(t('loginHosts.pool.drain'))
+    .argument('<host>', t('loginHosts.pool.drain.arg.host'))
+    .requiredOption('-r, --reason <text>', t('loginHosts.pool.drain.opt.reason'))
     .addHelpText('after', examples('keisan login-hosts drain login2 --reason "kernel update tonight"'))
     .action(async (host, options, command) => {
       const out = outputOf(command);
@@ -73,8 +74,8 @@ export function registerLoginHostCommands(program: Command): void {
     });
   pool
     .command('undrain')
-    .description('put a drained login host back into the pool (audited)')
-    .argument('<host>', 'the login host')
+    .description(t('loginHosts.pool.undrain'))
+    .argument('<host>', t('loginHosts.pool.undrain.arg.host'))
     .action(async (host, _options, command) => {
       const out = outputOf(command);
       await clientOf(command).request('DELETE', `/api/login-hosts/${encodeURIComponent(host)}/drain`);
@@ -83,15 +84,12 @@ export function registerLoginHostCommands(program: Command): void {
 
   program
     .command('login-check')
-    .description(
-      "may USER open a session from ADDR (their workgroups' login networks)? Exit 0 yes, 1 no, with the reason on stdout — for a login host's pam_exec; " +
-        'authenticates with the node secret (KEISAN_NODE_SECRET or DATA/node-secret), like the agent',
-    )
-    .option('-u, --user <user>', 'the user logging in (default: $PAM_USER)')
-    .option('-f, --from <address>', 'the address they come from (default: $PAM_RHOST)')
-    .option('--host <name>', 'this login host, for the audit log (default: none)')
-    .option('--data <dir>', 'the data directory with keisan.yaml and node-secret (default: $KEISAN_DATA or ~/.keisan/data)')
-    .option('--fail-open', 'allow the login (exit 0, with a warning) when the server cannot be reached')
+    .description(t('loginHosts.login-check'))
+    .option('-u, --user <user>', t('loginHosts.login-check.opt.user'))
+    .option('-f, --from <address>', t('loginHosts.login-check.opt.from'))
+    .option('--host <name>', t('loginHosts.login-check.opt.host'))
+    .option('--data <dir>', t('loginHosts.login-check.opt.data'))
+    .option('--fail-open', t('loginHosts.login-check.opt.fail-open'))
     .addHelpText('after', examples('keisan login-check --user alice --from 10.1.2.3', 'keisan login-check   # under pam_exec: PAM_USER and PAM_RHOST'))
     .action(async (options, command) => {
       const out = outputOf(command);

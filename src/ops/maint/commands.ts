@@ -8,6 +8,7 @@ import { formatTime, type Output } from '../../cli/output.ts';
 import { parseYaml } from '../../lib/config.ts';
 import { invalidInput, KeisanError } from '../../lib/errors.ts';
 import type { Plan, PlanState, PlanSummary, Step, StepRun } from './model.ts';
+import { t } from '../../lib/i18n/index.ts';
 
 const EXAMPLE_PLAN = `title: Kernel update on mgmt1
 risk: medium                       # low | medium | high (high needs two approvers)
@@ -74,31 +75,31 @@ function stepStatus(plan: Plan, index: number): string {
 
 function showSteps(out: Output, plan: Plan): void {
   out.table(
-    ['STEP', 'HOST', 'KIND', 'DOWN', 'WHAT', 'EXPECT', 'ROLLBACK', 'STATUS'],
+    [t('col.step'), t('col.host'), t('col.kind'), t('col.down'), t('col.what'), t('col.expect'), t('col.rollback'), t('col.status')],
     plan.stepList.map((step, i) => [i + 1, step.host, step.kind, step.takesDown ? 'yes' : 'no', what(step), expected(step), step.rollback || '-', stepStatus(plan, i)]),
   );
 }
 
 function showPlan(out: Output, plan: Plan): void {
   out.fields([
-    ['plan', `${plan.id}: ${plan.title}`],
-    ['state', stateColour[plan.state](plan.state) + (plan.haltReason ? ` — ${plan.haltReason}` : '')],
-    ['risk', plan.risk],
-    ['window', `${plan.window.start} → ${plan.window.end} (UTC)`],
-    ['targets', plan.targets.join(', ')],
-    ['runbook', plan.runbook],
-    ['author', plan.author + (plan.editors.length > 1 ? ` (edited by ${plan.editors.slice(1).join(', ')})` : '')],
-    ['approvals', `${plan.approvals} of ${plan.approvalsNeeded} needed`],
-    ['hash', `${plan.hash.slice(0, 16)}… (revision ${plan.revision})`],
-    ['started', plan.startedAt],
-    ['finished', plan.finishedAt],
+    [t('field.plan'), `${plan.id}: ${plan.title}`],
+    [t('field.state'), stateColour[plan.state](plan.state) + (plan.haltReason ? ` — ${plan.haltReason}` : '')],
+    [t('field.risk'), plan.risk],
+    [t('field.window'), `${plan.window.start} → ${plan.window.end} (UTC)`],
+    [t('field.targets'), plan.targets.join(', ')],
+    [t('field.runbook'), plan.runbook],
+    [t('field.author'), plan.author + (plan.editors.length > 1 ? ` (edited by ${plan.editors.slice(1).join(', ')})` : '')],
+    [t('field.approvals'), `${plan.approvals} of ${plan.approvalsNeeded} needed`],
+    [t('field.hash'), `${plan.hash.slice(0, 16)}… (revision ${plan.revision})`],
+    [t('field.started'), plan.startedAt],
+    [t('field.finished'), plan.finishedAt],
   ]);
   out.line();
   showSteps(out, plan);
   if (plan.approvalList.length > 0) {
     out.line();
     out.table(
-      ['APPROVER', 'AT', 'EXPIRES', 'VALID', 'COMMENT'],
+      [t('col.approver'), t('col.at'), t('col.expires'), t('col.valid'), t('col.comment')],
       plan.approvalList.map((a) => [a.approver, a.approvedAt, a.expiresAt, a.valid ? pc.green('yes') : pc.red(`no: ${a.voidReason ?? 'void'}`), a.comment || '-']),
     );
   }
@@ -173,13 +174,13 @@ async function follow(client: ApiClient, out: Output, plan: number, run: StepRun
 }
 
 export function registerMaintenanceCommands(program: Command): void {
-  const maint = new Command('maint').description('maintenance plans: write, approve and run changes step by step behind the redundancy guard (operators)');
+  const maint = new Command('maint').description(t('maint.root'));
   program.addCommand(maint);
 
   maint
     .command('create')
-    .description('create a plan (a draft) from a YAML or JSON file (audited)')
-    .requiredOption('-f, --file <file>', 'the plan: title, risk, window, targets, steps, runbook')
+    .description(t('maint.maint.create'))
+    .requiredOption('-f, --file <file>', t('maint.maint.create.opt.file'))
     .addHelpText('after', `\nThe file (YAML):\n${EXAMPLE_PLAN.replace(/^/gm, '  ')}\n${examples('keisan maint create --file mgmt1-kernel.yaml', 'keisan maint submit 7')}`)
     .action(async (options, command) => {
       const out = outputOf(command);
@@ -194,14 +195,14 @@ export function registerMaintenanceCommands(program: Command): void {
   maint
     .command('list', { isDefault: true })
     .alias('ls')
-    .description('plans, latest window first')
-    .option('-s, --state <states>', 'only these states, comma-separated: draft, pending-approval, approved, running, halted, completed, cancelled')
+    .description(t('maint.maint.list'))
+    .option('-s, --state <states>', t('maint.maint.list.opt.state'))
     .action(async (options, command) => {
       const out = outputOf(command);
       const rows = await clientOf(command).request<PlanSummary[]>('GET', '/api/ops/maint/plans', undefined, { state: options.state });
       out.result(rows, () =>
         out.table(
-          ['ID', 'STATE', 'RISK', 'WINDOW (UTC)', 'TARGETS', 'STEP', 'APPROVALS', 'AUTHOR', 'TITLE'],
+          [t('col.id'), t('col.state'), t('col.risk'), t('col.window-utc'), t('col.targets'), t('col.step'), t('col.approvals'), t('col.author'), t('col.title')],
           rows.map((p) => [p.id, stateColour[p.state](p.state), p.risk, `${p.window.start.slice(0, 16)} → ${p.window.end.slice(0, 16)}`, p.targets.join(','), `${Math.min(p.nextStep, p.steps)}/${p.steps}`, `${p.approvals}/${p.approvalsNeeded}`, p.author, p.title]),
           '(no maintenance plans: write one and keisan maint create --file PLAN.yaml)',
         ),
@@ -210,8 +211,8 @@ export function registerMaintenanceCommands(program: Command): void {
 
   maint
     .command('show')
-    .description('one plan: steps, approvals, where it stands')
-    .argument('<plan>', 'the plan id')
+    .description(t('maint.maint.show'))
+    .argument('<plan>', t('maint.maint.show.arg.plan'))
     .action(async (id, _options, command) => {
       const out = outputOf(command);
       const plan = await clientOf(command).request<Plan>('GET', `/api/ops/maint/plans/${planId(id)}`);
@@ -220,8 +221,8 @@ export function registerMaintenanceCommands(program: Command): void {
 
   maint
     .command('steps')
-    .description("a plan's steps and every attempt at them, with the commands' output")
-    .argument('<plan>', 'the plan id')
+    .description(t('maint.maint.steps'))
+    .argument('<plan>', t('maint.maint.steps.arg.plan'))
     .action(async (id, _options, command) => {
       const out = outputOf(command);
       const plan = await clientOf(command).request<Plan>('GET', `/api/ops/maint/plans/${planId(id)}`);
@@ -237,10 +238,10 @@ export function registerMaintenanceCommands(program: Command): void {
 
   maint
     .command('edit')
-    .description('change a plan: the fields in the file (and --title) replace the old ones; approvals are void: a draft again, or halted if it already ran steps (audited)')
-    .argument('<plan>', 'the plan id')
-    .option('-f, --file <file>', 'YAML or JSON with any of title, risk, window, targets, steps, runbook')
-    .option('-t, --title <title>', 'a new title')
+    .description(t('maint.maint.edit'))
+    .argument('<plan>', t('maint.maint.edit.arg.plan'))
+    .option('-f, --file <file>', t('maint.maint.edit.opt.file'))
+    .option('-t, --title <title>', t('maint.maint.edit.opt.title'))
     .addHelpText('after', examples('keisan maint edit 7 --file mgmt1-kernel.yaml', 'keisan maint edit 7 --title "Kernel 6.12 on mgmt1"'))
     .action(async (id, options, command) => {
       const out = outputOf(command);
@@ -258,8 +259,8 @@ export function registerMaintenanceCommands(program: Command): void {
 
   maint
     .command('submit')
-    .description('submit a draft for approval (checked again against the inventory) (audited)')
-    .argument('<plan>', 'the plan id')
+    .description(t('maint.maint.submit'))
+    .argument('<plan>', t('maint.maint.submit.arg.plan'))
     .action(async (id, _options, command) => {
       const out = outputOf(command);
       const plan = await clientOf(command).request<Plan>('POST', `/api/ops/maint/plans/${planId(id)}/submit`);
@@ -268,9 +269,9 @@ export function registerMaintenanceCommands(program: Command): void {
 
   maint
     .command('approve')
-    .description('approve a plan as it is now (not your own; two approvers for high risk) (audited)')
-    .argument('<plan>', 'the plan id')
-    .option('-c, --comment <text>', 'what you checked')
+    .description(t('maint.maint.approve'))
+    .argument('<plan>', t('maint.maint.approve.arg.plan'))
+    .option('-c, --comment <text>', t('maint.maint.approve.opt.comment'))
     .action(async (id, options, command) => {
       const out = outputOf(command);
       const plan = await clientOf(command).request<Plan>('POST', `/api/ops/maint/plans/${planId(id)}/approve`, options.comment !== undefined ? { comment: options.comment } : {});
@@ -286,9 +287,9 @@ export function registerMaintenanceCommands(program: Command): void {
 
   maint
     .command('reject')
-    .description('reject a plan: back to draft, approvals void (audited)')
-    .argument('<plan>', 'the plan id')
-    .requiredOption('-r, --reason <text>', 'why')
+    .description(t('maint.maint.reject'))
+    .argument('<plan>', t('maint.maint.reject.arg.plan'))
+    .requiredOption('-r, --reason <text>', t('maint.maint.reject.opt.reason'))
     .action(async (id, options, command) => {
       const out = outputOf(command);
       const plan = await clientOf(command).request<Plan>('POST', `/api/ops/maint/plans/${planId(id)}/reject`, { reason: options.reason });
@@ -297,9 +298,9 @@ export function registerMaintenanceCommands(program: Command): void {
 
   maint
     .command('cancel')
-    .description('cancel a plan; command steps not yet picked up by an agent are withdrawn (audited)')
-    .argument('<plan>', 'the plan id')
-    .option('-r, --reason <text>', 'why')
+    .description(t('maint.maint.cancel'))
+    .argument('<plan>', t('maint.maint.cancel.arg.plan'))
+    .option('-r, --reason <text>', t('maint.maint.cancel.opt.reason'))
     .action(async (id, options, command) => {
       const out = outputOf(command);
       const plan = await clientOf(command).request<Plan>('POST', `/api/ops/maint/plans/${planId(id)}/cancel`, options.reason !== undefined ? { reason: options.reason } : {});
@@ -308,12 +309,12 @@ export function registerMaintenanceCommands(program: Command): void {
 
   maint
     .command('run')
-    .description("run an approved plan step by step: type each step's host name; command steps run on the host's agent, manual ones you confirm (audited)")
-    .argument('<plan>', 'the plan id')
-    .option('--confirm-host <host>', 'the next step\'s host name, typed in advance: runs that one step only')
-    .option('--result <ok|failed>', 'for a manual step: what you observed (with --confirm-host)')
-    .option('--note <text>', 'for a manual step: what you saw')
-    .option('--wait <seconds>', 'how long to wait for an agent to finish a command step', '900')
+    .description(t('maint.maint.run'))
+    .argument('<plan>', t('maint.maint.run.arg.plan'))
+    .option('--confirm-host <host>', t('maint.maint.run.opt.confirm-host'))
+    .option('--result <ok|failed>', t('maint.maint.run.opt.result'))
+    .option('--note <text>', t('maint.maint.run.opt.note'))
+    .option('--wait <seconds>', t('maint.maint.run.opt.wait'), '900')
     .addHelpText(
       'after',
       `\nWithout --confirm-host it asks, for every step, for the target host's name (and for a manual step whether you saw the expected result).\n${examples('keisan maint run 7', 'keisan maint run 7 --confirm-host mgmt1 --result ok --note "mgmt2 took over"')}`,

@@ -5,6 +5,7 @@ import { clientOf, examples, outputOf } from '../../cli/context.ts';
 import { conflict, invalidInput } from '../../lib/errors.ts';
 import { opsCommand } from '../inventory/commands.ts';
 import type { Runbook, RunbookGap } from './model.ts';
+import { t } from '../../lib/i18n/index.ts';
 
 const days = (value: string) => {
   if (!/^\d{1,4}$/.test(value) || Number(value) < 1) throw invalidInput(`--days ${value}: give a whole number of days, e.g. --days 365`);
@@ -17,9 +18,9 @@ export function registerRunbookCommands(program: Command): void {
 
   ops
     .command('runbooks')
-    .description('recovery runbooks per service and when they were last tested; --gaps: critical services without a recently tested one')
-    .option('-g, --gaps', 'list the critical services without a runbook tested within --days (exit code 1 when there are some)')
-    .option('-d, --days <n>', 'how recent a test must be (default keisan.yaml maintenance.runbookTestedWithinDays, 365)', days)
+    .description(t('runbooks.ops.runbooks'))
+    .option('-g, --gaps', t('runbooks.ops.runbooks.opt.gaps'))
+    .option('-d, --days <n>', t('runbooks.ops.runbooks.opt.days'), days)
     .addHelpText('after', examples('keisan ops runbooks', 'keisan ops runbooks --gaps', 'keisan ops runbooks --gaps --days 180'))
     .action(async (options, command) => {
       const out = outputOf(command);
@@ -28,7 +29,7 @@ export function registerRunbookCommands(program: Command): void {
         const answer = await client.request<{ days: number; gaps: RunbookGap[] }>('GET', '/api/ops/runbooks/gaps', undefined, { days: options.days });
         out.result(answer, () => {
           if (answer.gaps.length === 0) out.line(pc.green(`Every critical service has a runbook tested within ${answer.days} days.`));
-          else out.table(['SERVICE', 'GAP', 'RUNBOOKS'], answer.gaps.map((g) => [g.service, g.reason, g.runbooks.map((r) => r.name).join(',') || '-']));
+          else out.table([t('col.service'), t('col.gap'), t('col.runbooks')], answer.gaps.map((g) => [g.service, g.reason, g.runbooks.map((r) => r.name).join(',') || '-']));
         });
         if (answer.gaps.length > 0) throw conflict(`${answer.gaps.length} critical service${answer.gaps.length === 1 ? '' : 's'} without a runbook tested within ${answer.days} days (above)`);
         return;
@@ -37,23 +38,23 @@ export function registerRunbookCommands(program: Command): void {
       const rows = await client.request<Runbook[]>('GET', '/api/ops/runbooks');
       out.result(rows, () =>
         out.table(
-          ['RUNBOOK', 'SERVICE', 'LAST TESTED', 'BY', 'WHERE'],
+          [t('col.runbook'), t('col.service'), t('col.last-tested'), t('col.by'), t('col.where')],
           rows.map((r) => [r.name, r.service, r.lastTestedAt?.slice(0, 10) ?? pc.yellow('never'), r.testedBy, r.location ?? '(text)']),
           '(no runbooks: add one with keisan ops runbook add NAME --service SERVICE --file PROCEDURE.md)',
         ),
       );
     });
 
-  const runbook = ops.command('runbook').description('one recovery runbook: add, show, record a test');
+  const runbook = ops.command('runbook').description(t('runbooks.ops.runbook'));
   runbook
     .command('add')
-    .description('add a runbook for an inventory service (audited)')
-    .argument('<name>', 'runbook name, e.g. management-recovery')
-    .requiredOption('-s, --service <service>', 'the inventory service it recovers')
-    .option('-f, --file <file>', 'the procedure text (Markdown or plain text)')
-    .option('-b, --body <text>', 'the procedure text, given inline')
-    .option('-l, --location <path-or-url>', 'where the procedure lives: an absolute path or an http(s) URL')
-    .option('--tested <time>', 'when it was last tested, if before now (ISO time such as 2026-10-02T14:00:00Z)')
+    .description(t('runbooks.runbook.add'))
+    .argument('<name>', t('runbooks.runbook.add.arg.name'))
+    .requiredOption('-s, --service <service>', t('runbooks.runbook.add.opt.service'))
+    .option('-f, --file <file>', t('runbooks.runbook.add.opt.file'))
+    .option('-b, --body <text>', t('runbooks.runbook.add.opt.body'))
+    .option('-l, --location <path-or-url>', t('runbooks.runbook.add.opt.location'))
+    .option('--tested <time>', t('runbooks.runbook.add.opt.tested'))
     .addHelpText('after', examples('keisan ops runbook add management-recovery --service management --file runbooks/management.md', 'keisan ops runbook add auth-recovery --service authentication --location https://wiki.example.org/auth-recovery'))
     .action(async (name, options, command) => {
       const out = outputOf(command);
@@ -77,18 +78,18 @@ export function registerRunbookCommands(program: Command): void {
     });
   runbook
     .command('show')
-    .description('a runbook with its procedure')
-    .argument('<name>', 'the runbook')
+    .description(t('runbooks.runbook.show'))
+    .argument('<name>', t('runbooks.runbook.show.arg.name'))
     .action(async (name, _options, command) => {
       const out = outputOf(command);
       const r = await clientOf(command).request<Runbook>('GET', `/api/ops/runbooks/${encodeURIComponent(name)}`);
       out.result(r, () => {
         out.fields([
-          ['runbook', r.name],
-          ['service', r.service],
-          ['last tested', r.lastTestedAt ? `${r.lastTestedAt} by ${r.testedBy ?? '?'}` : 'never'],
-          ['location', r.location],
-          ['added', `${r.createdAt} by ${r.createdBy}`],
+          [t('field.runbook'), r.name],
+          [t('field.service'), r.service],
+          [t('field.last-tested'), r.lastTestedAt ? `${r.lastTestedAt} by ${r.testedBy ?? '?'}` : 'never'],
+          [t('field.location'), r.location],
+          [t('field.added'), `${r.createdAt} by ${r.createdBy}`],
         ]);
         if (r.body.trim() !== '') {
           out.line();
@@ -98,10 +99,10 @@ export function registerRunbookCommands(program: Command): void {
     });
   runbook
     .command('tested')
-    .description('record that the runbook was tested (now, or --at), by you (audited)')
-    .argument('<name>', 'the runbook')
-    .option('--at <time>', 'when the test was done (ISO time); default now')
-    .option('-n, --note <text>', 'how it went')
+    .description(t('runbooks.runbook.tested'))
+    .argument('<name>', t('runbooks.runbook.tested.arg.name'))
+    .option('--at <time>', t('runbooks.runbook.tested.opt.at'))
+    .option('-n, --note <text>', t('runbooks.runbook.tested.opt.note'))
     .action(async (name, options, command) => {
       const out = outputOf(command);
       const r = await clientOf(command).request<Runbook>('POST', `/api/ops/runbooks/${encodeURIComponent(name)}/tested`, {

@@ -3,6 +3,7 @@ import { clientOf, examples, outputOf } from '../../cli/context.ts';
 import { formatTime, type Output } from '../../cli/output.ts';
 import { formatSize } from '../../lib/units.ts';
 import type { Area, AreasListing, AreaUsage, LibraryWriter, SyncReport, WriterChange } from './model.ts';
+import { t } from '../../lib/i18n/index.ts';
 
 const KIND_LABEL: Record<Area['kind'], string> = { home: 'home', group: 'group area', library: 'library' };
 
@@ -26,17 +27,17 @@ function showAreas(out: Output, listing: AreasListing): void {
   for (const area of listing.areas) {
     out.line(`${KIND_LABEL[area.kind]} ${area.name}${area.exists ? '' : ' (not created yet: an operator runs keisan admin areas sync)'}`);
     out.fields([
-      ['  path', area.path],
+      [t('field.path2'), area.path],
       ...(area.kind === 'home'
         ? ([
-            ['  private', `${area.private ?? ''}  (only ${area.name})`],
-            ['  public', `${area.public ?? ''}  (everyone can read)`],
+            [t('field.private'), `${area.private ?? ''}  (only ${area.name})`],
+            [t('field.public'), `${area.public ?? ''}  (everyone can read)`],
           ] as [string, string][])
         : []),
-      ['  access', area.access],
-      ['  you may write', area.writable ? 'yes' : 'no'],
-      ['  usage', usageText(area.usage, area.quota)],
-      ['  measured', area.usage ? formatTime(area.usage.measuredAt) : null],
+      [t('field.access'), area.access],
+      [t('field.you-may-write'), area.writable ? 'yes' : 'no'],
+      [t('field.usage'), usageText(area.usage, area.quota)],
+      [t('field.measured'), area.usage ? formatTime(area.usage.measuredAt) : null],
     ]);
     out.line();
   }
@@ -44,7 +45,7 @@ function showAreas(out: Output, listing: AreasListing): void {
 
 function showUsage(out: Output, rows: AreaUsage[]): void {
   out.table(
-    ['AREA', 'SIZE', 'FILES', 'QUOTA', 'USED', 'MEASURED', 'PATH'],
+    [t('col.area'), t('col.size'), t('col.files'), t('col.quota'), t('col.used'), t('col.measured'), t('col.path')],
     rows.map((u) => [
       u.area,
       `${u.complete ? '' : '≥ '}${formatSize(u.bytes)}`,
@@ -74,8 +75,8 @@ function showSync(out: Output, report: SyncReport): void {
 export function registerAreaCommands(program: Command, admin: Command): void {
   program
     .command('areas')
-    .description('your storage areas: home (private/, public/), your group areas, your workgroup libraries — paths, who can read what, usage')
-    .option('-a, --all', 'also the areas you administer (operators: every area)')
+    .description(t('areas.areas'))
+    .option('-a, --all', t('areas.areas.opt.all'))
     .addHelpText('after', examples('keisan areas', 'keisan areas --all', 'keisan areas --json'))
     .action(async (options, command) => {
       const out = outputOf(command);
@@ -83,10 +84,10 @@ export function registerAreaCommands(program: Command, admin: Command): void {
       out.result(listing, () => showAreas(out, listing));
     });
 
-  const areas = admin.command('areas').description('user areas on disk: provisioning, usage, library writers');
+  const areas = admin.command('areas').description(t('areas.areas2'));
   areas
     .command('sync')
-    .description('create missing areas and fix modes and ACLs that drifted (never deletes anything; operators)')
+    .description(t('areas.areas.sync'))
     .addHelpText('after', examples('keisan admin areas sync'))
     .action(async (_options, command) => {
       const out = outputOf(command);
@@ -95,8 +96,8 @@ export function registerAreaCommands(program: Command, admin: Command): void {
     });
   areas
     .command('usage')
-    .description('measured usage of the areas you administer (operators: all); --measure measures now (operators)')
-    .option('-m, --measure', 'measure every area now and send the soft-quota notices that are due')
+    .description(t('areas.areas.usage'))
+    .option('-m, --measure', t('areas.areas.usage.opt.measure'))
     .addHelpText('after', examples('keisan admin areas usage', 'keisan admin areas usage --measure'))
     .action(async (options, command) => {
       const out = outputOf(command);
@@ -105,13 +106,13 @@ export function registerAreaCommands(program: Command, admin: Command): void {
       out.result(rows, () => showUsage(out, rows));
     });
 
-  const writer = areas.command('writer').description("who may write a workgroup's library (its workgroup admins, operators)");
+  const writer = areas.command('writer').description(t('areas.areas.writer'));
   const changed = (out: Output, change: WriterChange) => out.result(change, () => out.line(`${change.message}${change.applied ? '.' : ''}`));
   writer
     .command('add')
-    .description("let a user write a workgroup's library (everything already in it too)")
-    .argument('<workgroup>', 'the workgroup')
-    .argument('<user>', 'the user')
+    .description(t('areas.writer.add'))
+    .argument('<workgroup>', t('areas.writer.add.arg.workgroup'))
+    .argument('<user>', t('areas.writer.add.arg.user'))
     .addHelpText('after', examples('keisan admin areas writer add physics alice'))
     .action(async (workgroup, user, _options, command) => {
       changed(outputOf(command), await clientOf(command).request<WriterChange>('POST', '/api/admin/areas/library-writers', { workgroup, user }));
@@ -119,9 +120,9 @@ export function registerAreaCommands(program: Command, admin: Command): void {
   writer
     .command('rm')
     .alias('remove')
-    .description("take away a user's right to write a workgroup's library (on everything in it; what they own stays theirs)")
-    .argument('<workgroup>', 'the workgroup')
-    .argument('<user>', 'the user')
+    .description(t('areas.writer.rm'))
+    .argument('<workgroup>', t('areas.writer.rm.arg.workgroup'))
+    .argument('<user>', t('areas.writer.rm.arg.user'))
     .addHelpText('after', examples('keisan admin areas writer rm physics alice'))
     .action(async (workgroup, user, _options, command) => {
       changed(outputOf(command), await clientOf(command).request<WriterChange>('DELETE', `/api/admin/areas/library-writers/${encodeURIComponent(workgroup)}/${encodeURIComponent(user)}`));
@@ -129,14 +130,14 @@ export function registerAreaCommands(program: Command, admin: Command): void {
   writer
     .command('list')
     .alias('ls')
-    .description('who writes which library')
-    .argument('[workgroup]', 'only this workgroup')
+    .description(t('areas.writer.list'))
+    .argument('[workgroup]', t('areas.writer.list.arg.workgroup'))
     .addHelpText('after', examples('keisan admin areas writer list', 'keisan admin areas writer list physics'))
     .action(async (workgroup, _options, command) => {
       const out = outputOf(command);
       const rows = await clientOf(command).request<LibraryWriter[]>('GET', '/api/admin/areas/library-writers', undefined, workgroup ? { workgroup } : undefined);
       out.result(rows, () =>
-        out.table(['WORKGROUP', 'WRITER', 'ADDED BY', 'ADDED'], rows.map((w) => [w.workgroup, w.user, w.addedBy, formatTime(w.addedAt)]), '(no library writers: keisan admin areas writer add WORKGROUP USER)'),
+        out.table([t('col.workgroup'), t('col.writer'), t('col.added-by'), t('col.added')], rows.map((w) => [w.workgroup, w.user, w.addedBy, formatTime(w.addedAt)]), '(no library writers: keisan admin areas writer add WORKGROUP USER)'),
       );
     });
 }

@@ -7,6 +7,7 @@ import { formatDuration, formatSize } from '../../lib/units.ts';
 import type { ClassView, FamilyView, RepackJobView, StageRequestView } from './model.ts';
 import type { HsmStatus } from './service.ts';
 import type { MigrationReport, PurgeReport } from './migrate.ts';
+import { t } from '../../lib/i18n/index.ts';
 
 const size = (n: number | null | undefined) => (n === null || n === undefined ? '-' : formatSize(n));
 const pct = (text: string, what: string): number => {
@@ -24,15 +25,15 @@ function childOf(parent: Command, name: string, description: string): Command {
 function showStage(out: Output, r: StageRequestView): void {
   const summary = Object.entries(r.summary).map(([k, v]) => `${v} ${k}`).join(', ');
   out.fields([
-    ['request', r.id],
-    ['state', r.state],
-    ['files', summary],
-    ['created', r.createdAt],
-    ['completed', r.completedAt],
+    [t('field.request'), r.id],
+    [t('field.state'), r.state],
+    [t('field.files'), summary],
+    [t('field.created'), r.createdAt],
+    [t('field.completed'), r.completedAt],
   ]);
   out.line();
   out.table(
-    ['PATH', 'STATE', 'SIZE', 'DONE', 'VOLUME', 'QUEUE', 'ETA', 'ERROR'],
+    [t('col.path'), t('col.state'), t('col.size'), t('col.done'), t('col.volume'), t('col.queue'), t('col.eta'), t('col.error')],
     r.files.map((f) => [
       f.path,
       f.state,
@@ -48,30 +49,30 @@ function showStage(out: Output, r: StageRequestView): void {
 
 function showClass(out: Output, c: ClassView): void {
   out.fields([
-    ['class', c.name],
-    ['migration delay', formatDuration(c.migrationDelaySeconds * 1000)],
-    ['copies', c.copies],
-    ['purge', `from ${c.purgeHighPct}% down to ${c.purgeLowPct}% of the disk tier`],
-    ['staging', c.staging],
-    ['containers', c.aggregateBelowBytes > 0 ? `files below ${size(c.aggregateBelowBytes)} packed into containers of up to ${size(c.containerSizeBytes)}` : 'off (every file its own archive entry)'],
-    ['workgroups', c.name === 'default' ? `${c.workgroups.join(', ') || ''}${c.workgroups.length ? ', ' : ''}every workgroup no other class names` : c.workgroups.join(', ')],
+    [t('field.class'), c.name],
+    [t('field.migration-delay'), formatDuration(c.migrationDelaySeconds * 1000)],
+    [t('field.copies'), c.copies],
+    [t('field.purge'), `from ${c.purgeHighPct}% down to ${c.purgeLowPct}% of the disk tier`],
+    [t('field.staging'), c.staging],
+    [t('field.containers'), c.aggregateBelowBytes > 0 ? `files below ${size(c.aggregateBelowBytes)} packed into containers of up to ${size(c.containerSizeBytes)}` : 'off (every file its own archive entry)'],
+    [t('field.workgroups'), c.name === 'default' ? `${c.workgroups.join(', ') || ''}${c.workgroups.length ? ', ' : ''}every workgroup no other class names` : c.workgroups.join(', ')],
   ]);
 }
 
 function showFamily(out: Output, f: FamilyView): void {
   out.fields([
-    ['family', f.name],
-    ['tree', f.tree],
-    ['archive usage', `${size(f.usageBytes)} in ${f.usageFiles} file(s)`],
-    ['warning level', size(f.quotaWarnBytes)],
-    ['limit', size(f.quotaLimitBytes)],
-    ['quota state', f.quotaState],
+    [t('field.family'), f.name],
+    [t('field.tree'), f.tree],
+    [t('field.archive-usage'), `${size(f.usageBytes)} in ${f.usageFiles} file(s)`],
+    [t('field.warning-level'), size(f.quotaWarnBytes)],
+    [t('field.limit'), size(f.quotaLimitBytes)],
+    [t('field.quota-state'), f.quotaState],
   ]);
 }
 
 function showRepack(out: Output, jobs: RepackJobView[]): void {
   out.table(
-    ['ID', 'VOLUME', 'STATE', 'FILES', 'BYTES', 'BY', 'UPDATED', 'ERROR'],
+    [t('col.id'), t('col.volume'), t('col.state'), t('col.files'), t('col.bytes'), t('col.by'), t('col.updated'), t('col.error')],
     jobs.map((j) => [j.id, j.volume, j.state, `${j.filesDone}/${j.filesTotal}`, `${size(j.bytesDone)}/${size(j.bytesTotal)}`, j.createdBy, j.updatedAt, j.error]),
     '(no repack jobs)',
   );
@@ -79,12 +80,12 @@ function showRepack(out: Output, jobs: RepackJobView[]): void {
 
 export function registerHsmCommands(program: Command, admin: Command): void {
   // ---------------------------------------------------------------- users: keisan fs stage
-  const fs = childOf(program, 'fs', 'the hierarchical store: files, directories, ACLs, uploads, staging');
+  const fs = childOf(program, 'fs', t('hsm.fs'));
   fs.command('stage')
-    .description('prestage archive-only files to the disk tier in one request (merged with others, read volume by volume in order); prints the request id')
-    .argument('[paths...]', 'files to stage')
-    .option('--from-file <list>', 'a file with one path per line (- for standard input)')
-    .option('--wait', 'wait until every file is on disk, showing progress')
+    .description(t('hsm.fs.stage'))
+    .argument('[paths...]', t('hsm.fs.stage.arg.paths'))
+    .option('--from-file <list>', t('hsm.fs.stage.opt.from-file'))
+    .option('--wait', t('hsm.fs.stage.opt.wait'))
     .addHelpText('after', examples('keisan fs stage /phys/ana/run1.dat /phys/ana/run2.dat', 'keisan fs stage --from-file runs.txt --wait', 'keisan fs stage-status stg-0123456789abcdef'))
     .action(async (paths, options, command) => {
       const out = outputOf(command);
@@ -118,8 +119,8 @@ export function registerHsmCommands(program: Command, admin: Command): void {
       if (request.state === 'FAILED') process.exitCode = 1;
     });
   fs.command('stage-status')
-    .description('a stage request: per-file state, queue position and estimate')
-    .argument('<id>', 'the request id keisan fs stage printed')
+    .description(t('hsm.fs.stage-status'))
+    .argument('<id>', t('hsm.fs.stage-status.arg.id'))
     .action(async (id, _options, command) => {
       const out = outputOf(command);
       const request = await clientOf(command).request<StageRequestView>('GET', `/api/fs/stage/${encodeURIComponent(id)}`);
@@ -127,8 +128,8 @@ export function registerHsmCommands(program: Command, admin: Command): void {
     });
 
   fs.command('stage-release')
-    .description('release a stage request: its files are no longer kept on disk for you, and files still waiting are not staged')
-    .argument('<id>', 'the request id')
+    .description(t('hsm.fs.stage-release'))
+    .argument('<id>', t('hsm.fs.stage-release.arg.id'))
     .action(async (id, _options, command) => {
       const out = outputOf(command);
       const request = await clientOf(command).request<StageRequestView>('POST', `/api/fs/stage/${encodeURIComponent(id)}/release`, {});
@@ -136,39 +137,39 @@ export function registerHsmCommands(program: Command, admin: Command): void {
     });
 
   // ---------------------------------------------------------------- operators: keisan hsm
-  const hsm = program.command('hsm').description('the hierarchical storage manager: status, volumes, drives, migration, purge, repack (operators)');
+  const hsm = program.command('hsm').description(t('hsm.hsm'));
   hsm
     .command('status')
-    .description('disk tier against its water marks, files by state, stage queue, repack, last runs, damaged copies')
+    .description(t('hsm.hsm.status'))
     .action(async (_options, command) => {
       const out = outputOf(command);
       const s = await clientOf(command).request<HsmStatus>('GET', '/api/hsm/status');
       out.result(s, () => {
         out.fields([
-          ['disk tier', `${size(s.disk.usedBytes)} used of ${size(s.disk.capacityBytes)}${s.disk.usedPct !== null ? ` (${s.disk.usedPct}%)` : ''}; purge from ${s.disk.highWaterPct}% to ${s.disk.lowWaterPct}%`],
-          ['not yet migrated', `${s.files.dirty.files} file(s), ${size(s.files.dirty.bytes)}`],
-          ['on disk and archived', `${s.files.migratedOnDisk.files} file(s), ${size(s.files.migratedOnDisk.bytes)}`],
-          ['archive only', `${s.files.archiveOnly.files} file(s), ${size(s.files.archiveOnly.bytes)}`],
-          ['being staged', `${s.files.staging.files} file(s) (${s.activeStages} active)`],
-          ['stage queue', Object.entries(s.stageQueue).map(([k, v]) => `${v} ${k}`).join(', ') || 'empty'],
-          ['next migration', s.nextMigrationAt],
-          ['repack', s.repack.map((j) => `${j.volume} ${j.state} ${j.filesDone}/${j.filesTotal}`).join('; ') || 'none'],
-          ['containers', s.containers ? `${s.containers.members} small file copies in ${s.containers.entries} container(s), ${size(s.containers.bytes)}` : 'none'],
-          ['damaged copies', s.damagedCopies.length ? s.damagedCopies.map((d) => `file ${d.fileId} copy ${d.copy} on ${d.volume}${d.repairedAt ? ' (repaired)' : ''}`).join('; ') : 'none'],
+          [t('field.disk-tier'), `${size(s.disk.usedBytes)} used of ${size(s.disk.capacityBytes)}${s.disk.usedPct !== null ? ` (${s.disk.usedPct}%)` : ''}; purge from ${s.disk.highWaterPct}% to ${s.disk.lowWaterPct}%`],
+          [t('field.not-yet-migrated'), `${s.files.dirty.files} file(s), ${size(s.files.dirty.bytes)}`],
+          [t('field.on-disk-and-archived'), `${s.files.migratedOnDisk.files} file(s), ${size(s.files.migratedOnDisk.bytes)}`],
+          [t('field.archive-only'), `${s.files.archiveOnly.files} file(s), ${size(s.files.archiveOnly.bytes)}`],
+          [t('field.being-staged'), `${s.files.staging.files} file(s) (${s.activeStages} active)`],
+          [t('field.stage-queue'), Object.entries(s.stageQueue).map(([k, v]) => `${v} ${k}`).join(', ') || 'empty'],
+          [t('field.next-migration'), s.nextMigrationAt],
+          [t('field.repack'), s.repack.map((j) => `${j.volume} ${j.state} ${j.filesDone}/${j.filesTotal}`).join('; ') || 'none'],
+          [t('field.containers'), s.containers ? `${s.containers.members} small file copies in ${s.containers.entries} container(s), ${size(s.containers.bytes)}` : 'none'],
+          [t('field.damaged-copies'), s.damagedCopies.length ? s.damagedCopies.map((d) => `file ${d.fileId} copy ${d.copy} on ${d.volume}${d.repairedAt ? ' (repaired)' : ''}`).join('; ') : 'none'],
         ]);
         out.line();
-        out.table(['RUN', 'KIND', 'STATE', 'FILES', 'BYTES', 'STARTED', 'ENDED'], s.recentRuns.map((r) => [r.id, r.kind, r.state, r.files, size(r.bytes), r.startedAt, r.endedAt]), '(no runs yet)');
+        out.table([t('col.run'), t('col.kind'), t('col.state'), t('col.files'), t('col.bytes'), t('col.started'), t('col.ended')], s.recentRuns.map((r) => [r.id, r.kind, r.state, r.files, size(r.bytes), r.startedAt, r.endedAt]), '(no runs yet)');
       });
     });
   hsm
     .command('volumes')
-    .description('archive volumes: family, copy, used, live, holes, state, drive')
+    .description(t('hsm.hsm.volumes'))
     .action(async (_options, command) => {
       const out = outputOf(command);
       const volumes = await clientOf(command).request<Array<{ name: string; family: string; copy: number; capacityBytes: number | null; usedBytes: number; liveBytes: number; liveEntries: number; holesBytes: number; holesPct: number; containers?: number; state: string; mountedIn: string | null; problem?: string }>>('GET', '/api/hsm/volumes');
       out.result(volumes, () =>
         out.table(
-          ['VOLUME', 'FAMILY', 'COPY', 'STATE', 'USED', 'CAPACITY', 'LIVE', 'ENTRIES', 'CONTAINERS', 'HOLES', 'DRIVE', 'PROBLEM'],
+          [t('col.volume'), t('col.family'), t('col.copy'), t('col.state'), t('col.used'), t('col.capacity'), t('col.live'), t('col.entries'), t('col.containers'), t('col.holes'), t('col.drive'), t('col.problem')],
           volumes.map((v) => [v.name, v.family, v.copy, v.state, size(v.usedBytes), size(v.capacityBytes), size(v.liveBytes), v.liveEntries, v.containers ?? 0, `${v.holesPct}%`, v.mountedIn, v.problem]),
           '(no volumes yet: nothing has been migrated)',
         ),
@@ -176,16 +177,16 @@ export function registerHsmCommands(program: Command, admin: Command): void {
     });
   hsm
     .command('drives')
-    .description('archive drives: state, mounted volume, what they do')
+    .description(t('hsm.hsm.drives'))
     .action(async (_options, command) => {
       const out = outputOf(command);
       const drives = await clientOf(command).request<Array<{ name: string; state: string; volume: string | null; activity: string | null; since: number }>>('GET', '/api/hsm/drives');
-      out.result(drives, () => out.table(['DRIVE', 'STATE', 'VOLUME', 'ACTIVITY', 'SINCE'], drives.map((d) => [d.name, d.state, d.volume, d.activity, new Date(d.since).toISOString()])));
+      out.result(drives, () => out.table([t('col.drive'), t('col.state'), t('col.volume'), t('col.activity'), t('col.since')], drives.map((d) => [d.name, d.state, d.volume, d.activity, new Date(d.since).toISOString()])));
     });
   hsm
     .command('migrate')
-    .description('migrate every file not yet in the archive, whatever its delay, and wait for the run')
-    .requiredOption('--now', 'run now (the only mode)')
+    .description(t('hsm.hsm.migrate'))
+    .requiredOption('--now', t('hsm.hsm.migrate.opt.now'))
     .action(async (_options, command) => {
       const out = outputOf(command);
       const r = await clientOf(command).request<MigrationReport>('POST', '/api/hsm/migrate', {});
@@ -197,9 +198,9 @@ export function registerHsmCommands(program: Command, admin: Command): void {
     });
   hsm
     .command('purge')
-    .description('purge disk copies of migrated files now, down to the low water mark (or --to), oldest first; never a file not yet migrated, open, pinned or being staged')
-    .requiredOption('--now', 'run now (the only mode)')
-    .option('--to <percent>', 'purge down to this share of the disk tier instead of the low water mark (0% = everything purgeable)')
+    .description(t('hsm.hsm.purge'))
+    .requiredOption('--now', t('hsm.hsm.purge.opt.now'))
+    .option('--to <percent>', t('hsm.hsm.purge.opt.to'))
     .addHelpText('after', examples('keisan hsm purge --now', 'keisan hsm purge --now --to 0%'))
     .action(async (options, command) => {
       const out = outputOf(command);
@@ -214,9 +215,9 @@ export function registerHsmCommands(program: Command, admin: Command): void {
     });
   hsm
     .command('repack')
-    .description('copy the live files of a volume (or of every full volume with enough holes) to fresh volumes, verify, and retire the old ones; runs in the background')
-    .argument('[volume]', 'the volume to repack')
-    .option('--holes <percent>', 'every full volume with at least this share of holes, e.g. 50%')
+    .description(t('hsm.hsm.repack'))
+    .argument('[volume]', t('hsm.hsm.repack.arg.volume'))
+    .option('--holes <percent>', t('hsm.hsm.repack.opt.holes'))
     .addHelpText('after', examples('keisan hsm repack VOL000012', 'keisan hsm repack --holes 50%', 'keisan hsm repack-status'))
     .action(async (volume, options, command) => {
       const out = outputOf(command);
@@ -229,8 +230,8 @@ export function registerHsmCommands(program: Command, admin: Command): void {
     });
   hsm
     .command('repack-status')
-    .description('repack jobs and their progress')
-    .option('--all', 'also jobs that ended more than a day ago')
+    .description(t('hsm.hsm.repack-status'))
+    .option('--all', t('hsm.hsm.repack-status.opt.all'))
     .action(async (options, command) => {
       const out = outputOf(command);
       const jobs = await clientOf(command).request<RepackJobView[]>('GET', '/api/hsm/repack', undefined, { all: options.all ? 'true' : undefined });
@@ -239,8 +240,8 @@ export function registerHsmCommands(program: Command, admin: Command): void {
   for (const verb of ['pause', 'resume'] as const) {
     hsm
       .command(verb)
-      .description(`${verb} repack (one job, or all)`)
-      .argument('[job]', 'the repack job id (default: all)')
+      .description(t(verb === 'pause' ? 'hsm.hsm.pause' : 'hsm.hsm.resume'))
+      .argument('[job]', t('hsm.hsm.repack-status.arg.job'))
       .action(async (job, _options, command) => {
         const out = outputOf(command);
         const id = job === undefined ? undefined : Number(job);
@@ -251,18 +252,18 @@ export function registerHsmCommands(program: Command, admin: Command): void {
   }
 
   // ---------------------------------------------------------------- operators: classes and families
-  const storage = childOf(admin, 'storage', 'the hierarchical store: classes of service and file families (operators)');
-  const cls = storage.command('class').description('classes of service: migration delay, copies, purge water marks, staging mode, workgroups');
+  const storage = childOf(admin, 'storage', t('hsm.storage'));
+  const cls = storage.command('class').description(t('hsm.storage.class'));
   const classOptions = (c: Command<[string]>) =>
     c
-      .option('--migration-delay <duration>', 'migrate files unchanged for this long, e.g. 1h, 10m, 0')
-      .option('--copies <n>', 'archive copies of each file: 1, 2 or 3')
-      .option('--purge-high <percent>', 'purge starts above this share of the disk tier')
-      .option('--purge-low <percent>', 'and stops at this share')
-      .option('--staging <mode>', 'async (stream while staging), sync (whole file first) or none (prestage only)')
-      .option('--workgroups <list>', 'comma-separated workgroups using this class')
-      .option('--aggregate-below <size>', 'pack files smaller than this into containers on the volumes, e.g. 64M; 0 = never')
-      .option('--container-size <size>', 'the largest container, e.g. 1G');
+      .option('--migration-delay <duration>', t('hsm.storage.class.opt.migration-delay'))
+      .option('--copies <n>', t('hsm.storage.class.opt.copies'))
+      .option('--purge-high <percent>', t('hsm.storage.class.opt.purge-high'))
+      .option('--purge-low <percent>', t('hsm.storage.class.opt.purge-low'))
+      .option('--staging <mode>', t('hsm.storage.class.opt.staging'))
+      .option('--workgroups <list>', t('hsm.storage.class.opt.workgroups'))
+      .option('--aggregate-below <size>', t('hsm.storage.class.opt.aggregate-below'))
+      .option('--container-size <size>', t('hsm.storage.class.opt.container-size'));
   const classBody = (o: Record<string, string | undefined>) => ({
     ...(o.migrationDelay !== undefined ? { migrationDelay: o.migrationDelay } : {}),
     ...(o.copies !== undefined ? { copies: Number(o.copies) } : {}),
@@ -273,66 +274,66 @@ export function registerHsmCommands(program: Command, admin: Command): void {
     ...(o.aggregateBelow !== undefined ? { aggregateBelow: o.aggregateBelow } : {}),
     ...(o.containerSize !== undefined ? { containerSize: o.containerSize } : {}),
   });
-  cls.command('list').description('every class').action(async (_o, command) => {
+  cls.command('list').description(t('hsm.cls.list')).action(async (_o, command) => {
     const out = outputOf(command);
     const list = await clientOf(command).request<ClassView[]>('GET', '/api/hsm/classes');
     out.result(list, () =>
-      out.table(['CLASS', 'DELAY', 'COPIES', 'PURGE', 'STAGING', 'WORKGROUPS'], list.map((c) => [c.name, formatDuration(c.migrationDelaySeconds * 1000), c.copies, `${c.purgeHighPct}% → ${c.purgeLowPct}%`, c.staging, c.name === 'default' ? `${c.workgroups.join(', ')}${c.workgroups.length ? ', ' : ''}(all others)` : c.workgroups.join(', ')])),
+      out.table([t('col.class'), t('col.delay'), t('col.copies'), t('col.purge'), t('col.staging'), t('col.workgroups')], list.map((c) => [c.name, formatDuration(c.migrationDelaySeconds * 1000), c.copies, `${c.purgeHighPct}% → ${c.purgeLowPct}%`, c.staging, c.name === 'default' ? `${c.workgroups.join(', ')}${c.workgroups.length ? ', ' : ''}(all others)` : c.workgroups.join(', ')])),
     );
   });
-  classOptions(cls.command('add').description('add a class').argument('<name>', 'class name'))
+  classOptions(cls.command('add').description(t('hsm.cls.add')).argument('<name>', t('hsm.cls.add.arg.name')))
     .addHelpText('after', examples('keisan admin storage class add physics --migration-delay 10m --copies 2 --purge-high 90% --purge-low 60% --workgroups phys'))
     .action(async (name, options, command) => {
       const out = outputOf(command);
       const c = await clientOf(command).request<ClassView>('POST', '/api/hsm/classes', { name, ...classBody(options as Record<string, string | undefined>) });
       out.result(c, () => showClass(out, c));
     });
-  classOptions(cls.command('set').description('change a class').argument('<name>', 'class name')).action(async (name, options, command) => {
+  classOptions(cls.command('set').description(t('hsm.cls.set')).argument('<name>', t('hsm.cls.set.arg.name'))).action(async (name, options, command) => {
     const out = outputOf(command);
     const body = classBody(options as Record<string, string | undefined>);
     if (Object.keys(body).length === 0) throw invalidInput('nothing to change: give at least one option (see --help)');
     const c = await clientOf(command).request<ClassView>('PATCH', `/api/hsm/classes/${encodeURIComponent(name)}`, body);
     out.result(c, () => showClass(out, c));
   });
-  cls.command('rm').description('remove a class (its workgroups fall back to default)').argument('<name>', 'class name').action(async (name, _o, command) => {
+  cls.command('rm').description(t('hsm.cls.rm')).argument('<name>', t('hsm.cls.rm.arg.name')).action(async (name, _o, command) => {
     const out = outputOf(command);
     await clientOf(command).request('DELETE', `/api/hsm/classes/${encodeURIComponent(name)}`);
     out.result({ ok: true }, () => out.line(`Removed class ${name}.`));
   });
 
-  const fam = storage.command('family').description('file families: trees with their own archive volumes and quotas');
+  const fam = storage.command('family').description(t('hsm.storage.family'));
   const familyOptions = (c: Command<[string]>) =>
     c
-      .option('--tree <path>', 'the directory whose files go to this family, e.g. /phys/ana/raw')
-      .option('--quota-warn <size>', 'archive usage above which the subgroup admins are told (none to remove)')
-      .option('--quota-limit <size>', 'archive usage at which new writes are refused (none to remove)');
+      .option('--tree <path>', t('hsm.storage.family.opt.tree'))
+      .option('--quota-warn <size>', t('hsm.storage.family.opt.quota-warn'))
+      .option('--quota-limit <size>', t('hsm.storage.family.opt.quota-limit'));
   const familyBody = (o: Record<string, string | undefined>) => ({
     ...(o.tree !== undefined ? { tree: o.tree } : {}),
     ...(o.quotaWarn !== undefined ? { quotaWarn: o.quotaWarn === 'none' ? null : o.quotaWarn } : {}),
     ...(o.quotaLimit !== undefined ? { quotaLimit: o.quotaLimit === 'none' ? null : o.quotaLimit } : {}),
   });
-  fam.command('list').description('declared families and every family with archive usage').action(async (_o, command) => {
+  fam.command('list').description(t('hsm.fam.list')).action(async (_o, command) => {
     const out = outputOf(command);
     const list = await clientOf(command).request<FamilyView[]>('GET', '/api/hsm/families');
     out.result(list, () =>
-      out.table(['FAMILY', 'TREE', 'USAGE', 'FILES', 'WARN', 'LIMIT', 'STATE'], list.map((f) => [f.name, f.tree, size(f.usageBytes), f.usageFiles, size(f.quotaWarnBytes), size(f.quotaLimitBytes), f.quotaState]), '(no families yet)'),
+      out.table([t('col.family'), t('col.tree'), t('col.usage'), t('col.files'), t('col.warn'), t('col.limit'), t('col.state')], list.map((f) => [f.name, f.tree, size(f.usageBytes), f.usageFiles, size(f.quotaWarnBytes), size(f.quotaLimitBytes), f.quotaState]), '(no families yet)'),
     );
   });
-  familyOptions(fam.command('add').description('map a tree to its own family').argument('<name>', 'family name'))
+  familyOptions(fam.command('add').description(t('hsm.fam.add')).argument('<name>', t('hsm.fam.add.arg.name')))
     .addHelpText('after', examples('keisan admin storage family add ana-raw --tree /phys/ana/raw --quota-warn 800G --quota-limit 1T', 'keisan admin storage family set phys.ana --quota-limit 2T'))
     .action(async (name, options, command) => {
       const out = outputOf(command);
       const f = await clientOf(command).request<FamilyView>('POST', '/api/hsm/families', { name, ...familyBody(options as Record<string, string | undefined>) });
       out.result(f, () => showFamily(out, f));
     });
-  familyOptions(fam.command('set').description('change a family (a subgroup family wg.sg is declared by setting it)').argument('<name>', 'family name')).action(async (name, options, command) => {
+  familyOptions(fam.command('set').description(t('hsm.fam.set')).argument('<name>', t('hsm.fam.set.arg.name'))).action(async (name, options, command) => {
     const out = outputOf(command);
     const body = familyBody(options as Record<string, string | undefined>);
     if (Object.keys(body).length === 0) throw invalidInput('nothing to change: give --tree, --quota-warn or --quota-limit');
     const f = await clientOf(command).request<FamilyView>('PATCH', `/api/hsm/families/${encodeURIComponent(name)}`, body);
     out.result(f, () => showFamily(out, f));
   });
-  fam.command('rm').description('remove a declared family').argument('<name>', 'family name').action(async (name, _o, command) => {
+  fam.command('rm').description(t('hsm.fam.rm')).argument('<name>', t('hsm.fam.rm.arg.name')).action(async (name, _o, command) => {
     const out = outputOf(command);
     await clientOf(command).request('DELETE', `/api/hsm/families/${encodeURIComponent(name)}`);
     out.result({ ok: true }, () => out.line(`Removed family ${name}.`));

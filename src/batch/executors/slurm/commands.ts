@@ -5,6 +5,7 @@ import { invalidInput, KeisanError } from '../../../lib/errors.ts';
 import type { ImportResult } from './accounting.ts';
 import type { SyncPlan, SyncChange } from './sync-plan.ts';
 import type { SyncResult } from './sync.ts';
+import { t } from '../../../lib/i18n/index.ts';
 
 /** `keisan admin slurm …`: thin — call /api/admin/slurm, print. */
 
@@ -23,12 +24,12 @@ function printCannotExpress(out: Output, lines: readonly string[]): void {
 }
 
 export function registerSlurmCommands(admin: Command): void {
-  const slurm = admin.command('slurm').description('the SLURM cluster behind batch.executor: slurm (operators)');
+  const slurm = admin.command('slurm').description(t('slurm.slurm'));
   slurm
     .command('sync')
-    .description("bring SLURM's accounts, user associations and QOS in line with Keisan's workgroups, subgroups, users, queues and shares; shows the changes (with their sacctmgr lines) and changes nothing without --apply")
-    .option('--apply', 'make the changes (sacctmgr -i), then check that nothing is left to change')
-    .option('--conf <slurm.conf>', 'preview against this slurm.conf on the server (default: batch.slurm.conf)')
+    .description(t('slurm.slurm.sync'))
+    .option('--apply', t('slurm.slurm.sync.opt.apply'))
+    .option('--conf <slurm.conf>', t('slurm.slurm.sync.opt.conf'))
     .addHelpText('after', examples('keisan admin slurm sync', 'keisan admin slurm sync --apply', 'keisan admin slurm sync --conf /etc/slurm/slurm.conf --json'))
     .action(async (options, command) => {
       const out = outputOf(command);
@@ -65,9 +66,9 @@ export function registerSlurmCommands(admin: Command): void {
     });
   slurm
     .command('import-usage')
-    .description('import the usage of jobs run on SLURM outside Keisan (sacct) into Keisan\'s accounting; importing a window again updates it')
-    .option('--from <time>', 'a date (midnight UTC) or an ISO time with its zone (default: 7 days before --to)')
-    .option('--to <time>', 'the end of the window, exclusive (default: now)')
+    .description(t('slurm.slurm.import-usage'))
+    .option('--from <time>', t('slurm.slurm.import-usage.opt.from'))
+    .option('--to <time>', t('slurm.slurm.import-usage.opt.to'))
     .addHelpText('after', examples('keisan admin slurm import-usage', 'keisan admin slurm import-usage --from 2026-11-01 --to 2026-12-01'))
     .action(async (options, command) => {
       const out = outputOf(command);

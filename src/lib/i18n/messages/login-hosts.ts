@@ -1,0 +1,41 @@
+import { defineMessages } from '../define.ts';
+
+/** Help texts of the `loginHosts` commands (commander descriptions of commands, arguments and options). */
+export const loginHosts = defineMessages({
+  en: {
+    'loginHosts.login-host': 'a healthy login host to log in to: the same one as before while it stays healthy, else the least loaded in turn',
+    'loginHosts.login-host.opt.user': 'choose for this user (default: you, when logged in)',
+    'loginHosts.login-host.opt.quiet': 'print only the address (for scripts and ssh ProxyCommand)',
+    'loginHosts.login-hosts': 'the login pool: every host with the login role, in or out and why; drain and undrain (operators)',
+    'loginHosts.pool.list': 'every login host: in the pool, standby (degraded) or out, and why',
+    'loginHosts.pool.drain': 'take a login host out of the pool: no new users go to it; those on it stay (audited)',
+    'loginHosts.pool.drain.arg.host': 'the login host',
+    'loginHosts.pool.drain.opt.reason': 'why (shown to operators and in the audit log)',
+    'loginHosts.pool.undrain': 'put a drained login host back into the pool (audited)',
+    'loginHosts.pool.undrain.arg.host': 'the login host',
+    'loginHosts.login-check.opt.user': 'the user logging in (default: $PAM_USER)',
+    'loginHosts.login-check.opt.from': 'the address they come from (default: $PAM_RHOST)',
+    'loginHosts.login-check.opt.host': 'this login host, for the audit log (default: none)',
+    'loginHosts.login-check.opt.data': 'the data directory with keisan.yaml and node-secret (default: $KEISAN_DATA or ~/.keisan/data)',
+    'loginHosts.login-check.opt.fail-open': 'allow the login (exit 0, with a warning) when the server cannot be reached',
+    'loginHosts.login-check': "may USER open a session from ADDR (their workgroups' login networks)? Exit 0 yes, 1 no, with the reason on stdout — for a login host's pam_exec; authenticates with the node secret (KEISAN_NODE_SECRET or DATA/node-secret), like the agent",
+  },
+  ja: {
+    'loginHosts.login-host': 'ログイン先の健全なログインホスト: 健全である限り前回と同じもの、そうでなければ負荷の最も低いものを順に',
+    'loginHosts.login-host.opt.user': 'このユーザーのために選ぶ（既定: ログイン中なら自分）',
+    'loginHosts.login-host.opt.quiet': 'アドレスだけを表示する（スクリプトや ssh ProxyCommand 用）',
+    'loginHosts.login-hosts': 'ログインプール: login ロールを持つすべてのホスト、プールに入っているかとその理由。drain と undrain（オペレーター）',
+    'loginHosts.pool.list': 'すべてのログインホスト: プール内、待機（劣化）、プール外、とその理由',
+    'loginHosts.pool.drain': 'ログインホストをプールから外す: 新しいユーザーは行かず、いるユーザーは残る（監査対象）',
+    'loginHosts.pool.drain.arg.host': 'ログインホスト',
+    'loginHosts.pool.drain.opt.reason': '理由（オペレーターと監査ログに表示）',
+    'loginHosts.pool.undrain': '外したログインホストをプールに戻す（監査対象）',
+    'loginHosts.pool.undrain.arg.host': 'ログインホスト',
+    'loginHosts.login-check.opt.user': 'ログインするユーザー（既定: $PAM_USER）',
+    'loginHosts.login-check.opt.from': '接続元のアドレス（既定: $PAM_RHOST）',
+    'loginHosts.login-check.opt.host': '監査ログ用のこのログインホスト（既定: なし）',
+    'loginHosts.login-check.opt.data': 'keisan.yaml と node-secret のあるデータディレクトリ（既定: $KEISAN_DATA または ~/.keisan/data）',
+    'loginHosts.login-check.opt.fail-open': 'サーバーに届かないときはログインを許す（終了コード 0、警告付き）',
+    'loginHosts.login-check': 'USER が ADDR からセッションを開けるか（ワークグループのログイン元ネットワーク）。可なら終了コード 0、不可なら 1、理由は標準出力に — ログインホストの pam_exec 用。エージェントと同じくノードシークレット（KEISAN_NODE_SECRET または DATA/node-secret）で認証する',
+  },
+});

@@ -1,0 +1,43 @@
+import { defineMessages } from '../define.ts';
+
+/** Help texts of the `recovery` commands (commander descriptions of commands, arguments and options). */
+export const recovery = defineMessages({
+  en: {
+    'recovery.watchdog': 'run the recovery watchdog; one per node, started first; `keisan up` runs it for you',
+    'recovery.watchdog.opt.data': 'data directory holding keisan.yaml and node-secret',
+    'recovery.watchdog.opt.server': 'the Keisan server (default: from keisan.yaml)',
+    'recovery.recovery': "what the nodes' recovery watchdogs saw and did: events (yours; operators: all)",
+    'recovery.recovery.events': 'recovery events, newest first: your jobs and processes (operators: every one)',
+    'recovery.recovery.events.opt.since': 'only since: a duration back from now (1h, 2d) or an ISO time',
+    'recovery.recovery.events.opt.host': 'only events of this host',
+    'recovery.recovery.events.opt.job': 'only events about this job',
+    'recovery.recovery.events.opt.limit': 'at most this many',
+    'recovery.recovery.event': 'one recovery event: every field, the numbers, timings and the evidence file',
+    'recovery.recovery.event.arg.id': 'the event (keisan recovery events)',
+    'recovery.recovery.pending': 'operators: victims a watchdog froze in ask mode, waiting for approve or deny (oldest first)',
+    'recovery.recovery.approve': 'operators: let the watchdog do what it proposed for a frozen victim (keisan recovery pending)',
+    'recovery.recovery.approve.arg.id': 'the pending event (keisan recovery pending)',
+    'recovery.recovery.deny': 'operators: thaw a frozen victim and leave it alone (keisan recovery pending)',
+    'recovery.recovery.deny.arg.id': 'the pending event (keisan recovery pending)',
+    'recovery.recovery.deny.opt.reason': 'why (kept in the audit log and the event)',
+  },
+  ja: {
+    'recovery.watchdog': '復旧ウォッチドッグを実行する。ノードに 1 つ、最初に起動する。`keisan up` が代わりに起動する',
+    'recovery.watchdog.opt.data': 'keisan.yaml と node-secret を置くデータディレクトリ',
+    'recovery.watchdog.opt.server': 'Keisan サーバー（既定: keisan.yaml から）',
+    'recovery.recovery': 'ノードの復旧ウォッチドッグが見たことと行ったこと: イベント（自分のもの。オペレーター: すべて）',
+    'recovery.recovery.events': '復旧イベント（新しい順）: 自分のジョブとプロセス（オペレーター: すべて）',
+    'recovery.recovery.events.opt.since': 'この時点以降だけ: 現在からさかのぼる期間（1h、2d）または ISO 時刻',
+    'recovery.recovery.events.opt.host': 'このホストのイベントだけ',
+    'recovery.recovery.events.opt.job': 'このジョブに関するイベントだけ',
+    'recovery.recovery.events.opt.limit': '最大件数',
+    'recovery.recovery.event': '復旧イベント 1 件: すべての項目、数値、時間、証拠ファイル',
+    'recovery.recovery.event.arg.id': 'イベント（keisan recovery events）',
+    'recovery.recovery.pending': 'オペレーター: ask モードでウォッチドッグが凍結し、承認か拒否を待っている対象（古い順）',
+    'recovery.recovery.approve': 'オペレーター: 凍結した対象にウォッチドッグが提案したことを実行させる（keisan recovery pending）',
+    'recovery.recovery.approve.arg.id': '保留中のイベント（keisan recovery pending）',
+    'recovery.recovery.deny': 'オペレーター: 凍結した対象を解凍してそのままにする（keisan recovery pending）',
+    'recovery.recovery.deny.arg.id': '保留中のイベント（keisan recovery pending）',
+    'recovery.recovery.deny.opt.reason': '理由（監査ログとイベントに残る）',
+  },
+});

@@ -1,0 +1,43 @@
+import { defineMessages } from '../define.ts';
+
+/** Help texts of the `runbooks` commands (commander descriptions of commands, arguments and options). */
+export const runbooks = defineMessages({
+  en: {
+    'runbooks.ops.runbooks': 'recovery runbooks per service and when they were last tested; --gaps: critical services without a recently tested one',
+    'runbooks.ops.runbooks.opt.gaps': 'list the critical services without a runbook tested within --days (exit code 1 when there are some)',
+    'runbooks.ops.runbooks.opt.days': 'how recent a test must be (default keisan.yaml maintenance.runbookTestedWithinDays, 365)',
+    'runbooks.ops.runbook': 'one recovery runbook: add, show, record a test',
+    'runbooks.runbook.add': 'add a runbook for an inventory service (audited)',
+    'runbooks.runbook.add.arg.name': 'runbook name, e.g. management-recovery',
+    'runbooks.runbook.add.opt.service': 'the inventory service it recovers',
+    'runbooks.runbook.add.opt.file': 'the procedure text (Markdown or plain text)',
+    'runbooks.runbook.add.opt.body': 'the procedure text, given inline',
+    'runbooks.runbook.add.opt.location': 'where the procedure lives: an absolute path or an http(s) URL',
+    'runbooks.runbook.add.opt.tested': 'when it was last tested, if before now (ISO time such as 2026-10-02T14:00:00Z)',
+    'runbooks.runbook.show': 'a runbook with its procedure',
+    'runbooks.runbook.show.arg.name': 'the runbook',
+    'runbooks.runbook.tested': 'record that the runbook was tested (now, or --at), by you (audited)',
+    'runbooks.runbook.tested.arg.name': 'the runbook',
+    'runbooks.runbook.tested.opt.at': 'when the test was done (ISO time); default now',
+    'runbooks.runbook.tested.opt.note': 'how it went',
+  },
+  ja: {
+    'runbooks.ops.runbooks': 'サービスごとの復旧手順書と最終試験日。--gaps: 最近試験された手順書のない重要サービス',
+    'runbooks.ops.runbooks.opt.gaps': '--days 以内に試験された手順書のない重要サービスを挙げる（あれば終了コード 1）',
+    'runbooks.ops.runbooks.opt.days': '試験がどれだけ最近であるべきか（既定: keisan.yaml の maintenance.runbookTestedWithinDays、365）',
+    'runbooks.ops.runbook': '復旧手順書 1 件: 追加、表示、試験の記録',
+    'runbooks.runbook.add': '台帳のサービスに手順書を追加する（監査対象）',
+    'runbooks.runbook.add.arg.name': '手順書名。例: management-recovery',
+    'runbooks.runbook.add.opt.service': '復旧する台帳のサービス',
+    'runbooks.runbook.add.opt.file': '手順のテキスト（Markdown またはプレーンテキスト）',
+    'runbooks.runbook.add.opt.body': '手順のテキスト（その場で指定）',
+    'runbooks.runbook.add.opt.location': '手順の置き場所: 絶対パスまたは http(s) URL',
+    'runbooks.runbook.add.opt.tested': '今より前なら最後に試験した時刻（2026-10-02T14:00:00Z のような ISO 時刻）',
+    'runbooks.runbook.show': '手順書とその手順',
+    'runbooks.runbook.show.arg.name': '手順書',
+    'runbooks.runbook.tested': '手順書が（今、または --at に）自分によって試験されたと記録する（監査対象）',
+    'runbooks.runbook.tested.arg.name': '手順書',
+    'runbooks.runbook.tested.opt.at': '試験した時刻（ISO 時刻）。既定: 現在',
+    'runbooks.runbook.tested.opt.note': '結果',
+  },
+});

@@ -1,0 +1,19 @@
+import { defineMessages } from '../define.ts';
+
+/** Help texts of the `status` commands (commander descriptions of commands, arguments and options). */
+export const status = defineMessages({
+  en: {
+    'status.status': 'the public status page: component states, current incidents, maintenance, 90-day uptime (no login needed)',
+    'status.status.opt.explain': 'also say why each component is in its state: incidents, groups, hosts, alerts, checks (operators)',
+    'status.status.opt.all-updates': 'every public update of each incident, not the latest few',
+    'status.status.opt.history': 'instead: the recorded state changes since (7d by default, or an ISO time), newest first (operators)',
+    'status.status.opt.component': 'with --history: only this component',
+  },
+  ja: {
+    'status.status': '公開ステータスページ: コンポーネントの状態、現在のインシデント、メンテナンス、90 日間の稼働率（ログイン不要）',
+    'status.status.opt.explain': '各コンポーネントがその状態にある理由も示す: インシデント、グループ、ホスト、アラート、チェック（オペレーター）',
+    'status.status.opt.all-updates': '最新の数件ではなく、各インシデントの公開更新をすべて',
+    'status.status.opt.history': '代わりに: この時点以降に記録された状態の変化を新しい順に（既定 7d、または ISO 時刻）（オペレーター）',
+    'status.status.opt.component': '--history と併用: このコンポーネントだけ',
+  },
+});
