@@ -219,4 +219,60 @@ describe('HA: two keisan servers, kill -9 the active one', { skip }, () => {
     const after = await client.request<HaStatus>('GET', '/api/admin/ha');
     assert.deepEqual(after.servers.map((s) => [s.url, s.role]).sort(), [[urlA, 'standby'], [urlB, 'active']].sort());
   });
+
+  it('a server that loses its lock session stops acting at once (503 STANDBY), closes down and stands by; the other takes over', { timeout: 120_000 }, async () => {
+    const fenceLab = await createHaLab(adminUrl!, { storage: { disk: { fsync: false } } });
+    const cleanup: ChildProcess[] = [];
+    try {
+      const data = path.join(fenceLab.dir, 'data');
+      const [urlA, urlB] = fenceLab.servers;
+      const a = spawnServer(data, fenceLab.ports[0]);
+      cleanup.push(a.child);
+      await a.waitFor('keisan server listening', 60_000);
+      const b = spawnServer(data, fenceLab.ports[1]);
+      cleanup.push(b.child);
+      await b.waitFor('keisan server standing by', 60_000);
+      const [user = '', password = ''] = readFileSync(path.join(data, 'operator-password'), 'utf8').split('\n');
+      const { ticket } = await new ApiClient(urlA, undefined, [urlA]).request<{ ticket: string }>('POST', '/api/auth/login', { user, password });
+      const client = new ApiClient(urlA, ticket, [urlA, urlB]);
+
+      // PostgreSQL ends A's lock session (as it would after losing the host's keepalives).
+      const db = new pg.Client({ connectionString: fenceLab.databaseUrl });
+      await db.connect();
+      try {
+        const ended = await db.query("select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'keisan-ha-lock' and datname = current_database() and pid in (select pid from pg_locks where locktype = 'advisory' and granted)");
+        assert.equal(ended.rowCount, 1);
+      } finally {
+        await db.end();
+      }
+      const endedAt = Date.now();
+      // A refuses at once: no request is served by a server that is no longer sure it is active.
+      for (;;) {
+        const answer = await fetch(`${urlA}/api/jobs`, { headers: { authorization: `Bearer ${ticket}` } }).catch(() => null);
+        if (answer && answer.status === 503 && answer.headers.get('x-keisan-role') === 'standby') break;
+        assert.ok(Date.now() - endedAt < 2_000, `A still answers ${answer?.status} after losing its lock`);
+        await sleep(20);
+      }
+      await a.waitFor('ha: lost the election lock', 5_000);
+      // The client that knows both carries on with B.
+      await client.request('GET', '/api/auth/whoami');
+      const haLines = (p: ServerProcess) => p.output().split('\n').filter((l) => /"ha: |conflict|in use/.test(l)).map((l) => l.slice(0, 400)).join('\n');
+      assert.equal(client.answeredBy, urlB, `A:\n${haLines(a)}\nB:\n${haLines(b)}`);
+      assert.ok(Date.now() - endedAt <= 5_000, `the takeover after a lost lock took ${Date.now() - endedAt} ms`);
+      // A has closed its facility and stands by; one active server.
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        const health = (await (await fetch(`${urlA}/api/health`)).json().catch(() => null)) as { status: string } | null;
+        const status = await client.request<HaStatus>('GET', '/api/admin/ha');
+        const roles = status.servers.map((s) => [s.url, s.role]).sort();
+        if (health?.status === 'standby' && JSON.stringify(roles) === JSON.stringify([[urlA, 'standby'], [urlB, 'active']].sort())) break;
+        assert.ok(Date.now() < deadline, `A did not settle as a standby: ${JSON.stringify({ health, roles })}\n${a.output().slice(-3000)}`);
+        await sleep(300);
+      }
+    } finally {
+      await Promise.all(cleanup.map((c) => stopProcess(c)));
+      await fenceLab.dispose();
+      rmSync(fenceLab.dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -29,8 +29,14 @@ type Phase = 'standby' | 'starting' | 'active' | 'fencing' | 'stopping';
 
 /** How long a fenced server may take to close its facility before the process exits instead. */
 const FENCE_CLOSE_LIMIT_MS = 10_000;
-/** A facility that fails to start after a takeover is tried this often, this far apart, before the lock is given back. */
-const START_ATTEMPTS = 5;
+const START_RETRY_WINDOW_MS = FENCE_CLOSE_LIMIT_MS + 5_000;
+/** A server that lost its lock does not compete for this many polls, so that a standby takes over. */
+const YIELD_POLLS = 4;
+/**
+ * A facility that fails to start after a takeover is tried again, this far apart, for this long
+ * before the lock is given back: longer than a fenced server may take to close (its directory
+ * locks are released when it has closed, or when it exits after FENCE_CLOSE_LIMIT_MS).
+ */
 const START_RETRY_MS = 500;
 /** Heartbeats of the ha_servers rows, at most this often. */
 const HEARTBEAT_MS = 2_000;
@@ -61,6 +67,8 @@ export class HaRunner {
   private epoch = 0;
   private timer: NodeJS.Timeout | undefined;
   private lastHeartbeat = 0;
+  /** After losing the lock this server lets the others try first (its own database link is suspect). */
+  private yieldUntil = 0;
   private readonly https: { cert: Buffer; key: Buffer } | undefined;
 
   constructor(private readonly o: HaRunnerOptions) {
@@ -130,7 +138,7 @@ export class HaRunner {
       if (this.phase === 'standby') {
         let won = false;
         try {
-          won = await this.lock.tryAcquire();
+          if (performance.now() >= this.yieldUntil) won = await this.lock.tryAcquire();
         } catch (error) {
           this.o.logger.warn({ reason: error instanceof Error ? error.message : String(error) }, 'ha: cannot reach PostgreSQL for the election; will retry');
         }
@@ -181,15 +189,17 @@ export class HaRunner {
   }
 
   /**
-   * Starts the facility; a start that fails (e.g. the dead server's process not yet reaped still
-   * holds a directory lock) is tried again a few times while this server holds the lock.
+   * Starts the facility; a start that fails (the previous active server, fenced, is still closing
+   * and holds a directory lock; or a killed one is not reaped yet) is tried again while this
+   * server holds the lock.
    */
   private async startFacilityWhileHolding(): Promise<{ close(): Promise<void> }> {
+    const giveUpAt = performance.now() + START_RETRY_WINDOW_MS;
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.o.startFacility(this.runtime);
       } catch (error) {
-        if (attempt >= START_ATTEMPTS || this.phase !== 'starting' || !(await this.lock.verify())) throw error;
+        if (performance.now() >= giveUpAt || this.phase !== 'starting' || !(await this.lock.verify())) throw error;
         this.o.logger.warn({ attempt, reason: error instanceof Error ? error.message : String(error) }, 'ha: the facility did not start; trying again');
         await new Promise((resolve) => setTimeout(resolve, START_RETRY_MS));
       }
@@ -219,6 +229,7 @@ export class HaRunner {
     await this.lock.close();
     await this.store?.stepDown(this.self, role).catch(() => undefined);
     if (role === 'stopped') return;
+    this.yieldUntil = performance.now() + YIELD_POLLS * this.ha.pollEvery;
     this.lock = this.newLock();
     this.knownActive = null;
     try {
