@@ -91,6 +91,7 @@ describe('web UI in Chromium: incidents, maintenance plans, storage tiers, group
     await run1.click();
     await page.getByText('Step 2 of 2').waitFor();
     await page.getByText('1 of 2 steps').first().waitFor();
+    await page.evaluate(() => window.scrollTo(0, 0));
     await screenshot(page, 'ops-maint-plan');
     await page.getByLabel('Type the host name (maint-node1) to run this step').fill('maint-node1');
     await page.getByRole('button', { name: 'Record step 2 as done' }).click();
@@ -156,6 +157,18 @@ describe('web UI in Chromium: incidents, maintenance plans, storage tiers, group
     await page.getByRole('button', { name: 'Migrate now' }).click();
     await page.getByText(/^Done/).first().waitFor({ timeout: 60_000 });
     await screenshot(page, 'ops-storage');
+  });
+
+  it('runbooks show the gap of a critical service until its runbook is marked tested; the login hosts page answers', async () => {
+    await page.getByRole('link', { name: 'Runbooks' }).click();
+    const gaps = page.getByRole('table', { name: 'Critical services without a recently tested runbook' });
+    await gaps.getByRole('cell', { name: 'webtest', exact: true }).waitFor();
+    await page.getByRole('button', { name: 'Mark webtest-recovery tested today' }).click();
+    await page.getByText(`· ${facility.operator.name}`).waitFor();
+    assert.equal(await gaps.getByRole('cell', { name: 'webtest', exact: true }).count(), 0, 'the tested runbook still shows as a gap');
+    await page.getByRole('link', { name: 'Login hosts' }).click();
+    await page.getByRole('heading', { name: 'The login pool' }).waitFor();
+    await page.getByRole('heading', { name: 'Directory (LDAP)' }).waitFor();
   });
 
   it('bob, the admin of workgroup lab, sees its members and usage; alice does not see the group views', async () => {

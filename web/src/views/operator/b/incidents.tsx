@@ -247,13 +247,17 @@ export function IncidentsPage() {
 function Checklist({ incident, canEdit }: { incident: Incident; canEdit: boolean }) {
   const { t, dateTime } = useI18n();
   const queryClient = useQueryClient();
+  // What the operator just ticked shows at once; the server's answer (or a refusal) then settles it.
+  const [ticking, setTicking] = useState<Record<number, boolean>>({});
+  const settle = (item: number) =>
+    setTicking((current) => {
+      const { [item]: _settled, ...rest } = current;
+      return rest;
+    });
   const tick = useMutation({
     mutationFn: ({ item, done }: { item: number; done: boolean }) => call(api.POST('/api/incidents/{id}/checklist/{item}', { params: { path: { id: incident.id, item: String(item) } }, body: { done } })),
-    // The box shows the new state at once; the server's answer (or a refusal) settles it.
-    onMutate: ({ item, done }) =>
-      queryClient.setQueryData<Incident>(['incident', incident.id], (old) => old && { ...old, checklist: old.checklist.map((e) => (e.item === item ? { ...e, done } : e)) }),
     onSuccess: (updated) => queryClient.setQueryData(['incident', incident.id], updated),
-    onError: () => queryClient.invalidateQueries({ queryKey: ['incident', incident.id] }),
+    onSettled: (_data, _error, { item }) => settle(item),
   });
   return (
     <>
@@ -261,7 +265,15 @@ function Checklist({ incident, canEdit }: { incident: Incident; canEdit: boolean
         {incident.checklist.map((entry) => (
           <li key={entry.key}>
             <label>
-              <input type="checkbox" checked={entry.done} disabled={!canEdit || tick.isPending} onChange={(e) => tick.mutate({ item: entry.item, done: e.target.checked })} />{' '}
+              <input
+                type="checkbox"
+                checked={ticking[entry.item] ?? entry.done}
+                disabled={!canEdit || entry.item in ticking}
+                onChange={(e) => {
+                  setTicking((current) => ({ ...current, [entry.item]: e.target.checked }));
+                  tick.mutate({ item: entry.item, done: e.target.checked });
+                }}
+              />{' '}
               {entry.item}. {t(checkKey(entry.key))}
             </label>
             {entry.by ? <span className="muted small"> — {t('opsb.incident.checkedBy', { who: entry.by, when: dateTime(entry.at) })}</span> : null}

@@ -344,7 +344,7 @@ function StepRunner({ plan }: { plan: Plan }) {
         <dd>
           <strong className="mono">{step.host}</strong> {step.takesDown ? <Badge value="warning" label={t('opsb.maint.takesDownShort')} /> : null}
         </dd>
-        <dt>{step.kind === 'command' ? t('opsb.maint.kind.command') : t('opsb.maint.kind.manual')}</dt>
+        <dt>{step.kind === 'command' ? t('opsb.maint.commandShort') : t('opsb.maint.instructionShort')}</dt>
         <dd className={step.kind === 'command' ? 'mono' : undefined}>{stepText(step)}</dd>
         <dt>{t('opsb.maint.expected')}</dt>
         <dd>{stepExpect(step, t)}</dd>
