@@ -1,0 +1,157 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { browserSkipReason, eventually, Facility, logIn, openBrowser, screenshot, type Account, type BrowserSession } from './harness.ts';
+
+const skip = browserSkipReason();
+
+describe('web UI in Chromium: the researcher views', { skip: skip ?? false, timeout: 300_000 }, () => {
+  let facility: Facility;
+  let session: BrowserSession;
+  let alice: Account;
+  let work: string;
+
+  before(async () => {
+    facility = await Facility.start();
+    ({ alice } = await facility.seedLab());
+    // The job runs as alice's uid: its submit directory (where slurm-<id>.out goes) must be hers to write.
+    work = mkdtempSync(path.join(tmpdir(), 'keisan-web-researcher-'));
+    chmodSync(work, 0o777);
+    session = await openBrowser();
+  });
+  after(async () => {
+    await session?.browser.close();
+    await facility?.dispose();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  it('alice logs in and the overview shows what is free, her jobs and her notifications', async () => {
+    const { page } = session;
+    await logIn(page, facility, alice);
+    await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+    // The agent on this machine reports within seconds: the numbers come from its report.
+    const free = page.getByTestId('free-now');
+    await free.waitFor({ timeout: 30_000 });
+    const text = await free.innerText();
+    assert.match(text, /GPUs free right now/);
+    assert.match(text, /CPUs idle/);
+    assert.match(text, /Nodes up\s*\n?.*of 1/s);
+    assert.equal(await page.getByTestId('running-count').innerText(), '0');
+    assert.equal(await page.getByTestId('unread-count').innerText(), '0');
+    await page.getByText('No current incidents.').waitFor();
+  });
+
+  it('submits a job after seeing its directives as the server parses them, and watches it finish with its output', async () => {
+    const { page } = session;
+    await page.getByRole('navigation', { name: 'Main navigation' }).getByRole('link', { name: 'Submit a job' }).click();
+    await page.getByRole('heading', { name: 'Submit a job', level: 1 }).waitFor();
+    const script = page.getByLabel('Script (#SBATCH or #BSUB directives)');
+    assert.match(await script.inputValue(), /#SBATCH -n 1/, 'the template is there to start from');
+
+    // A request the facility cannot meet is refused before submitting, in the server's words.
+    await script.fill('#!/bin/sh\n#SBATCH -n 4096\necho hello\n');
+    await page.getByTestId('preview-refusal').waitFor();
+    assert.match(await page.getByTestId('preview-refusal').innerText(), /no queue can take this job: .*asked 4096/);
+
+    await script.fill('#!/bin/sh\n#SBATCH -J web-hello\n#SBATCH -n 1\n#SBATCH --mem=64M\n#SBATCH -t 5:00\n#SBATCH --mail-type=END\necho hello; sleep 3; echo done\n');
+    await page.getByLabel('Submit directory').fill(work);
+    const preview = page.getByTestId('submit-preview');
+    await eventually('the preview of web-hello', 15_000, async () => ((await preview.isVisible()) && /web-hello/.test(await preview.innerText()) && (await preview.innerText()).includes(work) ? true : undefined));
+    const previewText = await preview.innerText();
+    assert.match(previewText, /Memory\s+64 MiB/);
+    assert.match(previewText, /Time limit\s+5 min/);
+    assert.match(previewText, /CPUs\s+1 \(1 tasks × 1 CPUs\)/);
+    await screenshot(page, 'researcher-submit');
+
+    await page.getByRole('button', { name: 'Submit', exact: true }).click();
+    await page.waitForURL(/\/jobs\/\d+$/);
+    const id = Number(new URL(page.url()).pathname.split('/').pop());
+    await page.getByRole('heading', { name: `Job ${id}` }).waitFor();
+    // Running, then completed: the page follows it without a reload.
+    await page.locator('.job-state .badge', { hasText: 'completed' }).waitFor({ timeout: 60_000 });
+    await eventually('the job output', 15_000, async () => (/hello\s+done/.test(await page.getByTestId('job-output').innerText()) ? true : undefined));
+    await page.getByText('The job has ended: this is all of its output.').waitFor();
+    assert.equal(readFileSync(path.join(work, `slurm-${id}.out`), 'utf8'), 'hello\ndone\n');
+    await screenshot(page, 'researcher-job');
+
+    await page.getByRole('navigation', { name: 'Main navigation' }).getByRole('link', { name: 'Jobs', exact: true }).click();
+    const row = page.getByRole('row').filter({ has: page.getByRole('link', { name: String(id), exact: true }) });
+    await row.waitFor();
+    assert.match(await row.innerText(), /web-hello/);
+    assert.match(await row.innerText(), /completed/);
+    await screenshot(page, 'researcher-jobs');
+  });
+
+  it('uploads a file with progress and downloads the same bytes back', async () => {
+    const { page } = session;
+    await page.getByRole('navigation', { name: 'Main navigation' }).getByRole('link', { name: 'Files' }).click();
+    await page.getByRole('heading', { name: 'Files', level: 1 }).waitFor();
+    await page.getByRole('navigation', { name: 'Location' }).getByText('lab-ml').waitFor();
+
+    await page.getByLabel('New directory').fill('results');
+    await page.getByRole('button', { name: 'Create', exact: true }).click();
+    await page.getByRole('link', { name: 'results/' }).click();
+    await page.locator('.breadcrumbs [aria-current="page"]', { hasText: 'results' }).waitFor();
+
+    const bytes = randomBytes(3 * 1024 * 1024 + 123);
+    await page.getByLabel('Upload files').setInputFiles({ name: 'data.bin', mimeType: 'application/octet-stream', buffer: bytes });
+    await page.getByText('Uploaded data.bin').waitFor({ timeout: 30_000 });
+    assert.equal(await page.locator('.transfer progress').first().getAttribute('value'), String(bytes.length));
+    await page.getByRole('cell', { name: 'data.bin', exact: true }).waitFor();
+
+    const downloading = page.waitForEvent('download');
+    await page.getByRole('button', { name: 'Download data.bin' }).click();
+    const download = await downloading;
+    assert.equal(download.suggestedFilename(), 'data.bin');
+    const saved = await download.path();
+    assert.ok(saved, 'the download was saved');
+    assert.ok(readFileSync(saved).equals(bytes), 'the downloaded bytes are the uploaded bytes');
+    await page.getByText('Downloaded data.bin').waitFor();
+
+    const entry = await facility.request<{ size: number; owner: string }>('GET', `/api/fs/entries?path=${encodeURIComponent('/lab/lab-ml/results/data.bin')}`, undefined, alice);
+    assert.equal(entry.size, bytes.length);
+    assert.equal(entry.owner, 'alice');
+    await screenshot(page, 'researcher-files');
+    await page.getByRole('link', { name: 'lab-ml' }).click();
+    await page.getByRole('link', { name: 'results/' }).waitFor();
+  });
+
+  it('the overview counts the notice the ended job left; marking it read on the notifications page clears it', async () => {
+    const { page } = session;
+    await page.getByRole('navigation', { name: 'Main navigation' }).getByRole('link', { name: 'Overview' }).click();
+    await page.getByTestId('free-now').waitFor();
+    await eventually('one unread notification', 15_000, async () => ((await page.getByTestId('unread-count').innerText()) === '1' ? true : undefined));
+    assert.equal(await page.getByTestId('running-count').innerText(), '0');
+    await screenshot(page, 'researcher-overview');
+
+    await page.getByRole('link', { name: 'Open', exact: true }).click();
+    await page.getByRole('heading', { name: /\(web-hello\) completed/ }).waitFor();
+    await page.getByRole('button', { name: /^Mark “Job \d+ \(web-hello\) completed” read$/ }).click();
+    await page.getByRole('button', { name: 'Mark all read' }).and(page.locator(':disabled')).waitFor();
+    await page.getByRole('navigation', { name: 'Main navigation' }).getByRole('link', { name: 'Overview' }).click();
+    await eventually('no unread notification', 15_000, async () => ((await page.getByTestId('unread-count').innerText()) === '0' ? true : undefined));
+  });
+
+  it('in Japanese on a phone (375 px): the overview and the job list read in Japanese and fit the screen', async () => {
+    const phone = await openBrowser({ locale: 'ja-JP' });
+    try {
+      const { page } = phone;
+      // The shell hides the user's name on a phone, and logIn waits for it: log in wide, then narrow the window.
+      await logIn(page, facility, alice);
+      await page.setViewportSize({ width: 375, height: 800 });
+      await page.getByRole('heading', { name: '概要', level: 1 }).waitFor();
+      await page.getByTestId('free-now').getByText('空き GPU').waitFor({ timeout: 30_000 });
+      await page.goto(`${facility.url}/jobs`);
+      await page.getByRole('heading', { name: 'ジョブ', level: 1 }).waitFor();
+      await page.getByText('web-hello').waitFor();
+      await page.locator('td .badge', { hasText: '完了' }).first().waitFor();
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      assert.ok(overflow <= 0, `the job list is ${overflow} px wider than the phone's screen`);
+    } finally {
+      await phone.browser.close();
+    }
+  });
+});
