@@ -40,13 +40,18 @@ describe('web UI in Chromium: operator views (part A)', { skip: skip ?? false, t
   let host: string;
   const pendingIds: number[] = [];
 
+  /** A POST as a node (its secret), as agents and watchdogs send. */
+  async function asNode(route: string, body: Record<string, unknown>): Promise<string> {
+    const secret = readFileSync(path.join(facility.dataDir, NODE_SECRET_FILE), 'utf8').trim();
+    const response = await fetch(`${facility.url}${route}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Node ${secret}` }, body: JSON.stringify(body) });
+    const text = await response.text();
+    assert.ok(response.ok, `${route} answered ${response.status}: ${text}`);
+    return text;
+  }
+
   /** What a node's watchdog would send: one ask-mode event waiting for an operator, or a done kill. */
   async function reportRecovery(body: Record<string, unknown>): Promise<number> {
-    const secret = readFileSync(path.join(facility.dataDir, NODE_SECRET_FILE), 'utf8').trim();
-    const response = await fetch(`${facility.url}/api/recovery/events`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Node ${secret}` }, body: JSON.stringify(body) });
-    const text = await response.text();
-    assert.equal(response.status, 200, text);
-    return (JSON.parse(text) as { id: number }).id;
+    return (JSON.parse(await asNode('/api/recovery/events', body)) as { id: number }).id;
   }
 
   before(async () => {
@@ -97,6 +102,8 @@ describe('web UI in Chromium: operator views (part A)', { skip: skip ?? false, t
     await recovery.getByText(`kill on ${host} (user alice)`).first().waitFor();
     assert.equal(await recovery.getByRole('listitem').count(), 2);
     await page.getByRole('status').filter({ hasText: 'need attention' }).waitFor();
+    const storage = page.locator('section.card', { has: page.getByRole('heading', { name: 'Storage over its water mark' }) });
+    await storage.locator('.badge').first().waitFor();
     await screenshot(page, 'ops-dashboard');
     await recovery.getByRole('link', { name: 'Decide on the recovery page' }).click();
     await page.getByRole('heading', { level: 1, name: 'Recovery' }).waitFor();
@@ -131,6 +138,39 @@ describe('web UI in Chromium: operator views (part A)', { skip: skip ?? false, t
     await screenshot(page, 'ops-node');
   });
 
+  it('draws GPU utilisation and memory charts for a node with GPUs', async () => {
+    const { page } = session;
+    // This machine has no GPU: a node with two reports as an agent on a GPU node would send them.
+    for (const [step, util] of [0.25, 0.75].entries()) {
+      const gpu = (index: number, name: string, value: number) => ({ name, labels: { gpu: String(index), uuid: `GPU-e2e-${index}`, name: 'NVIDIA H100 80GB HBM3' }, value });
+      await asNode('/api/monitor/report', {
+        host: 'gpu-e2e',
+        at: new Date().toISOString(),
+        samples: [
+          { name: 'node_time_seconds', value: Date.now() / 1000 },
+          { name: 'node_memory_MemTotal_bytes', value: 512 * 2 ** 30 },
+          { name: 'node_memory_MemAvailable_bytes', value: (400 - step * 100) * 2 ** 30 },
+          gpu(0, 'keisan_gpu_utilization_ratio', util),
+          gpu(1, 'keisan_gpu_utilization_ratio', 0),
+          gpu(0, 'keisan_gpu_memory_used_bytes', 40 * 2 ** 30),
+          gpu(1, 'keisan_gpu_memory_used_bytes', 0),
+          gpu(0, 'keisan_gpu_processes', 1),
+          gpu(1, 'keisan_gpu_processes', 0),
+        ],
+      });
+      if (step === 0) await new Promise((resolve) => setTimeout(resolve, 1100));
+    }
+    await page.goto(`${facility.url}/ops/nodes/gpu-e2e`);
+    await page.getByRole('heading', { level: 1, name: 'Node gpu-e2e' }).waitFor();
+    for (const chart of ['gpuUtil', 'gpuMemory']) await page.locator(`[data-chart="${chart}"] canvas`).first().waitFor();
+    const table = page.getByTestId('latest-values');
+    const cells = async (name: RegExp) => (await table.getByRole('row', { name }).locator('td').allInnerTexts()).slice(2).map((v) => v.trim());
+    assert.deepEqual(await cells(/GPU utilisation GPU 0/), ['75%', '25%', '75%']);
+    assert.deepEqual(await cells(/GPU memory used GPU 0/), ['40 GiB', '40 GiB', '40 GiB']);
+    assert.deepEqual(await cells(/GPU utilisation GPU 1/), ['0%', '0%', '0%']);
+    await page.locator('.stat', { hasText: 'GPUs' }).getByText('1 / 2 free').waitFor();
+  });
+
   it('creates a silence for the firing alert (a bad matcher shows the server’s message), then expires it', async () => {
     const { page } = session;
     await page.getByRole('link', { name: 'Alerts', exact: true }).click();
@@ -154,6 +194,7 @@ describe('web UI in Chromium: operator views (part A)', { skip: skip ?? false, t
     const silenceRow = page.getByRole('row', { name: /e2e: testing the silence form/ });
     await silenceRow.getByText('active').waitFor();
     await alertRow.getByText(/silenced by #\d+/).waitFor();
+    await page.getByRole('heading', { level: 1 }).scrollIntoViewIfNeeded();
     await screenshot(page, 'ops-alerts');
 
     await silenceRow.getByRole('button', { name: 'Expire' }).click();
@@ -225,5 +266,9 @@ describe('web UI in Chromium: operator views (part A)', { skip: skip ?? false, t
       return root.scrollWidth - root.clientWidth;
     });
     assert.ok(overflow <= 1, `the overview is ${overflow} px wider than a phone`);
+    await page.getByLabel('Language').selectOption('ja');
+    await page.getByRole('heading', { level: 1, name: '運用の概要' }).waitFor();
+    await page.getByRole('heading', { name: '発報中のアラート' }).waitFor();
+    await page.getByLabel('言語').selectOption('en');
   });
 });

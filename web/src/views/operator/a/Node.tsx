@@ -1,6 +1,6 @@
 import { useQuery } from '@tanstack/react-query';
 import { createRoute, Link } from '@tanstack/react-router';
-import { lazy, Suspense, useId, useState } from 'react';
+import { lazy, Suspense, useCallback, useId, useMemo, useState } from 'react';
 import { api, call } from '../../../api/client.ts';
 import { appRoute } from '../../../routes/base.tsx';
 import { useI18n, type MessageKey } from '../../../i18n/index.tsx';
@@ -38,7 +38,7 @@ export const nodeRoute = createRoute({
 });
 
 export function NodePage({ host }: { host: string }) {
-  const { t, percent, bytes, number, relative } = useI18n();
+  const { t, percent, bytes, number, relative, locale } = useI18n();
   const [since, setSince] = useState<(typeof WINDOWS)[number]>('1h');
   const windowId = useId();
   const nodes = useQuery({ queryKey: ['ops', 'nodes'], queryFn: fetchNodes, refetchInterval: LIVE_MS });
@@ -50,6 +50,11 @@ export function NodePage({ host }: { host: string }) {
   });
   const node = nodes.data?.find((n) => n.host === host);
   const lineLabel = (line: ChartLine) => ('key' in line.label ? t(LINE_LABELS[line.label.key]) : line.label.text);
+  const timeFormats = useMemo(() => {
+    const tag = locale === 'ja' ? 'ja-JP' : 'en-GB';
+    return { minutes: new Intl.DateTimeFormat(tag, { hour: '2-digit', minute: '2-digit' }), seconds: new Intl.DateTimeFormat(tag, { hour: '2-digit', minute: '2-digit', second: '2-digit' }) };
+  }, [locale]);
+  const formatTime = useCallback((ms: number, withSeconds: boolean) => (withSeconds ? timeFormats.seconds : timeFormats.minutes).format(ms), [timeFormats]);
   const format = (chart: Chart) => (v: number) => (chart.unit === 'ratio' ? percent(v) : bytes(v));
 
   return (
@@ -96,7 +101,7 @@ export function NodePage({ host }: { host: string }) {
                   <Card key={chart.key} title={t(CHART_TITLES[chart.key])} className="ops-chart">
                     <figure className="ops-figure" aria-label={t('ops.node.chartAlt', { chart: t(CHART_TITLES[chart.key]) })}>
                       <Suspense fallback={<p className="muted">{t('state.loading')}</p>}>
-                        <LineChart chart={chart} labels={chart.lines.map(lineLabel)} format={format(chart)} />
+                        <LineChart chart={chart} labels={chart.lines.map(lineLabel)} format={format(chart)} timeLabel={t('ops.node.time')} formatTime={formatTime} />
                       </Suspense>
                     </figure>
                   </Card>

@@ -12,16 +12,24 @@ export interface LineChartProps {
   labels: string[];
   /** How a value reads on the axis and in the legend. */
   format: (value: number) => string;
+  /** The time axis' name and how a time reads (ms since the epoch), in the reader's language and zone. */
+  timeLabel: string;
+  formatTime: (ms: number, withSeconds: boolean) => string;
 }
 
+/** Byte axes step in powers of two (1, 2, 4 … 512 of each binary unit), so ticks read 8 GiB, 16 GiB. */
+const BYTE_INCREMENTS = Array.from({ length: 6 }, (_, unit) => Array.from({ length: 10 }, (_, power) => 2 ** power * 1024 ** unit)).flat();
+
 /** One uPlot chart; new data is drawn into the same canvas, and it follows its box's width. */
-export function LineChart({ chart, labels, format }: LineChartProps) {
+export function LineChart({ chart, labels, format, timeLabel, formatTime }: LineChartProps) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   const data = alignedColumns(chart.lines) as uPlot.AlignedData;
   const shape = `${chart.key}:${labels.join('|')}`;
   const formatRef = useRef(format);
   formatRef.current = format;
+  const timeRef = useRef(formatTime);
+  timeRef.current = formatTime;
 
   useEffect(() => {
     const element = box.current;
@@ -30,8 +38,11 @@ export function LineChart({ chart, labels, format }: LineChartProps) {
     const options: uPlot.Options = {
       width: Math.max(200, element.clientWidth),
       height: HEIGHT,
-      series: [{}, ...labels.map((label, i) => ({ label, stroke: COLOURS[i % COLOURS.length], width: 1.5, spanGaps: true, value: (_u: uPlot, v: number | null) => fmt(v) }))],
-      axes: [{}, { size: 72, values: (_u: uPlot, splits: number[]) => splits.map((v) => fmt(v)) }],
+      series: [{ label: timeLabel, value: (_u: uPlot, v: number | null) => (v === null || v === undefined ? '—' : timeRef.current(v * 1000, true)) }, ...labels.map((label, i) => ({ label, stroke: COLOURS[i % COLOURS.length], width: 1.5, spanGaps: true, value: (_u: uPlot, v: number | null) => fmt(v) }))],
+      axes: [
+        { values: (_u: uPlot, splits: number[], _axis: number, _space: number, increment: number) => splits.map((v) => timeRef.current(v * 1000, increment < 60)) },
+        { size: 72, values: (_u: uPlot, splits: number[]) => splits.map((v) => fmt(v)), ...(chart.unit === 'bytes' ? { incrs: BYTE_INCREMENTS } : {}) },
+      ],
       scales: { y: { range: (_u: uPlot, _min: number | null, max: number | null) => [0, chart.unit === 'ratio' ? Math.max(1, max ?? 1) : Math.max(1, (max ?? 1) * 1.1)] } },
       cursor: { drag: { x: false, y: false } },
     };
@@ -46,7 +57,7 @@ export function LineChart({ chart, labels, format }: LineChartProps) {
       plot.current = null;
     };
     // A new chart only when its lines change; new points go through setData below.
-  }, [shape]);
+  }, [shape, timeLabel]);
 
   useEffect(() => {
     plot.current?.setData(data);
