@@ -91,7 +91,7 @@ describe('web UI in Chromium: incidents, maintenance plans, storage tiers, group
     await run1.click();
     await page.getByText('Step 2 of 2').waitFor();
     await page.getByText('1 of 2 steps').first().waitFor();
-    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.evaluate('window.scrollTo(0, 0)');
     await screenshot(page, 'ops-maint-plan');
     await page.getByLabel('Type the host name (maint-node1) to run this step').fill('maint-node1');
     await page.getByRole('button', { name: 'Record step 2 as done' }).click();
