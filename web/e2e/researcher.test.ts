@@ -85,6 +85,41 @@ describe('web UI in Chromium: the researcher views', { skip: skip ?? false, time
     await screenshot(page, 'researcher-jobs');
   });
 
+  it('an array is one row of the list with its tasks on its page; a waiting job is held, released and cancelled from its page', async () => {
+    const { page } = session;
+    const submit = (script: string) => facility.request<{ jobs: number[]; arrayJobId: number | null }>('POST', '/api/jobs', { script, submitDir: work, environment: { PATH: '/usr/bin:/bin' } }, alice);
+    const array = await submit('#!/bin/sh\n#SBATCH -J web-array\n#SBATCH --array=1-3\n#SBATCH --mem=32M\n#SBATCH -t 1:00\necho task $SLURM_ARRAY_TASK_ID\n');
+    const later = await submit('#!/bin/sh\n#SBATCH -J web-later\n#SBATCH --begin=now+1hour\n#SBATCH --mem=32M\ntrue\n');
+    const laterId = later.jobs[0]!;
+
+    await page.goto(`${facility.url}/jobs`);
+    const arrayRow = page.getByRole('row').filter({ has: page.getByRole('link', { name: `${array.arrayJobId}[]` }) });
+    await arrayRow.waitFor();
+    assert.match(await arrayRow.innerText(), /array of 3 tasks/);
+    await arrayRow.getByRole('link').click();
+    const tasks = page.getByRole('table', { name: `Tasks of array ${array.arrayJobId}` });
+    await tasks.waitFor();
+    for (const task of [1, 2, 3]) await tasks.getByRole('link', { name: `${array.arrayJobId}_${task}` }).waitFor();
+
+    await page.goto(`${facility.url}/jobs/${laterId}`);
+    await page.getByRole('heading', { name: `Job ${laterId}` }).waitFor();
+    await eventually('the why-pending text', 15_000, async () => (/not before|begin|later|eligible/i.test(await page.getByTestId('why-pending').innerText()) ? true : undefined));
+    await page.getByRole('button', { name: 'Hold', exact: true }).click();
+    await page.locator('.job-state .badge', { hasText: 'held' }).waitFor();
+    assert.equal((await facility.request<{ held: boolean }>('GET', `/api/jobs/${laterId}`, undefined, alice)).held, true);
+    await page.getByRole('button', { name: 'Release', exact: true }).click();
+    await page.getByRole('button', { name: 'Hold', exact: true }).waitFor();
+    assert.equal((await facility.request<{ held: boolean }>('GET', `/api/jobs/${laterId}`, undefined, alice)).held, false);
+
+    await page.getByRole('button', { name: 'Cancel job' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Cancel job' });
+    await dialog.getByText(`Cancel job ${laterId} (web-later)?`).waitFor();
+    await dialog.getByRole('button', { name: 'Cancel job' }).click();
+    await page.locator('.job-state .badge', { hasText: 'cancelled' }).waitFor();
+    assert.equal((await facility.request<{ state: string }>('GET', `/api/jobs/${laterId}`, undefined, alice)).state, 'cancelled');
+    await page.getByRole('button', { name: 'Cancel job' }).waitFor({ state: 'detached' });
+  });
+
   it('uploads a file with progress and downloads the same bytes back', async () => {
     const { page } = session;
     await page.getByRole('navigation', { name: 'Main navigation' }).getByRole('link', { name: 'Files' }).click();

@@ -112,7 +112,8 @@ function ArrayTasks({ job }: { job: Job }) {
   const { t } = useI18n();
   const tasks = useQuery({
     queryKey: ['jobs', 'array', job.arrayJobId, job.user],
-    queryFn: () => call(api.GET('/api/jobs', { params: { query: { user: job.user, all: 'true', limit: 100_000 } } })),
+    // Without all=true: a researcher may list only their own jobs that way, and an admin sees the user's jobs they may manage.
+    queryFn: () => call(api.GET('/api/jobs', { params: { query: { user: job.user, limit: 100_000 } } })),
     select: (list) => list.filter((j) => j.arrayJobId === job.arrayJobId).sort((a, b) => (a.arrayTaskId ?? 0) - (b.arrayTaskId ?? 0)),
     refetchInterval: 3000,
   });
