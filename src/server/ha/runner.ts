@@ -69,6 +69,8 @@ export class HaRunner {
   private lastHeartbeat = 0;
   /** After losing the lock this server lets the others try first (its own database link is suspect). */
   private yieldUntil = 0;
+  /** Failed election tries in a row (the database unreachable): logged on the first and every 20th. */
+  private electionFailures = 0;
   private readonly https: { cert: Buffer; key: Buffer } | undefined;
 
   constructor(private readonly o: HaRunnerOptions) {
@@ -139,8 +141,9 @@ export class HaRunner {
         let won = false;
         try {
           if (performance.now() >= this.yieldUntil) won = await this.lock.tryAcquire();
+          this.electionFailures = 0;
         } catch (error) {
-          this.o.logger.warn({ reason: error instanceof Error ? error.message : String(error) }, 'ha: cannot reach PostgreSQL for the election; will retry');
+          if (this.electionFailures++ % 20 === 0) this.o.logger.warn({ failures: this.electionFailures, reason: error instanceof Error ? error.message : String(error) }, 'ha: cannot reach PostgreSQL for the election; will retry');
         }
         if (won) await this.becomeActive();
         else await this.refreshActive();
