@@ -154,6 +154,53 @@ describe('web UI in Chromium: the researcher views', { skip: skip ?? false, time
     await page.getByRole('link', { name: 'results/' }).waitFor();
   });
 
+  it('files: renames a file, adds a read entry for bob through the ACL editor, deletes it after confirming; devices: reserves one for 30 minutes and releases it', async () => {
+    const { page } = session;
+    await page.goto(`${facility.url}/files?path=${encodeURIComponent('/lab/lab-ml/results')}`);
+    await page.getByRole('cell', { name: 'data.bin', exact: true }).waitFor();
+
+    await page.getByRole('button', { name: 'Move or rename data.bin' }).click();
+    const moveDialog = page.getByRole('dialog', { name: 'Move or rename data.bin' });
+    await moveDialog.getByLabel('New path').fill('/lab/lab-ml/results/renamed.bin');
+    await moveDialog.getByRole('button', { name: 'Move', exact: true }).click();
+    await page.getByRole('cell', { name: 'renamed.bin', exact: true }).waitFor();
+    await page.getByRole('cell', { name: 'data.bin', exact: true }).waitFor({ state: 'detached' });
+
+    await page.getByRole('button', { name: 'Access control of renamed.bin' }).click();
+    const aclDialog = page.getByRole('dialog', { name: 'Access control of /lab/lab-ml/results/renamed.bin' });
+    const entries = aclDialog.getByLabel('Entries, one per line');
+    await eventually('the ACL text', 10_000, async () => ((await entries.inputValue()).includes('user::') ? true : undefined));
+    await entries.fill(`${await entries.inputValue()}\nuser:bob:r-----`);
+    await aclDialog.getByRole('button', { name: 'Save' }).click();
+    await aclDialog.getByText('Saved.').waitFor();
+    const acl = await facility.request<{ acl: string }>('GET', `/api/fs/acl?path=${encodeURIComponent('/lab/lab-ml/results/renamed.bin')}`, undefined, alice);
+    assert.match(acl.acl, /user:bob:r-----/);
+    await aclDialog.getByRole('button', { name: 'Close' }).click();
+
+    await page.getByRole('row').filter({ hasText: 'renamed.bin' }).getByRole('button', { name: 'Delete' }).click();
+    const deleteDialog = page.getByRole('dialog', { name: 'Delete' });
+    await deleteDialog.getByText('Delete /lab/lab-ml/results/renamed.bin? This cannot be undone.').waitFor();
+    await deleteDialog.getByRole('button', { name: 'Delete' }).click();
+    await page.getByRole('cell', { name: 'renamed.bin', exact: true }).waitFor({ state: 'detached' });
+    const listing = await facility.request<{ entries: unknown[] }>('GET', `/api/fs/children?path=${encodeURIComponent('/lab/lab-ml/results')}`, undefined, alice);
+    assert.deepEqual(listing.entries, []);
+
+    await facility.admin('POST', '/api/devices', { name: 'scope-1', kind: 'microscope', description: 'confocal', idleRelease: '20m' });
+    await page.getByRole('navigation', { name: 'Main navigation' }).getByRole('link', { name: 'Devices' }).click();
+    const row = page.getByRole('row').filter({ hasText: 'scope-1' });
+    await row.getByText('free', { exact: true }).waitFor();
+    await row.getByLabel('For').fill('30m');
+    await row.getByRole('button', { name: 'Reserve scope-1' }).click();
+    await row.getByText('reserved', { exact: true }).waitFor();
+    const held = await facility.request<{ holder: string | null; reservedUntil: string | null }>('GET', '/api/devices/scope-1', undefined, alice);
+    assert.equal(held.holder, 'alice');
+    assert.ok(held.reservedUntil && Math.abs(Date.parse(held.reservedUntil) - Date.now() - 30 * 60_000) < 60_000, `reserved until ${held.reservedUntil}`);
+    await row.getByRole('button', { name: 'Release' }).click();
+    await page.getByRole('dialog', { name: 'Release' }).getByRole('button', { name: 'Release' }).click();
+    await row.getByText('free', { exact: true }).waitFor();
+    assert.equal((await facility.request<{ holder: string | null }>('GET', '/api/devices/scope-1', undefined, alice)).holder, null);
+  });
+
   it('the overview counts the notice the ended job left; marking it read on the notifications page clears it', async () => {
     const { page } = session;
     await page.getByRole('navigation', { name: 'Main navigation' }).getByRole('link', { name: 'Overview' }).click();
@@ -188,5 +235,20 @@ describe('web UI in Chromium: the researcher views', { skip: skip ?? false, time
     } finally {
       await phone.browser.close();
     }
+  });
+
+  it('changes her password on the account page: the new one logs in', async () => {
+    const { page } = session;
+    await page.goto(`${facility.url}/account`);
+    await page.getByRole('heading', { name: 'My account', level: 1 }).waitFor();
+    await page.getByLabel('Current password').fill(alice.password);
+    await page.getByLabel('New password', { exact: true }).fill('alice password 2');
+    await page.getByLabel('New password again').fill('alice password 3');
+    await page.getByText('The two new passwords differ.').waitFor();
+    await page.getByLabel('New password again').fill('alice password 2');
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await page.getByText('Your password has been changed.').waitFor();
+    const login = await facility.request<{ ticket: string }>('POST', '/api/auth/login', { user: 'alice', password: 'alice password 2' });
+    assert.ok(login.ticket);
   });
 });
