@@ -259,13 +259,28 @@ describe('web UI in Chromium: operator views (part A)', { skip: skip ?? false, t
     await page.getByText('Power monitoring is not set up').waitFor();
     await screenshot(page, 'ops-inventory');
     await page.setViewportSize({ width: 375, height: 800 });
-    await page.goto(`${facility.url}/ops`);
-    await page.getByRole('heading', { level: 1, name: 'Operations overview' }).waitFor();
-    const overflow = await page.evaluate(() => {
-      const root = (globalThis as unknown as { document: { documentElement: { scrollWidth: number; clientWidth: number } } }).document.documentElement;
-      return root.scrollWidth - root.clientWidth;
-    });
-    assert.ok(overflow <= 1, `the overview is ${overflow} px wider than a phone`);
+    for (const [route, title] of [
+      [`/ops/nodes/${host}`, `Node ${host}`],
+      ['/ops/nodes', 'Nodes'],
+      ['/ops/alerts', 'Alerts and silences'],
+      ['/ops/recovery', 'Recovery'],
+      ['/ops/inventory', 'Inventory'],
+      ['/ops/audit', 'Audit log'],
+      ['/ops', 'Operations overview'],
+    ] as const) {
+      await page.goto(`${facility.url}${route}`);
+      await page.getByRole('heading', { level: 1, name: title }).waitFor();
+      await page.getByRole('table').or(page.locator('.card')).first().waitFor();
+      const overflow = await page.evaluate(() => {
+        const root = (globalThis as unknown as { document: { documentElement: { scrollWidth: number; clientWidth: number } } }).document.documentElement;
+        return root.scrollWidth - root.clientWidth;
+      });
+      const widest = overflow <= 1 ? '' : await page.evaluate(() => {
+        const doc = (globalThis as unknown as { document: { querySelectorAll(s: string): ArrayLike<{ getBoundingClientRect(): { right: number }; tagName: string; className: string }> } }).document;
+        return Array.from(doc.querySelectorAll('main *')).filter((e) => e.getBoundingClientRect().right > 376).map((e) => `${e.tagName}.${e.className}`).slice(-3).join(', ');
+      });
+      assert.ok(overflow <= 1, `${route} is ${overflow} px wider than a phone (${widest})`);
+    }
     await page.getByLabel('Language').selectOption('ja');
     await page.getByRole('heading', { level: 1, name: '運用の概要' }).waitFor();
     await page.getByRole('heading', { name: '発報中のアラート' }).waitFor();

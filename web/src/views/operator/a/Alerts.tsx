@@ -246,7 +246,7 @@ function SilenceForm({ matchers, setMatchers, onCreated }: { matchers: string; s
             {(id) => <input id={id} required value={duration} onChange={(e) => setDuration(e.target.value)} size={8} />}
           </Field>
           <Field label={t('ops.silences.commentLabel')} hint={t('ops.silences.commentHint')}>
-            {(id) => <input id={id} required value={comment} onChange={(e) => setComment(e.target.value)} size={40} />}
+            {(id) => <input id={id} className="ops-wide" required value={comment} onChange={(e) => setComment(e.target.value)} />}
           </Field>
         </div>
         {create.error ? <ErrorBox error={create.error} /> : null}

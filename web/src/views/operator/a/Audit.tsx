@@ -54,7 +54,7 @@ export function AuditPage() {
   }
 
   const columns: Column<AuditEntry>[] = [
-    { key: 'at', header: t('ops.audit.at'), cell: (e) => <time dateTime={e.at}>{dateTime(e.at)}</time> },
+    { key: 'at', header: t('ops.audit.at'), className: 'ops-when', cell: (e) => <time dateTime={e.at}>{dateTime(e.at)}</time> },
     { key: 'actor', header: t('ops.audit.actor'), cell: (e) => e.actor },
     { key: 'action', header: t('ops.audit.action'), cell: (e) => <code>{e.action}</code> },
     { key: 'target', header: t('ops.audit.target'), cell: (e) => (e.target ? `${e.targetType} ${e.target}` : e.targetType) },
