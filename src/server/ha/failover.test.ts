@@ -254,11 +254,12 @@ describe('HA: two keisan servers, kill -9 the active one', { skip }, () => {
         await sleep(20);
       }
       await a.waitFor('ha: lost the election lock', 5_000);
-      // The client that knows both carries on with B.
+      // The client that knows both carries on with B (it keeps trying for 15 s).
       await client.request('GET', '/api/auth/whoami');
       const haLines = (p: ServerProcess) => p.output().split('\n').filter((l) => /"ha: |conflict|in use/.test(l)).map((l) => l.slice(0, 400)).join('\n');
       assert.equal(client.answeredBy, urlB, `A:\n${haLines(a)}\nB:\n${haLines(b)}`);
-      assert.ok(Date.now() - endedAt <= 5_000, `the takeover after a lost lock took ${Date.now() - endedAt} ms`);
+      // Slower than after a kill: on one host B waits for A to close (A's archive directory lock), up to its 10 s limit.
+      assert.ok(Date.now() - endedAt <= 12_000, `the takeover after a lost lock took ${Date.now() - endedAt} ms`);
       // A has closed its facility and stands by; one active server.
       const deadline = Date.now() + 30_000;
       for (;;) {
