@@ -171,6 +171,25 @@ describe('web UI in Chromium: incidents, maintenance plans, storage tiers, group
     await page.getByRole('heading', { name: 'Directory (LDAP)' }).waitFor();
   });
 
+  it('the incident, plan and storage pages fit a 375 px wide phone (no sideways scrolling)', async () => {
+    await page.setViewportSize({ width: 375, height: 800 });
+    try {
+      for (const [path, heading] of [
+        ['/ops/incidents/1', '#1 Home file system unreachable'],
+        ['/ops/maint/1', '#1 Replace the fan of maint-node1'],
+        ['/ops/maint', 'Maintenance plans'],
+        ['/ops/storage', 'Storage tiers'],
+      ] as const) {
+        await page.goto(`${facility.url}${path}`);
+        await page.getByRole('heading', { name: heading, level: 1 }).waitFor();
+        const width = await page.evaluate('document.documentElement.scrollWidth');
+        assert.ok(typeof width === 'number' && width <= 375, `${path} is ${String(width)} px wide on a 375 px phone`);
+      }
+    } finally {
+      await page.setViewportSize({ width: 1366, height: 860 });
+    }
+  });
+
   it('bob, the admin of workgroup lab, sees its members and usage; alice does not see the group views', async () => {
     const bob = await secondDesk(browser);
     try {
