@@ -230,7 +230,7 @@ describe('web UI in Chromium: the researcher views', { skip: skip ?? false, time
       await page.getByRole('heading', { name: 'ジョブ', level: 1 }).waitFor();
       await page.getByText('web-hello').waitFor();
       await page.locator('td .badge', { hasText: '完了' }).first().waitFor();
-      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      const overflow = Number(await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth'));
       assert.ok(overflow <= 0, `the job list is ${overflow} px wider than the phone's screen`);
     } finally {
       await phone.browser.close();
