@@ -201,7 +201,7 @@ export function registerAccountCommands(program: Command, admin: Command): void 
     .action(async (name, options, command) => {
       const out = outputOf(command);
       const created = await clientOf(command).request<Workgroup>('POST', '/api/workgroups', { name, description: options.description, gid: options.gid, loginNetworks: options.loginNetworks });
-      out.result(created, () => out.line(`Created workgroup ${created.name} (gid ${created.gid}).`));
+      out.result(created, () => out.line(t('accounts.msg.created-workgroup-gid', { name: created.name, gid: created.gid })));
     });
   workgroup
     .command('list')
@@ -258,7 +258,7 @@ export function registerAccountCommands(program: Command, admin: Command): void 
       const out = outputOf(command);
       await confirmByName(t('cli.kind.workgroup'), name, options.yes);
       await clientOf(command).request('DELETE', `/api/workgroups/${encodeURIComponent(name)}`);
-      out.result({ removed: name }, () => out.line(`Removed workgroup ${name}.`));
+      out.result({ removed: name }, () => out.line(t('accounts.msg.removed-workgroup', { name })));
     });
 
   const subgroup = admin.command('subgroup').alias('sg').description(t('accounts.subgroup'));
@@ -273,7 +273,7 @@ export function registerAccountCommands(program: Command, admin: Command): void 
     .action(async (name, options, command) => {
       const out = outputOf(command);
       const created = await clientOf(command).request<Subgroup>('POST', '/api/subgroups', { name, workgroup: options.workgroup, description: options.description, gid: options.gid });
-      out.result(created, () => out.line(`Created subgroup ${created.name} in workgroup ${created.workgroup} (gid ${created.gid}).`));
+      out.result(created, () => out.line(t('accounts.msg.created-subgroup-in-workgroup-gid', { name: created.name, workgroup: created.workgroup, gid: created.gid })));
     });
   subgroup
     .command('list')
@@ -335,7 +335,7 @@ export function registerAccountCommands(program: Command, admin: Command): void 
       const out = outputOf(command);
       await confirmByName(t('cli.kind.subgroup'), name, options.yes);
       await clientOf(command).request('DELETE', `/api/subgroups/${encodeURIComponent(name)}`);
-      out.result({ removed: name }, () => out.line(`Removed subgroup ${name}.`));
+      out.result({ removed: name }, () => out.line(t('accounts.msg.removed-subgroup', { name })));
     });
 
   const user = admin.command('user').description(t('accounts.user'));
@@ -369,10 +369,10 @@ export function registerAccountCommands(program: Command, admin: Command): void 
         password,
       });
       out.result(created, () => {
-        out.line(`Created user ${created.user.name} (uid ${created.user.uid}) in subgroup ${created.user.primarySubgroup}.`);
+        out.line(t('accounts.msg.created-user-uid-in-subgroup', { name: created.user.name, uid: created.user.uid, primarySubgroup: created.user.primarySubgroup }));
         if (created.initialPassword) {
-          out.line(`Initial password: ${pc.bold(created.initialPassword)}`);
-          out.line(pc.dim('It is shown only now; give it to the user, who changes it with `keisan passwd`.'));
+          out.line(t('accounts.msg.initial-password', { initialPassword: pc.bold(created.initialPassword) }));
+          out.line(pc.dim(t('accounts.msg.it-is-shown-only-now')));
         }
       });
     });
@@ -440,7 +440,7 @@ export function registerAccountCommands(program: Command, admin: Command): void 
       const updated = await clientOf(command).request<User>('PATCH', `/api/users/${encodeURIComponent(name)}`, body);
       out.result(generated ? { user: updated, password: generated } : updated, () => {
         showUser(out, updated);
-        if (generated) out.line(`\nNew password: ${pc.bold(generated)} (shown only now)`);
+        if (generated) out.line(t('accounts.msg.nnew-password-shown-only-now', { generated: pc.bold(generated) }));
       });
     });
   user
@@ -452,7 +452,7 @@ export function registerAccountCommands(program: Command, admin: Command): void 
       const out = outputOf(command);
       await confirmByName(t('cli.kind.user'), name, options.yes);
       await clientOf(command).request('DELETE', `/api/users/${encodeURIComponent(name)}`);
-      out.result({ removed: name }, () => out.line(`Removed user ${name}.`));
+      out.result({ removed: name }, () => out.line(t('accounts.msg.removed-user', { name })));
     });
 
   admin
@@ -489,7 +489,7 @@ export function registerAccountCommands(program: Command, admin: Command): void 
             e.address,
             Object.keys(e.detail).length ? JSON.stringify(e.detail).slice(0, 60) : '',
           ]),
-          '(no entries match)',
+          t('accounts.empty.entries-match'),
         ),
       );
     });
@@ -513,7 +513,7 @@ export function registerAccountCommands(program: Command, admin: Command): void 
       if (document === null || typeof document !== 'object' || Array.isArray(document)) throw invalidInput(`${file}: a facility file is a YAML mapping (workgroups:, users:)`);
       const result = await clientOf(command).request<ApplyResult>('POST', '/api/facility/apply', { document, dryRun: options.dryRun === true });
       out.result(result, () => {
-        if (result.changes.length === 0) out.line('Nothing to change: the facility already matches the file.');
+        if (result.changes.length === 0) out.line(t('accounts.msg.nothing-to-change-the-facility'));
         else {
           out.line(result.dryRun ? `Would make ${result.changes.length} change(s):` : `Made ${result.changes.length} change(s):`);
           for (const change of result.changes) out.line(`  ${change.summary}`);
@@ -525,7 +525,7 @@ export function registerAccountCommands(program: Command, admin: Command): void 
         ];
         if (kept.length) out.line(pc.dim(`Kept, though the file does not mention them: ${kept.join(', ')}`));
         if (result.ignoredSections.length) out.line(pc.dim(`Not applied (read by the server at start): ${result.ignoredSections.join(', ')}`));
-        if (result.dryRun && result.changes.length) out.line(pc.dim('Dry run: nothing was changed. Run again without --dry-run to apply.'));
+        if (result.dryRun && result.changes.length) out.line(pc.dim(t('accounts.msg.dry-run-nothing-was-changed')));
       });
     });
 

@@ -144,7 +144,7 @@ function printQueues(out: ReturnType<typeof outputOf>, queues: Queue[]): void {
       q.enabled ? 'open' : pc.yellow('closed'),
       q.description,
     ]),
-    '(no queues)',
+    t('batch.empty.queues'),
   );
 }
 
@@ -174,7 +174,7 @@ export function registerQueueCommands(program: Command, admin: Command): void {
       const [name, options, command] = args as [string, Record<string, unknown>, CommandUnknownOpts];
       const out = outputOf(command);
       const created = await clientOf(command).request<Queue>('POST', '/api/queues', { name, ...queueBody(options) });
-      out.result(created, () => out.line(`Added queue ${created.name} (${formatDuration(created.wallTimeLimitMs)}, priority ${created.priority}).`));
+      out.result(created, () => out.line(t('batch.msg.added-queue-priority', { name: created.name, wallTimeLimitMs: formatDuration(created.wallTimeLimitMs), priority: created.priority })));
     });
   queueOptions(queue.command('set').description(t('batch.queue.set')).argument('<name>'))
     .addHelpText('after', examples('keisan admin queue set short --max-running-per-user 50', 'keisan admin queue set huge --disable'))
@@ -195,7 +195,7 @@ export function registerQueueCommands(program: Command, admin: Command): void {
       const out = outputOf(command);
       if (!options.yes) throw invalidInput(`removing queue '${name}' needs --yes`);
       await clientOf(command).request('DELETE', `/api/queues/${encodeURIComponent(name)}`);
-      out.result({ removed: name }, () => out.line(`Removed queue ${name}.`));
+      out.result({ removed: name }, () => out.line(t('batch.msg.removed-queue', { name })));
     });
 }
 
@@ -280,8 +280,8 @@ export function registerBatchCommands(program: Command): void {
       const result = await client.request<SubmitResult>('POST', '/api/jobs', body);
       if (!out.json) {
         for (const warning of result.warnings) process.stderr.write(`${pc.yellow('warning:')} ${warning}\n`);
-        if (result.arrayJobId !== null) out.line(`Submitted array job ${result.arrayJobId} (${result.jobs.length} tasks) to queue ${result.queue}.`);
-        else out.line(`Submitted job ${result.jobs[0]} to queue ${result.queue}.`);
+        if (result.arrayJobId !== null) out.line(t('batch.msg.submitted-array-job-tasks-to', { arrayJobId: result.arrayJobId, jobs: result.jobs.length, queue: result.queue }));
+        else out.line(t('batch.msg.submitted-job-to-queue', { jobs: result.jobs[0], queue: result.queue }));
       }
       if (!options.wait) {
         if (out.json) out.result(result, () => undefined);
@@ -334,7 +334,7 @@ export function registerBatchCommands(program: Command): void {
             formatTime(job.submittedAt),
             job.state === 'running' ? job.node : job.state === 'pending' ? (job.held ? 'held' : 'see keisan why') : job.exitCode !== null ? `exit ${job.exitCode}` : (job.reason ?? ''),
           ]),
-          '(no jobs)',
+          t('batch.empty.jobs'),
         ),
       );
     });
@@ -370,7 +370,7 @@ export function registerBatchCommands(program: Command): void {
           [t('field.error'), job.error === job.output ? '(with the output)' : job.error],
         ]);
         out.line();
-        out.line(pc.bold('history'));
+        out.line(pc.bold(t('batch.msg.history')));
         for (const t of job.transitions) out.line(`  ${formatTime(t.at)}  ${t.state}`);
       });
     });
@@ -393,15 +393,15 @@ export function registerBatchCommands(program: Command): void {
       }
       out.result(result, () => {
         const n = result.cancelled.length;
-        if (n === 1) out.line(`Job ${result.cancelled[0]} cancelled.`);
-        else if (n > 1) out.line(`${n} jobs cancelled (${compactIds(result.cancelled)}).`);
-        else if (result.skipped.length === 0) out.line('Nothing to cancel: no pending or running job.');
-        for (const s of result.skipped) out.line(`Job ${s.id} already ended (${s.state}): nothing to cancel.`);
+        if (n === 1) out.line(t('batch.msg.job-cancelled', { cancelled: result.cancelled[0] }));
+        else if (n > 1) out.line(t('batch.msg.jobs-cancelled', { n, cancelled: compactIds(result.cancelled) }));
+        else if (result.skipped.length === 0) out.line(t('batch.msg.nothing-to-cancel-no-pending'));
+        for (const s of result.skipped) out.line(t('batch.msg.job-already-ended-nothing-to', { id: s.id, state: s.state }));
       });
     });
 
   for (const [name, verb, route, done] of [
-    ['hold', 'batch.hold', 'hold', 'held'],
+    ['hold', 'batch.hold', 'hold', 'batch.msg.job-held'],
   ] as const) {
     program
       .command(name)
@@ -412,7 +412,7 @@ export function registerBatchCommands(program: Command): void {
         const client = clientOf(command);
         const results: Job[] = [];
         for (const id of parseJobIds(ids)) results.push(await client.request<Job>('POST', `/api/jobs/${id}/${route}`));
-        out.result(results, () => results.forEach((job) => out.line(`Job ${jobLabel(job)} ${done}.`)));
+        out.result(results, () => results.forEach((job) => out.line(t(done, { job: jobLabel(job) }))));
       });
   }
 
@@ -430,11 +430,11 @@ export function registerBatchCommands(program: Command): void {
         if (/^\d+$/.test(target)) {
           const job = await client.request<Job>('POST', `/api/jobs/${target}/release`);
           results.push(job);
-          out.done(`Job ${jobLabel(job)} released.`);
+          out.done(t('batch.msg.job-released', { job: jobLabel(job) }));
         } else {
           const device = await releaseDevice(target, command);
           results.push(device);
-          out.done(`Released ${device.name}; it is free.`);
+          out.done(t('batch.msg.released-it-is-free', { name: device.name }));
         }
       }
       if (out.json) out.result(results, () => undefined);
@@ -489,7 +489,7 @@ export function registerBatchCommands(program: Command): void {
       );
       const h = (n: number) => n.toFixed(n < 10 ? 2 : 1);
       out.result(rows, () =>
-        out.table([options.by.toUpperCase(), t('col.jobs'), t('col.not-ok'), t('col.wall-h'), t('col.core-h'), t('col.cpu-h'), t('col.gpu-h')], rows.map((r) => [r.key, r.jobs, r.failed, h(r.wallHours), h(r.coreHours), h(r.cpuHours), h(r.gpuHours)]), '(no jobs ended in that period)'),
+        out.table([options.by.toUpperCase(), t('col.jobs'), t('col.not-ok'), t('col.wall-h'), t('col.core-h'), t('col.cpu-h'), t('col.gpu-h')], rows.map((r) => [r.key, r.jobs, r.failed, h(r.wallHours), h(r.coreHours), h(r.cpuHours), h(r.gpuHours)]), t('batch.empty.jobs-ended-in-that')),
       );
     });
 
@@ -502,7 +502,7 @@ export function registerBatchCommands(program: Command): void {
       const out = outputOf(command);
       const client = clientOf(command);
       const rows = await client.request<{ id: number; at: string; title: string; body: string; readAt: string | null }[]>('GET', '/api/notifications', undefined, { unread: options.unread ? 'true' : undefined });
-      out.result(rows, () => out.table([t('col.time'), '', t('col.what'), t('col.detail')], rows.map((n) => [formatTime(n.at), n.readAt ? '' : pc.bold('new'), n.title, n.body]), '(no notifications)'));
+      out.result(rows, () => out.table([t('col.time'), '', t('col.what'), t('col.detail')], rows.map((n) => [formatTime(n.at), n.readAt ? '' : pc.bold('new'), n.title, n.body]), t('batch.empty.notifications')));
       if (options.markRead) await client.request('POST', '/api/notifications/read', {});
     });
 }

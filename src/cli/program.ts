@@ -46,6 +46,9 @@ function localizedHelp(): Partial<Help> {
     optionDescription(this: Help, option) {
       return option.long === '--help' ? t('cli.opt.help') : Help.prototype.optionDescription.call(this, option).replace('(default: ', `(${t('cli.help.default')}: `);
     },
+    argumentDescription(this: Help, argument) {
+      return Help.prototype.argumentDescription.call(this, argument).replace('(default: ', `(${t('cli.help.default')}: `);
+    },
     // Japanese has no spaces to wrap at and takes two columns a character.
     displayWidth: (text: string) => displayWidth(text.replace(ANSI_STYLE, '')),
     boxWrap(this: Help, text: string, width: number) {

@@ -73,7 +73,7 @@ export function registerDeviceCommands(program: Command, admin: Command): void {
       }
       const rows = await client.request<Device[]>('GET', '/api/devices');
       out.result(rows, () =>
-        out.table([t('col.device'), t('col.kind'), t('col.state'), t('col.description')], rows.map((d) => [d.name, d.kind, stateText(d), d.description]), '(no devices: operators add them with keisan admin device add)'),
+        out.table([t('col.device'), t('col.kind'), t('col.state'), t('col.description')], rows.map((d) => [d.name, d.kind, stateText(d), d.description]), t('devices.empty.devices')),
       );
     });
 
@@ -110,7 +110,7 @@ export function registerDeviceCommands(program: Command, admin: Command): void {
         maxHold: options.maxHold,
       });
       out.result(created, () =>
-        out.line(`Added device ${created.name} (${created.kind}; idle release ${seconds(created.idleReleaseSeconds)}, maximum hold ${seconds(created.maxHoldSeconds)}).`),
+        out.line(t('devices.msg.added-device-idle-release-maximum', { name: created.name, kind: created.kind, idleReleaseSeconds: seconds(created.idleReleaseSeconds), maxHoldSeconds: seconds(created.maxHoldSeconds) })),
       );
     });
   device
@@ -142,7 +142,7 @@ export function registerDeviceCommands(program: Command, admin: Command): void {
       const out = outputOf(command);
       await confirmRemoval(name, options.yes);
       await clientOf(command).request('DELETE', path(name));
-      out.result({ removed: name }, () => out.line(`Removed device ${name}.`));
+      out.result({ removed: name }, () => out.line(t('devices.msg.removed-device', { name })));
     });
   device
     .command('list')

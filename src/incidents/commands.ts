@@ -63,15 +63,15 @@ function showIncident(out: Output, incident: Incident): void {
     [t('field.opened-by'), incident.source === 'manual' ? incident.openedBy : `${incident.openedBy} (${incident.sourceKey})`],
   ]);
   out.line();
-  out.line('Checklist:');
+  out.line(t('incidents.msg.checklist'));
   for (const c of incident.checklist) out.line(`  [${c.done ? 'x' : ' '}] ${c.item}. ${c.text}${c.by ? `  (${c.done ? 'done' : 'undone'} by ${c.by}, ${utc(c.at)})` : ''}`);
   out.line();
-  out.line('Timeline:');
+  out.line(t('incidents.msg.timeline'));
   for (const t of incident.timeline) out.line(`  ${utc(t.at)}  ${t.by}${t.status ? ` [${t.status}]` : ''}: ${t.text}`);
   if (incident.postmortem) {
     const p = incident.postmortem;
     out.line();
-    out.line(`Postmortem (${p.updatedBy}, ${utc(p.updatedAt)}):`);
+    out.line(t('incidents.msg.postmortem', { updatedBy: p.updatedBy, updatedAt: utc(p.updatedAt) }));
     out.line(`  What happened: ${p.whatHappened || '-'}`);
     out.line(`  Causes: ${p.causes || '-'}`);
     out.line(`  Prevention: ${p.prevention || '-'}`);
@@ -170,7 +170,7 @@ export function registerIncidentCommands(program: Command): void {
       const out = outputOf(command);
       out.result(updated, () => {
         const done = updated.checklist.filter((c) => c.done).length;
-        out.line(`Incident #${updated.id}: checklist ${done} of ${updated.checklist.length} done.`);
+        out.line(t('incidents.msg.incident-checklist-of-done', { id: updated.id, done, checklist: updated.checklist.length }));
         for (const c of updated.checklist) out.line(`  [${c.done ? 'x' : ' '}] ${c.item}. ${c.text}`);
       });
     });
@@ -212,7 +212,7 @@ export function registerIncidentCommands(program: Command): void {
         out.table(
           [t('col.id'), t('col.sev'), t('col.status'), t('col.started-utc'), t('col.duration'), t('col.impact'), t('col.title')],
           rows.map((i) => [i.id, i.severity, i.status, formatUtc(new Date(i.startedAt)), duration(i), impactText(i.services), i.title]),
-          '(no incidents)',
+          t('incidents.empty.incidents'),
         ),
       );
     });

@@ -53,7 +53,7 @@ export function registerMonitorCommands(program: Command, admin: Command): void 
       const out = outputOf(command);
       const result = await clientOf(command).request<MailTestResult>('POST', '/api/admin/mail/test', { to: address });
       out.result(result, () => {
-        out.line(`Sent to ${result.to} through ${result.server}.`);
+        out.line(t('monitor.msg.sent-to-through', { to: result.to, server: result.server }));
         out.fields([
           [t('field.from'), result.from],
           [t('field.message-id'), result.messageId],

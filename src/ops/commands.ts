@@ -19,11 +19,11 @@ export function registerOpsCommands(program: Command, admin: Command): void {
       const out = outputOf(command);
       const result = initDataDir(resolveDataDir(options.data));
       out.result(result, () => {
-        if (result.created.length === 0) out.line(`${result.dataDir} is already initialised; nothing was changed.`);
+        if (result.created.length === 0) out.line(t('ops.msg.is-already-initialised-nothing-was', { dataDir: result.dataDir }));
         else {
-          out.line(`Initialised ${result.dataDir}:`);
-          for (const file of result.created) out.line(`  created ${file}`);
-          out.line(`Edit keisan.yaml, then run: keisan up --data ${result.dataDir}`);
+          out.line(t('ops.msg.initialised', { dataDir: result.dataDir }));
+          for (const file of result.created) out.line(t('ops.msg.created', { file }));
+          out.line(t('ops.msg.edit-keisan-yaml-then-run', { dataDir: result.dataDir }));
         }
       });
     });
@@ -59,7 +59,7 @@ export function registerOpsCommands(program: Command, admin: Command): void {
             `${formatDuration(now - new Date(d.lastHeartbeatAt).getTime())} ago`,
             formatTime(d.startedAt),
           ]),
-          '(no daemon has registered yet)',
+          t('ops.empty.daemon-has-registered-yet'),
         ),
       );
     });

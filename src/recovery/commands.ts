@@ -51,7 +51,7 @@ export function registerRecoveryCommands(program: Command): void {
         out.table(
           [t('col.id'), t('col.time'), t('col.host'), t('col.rule'), t('col.job-pid'), t('col.user'), t('col.action'), t('col.outcome'), t('col.explanation')],
           rows.map((e) => [e.id, formatTime(e.at), e.host, e.rule, target(e), e.user, e.mode === 'observe' ? `${e.action} (observe)` : e.action, colourOutcome(e), e.explanation]),
-          `(no recovery events since ${options.since})`,
+          t('recovery.empty.recovery-events-since-since', { since: options.since }),
         ),
       );
     });

@@ -320,13 +320,13 @@ async function editAcl(client: ApiClient, out: Output, target: string, which: Ac
       const edited = await readFile(file, 'utf8');
       const body = edited.replace(/#.*$/gm, '').trim();
       if (body === '') {
-        out.done('The file was empty: the ACL was not changed.');
+        out.done(t('storage.msg.the-file-was-empty-the'));
         return null;
       }
       try {
         const parsed = parseAcl(edited, label);
         if (formatAcl(parsed) === formatAcl(parseAcl(current))) {
-          out.done('No change.');
+          out.done(t('storage.msg.no-change'));
           return null;
         }
         return await client.request<AclView>('PUT', '/api/fs/acl', { path: view.path, which, acl: formatAcl(parsed) });
@@ -404,7 +404,7 @@ export function registerStorageCommands(program: Command): void {
       const client = clientOf(command);
       const created: FsEntry[] = [];
       for (const target of paths) created.push(await client.request<FsEntry>('POST', '/api/fs/directories', { path: target, parents: options.parents === true }));
-      out.result(created, () => created.forEach((e) => out.line(`Created ${e.path}`)));
+      out.result(created, () => created.forEach((e) => out.line(t('storage.msg.created', { path: e.path }))));
     });
 
   fs.command('rm')
@@ -428,7 +428,7 @@ export function registerStorageCommands(program: Command): void {
     .action(async (from, to, _options, command) => {
       const out = outputOf(command);
       const moved = await clientOf(command).request<FsEntry>('POST', '/api/fs/moves', { from, to });
-      out.result(moved, () => out.line(`Moved ${from} to ${moved.path}`));
+      out.result(moved, () => out.line(t('storage.msg.moved-to', { from, path: moved.path })));
     });
 
   fs.command('put')

@@ -21,7 +21,7 @@ export function registerLdapCommands(admin: Command): void {
       const status = await clientOf(command).request<LdapStatus>('GET', '/api/admin/ldap/status');
       out.result(status, () => {
         if (status.mode === 'off') {
-          out.line('LDAP is off: accounts.ldap is not set in keisan.yaml.');
+          out.line(t('ldap.msg.ldap-is-off-accounts-ldap'));
           return;
         }
         out.line(`Mode:        ${status.mode} (${status.url}, base ${status.baseDn})`);

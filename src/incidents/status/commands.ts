@@ -18,7 +18,7 @@ function incidentLines(out: Output, incidents: readonly PublicIncident[], update
     const affected = i.components.map((c) => `${c.displayName}: ${STATE_LABELS[c.state].toLowerCase()}`).join(', ');
     out.line(`  #${i.id} ${i.title} — ${i.status}; ${affected}; ${i.endedAt ? `${utc(i.startedAt)} – ${utc(i.endedAt)}` : `since ${utc(i.startedAt)}`}`);
     for (const u of i.updates.slice(0, updates)) out.line(`      ${utc(u.at)}  [${u.status}] ${u.text}`);
-    if (i.updates.length > updates) out.line(`      … ${i.updates.length - updates} earlier update(s): keisan status --all-updates`);
+    if (i.updates.length > updates) out.line(t('status.msg.earlier-update-s-keisan-status', { updates: i.updates.length - updates }));
   }
 }
 
@@ -35,30 +35,30 @@ export function printStatus(out: Output, page: StatusPage, options: { allUpdates
   out.table(
     [t('col.component'), t('col.state'), t('col.since-utc'), `UPTIME ${page.components[0]?.uptime.days ?? 90} D`],
     page.components.map((c) => [c.displayName, STATE_LABELS[c.state], c.since ? formatUtc(new Date(c.since)) : '-', c.uptime.fraction === null ? 'no data' : formatAvailability(c.uptime.fraction)]),
-    '(no components)',
+    t('status.empty.components'),
   );
   out.line();
   const updates = options.allUpdates ? Infinity : 3;
-  if (page.incidents.current.length === 0) out.line('No current incidents.');
+  if (page.incidents.current.length === 0) out.line(t('status.msg.no-current-incidents'));
   else {
-    out.line('Current incidents:');
+    out.line(t('status.msg.current-incidents'));
     incidentLines(out, page.incidents.current, updates);
   }
   const maintenance = [...page.maintenance.inProgress, ...page.maintenance.scheduled];
-  if (maintenance.length === 0) out.line('No maintenance in progress or scheduled.');
+  if (maintenance.length === 0) out.line(t('status.msg.no-maintenance-in-progress-or'));
   else {
-    out.line('Maintenance:');
+    out.line(t('status.msg.maintenance'));
     maintenanceLines(out, maintenance);
   }
   if (page.incidents.recent.length > 0) {
-    out.line(`Resolved in the last ${page.incidents.recentDays} days:`);
+    out.line(t('status.msg.resolved-in-the-last-days', { recentDays: page.incidents.recentDays }));
     incidentLines(out, page.incidents.recent, options.allUpdates ? Infinity : 1);
   }
 }
 
 function printExplanation(out: Output, explanation: Explanation): void {
   out.line();
-  out.line('Why (operators):');
+  out.line(t('status.msg.why-operators'));
   if (explanation.unavailable.length > 0) out.line(`  Could not read ${explanation.unavailable.join(', ')}: these states were decided without them (and not recorded).`);
   for (const c of explanation.components) {
     out.line(`  ${c.name}: ${STATE_LABELS[c.state]} (checks and alerts alone: ${STATE_LABELS[c.checksState]}); services ${c.services.join(', ') || '-'}; hosts ${c.hosts.join(', ') || '-'}`);
@@ -86,7 +86,7 @@ export function registerStatusCommands(program: Command): void {
           out.table(
             [t('col.at-utc'), t('col.component'), t('col.state'), t('col.checks'), t('col.reason')],
             rows.map((r) => [formatUtc(new Date(r.at)), r.component, STATE_LABELS[r.state], STATE_LABELS[r.checksState], r.reason]),
-            '(no state changes recorded in that time)',
+            t('status.empty.state-changes-recorded-in'),
           ),
         );
         return;

@@ -16,13 +16,16 @@ export function setLanguage(chosen: Language): void {
   current = chosen;
 }
 
+/** What a `{name}` may stand for: written as a template literal would write it. */
+export type MessageParams = Record<string, string | number | boolean | null | undefined>;
+
 /** The text for `key` in `lang` with each `{name}` replaced by `params.name` (a name not given stays as written). */
-export function translate(lang: Language, key: MessageKey, params: Record<string, string | number> = {}): string {
+export function translate(lang: Language, key: MessageKey, params: MessageParams = {}): string {
   return CATALOG[lang][key].replace(/\{(\w+)\}/g, (whole, name: string) => (name in params ? String(params[name]) : whole));
 }
 
 /** The CLI's text for `key` in the current language. */
-export function t(key: MessageKey, params?: Record<string, string | number>): string {
+export function t(key: MessageKey, params?: MessageParams): string {
   return translate(language(), key, params);
 }
 

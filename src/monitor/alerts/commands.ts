@@ -40,7 +40,7 @@ export function registerAlertCommands(program: Command): void {
             formatTime(a.state === 'resolved' ? a.resolvedAt : (a.firedAt ?? a.startedAt)),
             [...a.silencedBy.map((id) => `silence ${id}`), ...a.inhibitedBy].join(', ') || '-',
           ]),
-          state === 'active' ? '(no alerts: everything is fine)' : '(none)',
+          state === 'active' ? t('alerts.empty.alerts') : '(none)',
         ),
       );
     });
@@ -123,7 +123,7 @@ export function registerAlertCommands(program: Command): void {
       const out = outputOf(command);
       if (!/^\d+$/.test(id)) throw new KeisanError('INVALID_INPUT', `'${id}' is not a silence id: see keisan silence list`);
       const ended = await clientOf(command).request<Silence>('DELETE', `/api/monitor/silences/${id}`);
-      out.result(ended, () => out.line(`Silence ${ended.id} ended.`));
+      out.result(ended, () => out.line(t('alerts.msg.silence-ended', { id: ended.id })));
     });
   silence
     .command('list')
@@ -136,7 +136,7 @@ export function registerAlertCommands(program: Command): void {
         out.table(
           [t('col.id'), t('col.state'), t('col.matchers'), t('col.starts'), t('col.ends'), t('col.by'), t('col.comment')],
           rows.map((s) => [s.id, s.state, s.matchers.map((m) => `${m.name}${m.op}${m.value}`).join(', '), formatTime(s.startsAt), formatTime(s.endsAt), s.createdBy, s.comment]),
-          '(no silences)',
+          t('alerts.empty.silences'),
         ),
       );
     });

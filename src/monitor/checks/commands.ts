@@ -36,7 +36,7 @@ export function registerCheckCommands(program: Command): void {
         out.table(
           [t('col.host'), t('col.check'), t('col.status'), t('col.summary'), t('col.age')],
           sorted.map((r) => [r.host, r.check, COLOURS[r.status](r.status), r.summary, formatAge(r.at, now)]),
-          options.failing || options.status ? '(no checks in that state)' : '(no check results yet: are the agents running?)',
+          options.failing || options.status ? t('checks.empty.checks-in-that-state') : t('checks.empty.check-results-yet'),
         ),
       );
     });

@@ -67,7 +67,7 @@ export function registerMetricsCommands(program: Command): void {
             gpuCell(n),
             n.jobs,
           ]),
-          '(no agent has reported yet: start one with `keisan agent` on each node, or `keisan up`)',
+          t('metrics.empty.agent-has-reported-yet'),
         ),
       );
     });
@@ -93,7 +93,7 @@ export function registerMetricsCommands(program: Command): void {
             const f = (v: number | null) => formatValue(s.name, s.summary.kind, v);
             return [`${s.name}${labelText(s.labels)}`, s.summary.kind === 'rate' ? 'rate' : 'value', f(s.summary.latest), f(s.summary.min), f(s.summary.max), f(s.summary.avg), s.summary.points];
           }),
-          '(no such series in that time: see `keisan metrics NODE` for the names there are)',
+          t('metrics.empty.such-series-in-that'),
         );
       });
     });

@@ -105,7 +105,7 @@ export function registerInventoryCommands(program: Command): void {
         out.table(
           [t('col.host'), t('col.roles'), t('col.addresses'), t('col.health'), t('col.why'), t('col.source')],
           rows.map((h) => [h.name, joined(h.roles), joined(h.addresses), healthColour[h.health.state](h.health.state), h.health.reason, h.source]),
-          '(no hosts: define them in keisan.yaml inventory.hosts or add them with keisan ops hosts add)',
+          t('inventory.empty.hosts'),
         ),
       );
     });
@@ -130,7 +130,7 @@ export function registerInventoryCommands(program: Command): void {
     .action(async (name, options, command) => {
       const out = outputOf(command);
       const host = await clientOf(command).request<Host>('POST', '/api/ops/hosts', defined({ name, roles: options.role, addresses: options.address, macs: options.mac, notes: options.notes }));
-      out.result(host, () => out.line(`Added host ${host.name} (${joined(host.roles)}; ${joined(host.addresses)}).`));
+      out.result(host, () => out.line(t('inventory.msg.added-host', { name: host.name, roles: joined(host.roles), addresses: joined(host.addresses) })));
     });
   hosts
     .command('set')
@@ -164,7 +164,7 @@ export function registerInventoryCommands(program: Command): void {
       const out = outputOf(command);
       await confirmRemoval(t('cli.kind.host'), name, options.yes);
       await clientOf(command).request('DELETE', `/api/ops/hosts/${encodeURIComponent(name)}`);
-      out.result({ removed: name }, () => out.line(`Removed host ${name}.`));
+      out.result({ removed: name }, () => out.line(t('inventory.msg.removed-host', { name })));
     });
 
   // ------------------------------------------------------------------ services
@@ -180,7 +180,7 @@ export function registerInventoryCommands(program: Command): void {
         out.table(
           [t('col.service'), t('col.critical'), t('col.hosts'), t('col.groups'), t('col.source')],
           rows.map((s) => [s.name, s.critical ? 'yes' : 'no', joined(s.hosts), joined(s.groups), s.source]),
-          '(no services: define them in keisan.yaml inventory.services or add them with keisan ops services add)',
+          t('inventory.empty.services'),
         ),
       );
     });
@@ -230,7 +230,7 @@ export function registerInventoryCommands(program: Command): void {
       const out = outputOf(command);
       await confirmRemoval(t('cli.kind.service'), name, options.yes);
       await clientOf(command).request('DELETE', `/api/ops/services/${encodeURIComponent(name)}`);
-      out.result({ removed: name }, () => out.line(`Removed service ${name}.`));
+      out.result({ removed: name }, () => out.line(t('inventory.msg.removed-service', { name })));
     });
 
   // ------------------------------------------------------------------ groups
@@ -247,7 +247,7 @@ export function registerInventoryCommands(program: Command): void {
         out.table(
           [t('col.group'), t('col.healthy'), t('col.min'), t('col.state'), t('col.service'), t('col.members'), t('col.why')],
           rows.map((g) => [g.name, `${g.healthy}/${g.total}`, g.minHealthy, stateColour[g.state](g.state), g.service, joined(g.members), g.reason]),
-          '(no redundancy groups: define them in keisan.yaml inventory.groups or add them with keisan ops groups add)',
+          t('inventory.empty.redundancy-groups'),
         ),
       );
     });
@@ -272,7 +272,7 @@ export function registerInventoryCommands(program: Command): void {
     .action(async (name, options, command) => {
       const out = outputOf(command);
       const group = await clientOf(command).request<Group>('POST', '/api/ops/groups', defined({ name, members: options.member, minHealthy: options.min, service: options.service, notes: options.notes }));
-      out.result(group, () => out.line(`Added group ${group.name}: ${joined(group.members)}, at least ${group.minHealthy} healthy (now ${group.healthy}, ${group.state}).`));
+      out.result(group, () => out.line(t('inventory.msg.added-group-at-least-healthy', { name: group.name, members: joined(group.members), minHealthy: group.minHealthy, healthy: group.healthy, state: group.state })));
     });
   groups
     .command('set')
@@ -299,7 +299,7 @@ export function registerInventoryCommands(program: Command): void {
       const out = outputOf(command);
       await confirmRemoval(t('cli.kind.group'), name, options.yes);
       await clientOf(command).request('DELETE', `/api/ops/groups/${encodeURIComponent(name)}`);
-      out.result({ removed: name }, () => out.line(`Removed group ${name}.`));
+      out.result({ removed: name }, () => out.line(t('inventory.msg.removed-group', { name })));
     });
 
   // ------------------------------------------------------------------ the guard

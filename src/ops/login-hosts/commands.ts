@@ -13,7 +13,7 @@ function poolTable(out: ReturnType<typeof outputOf>, hosts: readonly Assessed[])
   out.table(
     [t('col.host'), t('col.address'), t('col.state'), t('col.weight'), t('col.why')],
     hosts.map((h) => [h.host, h.address, stateColour[h.state](h.state), h.weight === null ? '-' : h.weight.toFixed(2), h.reason]),
-    '(no login hosts: give inventory hosts the login role, e.g. keisan ops hosts add login1 --role login --address 10.0.0.21)',
+    t('loginHosts.empty.login-hosts'),
   );
 }
 
@@ -70,7 +70,7 @@ export function registerLoginHostCommands(program: Command): void {
     .action(async (host, options, command) => {
       const out = outputOf(command);
       const drain = await clientOf(command).request<Drain>('PUT', `/api/login-hosts/${encodeURIComponent(host)}/drain`, { reason: options.reason });
-      out.result(drain, () => out.line(`${drain.host} is out of the login pool: ${drain.reason}`));
+      out.result(drain, () => out.line(t('loginHosts.msg.is-out-of-the-login', { host: drain.host, reason: drain.reason })));
     });
   pool
     .command('undrain')
@@ -79,7 +79,7 @@ export function registerLoginHostCommands(program: Command): void {
     .action(async (host, _options, command) => {
       const out = outputOf(command);
       await clientOf(command).request('DELETE', `/api/login-hosts/${encodeURIComponent(host)}/drain`);
-      out.result({ host, drained: false }, () => out.line(`${host} is back in the login pool (if it is healthy and not in maintenance).`));
+      out.result({ host, drained: false }, () => out.line(t('loginHosts.msg.is-back-in-the-login', { host })));
     });
 
   program
@@ -98,7 +98,7 @@ export function registerLoginHostCommands(program: Command): void {
       if (!user) throw invalidInput('no user: give --user or run under pam_exec (PAM_USER)');
       if (!from) {
         // A local login (console, su) has no remote address: the network rule is about where users come from.
-        out.result({ allowed: true, reason: 'no remote address (a local login): not restricted' }, () => out.line('allowed: no remote address (a local login): not restricted'));
+        out.result({ allowed: true, reason: 'no remote address (a local login): not restricted' }, () => out.line(t('loginHosts.msg.allowed-no-remote-address-a')));
         return;
       }
       const connection = daemonConnection({ ...(options.data ? { data: options.data } : {}), ...(globalsOf(command).server ? { server: globalsOf(command).server } : {}) });

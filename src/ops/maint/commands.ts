@@ -186,7 +186,7 @@ export function registerMaintenanceCommands(program: Command): void {
       const out = outputOf(command);
       const plan = await clientOf(command).request<Plan>('POST', '/api/ops/maint/plans', await readPlanFile(options.file));
       out.result(plan, () => {
-        out.line(`Created plan ${plan.id} (draft): ${plan.title}. Submit it for approval with keisan maint submit ${plan.id}.`);
+        out.line(t('maint.msg.created-plan-draft-submit-it', { id: plan.id, title: plan.title }));
         out.line();
         showSteps(out, plan);
       });
@@ -204,7 +204,7 @@ export function registerMaintenanceCommands(program: Command): void {
         out.table(
           [t('col.id'), t('col.state'), t('col.risk'), t('col.window-utc'), t('col.targets'), t('col.step'), t('col.approvals'), t('col.author'), t('col.title')],
           rows.map((p) => [p.id, stateColour[p.state](p.state), p.risk, `${p.window.start.slice(0, 16)} → ${p.window.end.slice(0, 16)}`, p.targets.join(','), `${Math.min(p.nextStep, p.steps)}/${p.steps}`, `${p.approvals}/${p.approvalsNeeded}`, p.author, p.title]),
-          '(no maintenance plans: write one and keisan maint create --file PLAN.yaml)',
+          t('maint.empty.maintenance-plans'),
         ),
       );
     });
@@ -293,7 +293,7 @@ export function registerMaintenanceCommands(program: Command): void {
     .action(async (id, options, command) => {
       const out = outputOf(command);
       const plan = await clientOf(command).request<Plan>('POST', `/api/ops/maint/plans/${planId(id)}/reject`, { reason: options.reason });
-      out.result(plan, () => out.line(`Plan ${plan.id} rejected: back to draft.`));
+      out.result(plan, () => out.line(t('maint.msg.plan-rejected-back-to-draft', { id: plan.id })));
     });
 
   maint
@@ -304,7 +304,7 @@ export function registerMaintenanceCommands(program: Command): void {
     .action(async (id, options, command) => {
       const out = outputOf(command);
       const plan = await clientOf(command).request<Plan>('POST', `/api/ops/maint/plans/${planId(id)}/cancel`, options.reason !== undefined ? { reason: options.reason } : {});
-      out.result(plan, () => out.line(`Plan ${plan.id} cancelled.`));
+      out.result(plan, () => out.line(t('maint.msg.plan-cancelled', { id: plan.id })));
     });
 
   maint
@@ -333,7 +333,7 @@ export function registerMaintenanceCommands(program: Command): void {
         let plan = await client.request<Plan>('GET', `/api/ops/maint/plans/${planNumber}`);
         if (plan.state === 'approved') {
           plan = await client.request<Plan>('POST', `/api/ops/maint/plans/${planNumber}/start`);
-          if (!out.json) out.line(`Plan ${plan.id} started: ${plan.title} (${plan.steps} steps, window until ${plan.window.end}).`);
+          if (!out.json) out.line(t('maint.msg.plan-started-steps-window-until', { id: plan.id, title: plan.title, steps: plan.steps, end: plan.window.end }));
         } else if (plan.state !== 'running') {
           throw new KeisanError('CONFLICT', `plan ${plan.id} is ${plan.state}${plan.haltReason ? ` (${plan.haltReason})` : ''}: only an approved or running plan can be run${plan.state === 'halted' ? '; it needs approving again (keisan maint approve)' : ''}`);
         }
@@ -344,7 +344,7 @@ export function registerMaintenanceCommands(program: Command): void {
           let answer: { run: StepRun; plan: PlanSummary };
           const open = plan.runs.find((r) => r.step === number && (r.state === 'queued' || r.state === 'running'));
           if (open) {
-            if (!out.json) out.line(`Step ${number} is already with the agent on ${open.host}; waiting for its result.`);
+            if (!out.json) out.line(t('maint.msg.step-is-already-with-the', { number, host: open.host }));
             answer = await follow(client, out, planNumber, open, waitMs);
           } else {
             if (!out.json) {
@@ -374,8 +374,8 @@ export function registerMaintenanceCommands(program: Command): void {
         }
         out.result({ plan, runs: outcomes }, () => {
           out.line();
-          if (plan.state === 'completed') out.line(pc.green(`Plan ${plan.id} completed: every step gave its expected result.`));
-          else if (plan.state === 'running') out.line(`Plan ${plan.id} is running; next is step ${plan.nextStep} of ${plan.steps}: keisan maint run ${plan.id}`);
+          if (plan.state === 'completed') out.line(pc.green(t('maint.msg.plan-completed-every-step-gave', { id: plan.id })));
+          else if (plan.state === 'running') out.line(t('maint.msg.plan-is-running-next-is', { id: plan.id, nextStep: plan.nextStep, steps: plan.steps }));
         });
         if (plan.state === 'halted') {
           throw new KeisanError('CONFLICT', `plan ${plan.id} HALTED: ${plan.haltReason ?? 'a step did not give its expected result'}. Roll back as the step says if needed; the plan needs approving again to go on (keisan maint approve ${plan.id} by another operator, then keisan maint run ${plan.id})`);

@@ -51,9 +51,9 @@ export function registerPowerCommands(program: Command): void {
       const out = outputOf(command);
       const plan = await clientOf(command).request<PlanView>('GET', '/api/ops/power/plan');
       out.result(plan, () => {
-        out.line(pc.bold(`Dry run — on a power loss of UPS ${plan.ups} Keisan would, in this order:`));
+        out.line(pc.bold(t('power.msg.dry-run-on-a-power', { ups: plan.ups })));
         for (const step of plan.steps) out.line(`  ${step.step}. ${step.title}${step.skip ? pc.dim(' (skipped)') : ''}\n     ${step.detail}`);
-        out.line(pc.dim('Nothing was done.'));
+        out.line(pc.dim(t('power.msg.nothing-was-done')));
       });
     });
 }

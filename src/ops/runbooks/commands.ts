@@ -28,7 +28,7 @@ export function registerRunbookCommands(program: Command): void {
       if (options.gaps) {
         const answer = await client.request<{ days: number; gaps: RunbookGap[] }>('GET', '/api/ops/runbooks/gaps', undefined, { days: options.days });
         out.result(answer, () => {
-          if (answer.gaps.length === 0) out.line(pc.green(`Every critical service has a runbook tested within ${answer.days} days.`));
+          if (answer.gaps.length === 0) out.line(pc.green(t('runbooks.msg.every-critical-service-has-a', { days: answer.days })));
           else out.table([t('col.service'), t('col.gap'), t('col.runbooks')], answer.gaps.map((g) => [g.service, g.reason, g.runbooks.map((r) => r.name).join(',') || '-']));
         });
         if (answer.gaps.length > 0) throw conflict(`${answer.gaps.length} critical service${answer.gaps.length === 1 ? '' : 's'} without a runbook tested within ${answer.days} days (above)`);
@@ -40,7 +40,7 @@ export function registerRunbookCommands(program: Command): void {
         out.table(
           [t('col.runbook'), t('col.service'), t('col.last-tested'), t('col.by'), t('col.where')],
           rows.map((r) => [r.name, r.service, r.lastTestedAt?.slice(0, 10) ?? pc.yellow('never'), r.testedBy, r.location ?? '(text)']),
-          '(no runbooks: add one with keisan ops runbook add NAME --service SERVICE --file PROCEDURE.md)',
+          t('runbooks.empty.runbooks'),
         ),
       );
     });
@@ -109,6 +109,6 @@ export function registerRunbookCommands(program: Command): void {
         ...(options.at !== undefined ? { at: options.at } : {}),
         ...(options.note !== undefined ? { note: options.note } : {}),
       });
-      out.result(r, () => out.line(`Runbook ${r.name} tested ${r.lastTestedAt} by ${r.testedBy}.`));
+      out.result(r, () => out.line(t('runbooks.msg.runbook-tested-by', { name: r.name, lastTestedAt: r.lastTestedAt, testedBy: r.testedBy })));
     });
 }

@@ -21,7 +21,7 @@ function showAreas(out: Output, listing: AreasListing): void {
     return;
   }
   if (listing.areas.length === 0) {
-    out.line('(no areas)');
+    out.line(t('areas.msg.no-areas'));
     return;
   }
   for (const area of listing.areas) {
@@ -60,16 +60,16 @@ function showUsage(out: Output, rows: AreaUsage[]): void {
 }
 
 function showSync(out: Output, report: SyncReport): void {
-  out.line(`Checked ${report.checked} directories under ${report.root} in ${(report.durationMs / 1000).toFixed(1)} s.`);
+  out.line(t('areas.msg.checked-directories-under-in-s', { checked: report.checked, root: report.root, seconds: (report.durationMs / 1000).toFixed(1) }));
   if (report.created.length) out.line(`Created ${report.created.length}:\n${report.created.map((p) => `  ${p}`).join('\n')}`);
   if (report.fixed.length) out.line(`Fixed ${report.fixed.length}:\n${report.fixed.map((f) => `  ${f.path}: ${f.changes.join('; ')}`).join('\n')}`);
   for (const library of report.libraries) {
     out.line(`Library ${library.path}: ${library.entries} entries updated${library.granted.length ? `, granted to uid ${library.granted.join(', ')}` : ''}${library.revoked.length ? `, revoked from uid ${library.revoked.join(', ')}` : ''}${library.complete ? '' : ' (incomplete: run sync again)'}`);
   }
-  for (const writer of report.removedWriters) out.line(`Dropped writer ${writer.user} of library ${writer.workgroup} (account removed).`);
+  for (const writer of report.removedWriters) out.line(t('areas.msg.dropped-writer-of-library-account', { user: writer.user, workgroup: writer.workgroup }));
   if (report.leftInPlace.length) out.line(`Left in place (${report.leftInPlace.length}):\n${report.leftInPlace.map((o) => `  ${o.path}: ${o.reason}`).join('\n')}`);
   if (report.problems.length) out.line(`Problems (${report.problems.length}), left alone:\n${report.problems.map((p) => `  ${p.problem}`).join('\n')}`);
-  if (!report.created.length && !report.fixed.length && !report.problems.length && !report.libraries.length) out.line('Everything was as it should be.');
+  if (!report.created.length && !report.fixed.length && !report.problems.length && !report.libraries.length) out.line(t('areas.msg.everything-was-as-it-should'));
 }
 
 export function registerAreaCommands(program: Command, admin: Command): void {
@@ -137,7 +137,7 @@ export function registerAreaCommands(program: Command, admin: Command): void {
       const out = outputOf(command);
       const rows = await clientOf(command).request<LibraryWriter[]>('GET', '/api/admin/areas/library-writers', undefined, workgroup ? { workgroup } : undefined);
       out.result(rows, () =>
-        out.table([t('col.workgroup'), t('col.writer'), t('col.added-by'), t('col.added')], rows.map((w) => [w.workgroup, w.user, w.addedBy, formatTime(w.addedAt)]), '(no library writers: keisan admin areas writer add WORKGROUP USER)'),
+        out.table([t('col.workgroup'), t('col.writer'), t('col.added-by'), t('col.added')], rows.map((w) => [w.workgroup, w.user, w.addedBy, formatTime(w.addedAt)]), t('areas.empty.library-writers')),
       );
     });
 }

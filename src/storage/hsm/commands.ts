@@ -74,7 +74,7 @@ function showRepack(out: Output, jobs: RepackJobView[]): void {
   out.table(
     [t('col.id'), t('col.volume'), t('col.state'), t('col.files'), t('col.bytes'), t('col.by'), t('col.updated'), t('col.error')],
     jobs.map((j) => [j.id, j.volume, j.state, `${j.filesDone}/${j.filesTotal}`, `${size(j.bytesDone)}/${size(j.bytesTotal)}`, j.createdBy, j.updatedAt, j.error]),
-    '(no repack jobs)',
+    t('hsm.empty.repack-jobs'),
   );
 }
 
@@ -98,7 +98,7 @@ export function registerHsmCommands(program: Command, admin: Command): void {
       if (all.length === 0) throw invalidInput('name files to stage, or give --from-file LIST');
       let request = await client.request<StageRequestView>('POST', '/api/fs/stage', { paths: all });
       if (!options.wait) {
-        out.result(request, () => out.line(`Stage request ${request.id}: ${all.length} file(s); see progress with keisan fs stage-status ${request.id}`));
+        out.result(request, () => out.line(t('hsm.msg.stage-request-file-s-see', { id: request.id, all: all.length })));
         return;
       }
       if (!out.json) process.stderr.write(`Stage request ${request.id}: ${all.length} file(s)\n`);
@@ -133,7 +133,7 @@ export function registerHsmCommands(program: Command, admin: Command): void {
     .action(async (id, _options, command) => {
       const out = outputOf(command);
       const request = await clientOf(command).request<StageRequestView>('POST', `/api/fs/stage/${encodeURIComponent(id)}/release`, {});
-      out.result(request, () => out.line(`Released stage request ${request.id}.`));
+      out.result(request, () => out.line(t('hsm.msg.released-stage-request', { id: request.id })));
     });
 
   // ---------------------------------------------------------------- operators: keisan hsm
@@ -158,7 +158,7 @@ export function registerHsmCommands(program: Command, admin: Command): void {
           [t('field.damaged-copies'), s.damagedCopies.length ? s.damagedCopies.map((d) => `file ${d.fileId} copy ${d.copy} on ${d.volume}${d.repairedAt ? ' (repaired)' : ''}`).join('; ') : 'none'],
         ]);
         out.line();
-        out.table([t('col.run'), t('col.kind'), t('col.state'), t('col.files'), t('col.bytes'), t('col.started'), t('col.ended')], s.recentRuns.map((r) => [r.id, r.kind, r.state, r.files, size(r.bytes), r.startedAt, r.endedAt]), '(no runs yet)');
+        out.table([t('col.run'), t('col.kind'), t('col.state'), t('col.files'), t('col.bytes'), t('col.started'), t('col.ended')], s.recentRuns.map((r) => [r.id, r.kind, r.state, r.files, size(r.bytes), r.startedAt, r.endedAt]), t('hsm.empty.runs-yet'));
       });
     });
   hsm
@@ -171,7 +171,7 @@ export function registerHsmCommands(program: Command, admin: Command): void {
         out.table(
           [t('col.volume'), t('col.family'), t('col.copy'), t('col.state'), t('col.used'), t('col.capacity'), t('col.live'), t('col.entries'), t('col.containers'), t('col.holes'), t('col.drive'), t('col.problem')],
           volumes.map((v) => [v.name, v.family, v.copy, v.state, size(v.usedBytes), size(v.capacityBytes), size(v.liveBytes), v.liveEntries, v.containers ?? 0, `${v.holesPct}%`, v.mountedIn, v.problem]),
-          '(no volumes yet: nothing has been migrated)',
+          t('hsm.empty.volumes-yet'),
         ),
       );
     });
@@ -192,7 +192,7 @@ export function registerHsmCommands(program: Command, admin: Command): void {
       const r = await clientOf(command).request<MigrationReport>('POST', '/api/hsm/migrate', {});
       out.result(r, () => {
         out.line(`Migrated ${r.files} file(s), ${formatSize(r.bytes)} (${r.copiesWritten} archive cop${r.copiesWritten === 1 ? 'y' : 'ies'} in ${r.batches} batch(es)).`);
-        for (const f of r.failed) out.line(`  failed: file ${f.fileId} copy ${f.copy}: ${f.error}`);
+        for (const f of r.failed) out.line(t('hsm.msg.failed-file-copy', { fileId: f.fileId, copy: f.copy, error: f.error }));
         if (r.failed.length) process.exitCode = 1;
       });
     });
@@ -224,7 +224,7 @@ export function registerHsmCommands(program: Command, admin: Command): void {
       if ((volume === undefined) === (options.holes === undefined)) throw invalidInput('name a VOLUME or give --holes PERCENT (not both)');
       const jobs = await clientOf(command).request<RepackJobView[]>('POST', '/api/hsm/repack', volume !== undefined ? { volume } : { holes: pct(options.holes!, '--holes') });
       out.result(jobs, () => {
-        if (jobs.length === 0) out.line('No volume qualifies.');
+        if (jobs.length === 0) out.line(t('hsm.msg.no-volume-qualifies'));
         else out.line(`Repacking ${jobs.map((j) => `${j.volume} (job ${j.id}, ${j.filesTotal} files, ${formatSize(j.bytesTotal)})`).join(', ')}; follow it with keisan hsm repack-status.`);
       });
     });
@@ -298,7 +298,7 @@ export function registerHsmCommands(program: Command, admin: Command): void {
   cls.command('rm').description(t('hsm.cls.rm')).argument('<name>', t('hsm.cls.rm.arg.name')).action(async (name, _o, command) => {
     const out = outputOf(command);
     await clientOf(command).request('DELETE', `/api/hsm/classes/${encodeURIComponent(name)}`);
-    out.result({ ok: true }, () => out.line(`Removed class ${name}.`));
+    out.result({ ok: true }, () => out.line(t('hsm.msg.removed-class', { name })));
   });
 
   const fam = storage.command('family').description(t('hsm.storage.family'));
@@ -316,7 +316,7 @@ export function registerHsmCommands(program: Command, admin: Command): void {
     const out = outputOf(command);
     const list = await clientOf(command).request<FamilyView[]>('GET', '/api/hsm/families');
     out.result(list, () =>
-      out.table([t('col.family'), t('col.tree'), t('col.usage'), t('col.files'), t('col.warn'), t('col.limit'), t('col.state')], list.map((f) => [f.name, f.tree, size(f.usageBytes), f.usageFiles, size(f.quotaWarnBytes), size(f.quotaLimitBytes), f.quotaState]), '(no families yet)'),
+      out.table([t('col.family'), t('col.tree'), t('col.usage'), t('col.files'), t('col.warn'), t('col.limit'), t('col.state')], list.map((f) => [f.name, f.tree, size(f.usageBytes), f.usageFiles, size(f.quotaWarnBytes), size(f.quotaLimitBytes), f.quotaState]), t('hsm.empty.families-yet')),
     );
   });
   familyOptions(fam.command('add').description(t('hsm.fam.add')).argument('<name>', t('hsm.fam.add.arg.name')))
@@ -336,6 +336,6 @@ export function registerHsmCommands(program: Command, admin: Command): void {
   fam.command('rm').description(t('hsm.fam.rm')).argument('<name>', t('hsm.fam.rm.arg.name')).action(async (name, _o, command) => {
     const out = outputOf(command);
     await clientOf(command).request('DELETE', `/api/hsm/families/${encodeURIComponent(name)}`);
-    out.result({ ok: true }, () => out.line(`Removed family ${name}.`));
+    out.result({ ok: true }, () => out.line(t('hsm.msg.removed-family', { name })));
   });
 }

@@ -38,13 +38,13 @@ export function registerSlurmCommands(admin: Command): void {
         if (options.conf !== undefined) throw invalidInput('--conf previews only: --apply changes the cluster of batch.slurm.conf, so leave out --conf');
         const result = await client.request<SyncResult>('POST', '/api/admin/slurm/sync');
         out.result(result, () => {
-          if (result.applied.length === 0) out.line(`SLURM cluster ${result.cluster} already matched Keisan: nothing changed.`);
+          if (result.applied.length === 0) out.line(t('slurm.msg.slurm-cluster-already-matched-keisan', { cluster: result.cluster }));
           else {
             out.line(`Applied ${result.applied.length} change${result.applied.length === 1 ? '' : 's'} to SLURM cluster ${result.cluster}:`);
             printChanges(out, result.applied);
           }
           out.line();
-          if (result.remaining.length === 0) out.line('Read SLURM again: nothing is left to change.');
+          if (result.remaining.length === 0) out.line(t('slurm.msg.read-slurm-again-nothing-is'));
           else {
             out.line(`Read SLURM again: ${result.remaining.length} change${result.remaining.length === 1 ? ' is' : 's are'} still left (SLURM did not take ${result.remaining.length === 1 ? 'it' : 'them'}):`);
             printChanges(out, result.remaining);
@@ -56,7 +56,7 @@ export function registerSlurmCommands(admin: Command): void {
       }
       const plan = await client.request<SyncPlan>('GET', '/api/admin/slurm/sync', undefined, { conf: options.conf });
       out.result(plan, () => {
-        if (plan.changes.length === 0) out.line(`SLURM cluster ${plan.cluster} matches Keisan (root account ${plan.rootAccount}): nothing to change.`);
+        if (plan.changes.length === 0) out.line(t('slurm.msg.slurm-cluster-matches-keisan-root', { cluster: plan.cluster, rootAccount: plan.rootAccount }));
         else {
           out.line(`SLURM cluster ${plan.cluster} (root account ${plan.rootAccount}): ${plan.changes.length} change${plan.changes.length === 1 ? '' : 's'} to make — nothing changed; run with --apply to make ${plan.changes.length === 1 ? 'it' : 'them'}:`);
           printChanges(out, plan.changes);

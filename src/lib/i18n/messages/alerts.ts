@@ -24,6 +24,9 @@ export const alerts = defineMessages({
     'alerts.silence.rm.arg.id': 'the silence (keisan silence list)',
     'alerts.silence.list': 'silences in force or scheduled (--all: expired ones too)',
     'alerts.silence.list.opt.all': 'expired silences too',
+    'alerts.msg.silence-ended': 'Silence {id} ended.',
+    'alerts.empty.alerts': '(no alerts: everything is fine)',
+    'alerts.empty.silences': '(no silences)',
   },
   ja: {
     'alerts.alerts': 'アラート: 現在発火中と保留中（--all: 解決済みも）、ルール、式の検査',
@@ -47,5 +50,8 @@ export const alerts = defineMessages({
     'alerts.silence.rm.arg.id': 'サイレンス（keisan silence list）',
     'alerts.silence.list': '有効または予定のサイレンス（--all: 期限切れも）',
     'alerts.silence.list.opt.all': '期限切れのサイレンスも',
+    'alerts.msg.silence-ended': 'サイレンス {id} を終了しました。',
+    'alerts.empty.alerts': '（アラートはありません: すべて正常です）',
+    'alerts.empty.silences': '（サイレンスはありません）',
   },
 });

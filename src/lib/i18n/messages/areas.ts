@@ -18,6 +18,11 @@ export const areas = defineMessages({
     'areas.writer.rm.arg.user': 'the user',
     'areas.writer.list': 'who writes which library',
     'areas.writer.list.arg.workgroup': 'only this workgroup',
+    'areas.msg.no-areas': '(no areas)',
+    'areas.msg.checked-directories-under-in-s': 'Checked {checked} directories under {root} in {seconds} s.',
+    'areas.msg.dropped-writer-of-library-account': 'Dropped writer {user} of library {workgroup} (account removed).',
+    'areas.msg.everything-was-as-it-should': 'Everything was as it should be.',
+    'areas.empty.library-writers': '(no library writers: keisan admin areas writer add WORKGROUP USER)',
   },
   ja: {
     'areas.areas': '自分のストレージ領域: ホーム（private/、public/）、グループ領域、ワークグループのライブラリ — パス、誰が何を読めるか、使用量',
@@ -35,5 +40,10 @@ export const areas = defineMessages({
     'areas.writer.rm.arg.user': 'ユーザー',
     'areas.writer.list': '誰がどのライブラリに書き込めるか',
     'areas.writer.list.arg.workgroup': 'このワークグループだけ',
+    'areas.msg.no-areas': '（領域なし）',
+    'areas.msg.checked-directories-under-in-s': '{root} 配下の {checked} ディレクトリを {seconds} 秒で確認しました。',
+    'areas.msg.dropped-writer-of-library-account': 'ライブラリ {workgroup} の書き込み者 {user} を外しました（アカウント削除済み）。',
+    'areas.msg.everything-was-as-it-should': 'すべて正しい状態でした。',
+    'areas.empty.library-writers': '（ライブラリの書き込み者はいません: keisan admin areas writer add WORKGROUP USER）',
   },
 });

@@ -28,6 +28,9 @@ export const devices = defineMessages({
     'devices.device.break': "end someone's reservation now (written to the audit log with the reason)",
     'devices.device.break.arg.name': 'the device',
     'devices.device.break.opt.reason': 'why: the holder is shown it',
+    'devices.msg.added-device-idle-release-maximum': 'Added device {name} ({kind}; idle release {idleReleaseSeconds}, maximum hold {maxHoldSeconds}).',
+    'devices.msg.removed-device': 'Removed device {name}.',
+    'devices.empty.devices': '(no devices: operators add them with keisan admin device add)',
   },
   ja: {
     'devices.devices': '共有デバイス（テープドライブ、装置、対話用 GPU）: 空き、誰がいつまで予約しているか、使用中か',
@@ -55,5 +58,8 @@ export const devices = defineMessages({
     'devices.device.break': '誰かの予約を今すぐ終わらせる（理由とともに監査ログに記録）',
     'devices.device.break.arg.name': 'デバイス',
     'devices.device.break.opt.reason': '理由: 保持者に表示される',
+    'devices.msg.added-device-idle-release-maximum': 'デバイス {name} を追加しました（{kind}、アイドル解放 {idleReleaseSeconds}、最大保持 {maxHoldSeconds}）。',
+    'devices.msg.removed-device': 'デバイス {name} を削除しました。',
+    'devices.empty.devices': '（デバイスはありません: オペレーターが keisan admin device add で追加します）',
   },
 });

@@ -38,6 +38,11 @@ export const incidents = defineMessages({
     'incidents.incident.report.opt.tz': "an IANA time zone for the times shown and the dates' midnights, e.g. Asia/Tokyo",
     'incidents.incident.report.opt.out': 'write it to this file (needed for pdf unless the output is redirected)',
     'incidents.incident.check': 'tick an item of the response checklist (operators): {items}',
+    'incidents.msg.checklist': 'Checklist:',
+    'incidents.msg.timeline': 'Timeline:',
+    'incidents.msg.postmortem': 'Postmortem ({updatedBy}, {updatedAt}):',
+    'incidents.msg.incident-checklist-of-done': 'Incident #{id}: checklist {done} of {checklist} done.',
+    'incidents.empty.incidents': '(no incidents)',
   },
   ja: {
     'incidents.incident': 'インシデント: 何が起きたか、タイムライン、対応チェックリスト、ポストモーテム、障害報告書（変更はオペレーター、閲覧は全員）',
@@ -75,5 +80,10 @@ export const incidents = defineMessages({
     'incidents.incident.report.opt.tz': '表示する時刻と日付の 0 時に使う IANA タイムゾーン。例: Asia/Tokyo',
     'incidents.incident.report.opt.out': 'このファイルに書く（出力をリダイレクトしない限り pdf では必須）',
     'incidents.incident.check': '対応チェックリストの項目にチェックを付ける（オペレーター）: {items}',
+    'incidents.msg.checklist': 'チェックリスト:',
+    'incidents.msg.timeline': 'タイムライン:',
+    'incidents.msg.postmortem': 'ポストモーテム（{updatedBy}、{updatedAt}）:',
+    'incidents.msg.incident-checklist-of-done': 'インシデント #{id}: チェックリスト {checklist} 項目中 {done} 項目完了。',
+    'incidents.empty.incidents': '（インシデントはありません）',
   },
 });

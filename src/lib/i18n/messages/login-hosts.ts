@@ -19,6 +19,10 @@ export const loginHosts = defineMessages({
     'loginHosts.login-check.opt.data': 'the data directory with keisan.yaml and node-secret (default: $KEISAN_DATA or ~/.keisan/data)',
     'loginHosts.login-check.opt.fail-open': 'allow the login (exit 0, with a warning) when the server cannot be reached',
     'loginHosts.login-check': "may USER open a session from ADDR (their workgroups' login networks)? Exit 0 yes, 1 no, with the reason on stdout — for a login host's pam_exec; authenticates with the node secret (KEISAN_NODE_SECRET or DATA/node-secret), like the agent",
+    'loginHosts.msg.is-out-of-the-login': '{host} is out of the login pool: {reason}',
+    'loginHosts.msg.is-back-in-the-login': '{host} is back in the login pool (if it is healthy and not in maintenance).',
+    'loginHosts.msg.allowed-no-remote-address-a': 'allowed: no remote address (a local login): not restricted',
+    'loginHosts.empty.login-hosts': '(no login hosts: give inventory hosts the login role, e.g. keisan ops hosts add login1 --role login --address 10.0.0.21)',
   },
   ja: {
     'loginHosts.login-host': 'ログイン先の健全なログインホスト: 健全である限り前回と同じもの、そうでなければ負荷の最も低いものを順に',
@@ -37,5 +41,9 @@ export const loginHosts = defineMessages({
     'loginHosts.login-check.opt.data': 'keisan.yaml と node-secret のあるデータディレクトリ（既定: $KEISAN_DATA または ~/.keisan/data）',
     'loginHosts.login-check.opt.fail-open': 'サーバーに届かないときはログインを許す（終了コード 0、警告付き）',
     'loginHosts.login-check': 'USER が ADDR からセッションを開けるか（ワークグループのログイン元ネットワーク）。可なら終了コード 0、不可なら 1、理由は標準出力に — ログインホストの pam_exec 用。エージェントと同じくノードシークレット（KEISAN_NODE_SECRET または DATA/node-secret）で認証する',
+    'loginHosts.msg.is-out-of-the-login': '{host} をログインプールから外しました: {reason}',
+    'loginHosts.msg.is-back-in-the-login': '{host} をログインプールに戻しました（健全でメンテナンス中でなければ）。',
+    'loginHosts.msg.allowed-no-remote-address-a': 'allowed: リモートアドレスなし（ローカルログイン）: 制限なし',
+    'loginHosts.empty.login-hosts': '（ログインホストはありません: 台帳のホストに login ロールを付けてください。例: keisan ops hosts add login1 --role login --address 10.0.0.21）',
   },
 });

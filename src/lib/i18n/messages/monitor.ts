@@ -18,6 +18,7 @@ export const monitor = defineMessages({
     'monitor.mail.outbox.opt.all': 'sent mail too',
     'monitor.mail.outbox.opt.state': 'queued, failed, sent (comma-separated)',
     'monitor.mail.outbox.opt.limit': 'at most this many',
+    'monitor.msg.sent-to-through': 'Sent to {to} through {server}.',
   },
   ja: {
     'monitor.agent': 'ノードエージェント（メトリクス、ヘルスチェック、ジョブ）を実行する。ノードに 1 つ。`keisan up` が代わりに起動する',
@@ -35,5 +36,6 @@ export const monitor = defineMessages({
     'monitor.mail.outbox.opt.all': '送信済みのメールも',
     'monitor.mail.outbox.opt.state': 'queued、failed、sent（カンマ区切り）',
     'monitor.mail.outbox.opt.limit': '最大件数',
+    'monitor.msg.sent-to-through': '{server} 経由で {to} に送信しました。',
   },
 });

@@ -10,6 +10,11 @@ export const ops = defineMessages({
     'ops.up.opt.port': 'serve on this port instead of server.port',
     'ops.up.opt.quiet': "don't show the daemons' log lines (they are in DATA/logs/)",
     'ops.daemons': 'the agents and watchdogs registered with the server, and whether they are up (operators)',
+    'ops.msg.is-already-initialised-nothing-was': '{dataDir} is already initialised; nothing was changed.',
+    'ops.msg.initialised': 'Initialised {dataDir}:',
+    'ops.msg.created': '  created {file}',
+    'ops.msg.edit-keisan-yaml-then-run': 'Edit keisan.yaml, then run: keisan up --data {dataDir}',
+    'ops.empty.daemon-has-registered-yet': '(no daemon has registered yet)',
   },
   ja: {
     'ops.init': '既定値を記した設備ファイル（keisan.yaml）を含むデータディレクトリを作る',
@@ -19,5 +24,10 @@ export const ops = defineMessages({
     'ops.up.opt.port': 'server.port の代わりにこのポートで提供する',
     'ops.up.opt.quiet': 'デーモンのログ行を表示しない（DATA/logs/ にある）',
     'ops.daemons': 'サーバーに登録されたエージェントとウォッチドッグ、稼働しているかどうか（オペレーター）',
+    'ops.msg.is-already-initialised-nothing-was': '{dataDir} は初期化済みです。何も変更していません。',
+    'ops.msg.initialised': '{dataDir} を初期化しました:',
+    'ops.msg.created': '  {file} を作成',
+    'ops.msg.edit-keisan-yaml-then-run': 'keisan.yaml を編集してから実行してください: keisan up --data {dataDir}',
+    'ops.empty.daemon-has-registered-yet': '（まだ登録されたデーモンはありません）',
   },
 });

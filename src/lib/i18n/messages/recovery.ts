@@ -20,6 +20,7 @@ export const recovery = defineMessages({
     'recovery.recovery.deny': 'operators: thaw a frozen victim and leave it alone (keisan recovery pending)',
     'recovery.recovery.deny.arg.id': 'the pending event (keisan recovery pending)',
     'recovery.recovery.deny.opt.reason': 'why (kept in the audit log and the event)',
+    'recovery.empty.recovery-events-since-since': '(no recovery events since {since})',
   },
   ja: {
     'recovery.watchdog': '復旧ウォッチドッグを実行する。ノードに 1 つ、最初に起動する。`keisan up` が代わりに起動する',
@@ -39,5 +40,6 @@ export const recovery = defineMessages({
     'recovery.recovery.deny': 'オペレーター: 凍結した対象を解凍してそのままにする（keisan recovery pending）',
     'recovery.recovery.deny.arg.id': '保留中のイベント（keisan recovery pending）',
     'recovery.recovery.deny.opt.reason': '理由（監査ログとイベントに残る）',
+    'recovery.empty.recovery-events-since-since': '（{since} 以降の復旧イベントはありません）',
   },
 });

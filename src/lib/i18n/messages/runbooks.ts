@@ -20,6 +20,9 @@ export const runbooks = defineMessages({
     'runbooks.runbook.tested.arg.name': 'the runbook',
     'runbooks.runbook.tested.opt.at': 'when the test was done (ISO time); default now',
     'runbooks.runbook.tested.opt.note': 'how it went',
+    'runbooks.msg.every-critical-service-has-a': 'Every critical service has a runbook tested within {days} days.',
+    'runbooks.msg.runbook-tested-by': 'Runbook {name} tested {lastTestedAt} by {testedBy}.',
+    'runbooks.empty.runbooks': '(no runbooks: add one with keisan ops runbook add NAME --service SERVICE --file PROCEDURE.md)',
   },
   ja: {
     'runbooks.ops.runbooks': 'サービスごとの復旧手順書と最終試験日。--gaps: 最近試験された手順書のない重要サービス',
@@ -39,5 +42,8 @@ export const runbooks = defineMessages({
     'runbooks.runbook.tested.arg.name': '手順書',
     'runbooks.runbook.tested.opt.at': '試験した時刻（ISO 時刻）。既定: 現在',
     'runbooks.runbook.tested.opt.note': '結果',
+    'runbooks.msg.every-critical-service-has-a': 'すべての重要サービスに {days} 日以内に試験された手順書があります。',
+    'runbooks.msg.runbook-tested-by': '手順書 {name} は {lastTestedAt} に {testedBy} が試験しました。',
+    'runbooks.empty.runbooks': '（手順書はありません: keisan ops runbook add NAME --service SERVICE --file PROCEDURE.md で追加してください）',
   },
 });

@@ -10,6 +10,9 @@ export const slurm = defineMessages({
     'slurm.slurm.import-usage': "import the usage of jobs run on SLURM outside Keisan (sacct) into Keisan's accounting; importing a window again updates it",
     'slurm.slurm.import-usage.opt.from': 'a date (midnight UTC) or an ISO time with its zone (default: 7 days before --to)',
     'slurm.slurm.import-usage.opt.to': 'the end of the window, exclusive (default: now)',
+    'slurm.msg.slurm-cluster-already-matched-keisan': 'SLURM cluster {cluster} already matched Keisan: nothing changed.',
+    'slurm.msg.read-slurm-again-nothing-is': 'Read SLURM again: nothing is left to change.',
+    'slurm.msg.slurm-cluster-matches-keisan-root': 'SLURM cluster {cluster} matches Keisan (root account {rootAccount}): nothing to change.',
   },
   ja: {
     'slurm.slurm': 'batch.executor: slurm の背後にある SLURM クラスター（オペレーター）',
@@ -19,5 +22,8 @@ export const slurm = defineMessages({
     'slurm.slurm.import-usage': 'Keisan の外で SLURM 上で実行されたジョブの利用実績（sacct）を Keisan の課金に取り込む。同じ期間を再び取り込むと更新される',
     'slurm.slurm.import-usage.opt.from': '日付（UTC の 0 時）またはタイムゾーン付きの ISO 時刻（既定: --to の 7 日前）',
     'slurm.slurm.import-usage.opt.to': '期間の終わり（含まない）（既定: 現在）',
+    'slurm.msg.slurm-cluster-already-matched-keisan': 'SLURM クラスター {cluster} はすでに Keisan と一致していました: 何も変更していません。',
+    'slurm.msg.read-slurm-again-nothing-is': 'SLURM を再読込: 変更すべきものは残っていません。',
+    'slurm.msg.slurm-cluster-matches-keisan-root': 'SLURM クラスター {cluster} は Keisan と一致しています（ルートアカウント {rootAccount}）: 変更はありません。',
   },
 });

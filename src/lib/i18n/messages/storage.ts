@@ -54,6 +54,10 @@ export const storage = defineMessages({
     'storage.acl.edit.arg.path': 'the path',
     'storage.acl.edit.opt.initial-file': "the directory's initial ACL for new files",
     'storage.acl.edit.opt.initial-dir': "the directory's initial ACL for new subdirectories",
+    'storage.msg.the-file-was-empty-the': 'The file was empty: the ACL was not changed.',
+    'storage.msg.no-change': 'No change.',
+    'storage.msg.created': 'Created {path}',
+    'storage.msg.moved-to': 'Moved {from} to {path}',
   },
   ja: {
     'storage.fs': '階層型ストア: /<workgroup>/<subgroup>/… 配下の ACL 付きファイルとディレクトリ（相対パスはサブグループのディレクトリから）',
@@ -107,5 +111,9 @@ export const storage = defineMessages({
     'storage.acl.edit.arg.path': 'パス',
     'storage.acl.edit.opt.initial-file': '新しいファイル用のディレクトリの初期 ACL',
     'storage.acl.edit.opt.initial-dir': '新しいサブディレクトリ用のディレクトリの初期 ACL',
+    'storage.msg.the-file-was-empty-the': 'ファイルが空でした: ACL は変更していません。',
+    'storage.msg.no-change': '変更なし。',
+    'storage.msg.created': '{path} を作成しました',
+    'storage.msg.moved-to': '{from} を {path} に移動しました',
   },
 });
