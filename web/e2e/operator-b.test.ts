@@ -24,6 +24,8 @@ describe('web UI in Chromium: incidents, maintenance plans, storage tiers, group
     people = await facility.seedLab();
     await facility.admin('POST', '/api/ops/hosts', { name: 'maint-node1', roles: ['compute'] });
     await facility.admin('POST', '/api/ops/services', { name: 'webtest', critical: true, hosts: ['maint-node1'] });
+    await facility.admin('POST', '/api/subgroups', { workgroup: 'lab', name: 'lab-bio' });
+    await facility.admin('POST', '/api/users', { name: 'carol', fullName: 'Carol Biologist', primarySubgroup: 'lab-bio', password: 'carol password 1' });
     await facility.admin('POST', '/api/ops/runbooks', { name: 'webtest-recovery', service: 'webtest', body: 'Restart the node; check the jobs came back.' });
     const session = await openBrowser();
     browser = session.browser;
@@ -132,6 +134,11 @@ describe('web UI in Chromium: incidents, maintenance plans, storage tiers, group
     await page.getByRole('button', { name: 'Save the postmortem' }).click();
     await page.getByText(`Last written by ${facility.operator.name}`).waitFor();
 
+    await page.getByRole('button', { name: 'Edit the facts' }).click();
+    await page.getByLabel('Severity').selectOption('SEV1');
+    await page.getByRole('button', { name: 'Save the changes' }).click();
+    await page.getByText('SEV1', { exact: true }).first().waitFor();
+
     await page.getByRole('button', { name: 'Resolve' }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Resolve' }).click();
     await page.getByText('resolved', { exact: true }).first().waitFor();
@@ -200,6 +207,20 @@ describe('web UI in Chromium: incidents, maintenance plans, storage tiers, group
       const members = bob.page.getByRole('table', { name: 'Members of lab-ml' });
       await members.getByRole('cell', { name: 'alice', exact: true }).waitFor();
       await members.getByRole('cell', { name: 'bob', exact: true }).waitFor();
+      await members.getByRole('cell', { name: 'Alice Researcher' }).waitFor();
+      // bob adds carol (of lab-bio) to lab-ml as an extra member, makes alice an admin of lab-ml, and takes carol out again.
+      await bob.page.getByLabel('Add a member to lab-ml (user name)').fill('carol');
+      await bob.page.getByRole('button', { name: 'Add to lab-ml' }).click();
+      await members.getByRole('cell', { name: 'extra membership' }).waitFor();
+      await bob.page.getByRole('button', { name: 'Make alice an admin' }).click();
+      await bob.page.getByRole('button', { name: 'Remove alice as admin' }).waitFor();
+      await bob.page.getByRole('button', { name: 'Remove carol from lab-ml' }).click();
+      await members.getByRole('cell', { name: 'carol', exact: true }).waitFor({ state: 'detached' });
+      const labMl = await facility.admin<{ admins: string[]; extraMembers: string[] }>('GET', '/api/subgroups/lab-ml');
+      assert.deepEqual(labMl.admins, ['alice']);
+      assert.deepEqual(labMl.extraMembers, []);
+      await bob.page.getByRole('button', { name: 'Remove alice as admin' }).click();
+      await bob.page.getByRole('button', { name: 'Make alice an admin' }).waitFor();
       await bob.page.getByRole('heading', { name: 'Compute usage (ended jobs)' }).waitFor();
       await bob.page.getByRole('heading', { name: 'Queues and shares' }).waitFor();
       await screenshot(bob.page, 'groups');

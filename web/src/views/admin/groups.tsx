@@ -50,7 +50,7 @@ export function GroupsPage() {
   );
 }
 
-function SubgroupMembers({ subgroup, canManage }: { subgroup: Subgroup; canManage: boolean }) {
+function SubgroupMembers({ subgroup, canManage, canGrant, fullNames }: { subgroup: Subgroup; canManage: boolean; canGrant: boolean; fullNames: Map<string, string> }) {
   const { t } = useI18n();
   const queryClient = useQueryClient();
   const [user, setUser] = useState('');
@@ -66,6 +66,13 @@ function SubgroupMembers({ subgroup, canManage }: { subgroup: Subgroup; canManag
     mutationFn: (name: string) => call(api.DELETE('/api/subgroups/{name}/members/{user}', { params: { path: { name: subgroup.name, user: name } } })),
     onSuccess: refresh,
   });
+  const grant = useMutation({
+    mutationFn: ({ user: name, admin }: { user: string; admin: boolean }) =>
+      admin
+        ? call(api.PUT('/api/subgroups/{name}/admins/{user}', { params: { path: { name: subgroup.name, user: name } } }))
+        : call(api.DELETE('/api/subgroups/{name}/admins/{user}', { params: { path: { name: subgroup.name, user: name } } })),
+    onSuccess: refresh,
+  });
   const rows = [...subgroup.primaryMembers.map((name) => ({ name, primary: true })), ...subgroup.extraMembers.map((name) => ({ name, primary: false }))];
   return (
     <Card title={t('admin.subgroup.title', { name: subgroup.name })}>
@@ -79,8 +86,25 @@ function SubgroupMembers({ subgroup, canManage }: { subgroup: Subgroup; canManag
         caption={t('admin.subgroup.members', { name: subgroup.name })}
         columns={[
           { key: 'name', header: t('admin.member.user'), cell: (r) => r.name },
+          { key: 'fullName', header: t('admin.member.fullName'), cell: (r) => fullNames.get(r.name) ?? '' },
           { key: 'kind', header: t('admin.member.kind'), cell: (r) => (r.primary ? t('admin.member.primary') : t('admin.member.extra')) },
-          { key: 'admin', header: t('admin.member.admin'), cell: (r) => (subgroup.admins.includes(r.name) ? <Badge value="ok" label={t('admin.member.isAdmin')} /> : '') },
+          {
+            key: 'admin',
+            header: t('admin.member.admin'),
+            cell: (r) => {
+              const isAdmin = subgroup.admins.includes(r.name);
+              return (
+                <>
+                  {isAdmin ? <Badge value="ok" label={t('admin.member.isAdmin')} /> : null}{' '}
+                  {canGrant ? (
+                    <Button className="small" disabled={grant.isPending} onClick={() => grant.mutate({ user: r.name, admin: !isAdmin })}>
+                      {isAdmin ? t('admin.member.revokeAdmin', { user: r.name }) : t('admin.member.grantAdmin', { user: r.name })}
+                    </Button>
+                  ) : null}
+                </>
+              );
+            },
+          },
           {
             key: 'act',
             header: t('admin.member.actions'),
@@ -96,6 +120,7 @@ function SubgroupMembers({ subgroup, canManage }: { subgroup: Subgroup; canManag
         ]}
       />
       {remove.error ? <ErrorBox error={remove.error} /> : null}
+      {grant.error ? <ErrorBox error={grant.error} /> : null}
       {canManage ? (
         <form
           className="form-row"
@@ -109,7 +134,7 @@ function SubgroupMembers({ subgroup, canManage }: { subgroup: Subgroup; canManag
           </Field>
           <div className="field">
             <button type="submit" className="button" disabled={add.isPending}>
-              {t('admin.member.add')}
+              {t('admin.member.add', { subgroup: subgroup.name })}
             </button>
           </div>
         </form>
@@ -232,6 +257,8 @@ export function GroupPage({ name }: { name: string }) {
   const me = useMe();
   const workgroup = useQuery({ queryKey: ['group', 'workgroup', name], queryFn: () => call(api.GET('/api/workgroups/{name}', { params: { path: { name } } })) });
   const subgroups = useQuery({ queryKey: ['group', 'subgroups', name], queryFn: () => call(api.GET('/api/subgroups', { params: { query: { workgroup: name } } })) });
+  const users = useQuery({ queryKey: ['group', 'users', name], queryFn: () => call(api.GET('/api/users', { params: { query: { workgroup: name } } })) });
+  const fullNames = new Map((users.data ?? []).map((u) => [u.name, u.fullName]));
   const isWorkgroupAdmin = me.isOperator || me.adminOf.workgroups.includes(name);
   return (
     <Page
@@ -256,7 +283,7 @@ export function GroupPage({ name }: { name: string }) {
           <>
             <h2 className="opsb-h2">{t('admin.group.members')}</h2>
             {list.map((s) => (
-              <SubgroupMembers key={s.name} subgroup={s} canManage={isWorkgroupAdmin || me.adminOf.subgroups.includes(s.name)} />
+              <SubgroupMembers key={s.name} subgroup={s} canManage={isWorkgroupAdmin || me.adminOf.subgroups.includes(s.name)} canGrant={isWorkgroupAdmin} fullNames={fullNames} />
             ))}
             <StorageUsage workgroup={name} />
             <JobUsage workgroup={name} subgroups={list.map((s) => s.name)} />

@@ -397,10 +397,94 @@ function UpdateForm({ incident }: { incident: Incident }) {
   );
 }
 
+/** Title, severity, cause and services' impact as they are now known (PATCH; services not named keep theirs). */
+function EditIncidentForm({ incident }: { incident: Incident }) {
+  const { t } = useI18n();
+  const queryClient = useQueryClient();
+  const [title, setTitle] = useState(incident.title);
+  const [severity, setSeverity] = useState<Severity>(incident.severity);
+  const [cause, setCause] = useState<Cause>(incident.cause);
+  const [services, setServices] = useState<ServiceRow[]>([...incident.services, { service: '', impact: 'degraded' }]);
+  const save = useMutation({
+    mutationFn: () =>
+      call(
+        api.PATCH('/api/incidents/{id}', {
+          params: { path: { id: incident.id } },
+          body: { title, severity, cause, services: services.filter((s) => s.service.trim() !== '').map((s) => ({ service: s.service.trim(), impact: s.impact })) },
+        }),
+      ),
+    onSuccess: async (updated) => {
+      queryClient.setQueryData(['incident', incident.id], updated);
+      await queryClient.invalidateQueries({ queryKey: ['incidents'] });
+    },
+  });
+  return (
+    <form
+      onSubmit={(event) => {
+        event.preventDefault();
+        save.mutate();
+      }}
+    >
+      <Field label={t('opsb.incident.title')}>{(id) => <input id={id} required className="opsb-wide" value={title} onChange={(e) => setTitle(e.target.value)} />}</Field>
+      <div className="form-row">
+        <Field label={t('opsb.incident.severity')}>
+          {(id) => (
+            <select id={id} value={severity} onChange={(e) => setSeverity(e.target.value as Severity)}>
+              {SEVERITIES.map((s) => (
+                <option key={s} value={s}>
+                  {s}
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
+        <Field label={t('opsb.incident.cause')}>
+          {(id) => (
+            <select id={id} value={cause} onChange={(e) => setCause(e.target.value as Cause)}>
+              {CAUSES.map((c) => (
+                <option key={c} value={c}>
+                  {t(causeKey(c))}
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
+      </div>
+      <fieldset className="opsb-fieldset">
+        <legend>{t('opsb.incident.services')}</legend>
+        <p className="muted small">{t('opsb.incident.servicesKeep')}</p>
+        {services.map((row, index) => (
+          <div className="form-row" key={index}>
+            <Field label={t('opsb.incident.service', { n: index + 1 })}>
+              {(id) => <input id={id} value={row.service} onChange={(e) => setServices(services.map((s, i) => (i === index ? { ...s, service: e.target.value } : s)))} />}
+            </Field>
+            <Field label={t('opsb.incident.impact', { n: index + 1 })}>
+              {(id) => (
+                <select id={id} value={row.impact} onChange={(e) => setServices(services.map((s, i) => (i === index ? { ...s, impact: e.target.value as Impact } : s)))}>
+                  {IMPACTS.map((i) => (
+                    <option key={i} value={i}>
+                      {t(impactKey(i))}
+                    </option>
+                  ))}
+                </select>
+              )}
+            </Field>
+          </div>
+        ))}
+      </fieldset>
+      {save.error ? <ErrorBox error={save.error} /> : null}
+      <button type="submit" className="button" disabled={save.isPending}>
+        {t('opsb.incident.saveChanges')}
+      </button>
+    </form>
+  );
+}
+
 export function IncidentPage({ id }: { id: number }) {
   const { t, dateTime, duration } = useI18n();
   const me = useMe();
   const queryClient = useQueryClient();
+  const [editing, setEditing] = useState(false);
   const incident = useQuery({ queryKey: ['incident', id], queryFn: () => call(api.GET('/api/incidents/{id}', { params: { path: { id } } })), refetchInterval: 5000 });
   const resolve = async () => {
     const updated = await call(api.POST('/api/incidents/{id}/resolve', { params: { path: { id } }, body: {} }));
@@ -455,8 +539,20 @@ export function IncidentPage({ id }: { id: number }) {
                   {inc.sourceKey ? `: ${inc.sourceKey}` : ''})
                 </dd>
               </dl>
-              {me.isOperator && inc.status !== 'resolved' ? (
-                <ConfirmButton label={t('opsb.incident.resolve')} question={t('opsb.incident.resolveQuestion')} variant="primary" onConfirm={resolve} />
+              <div className="opsb-actions">
+                {me.isOperator && inc.status !== 'resolved' ? (
+                  <ConfirmButton label={t('opsb.incident.resolve')} question={t('opsb.incident.resolveQuestion')} variant="primary" onConfirm={resolve} />
+                ) : null}
+                {me.isOperator ? (
+                  <Button aria-expanded={editing} onClick={() => setEditing(!editing)}>
+                    {t('opsb.incident.edit')}
+                  </Button>
+                ) : null}
+              </div>
+              {editing ? (
+                <Card title={t('opsb.incident.edit')} className="opsb-inner">
+                  <EditIncidentForm key={inc.updatedAt} incident={inc} />
+                </Card>
               ) : null}
             </Card>
             <div className="grid opsb-two">
