@@ -57,7 +57,7 @@ export function AuditPage() {
     { key: 'at', header: t('ops.audit.at'), className: 'ops-when', cell: (e) => <time dateTime={e.at}>{dateTime(e.at)}</time> },
     { key: 'actor', header: t('ops.audit.actor'), cell: (e) => e.actor },
     { key: 'action', header: t('ops.audit.action'), cell: (e) => <code>{e.action}</code> },
-    { key: 'target', header: t('ops.audit.target'), cell: (e) => (e.target ? `${e.targetType} ${e.target}` : e.targetType) },
+    { key: 'target', header: t('ops.audit.target'), className: 'ops-target', cell: (e) => (e.target ? `${e.targetType} ${e.target}` : e.targetType) },
     { key: 'outcome', header: t('ops.audit.outcome'), cell: (e) => <Badge value={e.outcome === 'ok' ? 'ok' : e.outcome === 'denied' ? 'warning' : 'failed'} label={t(`ops.audit.outcome.${e.outcome}`)} /> },
     { key: 'detail', header: t('ops.audit.detail'), cell: (e) => <span className="mono small ops-detail">{detailText(e.detail)}</span> },
     { key: 'address', header: t('ops.audit.address'), cell: (e) => e.address ?? '—' },

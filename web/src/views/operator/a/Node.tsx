@@ -6,6 +6,7 @@ import { appRoute } from '../../../routes/base.tsx';
 import { useI18n, type MessageKey } from '../../../i18n/index.tsx';
 import { Card, Field, Page, QueryView, Stat } from '../../../ui/kit.tsx';
 import { buildCharts, CHART_METRICS, lineStats, type Chart, type ChartLine } from './chart-data.ts';
+import type { TimeDetail } from './NodeCharts.tsx';
 import { fetchNodes, LIVE_MS, NodeState } from './Nodes.tsx';
 
 // uPlot comes with the charts only, in their own chunk.
@@ -52,9 +53,13 @@ export function NodePage({ host }: { host: string }) {
   const lineLabel = (line: ChartLine) => ('key' in line.label ? t(LINE_LABELS[line.label.key]) : line.label.text);
   const timeFormats = useMemo(() => {
     const tag = locale === 'ja' ? 'ja-JP' : 'en-GB';
-    return { minutes: new Intl.DateTimeFormat(tag, { hour: '2-digit', minute: '2-digit' }), seconds: new Intl.DateTimeFormat(tag, { hour: '2-digit', minute: '2-digit', second: '2-digit' }) };
+    return {
+      days: new Intl.DateTimeFormat(tag, { month: 'short', day: 'numeric' }),
+      minutes: new Intl.DateTimeFormat(tag, { hour: '2-digit', minute: '2-digit' }),
+      seconds: new Intl.DateTimeFormat(tag, { hour: '2-digit', minute: '2-digit', second: '2-digit' }),
+    };
   }, [locale]);
-  const formatTime = useCallback((ms: number, withSeconds: boolean) => (withSeconds ? timeFormats.seconds : timeFormats.minutes).format(ms), [timeFormats]);
+  const formatTime = useCallback((ms: number, detail: TimeDetail) => timeFormats[detail].format(ms), [timeFormats]);
   const format = (chart: Chart) => (v: number) => (chart.unit === 'ratio' ? percent(v) : bytes(v));
 
   return (

@@ -14,8 +14,11 @@ export interface LineChartProps {
   format: (value: number) => string;
   /** The time axis' name and how a time reads (ms since the epoch), in the reader's language and zone. */
   timeLabel: string;
-  formatTime: (ms: number, withSeconds: boolean) => string;
+  formatTime: (ms: number, detail: TimeDetail) => string;
 }
+
+/** How much of a time the axis shows: its ticks' spacing decides. */
+export type TimeDetail = 'seconds' | 'minutes' | 'days';
 
 /** Byte axes step in powers of two (1, 2, 4 … 512 of each binary unit), so ticks read 8 GiB, 16 GiB. */
 const BYTE_INCREMENTS = Array.from({ length: 6 }, (_, unit) => Array.from({ length: 10 }, (_, power) => 2 ** power * 1024 ** unit)).flat();
@@ -38,12 +41,19 @@ export function LineChart({ chart, labels, format, timeLabel, formatTime }: Line
     const options: uPlot.Options = {
       width: Math.max(200, element.clientWidth),
       height: HEIGHT,
-      series: [{ label: timeLabel, value: (_u: uPlot, v: number | null) => (v === null || v === undefined ? '—' : timeRef.current(v * 1000, true)) }, ...labels.map((label, i) => ({ label, stroke: COLOURS[i % COLOURS.length], width: 1.5, spanGaps: true, value: (_u: uPlot, v: number | null) => fmt(v) }))],
+      series: [{ label: timeLabel, value: (_u: uPlot, v: number | null) => (v === null || v === undefined ? '—' : timeRef.current(v * 1000, 'seconds')) }, ...labels.map((label, i) => ({ label, stroke: COLOURS[i % COLOURS.length], width: 1.5, spanGaps: true, value: (_u: uPlot, v: number | null) => fmt(v) }))],
       axes: [
-        { values: (_u: uPlot, splits: number[], _axis: number, _space: number, increment: number) => splits.map((v) => timeRef.current(v * 1000, increment < 60)) },
+        {
+          values: (_u: uPlot, splits: number[], _axis: number, _space: number, increment: number) =>
+            splits.map((v) => timeRef.current(v * 1000, increment < 60 ? 'seconds' : increment < 86_400 ? 'minutes' : 'days')),
+        },
         { size: 72, values: (_u: uPlot, splits: number[]) => splits.map((v) => fmt(v)), ...(chart.unit === 'bytes' ? { incrs: BYTE_INCREMENTS } : {}) },
       ],
-      scales: { y: { range: (_u: uPlot, _min: number | null, max: number | null) => [0, chart.unit === 'ratio' ? Math.max(1, max ?? 1) : Math.max(1, (max ?? 1) * 1.1)] } },
+      scales: {
+        // One sample so far: a minute before it, not a range of days around it.
+        x: { time: true, range: (_u: uPlot, min: number | null, max: number | null) => (min === null || max === null ? [0, 1] : min === max ? [min - 60, max] : [min, max]) },
+        y: { range: (_u: uPlot, _min: number | null, max: number | null) => [0, chart.unit === 'ratio' ? Math.max(1, max ?? 1) : Math.max(1, (max ?? 1) * 1.1)] },
+      },
       cursor: { drag: { x: false, y: false } },
     };
     const created = new uPlot(options, data, element);
