@@ -55,6 +55,8 @@ export interface BatchServiceOptions {
   mail?: UserMail | null;
   /** HA (src/server/ha/): false once this server lost its election lock; then no pass starts or hands over a job. */
   mayStart?: () => boolean;
+  /** HA: asks PostgreSQL whether this server still holds the lock, right before a pass starts or hands over jobs. */
+  confirmStart?: () => Promise<boolean>;
 }
 
 const ARRAY_INSERT_CHUNK = 500;
@@ -335,7 +337,7 @@ export class BatchService {
     this.scheduling = true;
     if (this.cluster) {
       try {
-        await this.handOver(this.cluster);
+        if ((await this.o.confirmStart?.()) !== false) await this.handOver(this.cluster);
       } finally {
         this.scheduling = false;
         if (this.again) {
@@ -358,7 +360,9 @@ export class BatchService {
       this.explanations = new Map(result.pending.map((e) => [e.jobId, e]));
       this.lastPassMs = performance.now() - started;
       this.lastPassEnd = performance.now();
-      if (this.pausedBecause === null && this.o.mayStart?.() !== false) await this.launchAll(result.start);
+      // HA: a server that cannot confirm its election lock now starts nothing (asked only when there is something to start).
+      const confirmed = result.start.length === 0 || (await this.o.confirmStart?.()) !== false;
+      if (this.pausedBecause === null && confirmed) await this.launchAll(result.start);
       const cancels: Promise<void>[] = [];
       for (const kill of result.kill) {
         if (kill.reason === 'timeout') await this.local.kill(kill.jobId, 'timeout');

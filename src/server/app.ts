@@ -169,7 +169,7 @@ export async function buildApp(options: AppOptions): Promise<KeisanApp> {
     logger: app.log,
     mail: mail.configured ? mail : null,
     // HA: a server that lost its lock starts no job, even in a pass already under way.
-    ...(options.ha ? { mayStart: options.ha.acting } : {}),
+    ...(options.ha ? { mayStart: options.ha.acting, confirmStart: options.ha.confirm } : {}),
   });
   const areas = new AreasService({
     db: db.kysely,

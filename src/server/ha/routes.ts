@@ -11,6 +11,8 @@ import { haStatusSchema, type HaStatus } from './store.ts';
 export interface HaRuntime {
   /** False from the moment this server lost its lock: it must not act any more (fenced). */
   acting(): boolean;
+  /** Acting, and PostgreSQL confirms the lock is still held now (one query on the lock connection). */
+  confirm(): Promise<boolean>;
   /** The HA set as this server sees it (self, active, every server). */
   view(): StandbyView;
   /** Every server's row, for operators. */

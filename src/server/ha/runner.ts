@@ -98,6 +98,7 @@ export class HaRunner {
   /** The view of the facility while active (buildApp's `ha` option). */
   readonly runtime: HaRuntime = {
     acting: () => (this.phase === 'active' || this.phase === 'starting') && this.lock.holding,
+    confirm: async () => this.runtime.acting() && (await this.lock.verify()),
     view: () => this.view(),
     status: () => this.status(),
   };
