@@ -217,7 +217,7 @@ describe('web UI in Chromium: the researcher views', { skip: skip ?? false, time
     await eventually('no unread notification', 15_000, async () => ((await page.getByTestId('unread-count').innerText()) === '0' ? true : undefined));
   });
 
-  it('in Japanese on a phone (375 px): the overview and the job list read in Japanese and fit the screen', async () => {
+  it('in Japanese on a phone (375 px): the overview, job list, submit and files pages read in Japanese and fit the screen', async () => {
     const phone = await openBrowser({ locale: 'ja-JP' });
     try {
       const { page } = phone;
@@ -230,8 +230,14 @@ describe('web UI in Chromium: the researcher views', { skip: skip ?? false, time
       await page.getByRole('heading', { name: 'ジョブ', level: 1 }).waitFor();
       await page.getByText('web-hello').waitFor();
       await page.locator('td .badge', { hasText: '完了' }).first().waitFor();
-      const overflow = Number(await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth'));
-      assert.ok(overflow <= 0, `the job list is ${overflow} px wider than the phone's screen`);
+      const overflow = () => page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth').then(Number);
+      assert.ok((await overflow()) <= 0, `the job list is ${await overflow()} px wider than the phone's screen`);
+      await page.goto(`${facility.url}/jobs/new`);
+      await page.getByTestId('submit-preview').getByText('1 GiB').waitFor();
+      assert.ok((await overflow()) <= 0, `the submit page is ${await overflow()} px wider than the phone's screen`);
+      await page.goto(`${facility.url}/files`);
+      await page.getByRole('link', { name: 'results/' }).waitFor();
+      assert.ok((await overflow()) <= 0, `the files page is ${await overflow()} px wider than the phone's screen`);
     } finally {
       await phone.browser.close();
     }

@@ -303,7 +303,7 @@ export function FilesPage() {
         </ol>
       </nav>
 
-      <Card>
+      <Card className="files-tools">
         <div className="form-row">
           <form
             className="form-row"
