@@ -119,7 +119,7 @@ export class HaRunner {
     this.db = db;
     // Every server may migrate (kysely's migrator takes a lock); the standby needs ha_servers.
     await migrateToLatest(db);
-    this.store = new HaStore(db.kysely);
+    this.store = new HaStore(db.kysely, db.dialect);
     await this.store.register({ url: this.self, host: hostname(), pid: process.pid }, systemClock.now());
     await this.refreshActive();
     await this.listenAsStandby();

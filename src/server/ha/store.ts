@@ -2,6 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import { z } from 'zod';
 import { SYSTEM_ACTOR } from '../../accounts/model.ts';
 import { writeAudit } from '../../accounts/audit.ts';
+import type { DialectName } from '../../db/connection.ts';
 import type { Database } from '../../db/schema.ts';
 
 export const haRole = z.enum(['active', 'standby', 'stopped']);
@@ -31,7 +32,10 @@ export type HaStatus = z.infer<typeof haStatusSchema>;
 
 /** The `ha_servers` rows: who runs, in which role, since when (the election itself is the advisory lock). */
 export class HaStore {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect: DialectName,
+  ) {}
 
   /** This server starts (or comes back) as a standby; its row keeps its last epoch. */
   async register(self: { url: string; host: string; pid: number }, now: Date): Promise<void> {
@@ -52,7 +56,8 @@ export class HaStore {
     const at = now.toISOString();
     return this.db.transaction().execute(async (tx) => {
       // Serializes takeovers on the table (only the lock holder gets here, but a stale holder's late write must not interleave).
-      await sql`lock table ha_servers in share row exclusive mode`.execute(tx);
+      // (SQLite runs one writing transaction at a time anyway; HA itself needs PostgreSQL.)
+      if (this.dialect === 'postgres') await sql`lock table ha_servers in share row exclusive mode`.execute(tx);
       const top = await tx.selectFrom('ha_servers').select((eb) => eb.fn.max('epoch').as('epoch')).executeTakeFirst();
       const epoch = Number(top?.epoch ?? 0) + 1;
       const previous = await tx.selectFrom('ha_servers').select('url').where('role', '=', 'active').where('url', '!=', url).executeTakeFirst();
