@@ -1,5 +1,5 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { Link, useNavigate } from '@tanstack/react-router';
+import { Link, useNavigate, useParams } from '@tanstack/react-router';
 import { useState } from 'react';
 import { api, call } from '../../api/client.ts';
 import type { paths } from '../../api/schema';
@@ -293,4 +293,10 @@ export function GroupPage({ name }: { name: string }) {
       </QueryView>
     </Page>
   );
+}
+
+/** /groups/$name (loaded on first visit). */
+export function GroupRoutePage() {
+  const { name } = useParams({ strict: false });
+  return <GroupPage key={name} name={name ?? ''} />;
 }

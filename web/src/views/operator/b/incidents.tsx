@@ -1,5 +1,5 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { Link, useNavigate } from '@tanstack/react-router';
+import { Link, useNavigate, useParams } from '@tanstack/react-router';
 import { useState, type FormEvent } from 'react';
 import { api, call } from '../../../api/client.ts';
 import { useMe } from '../../../auth.tsx';
@@ -586,4 +586,10 @@ export function IncidentPage({ id }: { id: number }) {
       </QueryView>
     </Page>
   );
+}
+
+/** /ops/incidents/$id (loaded on first visit). */
+export function IncidentRoutePage() {
+  const { id } = useParams({ strict: false });
+  return <IncidentPage key={id} id={Number(id)} />;
 }

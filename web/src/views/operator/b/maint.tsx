@@ -1,5 +1,5 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { Link, useNavigate } from '@tanstack/react-router';
+import { Link, useNavigate, useParams } from '@tanstack/react-router';
 import { useState, type FormEvent } from 'react';
 import { api, call } from '../../../api/client.ts';
 import { useMe } from '../../../auth.tsx';
@@ -634,4 +634,10 @@ export function PlanPage({ id }: { id: number }) {
       </QueryView>
     </Page>
   );
+}
+
+/** /ops/maint/$id (loaded on first visit). */
+export function PlanRoutePage() {
+  const { id } = useParams({ strict: false });
+  return <PlanPage key={id} id={Number(id)} />;
 }

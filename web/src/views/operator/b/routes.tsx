@@ -1,34 +1,15 @@
-import { createRoute, type AnyRoute } from '@tanstack/react-router';
+import { createRoute, lazyRouteComponent, type AnyRoute } from '@tanstack/react-router';
 import { appRoute } from '../../../routes/base.tsx';
-import { IncidentPage, IncidentsPage } from './incidents.tsx';
-import { PlanPage, PlansPage } from './maint.tsx';
-import { LoginHostsPage, RunbooksPage } from './runbooks.tsx';
-import { StoragePage } from './storage.tsx';
 
-const incidentRoute = createRoute({
-  getParentRoute: () => appRoute,
-  path: '/ops/incidents/$id',
-  component: function IncidentRoute() {
-    const { id } = incidentRoute.useParams();
-    return <IncidentPage key={id} id={Number(id)} />;
-  },
-});
-
-const planRoute = createRoute({
-  getParentRoute: () => appRoute,
-  path: '/ops/maint/$id',
-  component: function PlanRoute() {
-    const { id } = planRoute.useParams();
-    return <PlanPage key={id} id={Number(id)} />;
-  },
-});
+// Each page is its own chunk, loaded on first visit (operators' pages stay out of the login page's bundle).
+const route = (path: string, component: AnyRoute['options']['component']) => createRoute({ getParentRoute: () => appRoute, path, component });
 
 export const operatorRoutesB: AnyRoute[] = [
-  createRoute({ getParentRoute: () => appRoute, path: '/ops/incidents', component: IncidentsPage }),
-  incidentRoute,
-  createRoute({ getParentRoute: () => appRoute, path: '/ops/maint', component: PlansPage }),
-  planRoute,
-  createRoute({ getParentRoute: () => appRoute, path: '/ops/storage', component: StoragePage }),
-  createRoute({ getParentRoute: () => appRoute, path: '/ops/runbooks', component: RunbooksPage }),
-  createRoute({ getParentRoute: () => appRoute, path: '/ops/login-hosts', component: LoginHostsPage }),
+  route('/ops/incidents', lazyRouteComponent(() => import('./incidents.tsx'), 'IncidentsPage')),
+  route('/ops/incidents/$id', lazyRouteComponent(() => import('./incidents.tsx'), 'IncidentRoutePage')),
+  route('/ops/maint', lazyRouteComponent(() => import('./maint.tsx'), 'PlansPage')),
+  route('/ops/maint/$id', lazyRouteComponent(() => import('./maint.tsx'), 'PlanRoutePage')),
+  route('/ops/storage', lazyRouteComponent(() => import('./storage.tsx'), 'StoragePage')),
+  route('/ops/runbooks', lazyRouteComponent(() => import('./runbooks.tsx'), 'RunbooksPage')),
+  route('/ops/login-hosts', lazyRouteComponent(() => import('./runbooks.tsx'), 'LoginHostsPage')),
 ];
