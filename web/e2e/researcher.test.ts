@@ -12,11 +12,12 @@ describe('web UI in Chromium: the researcher views', { skip: skip ?? false, time
   let facility: Facility;
   let session: BrowserSession;
   let alice: Account;
+  let olga: Account;
   let work: string;
 
   before(async () => {
     facility = await Facility.start();
-    ({ alice } = await facility.seedLab());
+    ({ alice, olga } = await facility.seedLab());
     // The job runs as alice's uid: its submit directory (where slurm-<id>.out goes) must be hers to write.
     work = mkdtempSync(path.join(tmpdir(), 'keisan-web-researcher-'));
     chmodSync(work, 0o777);
@@ -154,7 +155,7 @@ describe('web UI in Chromium: the researcher views', { skip: skip ?? false, time
     await page.getByRole('link', { name: 'results/' }).waitFor();
   });
 
-  it('files: renames a file, adds a read entry for bob through the ACL editor, deletes it after confirming; devices: reserves one for 30 minutes and releases it', async () => {
+  it('files: renames a file, adds a read entry for bob through the ACL editor, deletes it after confirming; devices: reserves one for 30 minutes and releases it, an operator ends a reservation with a reason', async () => {
     const { page } = session;
     await page.goto(`${facility.url}/files?path=${encodeURIComponent('/lab/lab-ml/results')}`);
     await page.getByRole('cell', { name: 'data.bin', exact: true }).waitFor();
@@ -198,6 +199,24 @@ describe('web UI in Chromium: the researcher views', { skip: skip ?? false, time
     await row.getByRole('button', { name: 'Release' }).click();
     await page.getByRole('dialog', { name: 'Release' }).getByRole('button', { name: 'Release' }).click();
     await row.getByText('free', { exact: true }).waitFor();
+    assert.equal((await facility.request<{ holder: string | null }>('GET', '/api/devices/scope-1', undefined, alice)).holder, null);
+
+    // An operator (olga) ends alice's reservation with a reason; alice sees no such form.
+    await facility.request('POST', '/api/devices/scope-1/reserve', { for: '1h' }, alice);
+    await row.getByText('reserved', { exact: true }).waitFor();
+    assert.equal(await row.getByRole('button', { name: 'End reservation' }).count(), 0);
+    const context = await session.browser.newContext({ locale: 'en-GB', viewport: { width: 1366, height: 860 } });
+    try {
+      const olgaPage = await context.newPage();
+      await logIn(olgaPage, facility, olga);
+      await olgaPage.goto(`${facility.url}/devices`);
+      const olgaRow = olgaPage.getByRole('row').filter({ hasText: 'scope-1' });
+      await olgaRow.getByLabel('Reason for ending the reservation').fill('the scope is needed for a calibration');
+      await olgaRow.getByRole('button', { name: 'End reservation' }).click();
+      await olgaRow.getByText('free', { exact: true }).waitFor();
+    } finally {
+      await context.close();
+    }
     assert.equal((await facility.request<{ holder: string | null }>('GET', '/api/devices/scope-1', undefined, alice)).holder, null);
   });
 
