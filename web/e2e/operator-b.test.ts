@@ -178,7 +178,7 @@ describe('web UI in Chromium: incidents, maintenance plans, storage tiers, group
     await page.getByRole('heading', { name: 'Directory (LDAP)' }).waitFor();
   });
 
-  it('the incident, plan and storage pages fit a 375 px wide phone (no sideways scrolling)', async () => {
+  it('the incident, plan and storage pages fit a 375 px wide phone (no sideways scrolling), in Japanese too', async () => {
     await page.setViewportSize({ width: 375, height: 800 });
     try {
       for (const [path, heading] of [
@@ -192,6 +192,16 @@ describe('web UI in Chromium: incidents, maintenance plans, storage tiers, group
         const width = await page.evaluate('document.documentElement.scrollWidth');
         assert.ok(typeof width === 'number' && width <= 375, `${path} is ${String(width)} px wide on a 375 px phone`);
       }
+      // In Japanese too (the incident's own words stay as written).
+      await page.goto(`${facility.url}/ops/incidents/1`);
+      await page.getByLabel('Language').selectOption('ja');
+      await page.getByRole('heading', { name: '対応チェックリスト' }).waitFor();
+      await page.getByRole('heading', { name: '障害報告書（ポストモーテム）' }).waitFor();
+      await page.getByText('解決済み', { exact: true }).first().waitFor();
+      const width = await page.evaluate('document.documentElement.scrollWidth');
+      assert.ok(typeof width === 'number' && width <= 375, `the Japanese incident page is ${String(width)} px wide on a 375 px phone`);
+      await page.getByLabel('言語').selectOption('en');
+      await page.getByRole('heading', { name: 'Response checklist' }).waitFor();
     } finally {
       await page.setViewportSize({ width: 1366, height: 860 });
     }
