@@ -172,6 +172,11 @@ export class HaRunner {
     if (rows) this.knownActive = rows.find((r) => r.role === 'active' && r.url !== this.self)?.url ?? null;
   }
 
+  /** The phase now (after an await it may have changed: fence() and stop() run meanwhile). */
+  private now(): Phase {
+    return this.phase;
+  }
+
   private async becomeActive(): Promise<void> {
     this.phase = 'starting';
     const startedAt = performance.now();
@@ -181,12 +186,22 @@ export class HaRunner {
       this.o.logger.warn({ url: this.self, epoch: takeover.epoch, previous: takeover.previous }, 'ha: won the election; taking over as the active server');
       await this.standby?.close();
       this.standby = null;
-      this.facility = await this.startFacilityWhileHolding();
-      if (this.phase !== 'starting') return; // fenced while starting: fence() closes it
+      const facility = await this.startFacilityWhileHolding();
+      if (this.now() !== 'starting') {
+        // Fenced or stopped while starting: what just started closes again (fence() left it to us).
+        if (this.now() === 'stopping') await facility.close().catch(() => undefined);
+        else {
+          this.facility = facility;
+          await this.standDown('standby');
+        }
+        return;
+      }
+      this.facility = facility;
       this.phase = 'active';
       this.knownActive = this.self;
       this.o.logger.warn({ url: this.self, epoch: takeover.epoch, ms: Math.round(performance.now() - startedAt) }, 'ha: active: the facility runs here');
     } catch (error) {
+      if (this.now() === 'stopping') return;
       this.o.logger.error({ err: error }, 'ha: could not start the facility after winning the election; giving the lock back');
       await this.standDown('standby');
     }
@@ -213,9 +228,11 @@ export class HaRunner {
   /** Lost the lock while active (or starting): stop acting now, then close and stand by. */
   private async fence(reason: string): Promise<void> {
     if (this.phase !== 'active' && this.phase !== 'starting') return;
+    const starting = this.phase === 'starting';
     this.phase = 'fencing';
     this.o.logger.error({ url: this.self, epoch: this.epoch, reason }, 'ha: lost the election lock: no longer active; closing the facility and standing by');
-    await this.standDown('standby');
+    // A facility still starting is closed by becomeActive once its start returns (it holds the port until then).
+    if (!starting) await this.standDown('standby');
   }
 
   private async standDown(role: 'standby' | 'stopped'): Promise<void> {
