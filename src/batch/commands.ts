@@ -47,7 +47,7 @@ function compactIds(ids: number[]): string {
 
 function parseJobIds(ids: string[]): number[] {
   return ids.map((id) => {
-    if (!/^\d+$/.test(id)) throw invalidInput(`'${id}' is not a job id: job ids are numbers, as \`keisan jobs\` shows them`);
+    if (!/^\d+$/.test(id)) throw invalidInput(t('batch.msg.not-a-job-id', { id }));
     return Number(id);
   });
 }

@@ -33,11 +33,8 @@ function showDevice(out: Output, device: Device): void {
 
 /** What the holder needs to know after reserving: until when, and what keeps it longer. */
 function reservedText(device: Device): string {
-  const latest = device.latestFreeAt ? `, ${formatTime(device.latestFreeAt)} at the latest` : '';
-  return (
-    `${device.name} is yours until ${formatTime(device.freeAt)}. Activity keeps it longer ` +
-    `(it frees ${seconds(device.idleReleaseSeconds)} after your last activity${latest}); \`keisan release ${device.name}\` gives it back.`
-  );
+  const latest = device.latestFreeAt ? t('devices.msg.at-the-latest', { time: formatTime(device.latestFreeAt) }) : '';
+  return t('devices.msg.reserved', { name: device.name, until: formatTime(device.freeAt), idle: seconds(device.idleReleaseSeconds), latest });
 }
 
 async function confirmRemoval(name: string, yes: boolean | undefined): Promise<void> {
@@ -169,6 +166,6 @@ export function registerDeviceCommands(program: Command, admin: Command): void {
       const client = clientOf(command);
       const before = await client.request<Device>('GET', path(name));
       const after = await client.request<Device>('POST', `${path(name)}/break`, { reason: options.reason });
-      out.result(after, () => out.line(`Broke ${before.holder ? `${before.holder}'s` : 'the'} reservation of ${after.name}; it is free.`));
+      out.result(after, () => out.line(before.holder ? t('devices.msg.broke-holder', { holder: before.holder, name: after.name }) : t('devices.msg.broke', { name: after.name })));
     });
 }

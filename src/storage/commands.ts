@@ -125,7 +125,7 @@ export interface PutResult {
 async function putFile(client: ApiClient, local: string, remote: string, options: { chunk: number; fresh: boolean; overwrite: boolean; json: boolean }): Promise<PutResult> {
   const absolute = path.resolve(local);
   const info = await stat(absolute).catch(() => null);
-  if (!info) throw invalidInput(`${local}: no such local file`);
+  if (!info) throw invalidInput(t('storage.msg.no-local-file', { local }));
   if (!info.isFile()) throw invalidInput(`${local} is not a regular file (keisan fs put sends one file at a time)`);
   const size = info.size;
   const tag = uploadTag(absolute, size, info.mtimeMs);
@@ -417,7 +417,7 @@ export function registerStorageCommands(program: Command): void {
       const removed: Removed[] = [];
       for (const target of paths) removed.push(await client.request<Removed>('DELETE', '/api/fs/entries', undefined, { ...q(target), recursive: options.recursive === true }));
       out.result(removed, () =>
-        removed.forEach((r) => out.line(r.directories > 0 ? `Removed ${r.path} (${r.files} files, ${r.directories} directories, ${formatSize(r.bytes)})` : `Removed ${r.path} (${formatSize(r.bytes)})`)),
+        removed.forEach((r) => out.line(r.directories > 0 ? t('storage.msg.removed-tree', { path: r.path, files: r.files, directories: r.directories, size: formatSize(r.bytes) }) : t('storage.msg.removed', { path: r.path, size: formatSize(r.bytes) }))),
       );
     });
 
@@ -449,10 +449,17 @@ export function registerStorageCommands(program: Command): void {
       if (into) target = `${target.replace(/\/+$/, '')}/${path.basename(local)}`;
       const result = await putFile(client, local, target, { chunk, fresh: options.new === true, overwrite: options.clobber !== false, json: out.json });
       out.result(result, () => {
-        const resumed = result.resumedFrom > 0 ? `, resumed from ${formatSize(result.resumedFrom)}` : '';
+        const resumed = result.resumedFrom > 0 ? t('storage.msg.resumed-from', { size: formatSize(result.resumedFrom) }) : '';
         out.line(
-          `Stored ${result.entry.path} (${formatSize(result.entry.size)}, generation ${result.entry.generation}, SHA-256 ${result.entry.sha256?.slice(0, 16)}…) ` +
-            `in ${formatDuration(result.seconds * 1000)}, ${formatSize(result.bytesPerSecond)}/s${resumed}`,
+          t('storage.msg.stored', {
+            path: result.entry.path,
+            size: formatSize(result.entry.size),
+            generation: result.entry.generation,
+            sha256: result.entry.sha256?.slice(0, 16),
+            time: formatDuration(result.seconds * 1000),
+            rate: formatSize(result.bytesPerSecond),
+            resumed,
+          }),
         );
       });
     });
@@ -471,7 +478,7 @@ export function registerStorageCommands(program: Command): void {
       const client = clientOf(command);
       const range = rangeHeader(options);
       const local = localArg ?? path.basename(remote);
-      if (local !== '-' && !options.force && (await stat(local).then(() => true, () => false))) throw invalidInput(`${local} exists: use --force to replace it`);
+      if (local !== '-' && !options.force && (await stat(local).then(() => true, () => false))) throw invalidInput(t('storage.msg.local-exists', { local }));
       const started = Date.now();
       const response = await download(client, remote, range);
       const total = Number(response.headers.get('content-length') ?? NaN);
@@ -505,7 +512,15 @@ export function registerStorageCommands(program: Command): void {
       const seconds = (Date.now() - started) / 1000;
       const result = { remote, local, bytes, range: range ?? null, sha256Verified: hash !== null, seconds, bytesPerSecond: bytes / Math.max(seconds, 0.001) };
       out.result(result, () =>
-        out.line(`Wrote ${local} (${formatSize(bytes)}${range ? `, ${response.headers.get('content-range') ?? range}` : ''}) in ${formatDuration(seconds * 1000)}, ${formatSize(result.bytesPerSecond)}/s${hash ? '; SHA-256 checked' : ''}`),
+        out.line(
+          t('storage.msg.wrote', {
+            local,
+            size: `${formatSize(bytes)}${range ? `, ${response.headers.get('content-range') ?? range}` : ''}`,
+            time: formatDuration(seconds * 1000),
+            rate: formatSize(result.bytesPerSecond),
+            checked: hash ? t('storage.msg.sha256-checked') : '',
+          }),
+        ),
       );
     });
 

@@ -17,7 +17,7 @@ export function usageText(usage: AreaUsage | null, quota: number | null): string
 
 function showAreas(out: Output, listing: AreasListing): void {
   if (!listing.enabled) {
-    out.line(`User areas are not provisioned on this server: ${listing.reason ?? 'turned off'}.`);
+    out.line(t('areas.msg.not-provisioned', { reason: listing.reason ?? t('areas.msg.turned-off') }));
     return;
   }
   if (listing.areas.length === 0) {
@@ -25,7 +25,7 @@ function showAreas(out: Output, listing: AreasListing): void {
     return;
   }
   for (const area of listing.areas) {
-    out.line(`${KIND_LABEL[area.kind]} ${area.name}${area.exists ? '' : ' (not created yet: an operator runs keisan admin areas sync)'}`);
+    out.line(`${KIND_LABEL[area.kind]} ${area.name}${area.exists ? '' : t('areas.msg.not-created-yet')}`);
     out.fields([
       [t('field.path2'), area.path],
       ...(area.kind === 'home'

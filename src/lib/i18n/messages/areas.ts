@@ -23,6 +23,9 @@ export const areas = defineMessages({
     'areas.msg.dropped-writer-of-library-account': 'Dropped writer {user} of library {workgroup} (account removed).',
     'areas.msg.everything-was-as-it-should': 'Everything was as it should be.',
     'areas.empty.library-writers': '(no library writers: keisan admin areas writer add WORKGROUP USER)',
+    'areas.msg.not-provisioned': 'User areas are not provisioned on this server: {reason}.',
+    'areas.msg.turned-off': 'turned off',
+    'areas.msg.not-created-yet': ' (not created yet: an operator runs keisan admin areas sync)',
   },
   ja: {
     'areas.areas': '自分のストレージ領域: ホーム（private/、public/）、グループ領域、ワークグループのライブラリ — パス、誰が何を読めるか、使用量',
@@ -45,5 +48,8 @@ export const areas = defineMessages({
     'areas.msg.dropped-writer-of-library-account': 'ライブラリ {workgroup} の書き込み者 {user} を外しました（アカウント削除済み）。',
     'areas.msg.everything-was-as-it-should': 'すべて正しい状態でした。',
     'areas.empty.library-writers': '（ライブラリの書き込み者はいません: keisan admin areas writer add WORKGROUP USER）',
+    'areas.msg.not-provisioned': 'このサーバーではユーザー領域は用意されていません: {reason}。',
+    'areas.msg.turned-off': '無効',
+    'areas.msg.not-created-yet': '（未作成: オペレーターが keisan admin areas sync を実行します）',
   },
 });

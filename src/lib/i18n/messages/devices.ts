@@ -31,6 +31,10 @@ export const devices = defineMessages({
     'devices.msg.added-device-idle-release-maximum': 'Added device {name} ({kind}; idle release {idleReleaseSeconds}, maximum hold {maxHoldSeconds}).',
     'devices.msg.removed-device': 'Removed device {name}.',
     'devices.empty.devices': '(no devices: operators add them with keisan admin device add)',
+    'devices.msg.at-the-latest': ', {time} at the latest',
+    'devices.msg.reserved': '{name} is yours until {until}. Activity keeps it longer (it frees {idle} after your last activity{latest}); `keisan release {name}` gives it back.',
+    'devices.msg.broke-holder': "Broke {holder}'s reservation of {name}; it is free.",
+    'devices.msg.broke': 'Broke the reservation of {name}; it is free.',
   },
   ja: {
     'devices.devices': '共有デバイス（テープドライブ、装置、対話用 GPU）: 空き、誰がいつまで予約しているか、使用中か',
@@ -61,5 +65,9 @@ export const devices = defineMessages({
     'devices.msg.added-device-idle-release-maximum': 'デバイス {name} を追加しました（{kind}、アイドル解放 {idleReleaseSeconds}、最大保持 {maxHoldSeconds}）。',
     'devices.msg.removed-device': 'デバイス {name} を削除しました。',
     'devices.empty.devices': '（デバイスはありません: オペレーターが keisan admin device add で追加します）',
+    'devices.msg.at-the-latest': '、遅くとも {time}',
+    'devices.msg.reserved': '{name} は {until} まであなたのものです。操作があれば延長されます（最後の操作から {idle} で解放{latest}）。`keisan release {name}` で返却できます。',
+    'devices.msg.broke-holder': '{holder} による {name} の予約を終了しました。空きになりました。',
+    'devices.msg.broke': '{name} の予約を終了しました。空きになりました。',
   },
 });
