@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { browserSkipReason, Facility, logIn, openBrowser, screenshot, type Account } from './harness.ts';
+import { browserSkipReason, eventually, Facility, logIn, openBrowser, screenshot, type Account } from './harness.ts';
 
 const skip = browserSkipReason();
 
@@ -107,6 +107,35 @@ describe('web UI in Chromium: incidents, maintenance plans, storage tiers, group
         ['passed', facility.operator.name],
       ],
     );
+  });
+
+  it("a command step goes to the agent on the step's host and the page follows it to its output", async () => {
+    const nodes = await eventually('the agent of this machine reporting', 60_000, async () => {
+      const list = await facility.admin<{ host: string }[]>('GET', '/api/monitor/nodes');
+      return list.length > 0 ? list : undefined;
+    });
+    const host = nodes[0]!.host;
+    const hosts = await facility.admin<{ name: string }[]>('GET', '/api/ops/hosts');
+    if (!hosts.some((h) => h.name === host)) await facility.admin('POST', '/api/ops/hosts', { name: host });
+    const plan = await facility.admin<{ id: number }>('POST', '/api/ops/maint/plans', {
+      title: 'Check the agent answers',
+      risk: 'low',
+      window: { start: new Date(Date.now() - 60_000).toISOString(), end: new Date(Date.now() + 3600_000).toISOString() },
+      targets: [host],
+      runbook: 'webtest-recovery',
+      steps: [{ kind: 'command', host, command: 'echo hello-from-the-agent', expect: { exitCode: 0, contains: 'hello-from-the-agent' }, takesDown: false }],
+    });
+    await facility.admin('POST', `/api/ops/maint/plans/${plan.id}/submit`);
+    await facility.request('POST', `/api/ops/maint/plans/${plan.id}/approve`, {}, people.olga);
+    await facility.admin('POST', `/api/ops/maint/plans/${plan.id}/start`);
+
+    await page.goto(`${facility.url}/ops/maint/${plan.id}`);
+    await page.getByLabel(`Type the host name (${host}) to run this step`).fill(host.toUpperCase());
+    await page.getByRole('button', { name: 'Run step 1 on its host' }).click();
+    await page.getByText(`Step 1 is with the agent on ${host}:`).waitFor();
+    await page.getByText('completed', { exact: true }).first().waitFor({ timeout: 45_000 });
+    await page.getByText('Output', { exact: true }).click();
+    await page.getByText('hello-from-the-agent').first().waitFor();
   });
 
   it('an incident is followed from the list to its page: checklist, postmortem, and the outage report downloads as a real PDF and HTML', async () => {
