@@ -25,6 +25,8 @@ server:
   #   key: /etc/keisan/tls/key.pem
 
 database: {}             # url: postgres://keisan@dbhost/keisan  (default: SQLite file keisan.db here)
+# ha:                     # two servers on one PostgreSQL, one active (operator guide, "Two servers")
+#   servers: [https://keisan1.example.org:8470, https://keisan2.example.org:8470]
 
 tickets:
   lifetime: 10h          # a login ticket is valid this long…
