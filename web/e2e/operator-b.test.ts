@@ -54,6 +54,12 @@ describe('web UI in Chromium: incidents, maintenance plans, storage tiers, group
     await page.waitForURL(/\/ops\/maint\/\d+$/);
     const planId = Number(/(\d+)$/.exec(page.url())![1]);
     await page.getByText('draft', { exact: true }).first().waitFor();
+    // An edit before submitting: the form comes back with the plan's content.
+    await page.getByRole('button', { name: 'Edit the plan' }).click();
+    assert.equal(await page.getByLabel('Instruction of step 2').inputValue(), 'Replace the fan, power on, undrain');
+    await page.getByLabel('Title').fill('Replace the fan of maint-node1 (spare from stock)');
+    await page.getByRole('button', { name: 'Save the plan' }).click();
+    await page.getByRole('heading', { name: `#${planId} Replace the fan of maint-node1 (spare from stock)` }).waitFor();
     await page.getByRole('button', { name: 'Submit for approval' }).click();
     await page.getByText('awaiting approval', { exact: true }).first().waitFor();
     // The author is told another operator approves, and sees no approve button…
@@ -212,7 +218,7 @@ describe('web UI in Chromium: incidents, maintenance plans, storage tiers, group
     try {
       for (const [path, heading] of [
         ['/ops/incidents/1', '#1 Home file system unreachable'],
-        ['/ops/maint/1', '#1 Replace the fan of maint-node1'],
+        ['/ops/maint/1', '#1 Replace the fan of maint-node1 (spare from stock)'],
         ['/ops/maint', 'Maintenance plans'],
         ['/ops/storage', 'Storage tiers'],
       ] as const) {

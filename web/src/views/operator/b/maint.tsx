@@ -48,44 +48,68 @@ interface StepDraft {
   kind: 'command' | 'manual';
   host: string;
   text: string;
+  /** Manual: the observation. Command: an exit code (digits) or a text the output must contain. */
   expect: string;
+  /** A command step's exit code and regular expression kept from an edited plan (the form does not show them). */
+  exitCode?: number;
+  matches?: string;
   rollback: string;
   takesDown: boolean;
 }
 
 function toStep(draft: StepDraft): Step {
   if (draft.kind === 'command') {
-    const exitCode = /^\d+$/.test(draft.expect.trim()) ? Number(draft.expect.trim()) : 0;
-    const contains = /^\d+$/.test(draft.expect.trim()) || draft.expect.trim() === '' ? undefined : draft.expect;
-    return { kind: 'command', host: draft.host, command: draft.text, expect: { exitCode, ...(contains ? { contains } : {}) }, rollback: draft.rollback, takesDown: draft.takesDown };
+    const typed = draft.expect.trim();
+    const exitCode = /^\d+$/.test(typed) ? Number(typed) : (draft.exitCode ?? 0);
+    const contains = /^\d+$/.test(typed) || typed === '' ? undefined : draft.expect;
+    const expect = { exitCode, ...(contains ? { contains } : {}), ...(draft.matches ? { matches: draft.matches } : {}) };
+    return { kind: 'command', host: draft.host, command: draft.text, expect, rollback: draft.rollback, takesDown: draft.takesDown };
   }
   return { kind: 'manual', host: draft.host, instruction: draft.text, expect: draft.expect, rollback: draft.rollback, takesDown: draft.takesDown };
 }
 
-function NewPlanForm() {
+function toDraft(step: Step): StepDraft {
+  if (step.kind === 'command') {
+    return {
+      kind: 'command',
+      host: step.host,
+      text: step.command,
+      expect: step.expect.contains ?? String(step.expect.exitCode),
+      exitCode: step.expect.exitCode,
+      ...(step.expect.matches ? { matches: step.expect.matches } : {}),
+      rollback: step.rollback,
+      takesDown: step.takesDown,
+    };
+  }
+  return { kind: 'manual', host: step.host, text: step.instruction, expect: step.expect, rollback: step.rollback, takesDown: step.takesDown };
+}
+
+/** A new plan (POST, then its page), or an edit of `plan` (PATCH: its approvals are void, it is a draft again). */
+function PlanForm({ plan, onSaved }: { plan?: Plan; onSaved?: () => void }) {
   const { t } = useI18n();
   const navigate = useNavigate();
   const queryClient = useQueryClient();
   const hosts = useQuery({ queryKey: ['ops-hosts'], queryFn: () => call(api.GET('/api/ops/hosts')) });
   const runbooks = useQuery({ queryKey: ['runbooks'], queryFn: () => call(api.GET('/api/ops/runbooks')) });
   const now = new Date();
-  const [title, setTitle] = useState('');
-  const [risk, setRisk] = useState<Risk>('low');
-  const [start, setStart] = useState(localInput(now));
-  const [end, setEnd] = useState(localInput(new Date(now.getTime() + 3 * 3600_000)));
-  const [targets, setTargets] = useState<string[]>([]);
-  const [runbook, setRunbook] = useState('');
-  const [steps, setSteps] = useState<StepDraft[]>([{ kind: 'manual', host: '', text: '', expect: '', rollback: '', takesDown: true }]);
+  const [title, setTitle] = useState(plan?.title ?? '');
+  const [risk, setRisk] = useState<Risk>(plan?.risk ?? 'low');
+  const [start, setStart] = useState(localInput(plan ? new Date(plan.window.start) : now));
+  const [end, setEnd] = useState(localInput(plan ? new Date(plan.window.end) : new Date(now.getTime() + 3 * 3600_000)));
+  const [targets, setTargets] = useState<string[]>(plan?.targets ?? []);
+  const [runbook, setRunbook] = useState(plan?.runbook ?? '');
+  const [steps, setSteps] = useState<StepDraft[]>(plan ? plan.stepList.map(toDraft) : [{ kind: 'manual', host: '', text: '', expect: '', rollback: '', takesDown: true }]);
   const create = useMutation({
-    mutationFn: () =>
-      call(
-        api.POST('/api/ops/maint/plans', {
-          body: { title, risk, window: { start: new Date(start).toISOString(), end: new Date(end).toISOString() }, targets, runbook, steps: steps.map(toStep) },
-        }),
-      ),
-    onSuccess: async (plan) => {
+    mutationFn: () => {
+      const body = { title, risk, window: { start: new Date(start).toISOString(), end: new Date(end).toISOString() }, targets, runbook, steps: steps.map(toStep) };
+      return plan ? call(api.PATCH('/api/ops/maint/plans/{id}', { params: { path: { id: plan.id } }, body })) : call(api.POST('/api/ops/maint/plans', { body }));
+    },
+    onSuccess: async (saved) => {
       await queryClient.invalidateQueries({ queryKey: ['plans'] });
-      void navigate({ to: '/ops/maint/$id', params: { id: String(plan.id) } });
+      if (plan) {
+        queryClient.setQueryData(['plan', plan.id], saved);
+        onSaved?.();
+      } else void navigate({ to: '/ops/maint/$id', params: { id: String(saved.id) } });
     },
   });
   const setStep = (index: number, change: Partial<StepDraft>) => setSteps(steps.map((s, i) => (i === index ? { ...s, ...change } : s)));
@@ -184,7 +208,7 @@ function NewPlanForm() {
       </fieldset>
       {create.error ? <ErrorBox error={create.error} /> : null}
       <button type="submit" className="button primary" disabled={create.isPending}>
-        {t('opsb.maint.create')}
+        {plan ? t('opsb.maint.saveEdit') : t('opsb.maint.create')}
       </button>
     </form>
   );
@@ -206,7 +230,7 @@ export function PlansPage() {
     >
       {creating ? (
         <Card title={t('opsb.maint.new')}>
-          <NewPlanForm />
+          <PlanForm />
         </Card>
       ) : null}
       <Card title={t('opsb.maint.list')}>
@@ -442,6 +466,7 @@ function PlanActions({ plan }: { plan: Plan }) {
   const me = useMe();
   const queryClient = useQueryClient();
   const [error, setError] = useState<unknown>(null);
+  const [editing, setEditing] = useState(false);
   const act = async (request: Promise<Plan>) => {
     setError(null);
     try {
@@ -454,45 +479,59 @@ function PlanActions({ plan }: { plan: Plan }) {
   const mine = plan.author === me.user.name || plan.editors.includes(me.user.name);
   const alreadyApproved = plan.approvalList.some((a) => a.valid && a.approver === me.user.name);
   const finished = plan.state === 'completed' || plan.state === 'cancelled';
+  const editable = !finished && plan.state !== 'running';
   return (
-    <div className="opsb-actions">
-      {plan.state === 'draft' ? (
-        <Button variant="primary" onClick={() => void act(call(api.POST('/api/ops/maint/plans/{id}/submit', { params: { path: { id: plan.id } } })))}>
-          {t('opsb.maint.submit')}
-        </Button>
-      ) : null}
-      {plan.state === 'approved' ? (
-        <Button variant="primary" onClick={() => void act(call(api.POST('/api/ops/maint/plans/{id}/start', { params: { path: { id: plan.id } } })))}>
-          {t('opsb.maint.start')}
-        </Button>
-      ) : null}
-      {(plan.state === 'pending-approval' || plan.state === 'halted' || plan.state === 'approved') && !alreadyApproved ? (
-        mine ? (
-          <p className="notice">{t('opsb.maint.notYours')}</p>
-        ) : (
-          <Card title={t('opsb.maint.approveTitle')} className="opsb-inner">
-            <p className="muted small">{t('opsb.maint.approveExplain', { hash: plan.hash.slice(0, 12) })}</p>
-            <ApproveForm plan={plan} />
+    <>
+      <div className="opsb-actions">
+        {plan.state === 'draft' ? (
+          <Button variant="primary" onClick={() => void act(call(api.POST('/api/ops/maint/plans/{id}/submit', { params: { path: { id: plan.id } } })))}>
+            {t('opsb.maint.submit')}
+          </Button>
+        ) : null}
+        {plan.state === 'approved' ? (
+          <Button variant="primary" onClick={() => void act(call(api.POST('/api/ops/maint/plans/{id}/start', { params: { path: { id: plan.id } } })))}>
+            {t('opsb.maint.start')}
+          </Button>
+        ) : null}
+        {(plan.state === 'pending-approval' || plan.state === 'halted' || plan.state === 'approved') && !alreadyApproved ? (
+          mine ? (
+            <p className="notice">{t('opsb.maint.notYours')}</p>
+          ) : (
+            <Card title={t('opsb.maint.approveTitle')} className="opsb-inner">
+              <p className="muted small">{t('opsb.maint.approveExplain', { hash: plan.hash.slice(0, 12) })}</p>
+              <ApproveForm plan={plan} />
+            </Card>
+          )
+        ) : null}
+        {plan.state === 'pending-approval' || plan.state === 'approved' || plan.state === 'halted' ? (
+          <Card title={t('opsb.maint.rejectTitle')} className="opsb-inner">
+            <RejectForm plan={plan} />
           </Card>
-        )
-      ) : null}
-      {plan.state === 'pending-approval' || plan.state === 'approved' || plan.state === 'halted' ? (
-        <Card title={t('opsb.maint.rejectTitle')} className="opsb-inner">
-          <RejectForm plan={plan} />
+        ) : null}
+        {!finished ? (
+          <ConfirmButton
+            label={t('opsb.maint.cancel')}
+            question={t('opsb.maint.cancelQuestion', { id: plan.id })}
+            onConfirm={async () => {
+              queryClient.setQueryData(['plan', plan.id], await call(api.POST('/api/ops/maint/plans/{id}/cancel', { params: { path: { id: plan.id } }, body: {} })));
+              await queryClient.invalidateQueries({ queryKey: ['plans'] });
+            }}
+          />
+        ) : null}
+        {editable ? (
+          <Button aria-expanded={editing} onClick={() => setEditing(!editing)}>
+            {t('opsb.maint.edit')}
+          </Button>
+        ) : null}
+        {error ? <ErrorBox error={error} /> : null}
+      </div>
+      {editing && editable ? (
+        <Card title={t('opsb.maint.edit')} className="opsb-inner">
+          <p className="notice">{t('opsb.maint.editVoids')}</p>
+          <PlanForm key={plan.revision} plan={plan} onSaved={() => setEditing(false)} />
         </Card>
       ) : null}
-      {!finished ? (
-        <ConfirmButton
-          label={t('opsb.maint.cancel')}
-          question={t('opsb.maint.cancelQuestion', { id: plan.id })}
-          onConfirm={async () => {
-            queryClient.setQueryData(['plan', plan.id], await call(api.POST('/api/ops/maint/plans/{id}/cancel', { params: { path: { id: plan.id } }, body: {} })));
-            await queryClient.invalidateQueries({ queryKey: ['plans'] });
-          }}
-        />
-      ) : null}
-      {error ? <ErrorBox error={error} /> : null}
-    </div>
+    </>
   );
 }
 
