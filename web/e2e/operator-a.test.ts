@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DEFAULT_FACILITY_FILE, NODE_SECRET_FILE } from '../../src/server/facility.ts';
-import { browserSkipReason, eventually, Facility, logIn, openBrowser, screenshot, type BrowserSession } from './harness.ts';
+import { browserSkipReason, eventually, Facility, logIn, openBrowser, screenshot, type Account, type BrowserSession } from './harness.ts';
 
 const skip = browserSkipReason();
 
@@ -38,6 +38,7 @@ describe('web UI in Chromium: operator views (part A)', { skip: skip ?? false, t
   let facility: Facility;
   let session: BrowserSession;
   let host: string;
+  let alice: Account;
   const pendingIds: number[] = [];
 
   /** A POST as a node (its secret), as agents and watchdogs send. */
@@ -56,6 +57,7 @@ describe('web UI in Chromium: operator views (part A)', { skip: skip ?? false, t
 
   before(async () => {
     facility = await Facility.start({ config: CONFIG });
+    ({ alice } = await facility.seedLab());
     const nodes = await eventually('the agent of this machine to report twice', 60_000, async () => {
       const list = await facility.admin<NodeRow[]>('GET', '/api/monitor/nodes');
       const metrics = list[0] ? await facility.admin<{ series: { points: unknown[] }[] }>('GET', `/api/monitor/nodes/${encodeURIComponent(list[0].host)}/metrics?names=node_load1`) : null;
@@ -244,8 +246,25 @@ describe('web UI in Chromium: operator views (part A)', { skip: skip ?? false, t
     });
     await page.getByLabel('What').fill('');
     await page.getByRole('button', { name: 'Show' }).click();
+    await page.getByRole('row', { name: /recovery\.deny/ }).waitFor();
     await screenshot(page, 'ops-audit');
     assert.equal(await page.getByRole('button', { name: 'Newer' }).isDisabled(), true);
+
+    // 60 more entries: the newest 50 on page 1, the rest older.
+    const silences: { id: number }[] = [];
+    for (let i = 0; i < 30; i++) silences.push(await facility.admin<{ id: number }>('POST', '/api/monitor/silences', { matchers: [`alertname=Paging${i}`], for: '1m', comment: `paging ${i}` }));
+    for (const silence of silences) await facility.admin('DELETE', `/api/monitor/silences/${silence.id}`);
+    await page.getByLabel('What').fill('silence.');
+    await page.getByRole('button', { name: 'Show' }).click();
+    await page.getByText('page 1').waitFor();
+    await eventually('a full first page', 10_000, async () => ((await page.locator('tbody tr').count()) === 50 ? true : undefined));
+    await page.getByRole('button', { name: 'Older' }).click();
+    await page.getByText('page 2').waitFor();
+    await eventually('the older page (62 silence entries in all)', 10_000, async () => ((await page.locator('tbody tr').count()) === 12 ? true : undefined));
+    assert.equal(await page.getByRole('button', { name: 'Older' }).isDisabled(), true);
+    await page.getByRole('row', { name: /silence\.add.*WebE2eLoadSeen/ }).waitFor();
+    await page.getByRole('button', { name: 'Newer' }).click();
+    await page.getByText('page 1').waitFor();
   });
 
   it('shows the inventory and power, and fits a phone screen', async () => {
@@ -285,5 +304,16 @@ describe('web UI in Chromium: operator views (part A)', { skip: skip ?? false, t
     await page.getByRole('heading', { level: 1, name: '運用の概要' }).waitFor();
     await page.getByRole('heading', { name: '発報中のアラート' }).waitFor();
     await page.getByLabel('言語').selectOption('en');
+  });
+
+  it('a researcher has no Operations section, and an operator page’s address tells her it is for operators', async () => {
+    const { page } = session;
+    await page.setViewportSize({ width: 1366, height: 860 });
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await logIn(page, facility, alice);
+    assert.equal(await page.getByRole('link', { name: 'Operations overview' }).count(), 0);
+    await page.goto(`${facility.url}/ops/alerts`);
+    await page.getByRole('heading', { level: 1, name: 'For operators' }).waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Create silence' }).count(), 0);
   });
 });

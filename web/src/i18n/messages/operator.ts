@@ -9,6 +9,8 @@ export const operator = defineMessages({
     'ops.nav.recovery': 'Recovery',
     'ops.nav.inventory': 'Inventory',
     'ops.nav.audit': 'Audit log',
+    'ops.notOperator.title': 'For operators',
+    'ops.notOperator.body': 'This page is for the centre\'s operators. Ask an operator if you need what it shows.',
 
     'ops.severity.critical': 'critical',
     'ops.severity.warning': 'warning',
@@ -287,6 +289,8 @@ export const operator = defineMessages({
     'ops.nav.recovery': '自動復旧',
     'ops.nav.inventory': '機器台帳',
     'ops.nav.audit': '監査ログ',
+    'ops.notOperator.title': '運用者向け',
+    'ops.notOperator.body': 'このページはセンターの運用者向けです。表示内容が必要な場合は運用者に問い合わせてください。',
 
     'ops.severity.critical': '重大',
     'ops.severity.warning': '警告',

@@ -1,4 +1,4 @@
-import { useQuery } from '@tanstack/react-query';
+import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { api, call } from '../../../api/client.ts';
 import { useI18n } from '../../../i18n/index.tsx';
@@ -40,6 +40,7 @@ function detailText(detail: Record<string, unknown>): string {
 
 export function AuditPage() {
   const { t, dateTime } = useI18n();
+  const queryClient = useQueryClient();
   const [draft, setDraft] = useState<AuditFilter>(NO_FILTER);
   const [filter, setFilter] = useState<AuditFilter>(NO_FILTER);
   // The ids each page starts before: [undefined] is the newest page.
@@ -51,6 +52,8 @@ export function AuditPage() {
     event.preventDefault();
     setFilter({ actor: draft.actor.trim(), action: draft.action.trim(), target: draft.target.trim(), outcome: draft.outcome, since: draft.since.trim() });
     setCursors([undefined]);
+    // "Show" again with the same filter asks the server again (new entries may have come).
+    void queryClient.invalidateQueries({ queryKey: ['ops', 'audit'] });
   }
 
   const columns: Column<AuditEntry>[] = [
@@ -97,7 +100,7 @@ export function AuditPage() {
           const shown = rows.slice(0, PAGE_SIZE);
           const hasOlder = rows.length > PAGE_SIZE;
           return (
-            <>
+            <div aria-busy={audit.isPlaceholderData} className={audit.isPlaceholderData ? 'ops-stale' : undefined}>
               <Table rows={shown} columns={columns} rowKey={(e) => e.id} caption={t('ops.audit.title')} />
               <nav className="ops-pager" aria-label={t('ops.audit.pages')}>
                 <Button disabled={cursors.length <= 1} onClick={() => setCursors(cursors.slice(0, -1))}>
@@ -108,7 +111,7 @@ export function AuditPage() {
                   {t('ops.audit.older')}
                 </Button>
               </nav>
-            </>
+            </div>
           );
         }}
       </QueryView>

@@ -8,6 +8,7 @@ import { Card, Field, Page, QueryView, Stat } from '../../../ui/kit.tsx';
 import { buildCharts, CHART_METRICS, lineStats, type Chart, type ChartLine } from './chart-data.ts';
 import type { TimeDetail } from './NodeCharts.tsx';
 import { fetchNodes, LIVE_MS, NodeState } from './Nodes.tsx';
+import { operatorOnly } from './OperatorOnly.tsx';
 
 // uPlot comes with the charts only, in their own chunk.
 const LineChart = lazy(() => import('./NodeCharts.tsx'));
@@ -32,10 +33,10 @@ const WINDOWS = ['15m', '1h', '6h'] as const;
 export const nodeRoute = createRoute({
   getParentRoute: () => appRoute,
   path: '/ops/nodes/$host',
-  component: function NodeRoute() {
+  component: operatorOnly(function NodeRoute() {
     const { host } = nodeRoute.useParams();
     return <NodePage key={host} host={host} />;
-  },
+  }),
 });
 
 export function NodePage({ host }: { host: string }) {
