@@ -515,16 +515,16 @@ export function registerAccountCommands(program: Command, admin: Command): void 
       out.result(result, () => {
         if (result.changes.length === 0) out.line(t('accounts.msg.nothing-to-change-the-facility'));
         else {
-          out.line(result.dryRun ? `Would make ${result.changes.length} change(s):` : `Made ${result.changes.length} change(s):`);
+          out.line(t(result.dryRun ? 'accounts.msg.would-make-changes' : 'accounts.msg.made-changes', { n: result.changes.length }));
           for (const change of result.changes) out.line(`  ${change.summary}`);
         }
         const kept = [
-          ...result.unmentioned.workgroups.map((n) => `workgroup ${n}`),
-          ...result.unmentioned.subgroups.map((n) => `subgroup ${n}`),
-          ...result.unmentioned.users.map((n) => `user ${n}`),
+          ...result.unmentioned.workgroups.map((n) => `${t('cli.kind.workgroup')} ${n}`),
+          ...result.unmentioned.subgroups.map((n) => `${t('cli.kind.subgroup')} ${n}`),
+          ...result.unmentioned.users.map((n) => `${t('cli.kind.user')} ${n}`),
         ];
-        if (kept.length) out.line(pc.dim(`Kept, though the file does not mention them: ${kept.join(', ')}`));
-        if (result.ignoredSections.length) out.line(pc.dim(`Not applied (read by the server at start): ${result.ignoredSections.join(', ')}`));
+        if (kept.length) out.line(pc.dim(t('accounts.msg.kept-unmentioned', { names: kept.join(', ') })));
+        if (result.ignoredSections.length) out.line(pc.dim(t('accounts.msg.not-applied-sections', { sections: result.ignoredSections.join(', ') })));
         if (result.dryRun && result.changes.length) out.line(pc.dim(t('accounts.msg.dry-run-nothing-was-changed')));
       });
     });

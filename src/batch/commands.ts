@@ -288,7 +288,7 @@ export function registerBatchCommands(program: Command): void {
         return;
       }
       const ended = await waitForEnd(client, result.jobs, (job) => {
-        if (!out.json) out.line(`Job ${jobLabel(job)} ${job.state}${job.exitCode !== null ? ` (exit code ${job.exitCode})` : ''}${job.reason && job.state !== 'completed' ? `: ${job.reason}` : ''}`);
+        if (!out.json) out.line(`${t('batch.msg.job-state', { job: jobLabel(job), state: job.state })}${job.exitCode !== null ? t('batch.msg.exit-code', { code: job.exitCode }) : ''}${job.reason && job.state !== 'completed' ? `: ${job.reason}` : ''}`);
       });
       out.result({ ...result, ended }, () => undefined);
       const worst = ended.find((job) => job.state !== 'completed');

@@ -312,10 +312,10 @@ export function registerInventoryCommands(program: Command): void {
       const out = outputOf(command);
       const result = await clientOf(command).request<TakeDownCheck>('POST', '/api/ops/check-takedown', { hosts: targets });
       out.result(result, () => {
-        for (const g of result.groups) out.line(`group ${g.group}: ${g.healthyNow} of ${g.total} healthy now, ${g.healthyAfter} after taking down ${g.targets.join(', ')} (minimum ${g.minHealthy})`);
-        if (result.unknownTargets.length > 0) out.line(pc.dim(`not in the inventory (no group known to need them): ${result.unknownTargets.join(', ')}`));
-        if (result.allowed) out.line(pc.green(`allowed: taking down ${result.targets.join(', ')} leaves every redundancy group at or above its minimum`));
-        else for (const r of result.refusals) out.line(`${pc.red('refused:')} ${r.reason}`);
+        for (const g of result.groups) out.line(t('inventory.msg.takedown-group', { group: g.group, healthyNow: g.healthyNow, total: g.total, healthyAfter: g.healthyAfter, targets: g.targets.join(', '), minimum: g.minHealthy }));
+        if (result.unknownTargets.length > 0) out.line(pc.dim(t('inventory.msg.takedown-unknown', { hosts: result.unknownTargets.join(', ') })));
+        if (result.allowed) out.line(pc.green(t('inventory.msg.takedown-allowed', { hosts: result.targets.join(', ') })));
+        else for (const r of result.refusals) out.line(`${pc.red(t('inventory.msg.refused'))} ${r.reason}`);
       });
       if (!result.allowed) throw conflict(`refused: taking down ${result.targets.join(', ')} is not safe (${result.refusals.length} reason${result.refusals.length === 1 ? '' : 's'} above)`);
     });

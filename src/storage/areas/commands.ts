@@ -3,15 +3,15 @@ import { clientOf, examples, outputOf } from '../../cli/context.ts';
 import { formatTime, type Output } from '../../cli/output.ts';
 import { formatSize } from '../../lib/units.ts';
 import type { Area, AreasListing, AreaUsage, LibraryWriter, SyncReport, WriterChange } from './model.ts';
-import { t } from '../../lib/i18n/index.ts';
+import { t, type MessageKey } from '../../lib/i18n/index.ts';
 
-const KIND_LABEL: Record<Area['kind'], string> = { home: 'home', group: 'group area', library: 'library' };
+const KIND_LABEL: Record<Area['kind'], MessageKey> = { home: 'areas.kind.home', group: 'areas.kind.group', library: 'areas.kind.library' };
 
 /** `1.2 GiB / 10 GiB (12 %)`, `1.2 GiB`, `not measured yet`; `≥` when the walk stopped early. */
 export function usageText(usage: AreaUsage | null, quota: number | null): string {
-  if (!usage) return quota === null ? 'not measured yet' : `not measured yet (quota ${formatSize(quota)})`;
+  if (!usage) return quota === null ? t('areas.usage.not-measured') : t('areas.usage.not-measured-quota', { quota: formatSize(quota) });
   const size = `${usage.complete ? '' : '≥ '}${formatSize(usage.bytes)}`;
-  const warned = usage.over ? ' — over the warning level' : '';
+  const warned = usage.over ? t('areas.usage.over-warning') : '';
   return quota === null ? size : `${size} of ${formatSize(quota)} (${usage.percent} %)${warned}`;
 }
 
@@ -25,7 +25,7 @@ function showAreas(out: Output, listing: AreasListing): void {
     return;
   }
   for (const area of listing.areas) {
-    out.line(`${KIND_LABEL[area.kind]} ${area.name}${area.exists ? '' : t('areas.msg.not-created-yet')}`);
+    out.line(`${t(KIND_LABEL[area.kind])} ${area.name}${area.exists ? '' : t('areas.msg.not-created-yet')}`);
     out.fields([
       [t('field.path2'), area.path],
       ...(area.kind === 'home'

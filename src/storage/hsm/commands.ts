@@ -191,7 +191,7 @@ export function registerHsmCommands(program: Command, admin: Command): void {
       const out = outputOf(command);
       const r = await clientOf(command).request<MigrationReport>('POST', '/api/hsm/migrate', {});
       out.result(r, () => {
-        out.line(`Migrated ${r.files} file(s), ${formatSize(r.bytes)} (${r.copiesWritten} archive cop${r.copiesWritten === 1 ? 'y' : 'ies'} in ${r.batches} batch(es)).`);
+        out.line(t('hsm.msg.migrated', { files: r.files, size: formatSize(r.bytes), copies: t(r.copiesWritten === 1 ? 'hsm.msg.archive-copy' : 'hsm.msg.archive-copies', { n: r.copiesWritten }), batches: r.batches }));
         for (const f of r.failed) out.line(t('hsm.msg.failed-file-copy', { fileId: f.fileId, copy: f.copy, error: f.error }));
         if (r.failed.length) process.exitCode = 1;
       });
@@ -206,10 +206,10 @@ export function registerHsmCommands(program: Command, admin: Command): void {
       const out = outputOf(command);
       const r = await clientOf(command).request<PurgeReport>('POST', '/api/hsm/purge', options.to !== undefined ? { to: pct(options.to, '--to') } : {});
       out.result(r, () => {
-        out.line(`Purged ${r.purgedFiles} file(s), freed ${formatSize(r.freedBytes)}: the disk tier holds ${formatSize(r.usageAfter)}${r.capacity ? ` of ${formatSize(r.capacity)}` : ''}.`);
+        out.line(t('hsm.msg.purged', { files: r.purgedFiles, freed: formatSize(r.freedBytes), holds: r.capacity ? t('hsm.msg.of-capacity', { used: formatSize(r.usageAfter), capacity: formatSize(r.capacity) }) : formatSize(r.usageAfter) }));
         if (r.ranOut) {
           const kept = Object.entries(r.kept).filter(([, n]) => n > 0).map(([k, n]) => `${n} ${k}`).join(', ');
-          out.line(`Nothing more may be purged: the rest is ${kept || 'not purgeable'}.`);
+          out.line(t('hsm.msg.nothing-more-purgeable', { kept: kept || t('hsm.msg.not-purgeable') }));
         }
       });
     });
@@ -225,7 +225,7 @@ export function registerHsmCommands(program: Command, admin: Command): void {
       const jobs = await clientOf(command).request<RepackJobView[]>('POST', '/api/hsm/repack', volume !== undefined ? { volume } : { holes: pct(options.holes!, '--holes') });
       out.result(jobs, () => {
         if (jobs.length === 0) out.line(t('hsm.msg.no-volume-qualifies'));
-        else out.line(`Repacking ${jobs.map((j) => `${j.volume} (job ${j.id}, ${j.filesTotal} files, ${formatSize(j.bytesTotal)})`).join(', ')}; follow it with keisan hsm repack-status.`);
+        else out.line(t('hsm.msg.repacking', { volumes: jobs.map((j) => t('hsm.msg.repack-volume', { volume: j.volume, id: j.id, files: j.filesTotal, size: formatSize(j.bytesTotal) })).join(', ') }));
       });
     });
   hsm

@@ -100,6 +100,10 @@ export const accounts = defineMessages({
     'accounts.msg.nothing-to-change-the-facility': 'Nothing to change: the facility already matches the file.',
     'accounts.msg.dry-run-nothing-was-changed': 'Dry run: nothing was changed. Run again without --dry-run to apply.',
     'accounts.empty.entries-match': '(no entries match)',
+    'accounts.msg.would-make-changes': 'Would make {n} change(s):',
+    'accounts.msg.made-changes': 'Made {n} change(s):',
+    'accounts.msg.kept-unmentioned': 'Kept, though the file does not mention them: {names}',
+    'accounts.msg.not-applied-sections': 'Not applied (read by the server at start): {sections}',
   },
   ja: {
     'accounts.login': 'ログインしてチケット（有効 10 時間、4 週間まで更新可）を ~/.keisan に保存する',
@@ -199,5 +203,9 @@ export const accounts = defineMessages({
     'accounts.msg.nothing-to-change-the-facility': '変更はありません: 設備はすでにファイルと一致しています。',
     'accounts.msg.dry-run-nothing-was-changed': '予行演習: 何も変更していません。適用するには --dry-run なしで再実行してください。',
     'accounts.empty.entries-match': '（該当する項目はありません）',
+    'accounts.msg.would-make-changes': '{n} 件の変更を行います:',
+    'accounts.msg.made-changes': '{n} 件の変更を行いました:',
+    'accounts.msg.kept-unmentioned': 'ファイルに記載はありませんが残しました: {names}',
+    'accounts.msg.not-applied-sections': '適用しませんでした（サーバーが起動時に読みます）: {sections}',
   },
 });

@@ -94,6 +94,8 @@ export const batch = defineMessages({
     'batch.empty.jobs-ended-in-that': '(no jobs ended in that period)',
     'batch.empty.notifications': '(no notifications)',
     'batch.msg.not-a-job-id': "'{id}' is not a job id: job ids are numbers, as `keisan jobs` shows them",
+    'batch.msg.job-state': 'Job {job} {state}',
+    'batch.msg.exit-code': ' (exit code {code})',
   },
   ja: {
     'batch.root.opt.workgroup': 'ワークグループ専用のキューにする（"none": 設備全体）',
@@ -187,5 +189,7 @@ export const batch = defineMessages({
     'batch.empty.jobs-ended-in-that': '（その期間に終了したジョブはありません）',
     'batch.empty.notifications': '（通知はありません）',
     'batch.msg.not-a-job-id': "'{id}' はジョブ ID ではありません: ジョブ ID は `keisan jobs` が示すとおり数字です",
+    'batch.msg.job-state': 'ジョブ {job} {state}',
+    'batch.msg.exit-code': '（終了コード {code}）',
   },
 });

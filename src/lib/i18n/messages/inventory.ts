@@ -74,6 +74,10 @@ export const inventory = defineMessages({
     'inventory.empty.hosts': '(no hosts: define them in keisan.yaml inventory.hosts or add them with keisan ops hosts add)',
     'inventory.empty.services': '(no services: define them in keisan.yaml inventory.services or add them with keisan ops services add)',
     'inventory.empty.redundancy-groups': '(no redundancy groups: define them in keisan.yaml inventory.groups or add them with keisan ops groups add)',
+    'inventory.msg.takedown-group': 'group {group}: {healthyNow} of {total} healthy now, {healthyAfter} after taking down {targets} (minimum {minimum})',
+    'inventory.msg.takedown-unknown': 'not in the inventory (no group known to need them): {hosts}',
+    'inventory.msg.takedown-allowed': 'allowed: taking down {hosts} leaves every redundancy group at or above its minimum',
+    'inventory.msg.refused': 'refused:',
   },
   ja: {
     'inventory.root': '運用: ホスト、サービス、冗長グループの台帳と冗長性ガード（オペレーター）',
@@ -147,5 +151,9 @@ export const inventory = defineMessages({
     'inventory.empty.hosts': '（ホストはありません: keisan.yaml の inventory.hosts で定義するか、keisan ops hosts add で追加してください）',
     'inventory.empty.services': '（サービスはありません: keisan.yaml の inventory.services で定義するか、keisan ops services add で追加してください）',
     'inventory.empty.redundancy-groups': '（冗長グループはありません: keisan.yaml の inventory.groups で定義するか、keisan ops groups add で追加してください）',
+    'inventory.msg.takedown-group': 'グループ {group}: 現在 {total} 中 {healthyNow} が健全、{targets} を止めた後は {healthyAfter}（最小 {minimum}）',
+    'inventory.msg.takedown-unknown': '台帳にありません（必要とするグループは不明）: {hosts}',
+    'inventory.msg.takedown-allowed': '許可: {hosts} を止めても、すべての冗長グループが最小数以上に保たれます',
+    'inventory.msg.refused': '拒否:',
   },
 });
