@@ -137,6 +137,10 @@ describe('web UI in Chromium: operator views (part A)', { skip: skip ?? false, t
       return false;
     });
     assert.ok(painted, 'the CPU chart canvas is blank');
+    // Live: new samples arrive every 2 s and the page asks every 5 s.
+    const pointsShown = async () => Number(/up to (\d+) points/.exec(await page.getByText(/points per series/).innerText())?.[1]);
+    const before = await pointsShown();
+    await eventually('the charts to take in new samples', 20_000, async () => ((await pointsShown()) > before ? true : undefined));
     await screenshot(page, 'ops-node');
   });
 
