@@ -272,7 +272,7 @@ export class RecoveryService {
     if (!this.seesAll(actor)) throw await auditedRefusal(this.o.db, { actor, action: `recovery.${verdict}`, targetType: 'recovery-event', target: String(eventId) }, `only an operator may ${verdict} what the recovery watchdog proposed; ask an operator (keisan recovery pending lists what waits)`, now);
     const row = await store.findDecisionByEvent(this.o.db, eventId);
     if (!row) throw notFound('pending recovery decision', eventId);
-    return this.close(actor, row, verdict, reason, 'cli', null, now);
+    return this.close(actor, row, verdict, reason, 'login', null, now);
   }
 
   /** What a decision link shows (GET never decides): the pending decision and its event; 409 when used, expired or decided. */
@@ -306,12 +306,12 @@ export class RecoveryService {
     if (now.getTime() >= Date.parse(row.deadline)) throw conflict(`recovery event ${eventId} timed out at ${row.deadline}: the node fell back on its own (see keisan recovery events --job ${row.job_id ?? ''}); nothing changed`);
   }
 
-  private async close(actor: Actor, row: store.RecoveryDecisionRow, verdict: 'approve' | 'deny', reason: string | null, via: 'cli' | 'e-mail link', address: string | null, now: Date): Promise<PendingDecision> {
+  private async close(actor: Actor, row: store.RecoveryDecisionRow, verdict: 'approve' | 'deny', reason: string | null, via: 'login' | 'e-mail link', address: string | null, now: Date): Promise<PendingDecision> {
     const eventId = Number(row.event_id);
     const action = `recovery.${verdict}`;
     this.refuseClosed(row, now);
     const state = verdict === 'approve' ? 'approved' : 'denied';
-    const by = via === 'cli' ? actor.name : `operator ${actor.name} via e-mail link`;
+    const by = via === 'login' ? actor.name : `operator ${actor.name} via e-mail link`;
     await this.o.db.transaction().execute(async (tx) => {
       if (!(await store.closeDecision(tx, Number(row.id), state, by, now, reason))) throw conflict(`recovery event ${eventId} was decided by someone else a moment ago; nothing changed`);
       await writeAudit(
