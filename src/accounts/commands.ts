@@ -238,7 +238,7 @@ export function registerAccountCommands(program: Command, admin: Command): void 
       const client = clientOf(command);
       const path = `/api/workgroups/${encodeURIComponent(name)}`;
       if (options.description === undefined && !options.addAdmin && !options.removeAdmin && options.loginNetworks === undefined) {
-        throw invalidInput('nothing to change: give --description, --add-admin, --remove-admin or --login-networks');
+        throw invalidInput(t('accounts.input.nothing-to-change-give-description'));
       }
       let result: Workgroup | undefined;
       if (options.description !== undefined || options.loginNetworks !== undefined) {
@@ -317,7 +317,7 @@ export function registerAccountCommands(program: Command, admin: Command): void 
         ['DELETE', 'admins', options.removeAdmin],
       ];
       if (options.description === undefined && steps.every(([, , users]) => !users?.length)) {
-        throw invalidInput('nothing to change: give --description, --add-member, --remove-member, --add-admin or --remove-admin');
+        throw invalidInput(t('accounts.input.nothing-to-change-give-description2'));
       }
       if (options.description !== undefined) await client.request('PATCH', path, { description: options.description });
       for (const [method, what, users] of steps) {
@@ -420,8 +420,8 @@ export function registerAccountCommands(program: Command, admin: Command): void 
     .addHelpText('after', examples('keisan admin user set bob --lock --reason "left the lab"', 'keisan admin user set bob --unlock', 'keisan admin user set bob --subgroup b-sim', 'keisan admin user set bob --reset-password'))
     .action(async (name, options, command) => {
       const out = outputOf(command);
-      if (options.lock && options.unlock) throw invalidInput('give --lock or --unlock, not both');
-      if (options.passwordStdin && options.resetPassword) throw invalidInput('give --password-stdin or --reset-password, not both');
+      if (options.lock && options.unlock) throw invalidInput(t('accounts.input.give-lock-or-unlock-not'));
+      if (options.passwordStdin && options.resetPassword) throw invalidInput(t('accounts.input.give-password-stdin-or-reset'));
       const generated = options.resetPassword ? randomPassword() : undefined;
       const password = options.passwordStdin ? await readPassword(true, '') : generated;
       const operatorFlag = command.getOptionValueSource('operator') === 'cli' ? (options.operator as boolean) : undefined;
@@ -436,7 +436,7 @@ export function registerAccountCommands(program: Command, admin: Command): void 
         operator: operatorFlag,
         password,
       };
-      if (Object.values(body).every((v) => v === undefined)) throw invalidInput('nothing to change: see `keisan admin user set --help`');
+      if (Object.values(body).every((v) => v === undefined)) throw invalidInput(t('accounts.input.nothing-to-change-see-keisan'));
       const updated = await clientOf(command).request<User>('PATCH', `/api/users/${encodeURIComponent(name)}`, body);
       out.result(generated ? { user: updated, password: generated } : updated, () => {
         showUser(out, updated);
@@ -510,7 +510,7 @@ export function registerAccountCommands(program: Command, admin: Command): void 
         throw invalidInput(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
       }
       const document = parseYaml(text, file);
-      if (document === null || typeof document !== 'object' || Array.isArray(document)) throw invalidInput(`${file}: a facility file is a YAML mapping (workgroups:, users:)`);
+      if (document === null || typeof document !== 'object' || Array.isArray(document)) throw invalidInput(t('accounts.input.a-facility-file-is-a', { file }));
       const result = await clientOf(command).request<ApplyResult>('POST', '/api/facility/apply', { document, dryRun: options.dryRun === true });
       out.result(result, () => {
         if (result.changes.length === 0) out.line(t('accounts.msg.nothing-to-change-the-facility'));
@@ -550,6 +550,6 @@ export function registerAccountCommands(program: Command, admin: Command): void 
 }
 
 function parseIntOption(name: string, value: string): number {
-  if (!/^\d+$/.test(value)) throw invalidInput(`--${name} must be a whole number, not '${value}'`);
+  if (!/^\d+$/.test(value)) throw invalidInput(t('accounts.input.must-be-a-whole-number', { name, value }));
   return Number(value);
 }

@@ -96,7 +96,7 @@ function queueOptions(command: CommandUnknownOpts): CommandUnknownOpts {
 
 function queueBody(options: Record<string, unknown>): Record<string, unknown> {
   const integer = (name: string, value: unknown) => {
-    if (typeof value !== 'string' || !/^\d+$/.test(value)) throw invalidInput(`--${name} must be a whole number, not '${String(value)}'`);
+    if (typeof value !== 'string' || !/^\d+$/.test(value)) throw invalidInput(t('batch.input.must-be-a-whole-number', { name, value: String(value) }));
     return Number(value);
   };
   const limit = (name: string, value: unknown) => (value === 'none' ? null : integer(name, value));
@@ -120,7 +120,7 @@ function queueBody(options: Record<string, unknown>): Record<string, unknown> {
   if (o.allowWorkgroups !== undefined) body.allowedWorkgroups = names(o.allowWorkgroups);
   if (o.allowSubgroups !== undefined) body.allowedSubgroups = names(o.allowSubgroups);
   if (o.fairShare !== undefined) body.fairShare = o.fairShare;
-  if (o.enable && o.disable) throw invalidInput('give --enable or --disable, not both');
+  if (o.enable && o.disable) throw invalidInput(t('batch.input.give-enable-or-disable-not'));
   if (o.enable) body.enabled = true;
   if (o.disable) body.enabled = false;
   return body;
@@ -182,7 +182,7 @@ export function registerQueueCommands(program: Command, admin: Command): void {
       const [name, options, command] = args as [string, Record<string, unknown>, CommandUnknownOpts];
       const out = outputOf(command);
       const body = queueBody(options);
-      if (Object.keys(body).length === 0) throw invalidInput('nothing to change: see keisan admin queue set --help');
+      if (Object.keys(body).length === 0) throw invalidInput(t('batch.input.nothing-to-change-see-keisan'));
       const changed = await clientOf(command).request<Queue>('PATCH', `/api/queues/${encodeURIComponent(name)}`, body);
       out.result(changed, () => printQueues(out, [changed]));
     });
@@ -193,7 +193,7 @@ export function registerQueueCommands(program: Command, admin: Command): void {
     .option('-y, --yes', t('batch.queue.rm.opt.yes'))
     .action(async (name, options, command) => {
       const out = outputOf(command);
-      if (!options.yes) throw invalidInput(`removing queue '${name}' needs --yes`);
+      if (!options.yes) throw invalidInput(t('batch.input.removing-queue-needs-yes', { name }));
       await clientOf(command).request('DELETE', `/api/queues/${encodeURIComponent(name)}`);
       out.result({ removed: name }, () => out.line(t('batch.msg.removed-queue', { name })));
     });
@@ -250,7 +250,7 @@ export function registerBatchCommands(program: Command): void {
       const env: Record<string, string> = {};
       for (const pair of options.env ?? []) {
         const match = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(pair);
-        if (!match) throw invalidInput(`--env ${pair}: write it as NAME=value`);
+        if (!match) throw invalidInput(t('batch.input.env-write-it-as-name', { pair }));
         env[match[1]!] = match[2]!;
       }
       const body: SubmitInput = {
@@ -384,7 +384,7 @@ export function registerBatchCommands(program: Command): void {
     .action(async (ids, options, command) => {
       const out = outputOf(command);
       const client = clientOf(command);
-      if ((ids.length > 0) === (options.user !== undefined)) throw invalidInput('name the jobs to cancel: job ids, or --user NAME (not both)');
+      if ((ids.length > 0) === (options.user !== undefined)) throw invalidInput(t('batch.input.name-the-jobs-to-cancel'));
       const body = options.user !== undefined ? { user: options.user } : { ids: parseJobIds(ids) };
       const result = await client.request<{ cancelled: number[]; skipped: Array<{ id: number; state: string }> }>('POST', '/api/jobs/cancel', body);
       // Nothing cancelled because every job named had ended: an error, as for one job before.
@@ -480,7 +480,7 @@ export function registerBatchCommands(program: Command): void {
     .addHelpText('after', examples('keisan usage', 'keisan usage --by subgroup --from 2026-11-01 --to 2026-12-01'))
     .action(async (options, command) => {
       const out = outputOf(command);
-      if (!['user', 'subgroup', 'workgroup'].includes(options.by)) throw invalidInput(`--by ${options.by}: use user, subgroup or workgroup`);
+      if (!['user', 'subgroup', 'workgroup'].includes(options.by)) throw invalidInput(t('batch.input.by-use-user-subgroup-or', { by: options.by }));
       const rows = await clientOf(command).request<{ key: string; jobs: number; failed: number; wallHours: number; coreHours: number; cpuHours: number; gpuHours: number }[]>(
         'GET',
         '/api/usage',

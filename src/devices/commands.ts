@@ -126,7 +126,7 @@ export function registerDeviceCommands(program: Command, admin: Command): void {
         ...(options.idleRelease !== undefined ? { idleRelease: options.idleRelease } : {}),
         ...(options.maxHold !== undefined ? { maxHold: options.maxHold === 'none' ? null : options.maxHold } : {}),
       };
-      if (Object.keys(body).length === 0) throw invalidInput('nothing to change: give --kind, --description, --idle-release or --max-hold');
+      if (Object.keys(body).length === 0) throw invalidInput(t('devices.input.nothing-to-change-give-kind'));
       const updated = await clientOf(command).request<Device>('PATCH', path(name), body);
       out.result(updated, () => showDevice(out, updated));
     });

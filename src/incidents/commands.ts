@@ -28,7 +28,7 @@ export function timeArg(option: string, text: string, now = new Date()): string 
     const date = new Date(y!, mo! - 1, d!, h!, mi!, s ?? 0);
     if (!Number.isNaN(date.getTime()) && date.getDate() === d) return date.toISOString();
   }
-  throw invalidInput(`${option} '${text}': write an ISO time with its zone (2026-11-03T22:40:00Z), a local time (2026-11-03 22:40) or now`);
+  throw invalidInput(t('incidents.input.write-an-iso-time-with', { option, text }));
 }
 
 function servicesArg(values: string[] | undefined): ServiceImpact[] | undefined {
@@ -140,7 +140,7 @@ export function registerIncidentCommands(program: Command): void {
         ...(options.detected !== undefined ? { detectedAt: timeArg('--detected', options.detected) } : {}),
         ...(options.ended !== undefined ? { endedAt: timeArg('--ended', options.ended) } : {}),
       };
-      if (Object.keys(body).length === 0) throw invalidInput('nothing to change: give --status, --message, --severity, --service, --cause, --title, --started, --detected or --ended');
+      if (Object.keys(body).length === 0) throw invalidInput(t('incidents.input.nothing-to-change-give-status'));
       changed(outputOf(command), await clientOf(command).request<Incident>('PATCH', path(id), body), 'updated');
     });
 
@@ -192,7 +192,7 @@ export function registerIncidentCommands(program: Command): void {
         throw invalidInput(`--file ${options.file}: ${error instanceof Error ? error.message : String(error)}`);
       }
       const document = parseYaml(text, options.file);
-      if (typeof document !== 'object' || document === null || Array.isArray(document)) throw invalidInput(`${options.file}: expected a mapping with whatHappened, causes, prevention and actions`);
+      if (typeof document !== 'object' || document === null || Array.isArray(document)) throw invalidInput(t('incidents.input.expected-a-mapping-with-whathappened', { file: options.file }));
       // YAML reads 2026-12-20 as a string with the default schema; keep dates as written.
       const updated = await clientOf(command).request<Incident>('PUT', `${path(id)}/postmortem`, document);
       changed(outputOf(command), updated, `postmortem saved (${updated.postmortem?.actions.length ?? 0} actions)`);
@@ -239,8 +239,8 @@ export function registerIncidentCommands(program: Command): void {
     .action(async (options, command) => {
       const out = outputOf(command);
       const format = out.json ? 'json' : (options.format ?? 'md');
-      if (!(REPORT_FORMATS as readonly string[]).includes(format)) throw invalidInput(`--format ${format}: use md, html or pdf (or --json)`);
-      if (format === 'pdf' && options.out === undefined && process.stdout.isTTY) throw invalidInput('a PDF is not for the terminal: give --out FILE or redirect the output');
+      if (!(REPORT_FORMATS as readonly string[]).includes(format)) throw invalidInput(t('incidents.input.format-use-md-html-or', { format }));
+      if (format === 'pdf' && options.out === undefined && process.stdout.isTTY) throw invalidInput(t('incidents.input.a-pdf-is-not-for'));
       const response = await clientOf(command).raw('GET', '/api/incidents/report', { query: { from: options.from, to: options.to, format, ...(options.tz !== undefined ? { tz: options.tz } : {}) } });
       const body = Buffer.from(await response.arrayBuffer());
       if (options.out !== undefined) {

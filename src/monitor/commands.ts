@@ -29,7 +29,7 @@ export function registerMonitorCommands(program: Command, admin: Command): void 
       if (options.metricsPort !== undefined) {
         metricsPort = options.metricsPort === 'off' ? false : Number(options.metricsPort);
         if (metricsPort !== false && !(Number.isInteger(metricsPort) && metricsPort >= 0 && metricsPort <= 65535)) {
-          throw invalidInput(`--metrics-port '${options.metricsPort}' must be a port number (0-65535) or 'off'`);
+          throw invalidInput(t('monitor.input.metrics-port-must-be-a', { metricsPort: options.metricsPort }));
         }
       }
       await runAgentProcess({

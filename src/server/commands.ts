@@ -6,7 +6,7 @@ import { t } from '../lib/i18n/index.ts';
 
 export function parsePort(value: string): number {
   const port = Number(value);
-  if (!/^\d+$/.test(value) || port > 65535) throw invalidInput(`--port must be a port number (0-65535), not '${value}'`);
+  if (!/^\d+$/.test(value) || port > 65535) throw invalidInput(t('server.input.port-must-be-a-port', { value }));
   return port;
 }
 

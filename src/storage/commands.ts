@@ -72,19 +72,19 @@ async function listAll(client: ApiClient, target: string): Promise<Listing> {
 /** `--range 0-1023`, `1000-`, `-500`, or `--offset N [--length L]` → an HTTP Range header. */
 export function rangeHeader(options: { range?: string; offset?: string; length?: string }): string | undefined {
   if (options.range !== undefined && (options.offset !== undefined || options.length !== undefined)) {
-    throw invalidInput('give either --range or --offset/--length, not both');
+    throw invalidInput(t('storage.input.give-either-range-or-offset'));
   }
   if (options.range !== undefined) {
     const match = /^\s*(\d*)\s*-\s*(\d*)\s*$/.exec(options.range);
-    if (!match || (match[1] === '' && match[2] === '')) throw invalidInput(`--range '${options.range}' is not a byte range: write START-END (0-1023), START- or -LAST`);
-    if (match[1] !== '' && match[2] !== '' && Number(match[2]) < Number(match[1])) throw invalidInput(`--range '${options.range}': the end comes before the start`);
+    if (!match || (match[1] === '' && match[2] === '')) throw invalidInput(t('storage.input.range-is-not-a-byte', { range: options.range }));
+    if (match[1] !== '' && match[2] !== '' && Number(match[2]) < Number(match[1])) throw invalidInput(t('storage.input.range-the-end-comes-before', { range: options.range }));
     return `bytes=${match[1]}-${match[2]}`;
   }
   if (options.offset === undefined && options.length === undefined) return undefined;
   const offset = options.offset === undefined ? 0 : parseSize(options.offset);
   if (options.length === undefined) return `bytes=${offset}-`;
   const length = parseSize(options.length);
-  if (length < 1) throw invalidInput('--length must be at least 1 byte');
+  if (length < 1) throw invalidInput(t('storage.input.length-must-be-at-least'));
   return `bytes=${offset}-${offset + length - 1}`;
 }
 
@@ -126,7 +126,7 @@ async function putFile(client: ApiClient, local: string, remote: string, options
   const absolute = path.resolve(local);
   const info = await stat(absolute).catch(() => null);
   if (!info) throw invalidInput(t('storage.msg.no-local-file', { local }));
-  if (!info.isFile()) throw invalidInput(`${local} is not a regular file (keisan fs put sends one file at a time)`);
+  if (!info.isFile()) throw invalidInput(t('storage.input.is-not-a-regular-file', { local }));
   const size = info.size;
   const tag = uploadTag(absolute, size, info.mtimeMs);
   const started = Date.now();
@@ -159,7 +159,7 @@ async function putFile(client: ApiClient, local: string, remote: string, options
     if (to < hashed) throw new KeisanError('CONFLICT', `the server's copy of upload ${id} went back to byte ${to}: start again with --new`);
     for (let at = hashed; at < to; ) {
       const { bytesRead } = await file.read(buffer, 0, Math.min(buffer.length, to - at), at);
-      if (bytesRead === 0) throw invalidInput(`${local} changed while it was sent (shorter than ${size} bytes): put it again with --new`);
+      if (bytesRead === 0) throw invalidInput(t('storage.input.changed-while-it-was-sent', { local, size }));
       hash.update(buffer.subarray(0, bytesRead));
       at += bytesRead;
       hashed = at;
@@ -175,7 +175,7 @@ async function putFile(client: ApiClient, local: string, remote: string, options
       let got = 0;
       while (got < want) {
         const { bytesRead } = await file.read(into, got, want - got, at + got);
-        if (bytesRead === 0) throw invalidInput(`${local} changed while it was sent (shorter than ${size} bytes): put it again with --new`);
+        if (bytesRead === 0) throw invalidInput(t('storage.input.changed-while-it-was-sent', { local, size }));
         got += bytesRead;
       }
       return into.subarray(0, want);
@@ -261,14 +261,14 @@ class Answers {
     process.stderr.write(question);
     this.piped ??= (await readStdin()).split(/\r?\n/);
     const answer = this.piped.shift();
-    if (answer === undefined) throw invalidInput('no answer on standard input: the ACL was not changed');
+    if (answer === undefined) throw invalidInput(t('storage.input.no-answer-on-standard-input'));
     process.stderr.write(`${answer}\n`);
     return answer;
   }
 }
 
 function whichOf(options: { initialFile?: boolean; initialDir?: boolean }): AclTarget {
-  if (options.initialFile && options.initialDir) throw invalidInput('give --initial-file or --initial-dir, not both');
+  if (options.initialFile && options.initialDir) throw invalidInput(t('storage.input.give-initial-file-or-initial'));
   return options.initialFile ? 'initial-file' : options.initialDir ? 'initial-dir' : 'object';
 }
 
@@ -306,7 +306,7 @@ function runEditor(file: string): void {
 
 async function editAcl(client: ApiClient, out: Output, target: string, which: AclTarget): Promise<AclView | null> {
   const view = await client.request<AclView>('GET', '/api/fs/acl', undefined, q(target));
-  if (which !== 'object' && view.type !== 'directory') throw invalidInput(`${view.path} is a file: only directories have initial ACLs`);
+  if (which !== 'object' && view.type !== 'directory') throw invalidInput(t('storage.input.is-a-file-only-directories', { path: view.path }));
   const current = aclOf(view, which) ?? DEFAULT_INITIAL[which as Exclude<AclTarget, 'object'>];
   const label = which === 'object' ? 'ACL' : which === 'initial-file' ? 'initial ACL of new files' : 'initial ACL of new directories';
   const dir = await mkdtemp(path.join(tmpdir(), 'keisan-acl-'));
@@ -335,11 +335,11 @@ async function editAcl(client: ApiClient, out: Output, target: string, which: Ac
         if (error.code === 'FORBIDDEN') throw error;
         process.stderr.write(`keisan: ${error.message}\n`);
         const answer = (await answers.ask('Edit again? [Y/n] ')).trim().toLowerCase();
-        if (answer === 'n' || answer === 'no') throw invalidInput('the ACL was not changed');
+        if (answer === 'n' || answer === 'no') throw invalidInput(t('storage.input.the-acl-was-not-changed'));
         text = `# error: ${error.message.replace(/\n/g, ' ')}\n${edited.replace(/^# error: .*\n/, '')}`;
       }
     }
-    throw invalidInput('too many attempts: the ACL was not changed');
+    throw invalidInput(t('storage.input.too-many-attempts-the-acl'));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -443,7 +443,7 @@ export function registerStorageCommands(program: Command): void {
       const out = outputOf(command);
       const client = clientOf(command);
       const chunk = parseSize(options.chunkSize);
-      if (chunk < 64 * 1024 || chunk > 1024 * 1024 * 1024) throw invalidInput('--chunk-size must be between 64K and 1G');
+      if (chunk < 64 * 1024 || chunk > 1024 * 1024 * 1024) throw invalidInput(t('storage.input.chunk-size-must-be-between'));
       let target = remote ?? path.basename(local);
       const into = target.endsWith('/') || (await client.request<FsEntry>('GET', '/api/fs/entries', undefined, q(target)).then((e) => e.type === 'directory', () => false));
       if (into) target = `${target.replace(/\/+$/, '')}/${path.basename(local)}`;
@@ -589,10 +589,10 @@ export function registerStorageCommands(program: Command): void {
     .action(async (target, text, options, command) => {
       const out = outputOf(command);
       const which = whichOf(options);
-      if (options.default && which === 'object') throw invalidInput('--default goes with --initial-file or --initial-dir');
+      if (options.default && which === 'object') throw invalidInput(t('storage.input.default-goes-with-initial-file'));
       const given = [text !== undefined || options.default, options.add !== undefined || options.remove !== undefined].filter(Boolean).length;
-      if (given === 0) throw invalidInput('give the ACL text, - for standard input, --add, --remove or --default');
-      if (given > 1) throw invalidInput('give either the whole ACL or --add/--remove, not both');
+      if (given === 0) throw invalidInput(t('storage.input.give-the-acl-text-for'));
+      if (given > 1) throw invalidInput(t('storage.input.give-either-the-whole-acl'));
       const body: Record<string, unknown> = { path: target, which };
       if (options.default) body.acl = null;
       else if (text !== undefined) {

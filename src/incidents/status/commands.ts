@@ -91,7 +91,7 @@ export function registerStatusCommands(program: Command): void {
         );
         return;
       }
-      if (options.component !== undefined) throw invalidInput('--component goes with --history');
+      if (options.component !== undefined) throw invalidInput(t('status.input.component-goes-with-history'));
       const page = await client.request<StatusPage>('GET', '/api/status');
       if (options.explain) {
         const explanation = await client.request<Explanation>('GET', '/api/status/explain');

@@ -12,11 +12,11 @@ const list = (value: string, previous: string[] = []) => [...previous, ...value.
 /** `--mac eth0=52:54:00:12:34:56`, repeatable. */
 const macPair = (value: string, previous: Record<string, string> = {}) => {
   const at = value.indexOf('=');
-  if (at <= 0 || at === value.length - 1) throw invalidInput(`--mac ${value}: write INTERFACE=MAC, e.g. --mac eth0=52:54:00:12:34:56`);
+  if (at <= 0 || at === value.length - 1) throw invalidInput(t('inventory.input.mac-write-interface-mac-e', { value }));
   return { ...previous, [value.slice(0, at)]: value.slice(at + 1) };
 };
 const positive = (value: string) => {
-  if (!/^\d+$/.test(value)) throw invalidInput(`--min ${value}: give a whole number of members, e.g. --min 1`);
+  if (!/^\d+$/.test(value)) throw invalidInput(t('inventory.input.min-give-a-whole-number', { value }));
   return Number(value);
 };
 
@@ -151,7 +151,7 @@ export function registerInventoryCommands(program: Command): void {
         macs: options.macs === false ? {} : options.mac,
         notes: options.notes,
       });
-      if (Object.keys(body).length === 0) throw invalidInput('nothing to change: give --role, --address, --mac, --notes or a --no-… option');
+      if (Object.keys(body).length === 0) throw invalidInput(t('inventory.input.nothing-to-change-give-role'));
       const host = await clientOf(command).request<Host>('PATCH', `/api/ops/hosts/${encodeURIComponent(name)}`, body);
       out.result(host, () => showHost(out, host));
     });
@@ -217,7 +217,7 @@ export function registerInventoryCommands(program: Command): void {
     .action(async (name, options, command) => {
       const out = outputOf(command);
       const body = defined({ critical: options.critical, hosts: options.host, notes: options.notes });
-      if (Object.keys(body).length === 0) throw invalidInput('nothing to change: give --critical, --no-critical, --host or --notes');
+      if (Object.keys(body).length === 0) throw invalidInput(t('inventory.input.nothing-to-change-give-critical'));
       const service = await clientOf(command).request<Service>('PATCH', `/api/ops/services/${encodeURIComponent(name)}`, body);
       out.result(service, () => showService(out, service));
     });
@@ -286,7 +286,7 @@ export function registerInventoryCommands(program: Command): void {
     .action(async (name, options, command) => {
       const out = outputOf(command);
       const body = defined({ members: options.member, minHealthy: options.min, service: options.service === false ? null : options.service, notes: options.notes });
-      if (Object.keys(body).length === 0) throw invalidInput('nothing to change: give --member, --min, --service, --no-service or --notes');
+      if (Object.keys(body).length === 0) throw invalidInput(t('inventory.input.nothing-to-change-give-member'));
       const group = await clientOf(command).request<Group>('PATCH', `/api/ops/groups/${encodeURIComponent(name)}`, body);
       out.result(group, () => showGroup(out, group));
     });

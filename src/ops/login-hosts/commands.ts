@@ -95,7 +95,7 @@ export function registerLoginHostCommands(program: Command): void {
       const out = outputOf(command);
       const user = options.user ?? process.env.PAM_USER;
       const from = options.from ?? process.env.PAM_RHOST;
-      if (!user) throw invalidInput('no user: give --user or run under pam_exec (PAM_USER)');
+      if (!user) throw invalidInput(t('loginHosts.input.no-user-give-user-or'));
       if (!from) {
         // A local login (console, su) has no remote address: the network rule is about where users come from.
         out.result({ allowed: true, reason: 'no remote address (a local login): not restricted' }, () => out.line(t('loginHosts.msg.allowed-no-remote-address-a')));

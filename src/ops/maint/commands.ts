@@ -44,7 +44,7 @@ const stateColour: Record<PlanState, (s: string) => string> = {
 const runColour: Record<StepRun['state'], (s: string) => string> = { queued: pc.yellow, running: pc.cyan, passed: pc.green, failed: pc.red, cancelled: pc.dim };
 
 const planId = (text: string): number => {
-  if (!/^\d{1,9}$/.test(text) || Number(text) < 1) throw invalidInput(`'${text}' is not a plan id: give its number, as keisan maint list shows it`);
+  if (!/^\d{1,9}$/.test(text) || Number(text) < 1) throw invalidInput(t('maint.input.is-not-a-plan-id', { text }));
   return Number(text);
 };
 
@@ -56,7 +56,7 @@ async function readPlanFile(file: string): Promise<unknown> {
     throw invalidInput(`--file ${file}: ${error instanceof Error ? error.message : String(error)}`);
   }
   const document = parseYaml(text, file);
-  if (document === null || typeof document !== 'object' || Array.isArray(document)) throw invalidInput(`${file}: a plan is a YAML (or JSON) mapping with title, risk, window, targets, steps and runbook`);
+  if (document === null || typeof document !== 'object' || Array.isArray(document)) throw invalidInput(t('maint.input.a-plan-is-a-yaml', { file }));
   return document;
 }
 
@@ -246,7 +246,7 @@ export function registerMaintenanceCommands(program: Command): void {
     .action(async (id, options, command) => {
       const out = outputOf(command);
       const body = { ...(options.file ? ((await readPlanFile(options.file)) as Record<string, unknown>) : {}), ...(options.title !== undefined ? { title: options.title } : {}) };
-      if (Object.keys(body).length === 0) throw invalidInput('nothing to change: give --file or --title');
+      if (Object.keys(body).length === 0) throw invalidInput(t('maint.input.nothing-to-change-give-file'));
       const plan = await clientOf(command).request<Plan>('PATCH', `/api/ops/maint/plans/${planId(id)}`, body);
       out.result(plan, () =>
         out.line(
@@ -323,9 +323,9 @@ export function registerMaintenanceCommands(program: Command): void {
       const out = outputOf(command);
       const client = clientOf(command);
       const planNumber = planId(id);
-      if (options.result !== undefined && options.result !== 'ok' && options.result !== 'failed') throw invalidInput(`--result ${options.result}: write ok or failed`);
-      if (options.result !== undefined && options.confirmHost === undefined) throw invalidInput('--result goes with --confirm-host (one step given in advance); without them keisan maint run asks');
-      if (!/^\d{1,6}$/.test(options.wait)) throw invalidInput(`--wait ${options.wait}: give whole seconds, e.g. --wait 900`);
+      if (options.result !== undefined && options.result !== 'ok' && options.result !== 'failed') throw invalidInput(t('maint.input.result-write-ok-or-failed', { result: options.result }));
+      if (options.result !== undefined && options.confirmHost === undefined) throw invalidInput(t('maint.input.result-goes-with-confirm-host'));
+      if (!/^\d{1,6}$/.test(options.wait)) throw invalidInput(t('maint.input.wait-give-whole-seconds-e', { wait: options.wait }));
       const waitMs = Number(options.wait) * 1000;
       const prompter = new Prompter();
       const outcomes: StepRun[] = [];

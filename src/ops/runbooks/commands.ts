@@ -8,7 +8,7 @@ import type { Runbook, RunbookGap } from './model.ts';
 import { t } from '../../lib/i18n/index.ts';
 
 const days = (value: string) => {
-  if (!/^\d{1,4}$/.test(value) || Number(value) < 1) throw invalidInput(`--days ${value}: give a whole number of days, e.g. --days 365`);
+  if (!/^\d{1,4}$/.test(value) || Number(value) < 1) throw invalidInput(t('runbooks.input.days-give-a-whole-number', { value }));
   return Number(value);
 };
 
@@ -34,7 +34,7 @@ export function registerRunbookCommands(program: Command): void {
         if (answer.gaps.length > 0) throw conflict(`${answer.gaps.length} critical service${answer.gaps.length === 1 ? '' : 's'} without a runbook tested within ${answer.days} days (above)`);
         return;
       }
-      if (options.days !== undefined) throw invalidInput('--days goes with --gaps');
+      if (options.days !== undefined) throw invalidInput(t('runbooks.input.days-goes-with-gaps'));
       const rows = await client.request<Runbook[]>('GET', '/api/ops/runbooks');
       out.result(rows, () =>
         out.table(
@@ -58,7 +58,7 @@ export function registerRunbookCommands(program: Command): void {
     .addHelpText('after', examples('keisan ops runbook add management-recovery --service management --file runbooks/management.md', 'keisan ops runbook add auth-recovery --service authentication --location https://wiki.example.org/auth-recovery'))
     .action(async (name, options, command) => {
       const out = outputOf(command);
-      if (options.file !== undefined && options.body !== undefined) throw invalidInput('give the procedure with --file or --body, not both');
+      if (options.file !== undefined && options.body !== undefined) throw invalidInput(t('runbooks.input.give-the-procedure-with-file'));
       let body = options.body ?? '';
       if (options.file !== undefined) {
         try {

@@ -12,7 +12,7 @@ import { t } from '../../lib/i18n/index.ts';
 const size = (n: number | null | undefined) => (n === null || n === undefined ? '-' : formatSize(n));
 const pct = (text: string, what: string): number => {
   const n = Number(text.replace('%', '').trim());
-  if (!Number.isFinite(n) || n < 0 || n > 100) throw invalidInput(`${what} must be a percentage from 0 to 100, such as 50%, not '${text}'`);
+  if (!Number.isFinite(n) || n < 0 || n > 100) throw invalidInput(t('hsm.input.must-be-a-percentage-from', { what, text }));
   return n;
 };
 
@@ -95,7 +95,7 @@ export function registerHsmCommands(program: Command, admin: Command): void {
         const text = readFileSync(options.fromFile === '-' ? 0 : options.fromFile, 'utf8');
         all.push(...text.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#')));
       }
-      if (all.length === 0) throw invalidInput('name files to stage, or give --from-file LIST');
+      if (all.length === 0) throw invalidInput(t('hsm.input.name-files-to-stage-or'));
       let request = await client.request<StageRequestView>('POST', '/api/fs/stage', { paths: all });
       if (!options.wait) {
         out.result(request, () => out.line(t('hsm.msg.stage-request-file-s-see', { id: request.id, all: all.length })));
@@ -221,7 +221,7 @@ export function registerHsmCommands(program: Command, admin: Command): void {
     .addHelpText('after', examples('keisan hsm repack VOL000012', 'keisan hsm repack --holes 50%', 'keisan hsm repack-status'))
     .action(async (volume, options, command) => {
       const out = outputOf(command);
-      if ((volume === undefined) === (options.holes === undefined)) throw invalidInput('name a VOLUME or give --holes PERCENT (not both)');
+      if ((volume === undefined) === (options.holes === undefined)) throw invalidInput(t('hsm.input.name-a-volume-or-give'));
       const jobs = await clientOf(command).request<RepackJobView[]>('POST', '/api/hsm/repack', volume !== undefined ? { volume } : { holes: pct(options.holes!, '--holes') });
       out.result(jobs, () => {
         if (jobs.length === 0) out.line(t('hsm.msg.no-volume-qualifies'));
@@ -245,7 +245,7 @@ export function registerHsmCommands(program: Command, admin: Command): void {
       .action(async (job, _options, command) => {
         const out = outputOf(command);
         const id = job === undefined ? undefined : Number(job);
-        if (id !== undefined && !Number.isInteger(id)) throw invalidInput(`'${job}' is not a repack job id (see keisan hsm repack-status)`);
+        if (id !== undefined && !Number.isInteger(id)) throw invalidInput(t('hsm.input.is-not-a-repack-job', { job }));
         const jobs = await clientOf(command).request<RepackJobView[]>('POST', `/api/hsm/repack/${verb}`, id === undefined ? {} : { id });
         out.result(jobs, () => showRepack(out, jobs));
       });
@@ -291,7 +291,7 @@ export function registerHsmCommands(program: Command, admin: Command): void {
   classOptions(cls.command('set').description(t('hsm.cls.set')).argument('<name>', t('hsm.cls.set.arg.name'))).action(async (name, options, command) => {
     const out = outputOf(command);
     const body = classBody(options as Record<string, string | undefined>);
-    if (Object.keys(body).length === 0) throw invalidInput('nothing to change: give at least one option (see --help)');
+    if (Object.keys(body).length === 0) throw invalidInput(t('hsm.input.nothing-to-change-give-at'));
     const c = await clientOf(command).request<ClassView>('PATCH', `/api/hsm/classes/${encodeURIComponent(name)}`, body);
     out.result(c, () => showClass(out, c));
   });
@@ -329,7 +329,7 @@ export function registerHsmCommands(program: Command, admin: Command): void {
   familyOptions(fam.command('set').description(t('hsm.fam.set')).argument('<name>', t('hsm.fam.set.arg.name'))).action(async (name, options, command) => {
     const out = outputOf(command);
     const body = familyBody(options as Record<string, string | undefined>);
-    if (Object.keys(body).length === 0) throw invalidInput('nothing to change: give --tree, --quota-warn or --quota-limit');
+    if (Object.keys(body).length === 0) throw invalidInput(t('hsm.input.nothing-to-change-give-tree'));
     const f = await clientOf(command).request<FamilyView>('PATCH', `/api/hsm/families/${encodeURIComponent(name)}`, body);
     out.result(f, () => showFamily(out, f));
   });

@@ -35,7 +35,7 @@ export function registerSlurmCommands(admin: Command): void {
       const out = outputOf(command);
       const client = clientOf(command);
       if (options.apply) {
-        if (options.conf !== undefined) throw invalidInput('--conf previews only: --apply changes the cluster of batch.slurm.conf, so leave out --conf');
+        if (options.conf !== undefined) throw invalidInput(t('slurm.input.conf-previews-only-apply-changes'));
         const result = await client.request<SyncResult>('POST', '/api/admin/slurm/sync');
         out.result(result, () => {
           if (result.applied.length === 0) out.line(t('slurm.msg.slurm-cluster-already-matched-keisan', { cluster: result.cluster }));

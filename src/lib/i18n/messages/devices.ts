@@ -35,6 +35,7 @@ export const devices = defineMessages({
     'devices.msg.reserved': '{name} is yours until {until}. Activity keeps it longer (it frees {idle} after your last activity{latest}); `keisan release {name}` gives it back.',
     'devices.msg.broke-holder': "Broke {holder}'s reservation of {name}; it is free.",
     'devices.msg.broke': 'Broke the reservation of {name}; it is free.',
+    'devices.input.nothing-to-change-give-kind': 'nothing to change: give --kind, --description, --idle-release or --max-hold',
   },
   ja: {
     'devices.devices': '共有デバイス（テープドライブ、装置、対話用 GPU）: 空き、誰がいつまで予約しているか、使用中か',
@@ -69,5 +70,6 @@ export const devices = defineMessages({
     'devices.msg.reserved': '{name} は {until} まであなたのものです。操作があれば延長されます（最後の操作から {idle} で解放{latest}）。`keisan release {name}` で返却できます。',
     'devices.msg.broke-holder': '{holder} による {name} の予約を終了しました。空きになりました。',
     'devices.msg.broke': '{name} の予約を終了しました。空きになりました。',
+    'devices.input.nothing-to-change-give-kind': '変更がありません: --kind、--description、--idle-release、--max-hold のいずれかを指定してください',
   },
 });

@@ -43,6 +43,11 @@ export const incidents = defineMessages({
     'incidents.msg.postmortem': 'Postmortem ({updatedBy}, {updatedAt}):',
     'incidents.msg.incident-checklist-of-done': 'Incident #{id}: checklist {done} of {checklist} done.',
     'incidents.empty.incidents': '(no incidents)',
+    'incidents.input.write-an-iso-time-with': "{option} '{text}': write an ISO time with its zone (2026-11-03T22:40:00Z), a local time (2026-11-03 22:40) or now",
+    'incidents.input.nothing-to-change-give-status': 'nothing to change: give --status, --message, --severity, --service, --cause, --title, --started, --detected or --ended',
+    'incidents.input.expected-a-mapping-with-whathappened': '{file}: expected a mapping with whatHappened, causes, prevention and actions',
+    'incidents.input.format-use-md-html-or': '--format {format}: use md, html or pdf (or --json)',
+    'incidents.input.a-pdf-is-not-for': 'a PDF is not for the terminal: give --out FILE or redirect the output',
   },
   ja: {
     'incidents.incident': 'インシデント: 何が起きたか、タイムライン、対応チェックリスト、ポストモーテム、障害報告書（変更はオペレーター、閲覧は全員）',
@@ -85,5 +90,10 @@ export const incidents = defineMessages({
     'incidents.msg.postmortem': 'ポストモーテム（{updatedBy}、{updatedAt}）:',
     'incidents.msg.incident-checklist-of-done': 'インシデント #{id}: チェックリスト {checklist} 項目中 {done} 項目完了。',
     'incidents.empty.incidents': '（インシデントはありません）',
+    'incidents.input.write-an-iso-time-with': "{option} '{text}': タイムゾーン付きの ISO 時刻（2026-11-03T22:40:00Z）、ローカル時刻（2026-11-03 22:40）、または now で書いてください",
+    'incidents.input.nothing-to-change-give-status': '変更がありません: --status、--message、--severity、--service、--cause、--title、--started、--detected、--ended のいずれかを指定してください',
+    'incidents.input.expected-a-mapping-with-whathappened': '{file}: whatHappened、causes、prevention、actions を持つマッピングが必要です',
+    'incidents.input.format-use-md-html-or': '--format {format}: md、html、pdf のいずれか（または --json）を使ってください',
+    'incidents.input.a-pdf-is-not-for': 'PDF は端末に出力できません: --out FILE を指定するか、出力をリダイレクトしてください',
   },
 });

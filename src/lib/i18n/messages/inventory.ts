@@ -78,6 +78,11 @@ export const inventory = defineMessages({
     'inventory.msg.takedown-unknown': 'not in the inventory (no group known to need them): {hosts}',
     'inventory.msg.takedown-allowed': 'allowed: taking down {hosts} leaves every redundancy group at or above its minimum',
     'inventory.msg.refused': 'refused:',
+    'inventory.input.mac-write-interface-mac-e': '--mac {value}: write INTERFACE=MAC, e.g. --mac eth0=52:54:00:12:34:56',
+    'inventory.input.min-give-a-whole-number': '--min {value}: give a whole number of members, e.g. --min 1',
+    'inventory.input.nothing-to-change-give-role': 'nothing to change: give --role, --address, --mac, --notes or a --no-… option',
+    'inventory.input.nothing-to-change-give-critical': 'nothing to change: give --critical, --no-critical, --host or --notes',
+    'inventory.input.nothing-to-change-give-member': 'nothing to change: give --member, --min, --service, --no-service or --notes',
   },
   ja: {
     'inventory.root': '運用: ホスト、サービス、冗長グループの台帳と冗長性ガード（オペレーター）',
@@ -155,5 +160,10 @@ export const inventory = defineMessages({
     'inventory.msg.takedown-unknown': '台帳にありません（必要とするグループは不明）: {hosts}',
     'inventory.msg.takedown-allowed': '許可: {hosts} を止めても、すべての冗長グループが最小数以上に保たれます',
     'inventory.msg.refused': '拒否:',
+    'inventory.input.mac-write-interface-mac-e': '--mac {value}: INTERFACE=MAC の形で書いてください。例: --mac eth0=52:54:00:12:34:56',
+    'inventory.input.min-give-a-whole-number': '--min {value}: メンバー数を整数で指定してください。例: --min 1',
+    'inventory.input.nothing-to-change-give-role': '変更がありません: --role、--address、--mac、--notes、または --no-… オプションを指定してください',
+    'inventory.input.nothing-to-change-give-critical': '変更がありません: --critical、--no-critical、--host、--notes のいずれかを指定してください',
+    'inventory.input.nothing-to-change-give-member': '変更がありません: --member、--min、--service、--no-service、--notes のいずれかを指定してください',
   },
 });

@@ -23,6 +23,7 @@ export const loginHosts = defineMessages({
     'loginHosts.msg.is-back-in-the-login': '{host} is back in the login pool (if it is healthy and not in maintenance).',
     'loginHosts.msg.allowed-no-remote-address-a': 'allowed: no remote address (a local login): not restricted',
     'loginHosts.empty.login-hosts': '(no login hosts: give inventory hosts the login role, e.g. keisan ops hosts add login1 --role login --address 10.0.0.21)',
+    'loginHosts.input.no-user-give-user-or': 'no user: give --user or run under pam_exec (PAM_USER)',
   },
   ja: {
     'loginHosts.login-host': 'ログイン先の健全なログインホスト: 健全である限り前回と同じもの、そうでなければ負荷の最も低いものを順に',
@@ -45,5 +46,6 @@ export const loginHosts = defineMessages({
     'loginHosts.msg.is-back-in-the-login': '{host} をログインプールに戻しました（健全でメンテナンス中でなければ）。',
     'loginHosts.msg.allowed-no-remote-address-a': 'allowed: リモートアドレスなし（ローカルログイン）: 制限なし',
     'loginHosts.empty.login-hosts': '（ログインホストはありません: 台帳のホストに login ロールを付けてください。例: keisan ops hosts add login1 --role login --address 10.0.0.21）',
+    'loginHosts.input.no-user-give-user-or': 'ユーザーがありません: --user を指定するか、pam_exec の下で実行してください（PAM_USER）',
   },
 });

@@ -19,6 +19,7 @@ export const monitor = defineMessages({
     'monitor.mail.outbox.opt.state': 'queued, failed, sent (comma-separated)',
     'monitor.mail.outbox.opt.limit': 'at most this many',
     'monitor.msg.sent-to-through': 'Sent to {to} through {server}.',
+    'monitor.input.metrics-port-must-be-a': "--metrics-port '{metricsPort}' must be a port number (0-65535) or 'off'",
   },
   ja: {
     'monitor.agent': 'ノードエージェント（メトリクス、ヘルスチェック、ジョブ）を実行する。ノードに 1 つ。`keisan up` が代わりに起動する',
@@ -37,5 +38,6 @@ export const monitor = defineMessages({
     'monitor.mail.outbox.opt.state': 'queued、failed、sent（カンマ区切り）',
     'monitor.mail.outbox.opt.limit': '最大件数',
     'monitor.msg.sent-to-through': '{server} 経由で {to} に送信しました。',
+    'monitor.input.metrics-port-must-be-a': "--metrics-port '{metricsPort}' はポート番号（0-65535）か 'off' で指定してください",
   },
 });

@@ -23,6 +23,9 @@ export const runbooks = defineMessages({
     'runbooks.msg.every-critical-service-has-a': 'Every critical service has a runbook tested within {days} days.',
     'runbooks.msg.runbook-tested-by': 'Runbook {name} tested {lastTestedAt} by {testedBy}.',
     'runbooks.empty.runbooks': '(no runbooks: add one with keisan ops runbook add NAME --service SERVICE --file PROCEDURE.md)',
+    'runbooks.input.days-give-a-whole-number': '--days {value}: give a whole number of days, e.g. --days 365',
+    'runbooks.input.days-goes-with-gaps': '--days goes with --gaps',
+    'runbooks.input.give-the-procedure-with-file': 'give the procedure with --file or --body, not both',
   },
   ja: {
     'runbooks.ops.runbooks': 'サービスごとの復旧手順書と最終試験日。--gaps: 最近試験された手順書のない重要サービス',
@@ -45,5 +48,8 @@ export const runbooks = defineMessages({
     'runbooks.msg.every-critical-service-has-a': 'すべての重要サービスに {days} 日以内に試験された手順書があります。',
     'runbooks.msg.runbook-tested-by': '手順書 {name} は {lastTestedAt} に {testedBy} が試験しました。',
     'runbooks.empty.runbooks': '（手順書はありません: keisan ops runbook add NAME --service SERVICE --file PROCEDURE.md で追加してください）',
+    'runbooks.input.days-give-a-whole-number': '--days {value}: 日数を整数で指定してください。例: --days 365',
+    'runbooks.input.days-goes-with-gaps': '--days は --gaps と併用します',
+    'runbooks.input.give-the-procedure-with-file': '手順は --file か --body のどちらか一方で指定してください',
   },
 });

@@ -13,6 +13,7 @@ export const slurm = defineMessages({
     'slurm.msg.slurm-cluster-already-matched-keisan': 'SLURM cluster {cluster} already matched Keisan: nothing changed.',
     'slurm.msg.read-slurm-again-nothing-is': 'Read SLURM again: nothing is left to change.',
     'slurm.msg.slurm-cluster-matches-keisan-root': 'SLURM cluster {cluster} matches Keisan (root account {rootAccount}): nothing to change.',
+    'slurm.input.conf-previews-only-apply-changes': '--conf previews only: --apply changes the cluster of batch.slurm.conf, so leave out --conf',
   },
   ja: {
     'slurm.slurm': 'batch.executor: slurm の背後にある SLURM クラスター（オペレーター）',
@@ -25,5 +26,6 @@ export const slurm = defineMessages({
     'slurm.msg.slurm-cluster-already-matched-keisan': 'SLURM クラスター {cluster} はすでに Keisan と一致していました: 何も変更していません。',
     'slurm.msg.read-slurm-again-nothing-is': 'SLURM を再読込: 変更すべきものは残っていません。',
     'slurm.msg.slurm-cluster-matches-keisan-root': 'SLURM クラスター {cluster} は Keisan と一致しています（ルートアカウント {rootAccount}）: 変更はありません。',
+    'slurm.input.conf-previews-only-apply-changes': '--conf は事前確認専用です: --apply は batch.slurm.conf のクラスターを変更するので、--conf を外してください',
   },
 });

@@ -17,6 +17,7 @@ export const status = defineMessages({
     'status.msg.why-operators': 'Why (operators):',
     'status.empty.components': '(no components)',
     'status.empty.state-changes-recorded-in': '(no state changes recorded in that time)',
+    'status.input.component-goes-with-history': '--component goes with --history',
   },
   ja: {
     'status.status': '公開ステータスページ: コンポーネントの状態、現在のインシデント、メンテナンス、90 日間の稼働率（ログイン不要）',
@@ -33,5 +34,6 @@ export const status = defineMessages({
     'status.msg.why-operators': '理由（オペレーター）:',
     'status.empty.components': '（コンポーネントはありません）',
     'status.empty.state-changes-recorded-in': '（その期間に記録された状態の変化はありません）',
+    'status.input.component-goes-with-history': '--component は --history と併用します',
   },
 });
