@@ -3,8 +3,8 @@ import { clientOf, examples, outputOf } from '../../cli/context.ts';
 import type { Output } from '../../cli/output.ts';
 import { invalidInput } from '../../lib/errors.ts';
 import { formatAvailability, formatUtc } from '../report.ts';
-import { STATE_LABELS, type Explanation, type History, type PublicIncident, type PublicMaintenance, type StatusPage } from './model.ts';
-import { t } from '../../lib/i18n/index.ts';
+import type { ComponentState, Explanation, History, PublicIncident, PublicMaintenance, StatusPage } from './model.ts';
+import { t, type MessageKey } from '../../lib/i18n/index.ts';
 
 /**
  * `keisan status`: the public status page in the terminal — no login needed (GET /api/status).
@@ -13,10 +13,20 @@ import { t } from '../../lib/i18n/index.ts';
 
 const utc = (iso: string) => `${formatUtc(new Date(iso))} UTC`;
 
+const STATE_KEYS: Record<ComponentState, MessageKey> = {
+  operational: 'status.state.operational',
+  degraded: 'status.state.degraded',
+  'partial-outage': 'status.state.partial-outage',
+  'major-outage': 'status.state.major-outage',
+  'under-maintenance': 'status.state.under-maintenance',
+};
+/** A component state as the CLI's language writes it (the server's page and API keep STATE_LABELS). */
+const stateLabel = (state: ComponentState) => t(STATE_KEYS[state]);
+
 function incidentLines(out: Output, incidents: readonly PublicIncident[], updates: number): void {
   for (const i of incidents) {
-    const affected = i.components.map((c) => `${c.displayName}: ${STATE_LABELS[c.state].toLowerCase()}`).join(', ');
-    out.line(`  #${i.id} ${i.title} — ${i.status}; ${affected}; ${i.endedAt ? `${utc(i.startedAt)} – ${utc(i.endedAt)}` : `since ${utc(i.startedAt)}`}`);
+    const affected = i.components.map((c) => `${c.displayName}: ${stateLabel(c.state).toLowerCase()}`).join(', ');
+    out.line(`  #${i.id} ${i.title} — ${i.status}; ${affected}; ${i.endedAt ? `${utc(i.startedAt)} – ${utc(i.endedAt)}` : t('status.msg.since', { time: utc(i.startedAt) })}`);
     for (const u of i.updates.slice(0, updates)) out.line(`      ${utc(u.at)}  [${u.status}] ${u.text}`);
     if (i.updates.length > updates) out.line(t('status.msg.earlier-update-s-keisan-status', { updates: i.updates.length - updates }));
   }
@@ -24,8 +34,8 @@ function incidentLines(out: Output, incidents: readonly PublicIncident[], update
 
 function maintenanceLines(out: Output, list: readonly PublicMaintenance[]): void {
   for (const m of list) {
-    const components = m.components.map((c) => c.displayName).join(', ') || 'no listed component';
-    out.line(`  #${m.id} ${m.title} — ${m.inProgress ? `in progress${m.state === 'halted' ? ' (halted)' : ''}` : m.state === 'pending-approval' ? 'scheduled (not yet approved)' : 'scheduled'}; ${utc(m.windowStart)} – ${utc(m.windowEnd)}; ${components}`);
+    const components = m.components.map((c) => c.displayName).join(', ') || t('status.msg.no-listed-component');
+    out.line(`  #${m.id} ${m.title} — ${t(m.inProgress ? (m.state === 'halted' ? 'status.maint.halted' : 'status.maint.in-progress') : m.state === 'pending-approval' ? 'status.maint.not-approved' : 'status.maint.scheduled')}; ${utc(m.windowStart)} – ${utc(m.windowEnd)}; ${components}`);
   }
 }
 
@@ -33,8 +43,8 @@ export function printStatus(out: Output, page: StatusPage, options: { allUpdates
   out.line(`${page.title} — ${page.overall.text} (${utc(page.generatedAt)})`);
   out.line();
   out.table(
-    [t('col.component'), t('col.state'), t('col.since-utc'), `UPTIME ${page.components[0]?.uptime.days ?? 90} D`],
-    page.components.map((c) => [c.displayName, STATE_LABELS[c.state], c.since ? formatUtc(new Date(c.since)) : '-', c.uptime.fraction === null ? 'no data' : formatAvailability(c.uptime.fraction)]),
+    [t('col.component'), t('col.state'), t('col.since-utc'), t('status.col.uptime', { days: page.components[0]?.uptime.days ?? 90 })],
+    page.components.map((c) => [c.displayName, stateLabel(c.state), c.since ? formatUtc(new Date(c.since)) : '-', c.uptime.fraction === null ? t('status.msg.no-data') : formatAvailability(c.uptime.fraction)]),
     t('status.empty.components'),
   );
   out.line();
@@ -61,8 +71,8 @@ function printExplanation(out: Output, explanation: Explanation): void {
   out.line(t('status.msg.why-operators'));
   if (explanation.unavailable.length > 0) out.line(`  Could not read ${explanation.unavailable.join(', ')}: these states were decided without them (and not recorded).`);
   for (const c of explanation.components) {
-    out.line(`  ${c.name}: ${STATE_LABELS[c.state]} (checks and alerts alone: ${STATE_LABELS[c.checksState]}); services ${c.services.join(', ') || '-'}; hosts ${c.hosts.join(', ') || '-'}`);
-    for (const s of c.signals) out.line(`      ${s.source}: ${STATE_LABELS[s.state]} — ${s.reason}`);
+    out.line(`  ${c.name}: ${stateLabel(c.state)} (checks and alerts alone: ${stateLabel(c.checksState)}); services ${c.services.join(', ') || '-'}; hosts ${c.hosts.join(', ') || '-'}`);
+    for (const s of c.signals) out.line(`      ${s.source}: ${stateLabel(s.state)} — ${s.reason}`);
     if (c.maintenance.length > 0) out.line(`      maintenance in progress: ${c.maintenance.map((id) => `#${id}`).join(', ')}`);
   }
 }
@@ -85,7 +95,7 @@ export function registerStatusCommands(program: Command): void {
         out.result(rows, () =>
           out.table(
             [t('col.at-utc'), t('col.component'), t('col.state'), t('col.checks'), t('col.reason')],
-            rows.map((r) => [formatUtc(new Date(r.at)), r.component, STATE_LABELS[r.state], STATE_LABELS[r.checksState], r.reason]),
+            rows.map((r) => [formatUtc(new Date(r.at)), r.component, stateLabel(r.state), stateLabel(r.checksState), r.reason]),
             t('status.empty.state-changes-recorded-in'),
           ),
         );
