@@ -46,6 +46,8 @@ export async function registerWebUi(app: FastifyInstance, dist: string = WEB_DIS
       index: false,
       immutable: true,
       maxAge: '365d',
+      // scripts/compress-web.js wrote .br and .gz copies at build time.
+      preCompressed: true,
       schemaHide: true,
     });
   });

@@ -42,6 +42,8 @@ export function ensureWebBuilt(): void {
   if (existsSync(index) && statSync(index).mtimeMs >= sources) return;
   const built = spawnSync(process.execPath, [path.join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--config', 'web/vite.config.ts', '--logLevel', 'warn'], { cwd: ROOT, encoding: 'utf8' });
   assert.equal(built.status, 0, `vite build failed:\n${built.stdout}\n${built.stderr}`);
+  const compressed = spawnSync(process.execPath, [path.join(ROOT, 'scripts/compress-web.js')], { cwd: ROOT, encoding: 'utf8' });
+  assert.equal(compressed.status, 0, `compress-web failed:\n${compressed.stderr}`);
 }
 
 export { freePort };

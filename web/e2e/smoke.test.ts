@@ -36,6 +36,19 @@ describe('web UI in Chromium: loading, language, server restarts', { skip: skip 
     assert.equal(await page.getByRole('link', { name: 'Public status page' }).getAttribute('href'), '/status');
   });
 
+  it('sends the bundle compressed, cached for a year, and page addresses as the app (API clients get JSON)', async () => {
+    const html = await (await fetch(`${facility.url}/jobs/42`, { headers: { accept: 'text/html' } })).text();
+    const bundle = /src="(\/assets\/index-[^"]+\.js)"/.exec(html)?.[1];
+    assert.ok(bundle, `no bundle in ${html}`);
+    const response = await fetch(`${facility.url}${bundle}`, { headers: { 'accept-encoding': 'br, gzip' } });
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get('content-encoding'), 'br');
+    assert.match(String(response.headers.get('cache-control')), /immutable/);
+    const api = await fetch(`${facility.url}/jobs/42`);
+    assert.equal(api.status, 404);
+    assert.match(String(api.headers.get('content-type')), /application\/json/);
+  });
+
   it('a logged-in reload of the overview paints in under a second', async () => {
     const { page } = session;
     await logIn(page, facility, { name: 'alice', password: 'alice password 1' });
