@@ -85,6 +85,37 @@ interface ServiceRow {
   impact: Impact;
 }
 
+/** The two choices an incident is classified by, in the open and the edit forms. */
+function SeverityAndCause({ severity, onSeverity, cause, onCause }: { severity: Severity; onSeverity: (s: Severity) => void; cause: Cause; onCause: (c: Cause) => void }) {
+  const { t } = useI18n();
+  return (
+    <>
+      <Field label={t('opsb.incident.severity')}>
+        {(id) => (
+          <select id={id} value={severity} onChange={(e) => onSeverity(e.target.value as Severity)}>
+            {SEVERITIES.map((s) => (
+              <option key={s} value={s}>
+                {s}
+              </option>
+            ))}
+          </select>
+        )}
+      </Field>
+      <Field label={t('opsb.incident.cause')}>
+        {(id) => (
+          <select id={id} value={cause} onChange={(e) => onCause(e.target.value as Cause)}>
+            {CAUSES.map((c) => (
+              <option key={c} value={c}>
+                {t(causeKey(c))}
+              </option>
+            ))}
+          </select>
+        )}
+      </Field>
+    </>
+  );
+}
+
 function OpenIncidentForm({ onDone }: { onDone: (id: number) => void }) {
   const { t } = useI18n();
   const queryClient = useQueryClient();
@@ -121,28 +152,7 @@ function OpenIncidentForm({ onDone }: { onDone: (id: number) => void }) {
     <form onSubmit={submit}>
       <Field label={t('opsb.incident.title')}>{(id) => <input id={id} required value={title} onChange={(e) => setTitle(e.target.value)} />}</Field>
       <div className="form-row">
-        <Field label={t('opsb.incident.severity')}>
-          {(id) => (
-            <select id={id} value={severity} onChange={(e) => setSeverity(e.target.value as Severity)}>
-              {SEVERITIES.map((s) => (
-                <option key={s} value={s}>
-                  {s}
-                </option>
-              ))}
-            </select>
-          )}
-        </Field>
-        <Field label={t('opsb.incident.cause')}>
-          {(id) => (
-            <select id={id} value={cause} onChange={(e) => setCause(e.target.value as Cause)}>
-              {CAUSES.map((c) => (
-                <option key={c} value={c}>
-                  {t(causeKey(c))}
-                </option>
-              ))}
-            </select>
-          )}
-        </Field>
+        <SeverityAndCause severity={severity} onSeverity={setSeverity} cause={cause} onCause={setCause} />
         <Field label={t('opsb.incident.startedAt')} hint={t('opsb.incident.startedAtHint')}>
           {(id) => <input id={id} type="datetime-local" value={startedAt} onChange={(e) => setStartedAt(e.target.value)} />}
         </Field>
@@ -427,28 +437,7 @@ function EditIncidentForm({ incident }: { incident: Incident }) {
     >
       <Field label={t('opsb.incident.title')}>{(id) => <input id={id} required className="opsb-wide" value={title} onChange={(e) => setTitle(e.target.value)} />}</Field>
       <div className="form-row">
-        <Field label={t('opsb.incident.severity')}>
-          {(id) => (
-            <select id={id} value={severity} onChange={(e) => setSeverity(e.target.value as Severity)}>
-              {SEVERITIES.map((s) => (
-                <option key={s} value={s}>
-                  {s}
-                </option>
-              ))}
-            </select>
-          )}
-        </Field>
-        <Field label={t('opsb.incident.cause')}>
-          {(id) => (
-            <select id={id} value={cause} onChange={(e) => setCause(e.target.value as Cause)}>
-              {CAUSES.map((c) => (
-                <option key={c} value={c}>
-                  {t(causeKey(c))}
-                </option>
-              ))}
-            </select>
-          )}
-        </Field>
+        <SeverityAndCause severity={severity} onSeverity={setSeverity} cause={cause} onCause={setCause} />
       </div>
       <fieldset className="opsb-fieldset">
         <legend>{t('opsb.incident.services')}</legend>
