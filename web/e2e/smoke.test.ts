@@ -49,9 +49,32 @@ describe('web UI in Chromium: loading, language, server restarts', { skip: skip 
     assert.match(String(api.headers.get('content-type')), /application\/json/);
   });
 
+  it('works with the keyboard alone: log in, skip to the content, reach the navigation', async () => {
+    const { page } = session;
+    await page.goto(`${facility.url}/login`);
+    await page.keyboard.type('alice');
+    await page.keyboard.press('Tab');
+    await page.keyboard.type('alice password 1');
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate('document.activeElement.textContent'), 'Skip to content');
+    await page.keyboard.press('Enter');
+    assert.equal(await page.evaluate('document.activeElement.id'), 'main');
+    await page.goto(`${facility.url}/`);
+    const labels: string[] = [];
+    for (let i = 0; i < 12 && !labels.includes('Jobs'); i++) {
+      await page.keyboard.press('Tab');
+      labels.push(String(await page.evaluate('document.activeElement.textContent')));
+    }
+    assert.ok(labels.includes('Jobs'), `Tab never reached the Jobs link: ${labels.join(' | ')}`);
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Jobs', level: 1 }).waitFor();
+    await page.goto(`${facility.url}/`);
+  });
+
   it('a logged-in reload of the overview paints in under a second', async () => {
     const { page } = session;
-    await logIn(page, facility, { name: 'alice', password: 'alice password 1' });
     await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
     const timings: number[] = [];
     for (let i = 0; i < 5; i++) {
