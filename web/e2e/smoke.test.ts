@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { browserSkipReason, Facility, logIn, openBrowser, screenshot, type BrowserSession } from './harness.ts';
+import { browserSkipReason, Facility, openBrowser, screenshot, type BrowserSession } from './harness.ts';
 
 const skip = browserSkipReason();
 
