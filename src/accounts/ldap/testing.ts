@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -190,6 +190,121 @@ export async function runWithNslcd(slapd: TestSlapd, script: string, timeoutMs =
         resolve({ code, stdout, stderr });
       });
     });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const SSHD = '/usr/sbin/sshd';
+const PAM_MODULE_DIRS = ['/lib/x86_64-linux-gnu/security', '/usr/lib/x86_64-linux-gnu/security', '/lib/aarch64-linux-gnu/security', '/usr/lib/aarch64-linux-gnu/security'];
+
+/** Why the shell-login test cannot run here (on top of nslcdSkip: sshd, sshpass, pam_ldap and pam_mkhomedir). */
+export function sshLoginSkip(): string | undefined {
+  const nslcd = nslcdSkip();
+  if (nslcd) return nslcd;
+  if (!existsSync(SSHD)) return 'sshd not installed: npm run deps (Debian openssh-server)';
+  if (!existsSync('/usr/bin/sshpass')) return 'sshpass not installed: npm run deps';
+  if (!existsSync('/usr/bin/ssh-keygen') || !existsSync('/usr/bin/ssh')) return 'ssh not installed: npm run deps (Debian openssh-client)';
+  if (!PAM_MODULE_DIRS.some((d) => existsSync(path.join(d, 'pam_ldap.so')))) return 'pam_ldap not installed: npm run deps (Debian libpam-ldapd)';
+  if (!PAM_MODULE_DIRS.some((d) => existsSync(path.join(d, 'pam_mkhomedir.so')))) return 'pam_mkhomedir not installed (Debian libpam-modules)';
+  return undefined;
+}
+
+/**
+ * The PAM stack of the test's sshd: what `pam-auth-update` writes into common-auth/-account/-session
+ * once libpam-ldapd and mkhomedir are enabled (pam_unix first for local accounts, pam_ldap for the
+ * directory's, through nslcd), written out in one file so the machine's own common-* stay untouched.
+ */
+export const SSHD_PAM_STACK = [
+  'auth     [success=2 default=ignore]  pam_unix.so nullok nodelay',
+  'auth     [success=1 default=ignore]  pam_ldap.so minimum_uid=1000 use_first_pass',
+  'auth     requisite                   pam_deny.so',
+  'auth     required                    pam_permit.so',
+  'account  [success=1 new_authtok_reqd=done default=ignore]  pam_unix.so',
+  'account  requisite                   pam_deny.so',
+  'account  required                    pam_permit.so',
+  'account  [success=ok new_authtok_reqd=done ignore=ignore user_unknown=ignore authinfo_unavail=ignore default=bad]  pam_ldap.so minimum_uid=1000',
+  'session  required                    pam_unix.so',
+  'session  optional                    pam_mkhomedir.so skel=/etc/skel umask=0077',
+  'session  [success=ok default=ignore] pam_ldap.so minimum_uid=1000',
+  '',
+].join('\n');
+
+export interface SshLoginResult {
+  /** sshpass's exit status: 0 when the login worked and the command ran; 5 for a refused password. */
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Logs in to a private sshd as `user` once per password in `passwords`, each running `command` —
+ * inside runWithNslcd's mount namespace, so the machine's name service and PAM stay as they were.
+ * The sshd is the machine's binary with its own sshd_config (UsePAM, password and
+ * keyboard-interactive logins, loopback only, a host key and pid file in a temporary directory), a
+ * PAM stack (SSHD_PAM_STACK) bind-mounted over /etc/pam.d/sshd, and an empty tmpfs over /home so
+ * pam_mkhomedir creates the user's home there. The client is `sshpass -f <file> ssh`.
+ */
+export async function sshLoginsThroughDirectory(
+  slapd: TestSlapd,
+  user: string,
+  passwords: string[],
+  command: string,
+): Promise<{ logins: SshLoginResult[]; sshdLog: string; setup: { code: number | null; stdout: string; stderr: string } }> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'keisan-sshd-'));
+  try {
+    const port = await freePort();
+    const hostKey = path.join(dir, 'ssh_host_ed25519_key');
+    const keygen = spawnSync('/usr/bin/ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'keisan-test', '-f', hostKey]);
+    if (keygen.status !== 0) throw new Error(`ssh-keygen failed: ${keygen.stderr.toString()}`);
+    writeFileSync(
+      path.join(dir, 'sshd_config'),
+      [
+        `Port ${port}`,
+        'ListenAddress 127.0.0.1',
+        `HostKey ${hostKey}`,
+        `PidFile ${dir}/sshd.pid`,
+        'UsePAM yes',
+        'PasswordAuthentication yes',
+        'KbdInteractiveAuthentication yes',
+        'PubkeyAuthentication no',
+        'AuthorizedKeysFile none',
+        'PermitRootLogin no',
+        'UseDNS no',
+        'PrintMotd no',
+        'PrintLastLog no',
+        'MaxAuthTries 3',
+        'LogLevel VERBOSE',
+        '',
+      ].join('\n'),
+      { mode: 0o600 },
+    );
+    writeFileSync(path.join(dir, 'pam-sshd'), SSHD_PAM_STACK);
+    passwords.forEach((password, i) => writeFileSync(path.join(dir, `password.${i}`), password, { mode: 0o600 }));
+    const quote = (s: string) => `'${s.replaceAll("'", "'\\''")}'`;
+    const script = [
+      'set -u',
+      `mount --bind ${dir}/pam-sshd /etc/pam.d/sshd`,
+      'mount -t tmpfs -o mode=0755 keisan-test-home /home',
+      'mkdir -m 0755 /run/sshd',
+      `${SSHD} -D -e -f ${dir}/sshd_config 2> ${dir}/sshd.log &`,
+      'sshd_pid=$!',
+      'trap \'kill $sshd_pid 2>/dev/null; wait $sshd_pid 2>/dev/null || true\' EXIT',
+      `for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/${port}) 2>/dev/null && break; sleep 0.1; done`,
+      ...passwords.map(
+        (_, i) =>
+          `timeout 30 sshpass -f ${dir}/password.${i} ssh -p ${port} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR ` +
+          `-o PubkeyAuthentication=no -o PreferredAuthentications=keyboard-interactive,password -o NumberOfPasswordPrompts=1 -o ConnectTimeout=10 ` +
+          `${user}@127.0.0.1 ${quote(command)} > ${dir}/out.${i} 2> ${dir}/err.${i} < /dev/null; echo $? > ${dir}/code.${i}`,
+      ),
+    ].join('\n');
+    const setup = await runWithNslcd(slapd, script, 120_000);
+    const read = (name: string) => (existsSync(path.join(dir, name)) ? readFileSync(path.join(dir, name), 'utf8') : '');
+    const logins = passwords.map((_, i) => {
+      const code = read(`code.${i}`).trim();
+      return { code: code === '' ? null : Number(code), stdout: read(`out.${i}`), stderr: read(`err.${i}`) };
+    });
+    return { logins, sshdLog: read('sshd.log'), setup };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
