@@ -48,6 +48,12 @@ packages=(
   # from creating a default directory (slapd/no_configuration) and from editing /etc/nsswitch.conf (libnss-ldapd);
   # policy-rc.d refuses the start of slapd and nslcd (checked: no slapd or nslcd left running after install).
   slapd ldap-utils nslcd libnss-ldapd
+  # A shell login through the directory (src/accounts/ldap/ssh-login.test.ts): a private sshd on a loopback port
+  # with its own sshd_config, host key and PAM stack (pam_ldap, pam_mkhomedir) bind-mounted in the nslcd test's
+  # namespace; sshpass types the password. policy-rc.d refuses the start of the packaged ssh service (checked: no
+  # sshd left running). libpam-ldapd's postinst enables its pam-auth-update profile in the machine's
+  # /etc/pam.d/common-*: it is switched off again below (the test brings its own PAM stack).
+  openssh-server sshpass libpam-ldapd
   # The web UI's browser tests (web/e2e, issue 9): playwright-core drives Debian's Chromium at /usr/bin/chromium;
   # no browser is ever downloaded. Noto CJK so Japanese pages (and their screenshots) render real glyphs.
   chromium fonts-noto-cjk
@@ -86,4 +92,8 @@ if command -v debconf-set-selections >/dev/null; then
     'nslcd nslcd/ldap-base string dc=example,dc=org' | $SUDO debconf-set-selections
 fi
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if [[ " ${missing[*]} " == *" libpam-ldapd "* ]] && command -v pam-auth-update >/dev/null; then
+  # Leave this machine's own logins as they were: no pam_ldap in /etc/pam.d/common-* (see libpam-ldapd above).
+  $SUDO env DEBIAN_FRONTEND=noninteractive pam-auth-update --package --remove ldap
+fi
 echo "deps: done"
