@@ -264,7 +264,9 @@ export class SlurmExecutor implements ClusterExecutor {
   }
 
   async hold(externalId: string): Promise<void> {
-    await this.control('scontrol', ['hold', externalId]);
+    // uhold: a hold the job's owner may release (JobHeldUser). A plain `hold` from root is an
+    // administrator's hold (JobHeldAdmin) that only an operator may release in SLURM itself.
+    await this.control('scontrol', ['uhold', externalId]);
   }
 
   async release(externalId: string): Promise<void> {
