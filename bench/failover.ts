@@ -5,7 +5,7 @@
  * knows both URLs (the CLI's client, following the active server), is measured. The killed server
  * is started again (it stands by) before the next round, so every round kills the active one.
  *
- *   npm run bench:failover                  # 10 rounds, then the SLURM peer (about 10 minutes)
+ *   npm run bench:failover                  # 10 rounds, then the SLURM peer (about 15 minutes)
  *   npm run bench:failover -- --rounds=20
  *   npm run bench:failover -- --no-slurm    # Keisan only
  *
