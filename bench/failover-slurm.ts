@@ -340,7 +340,7 @@ export async function measureSlurmFailover(options: SlurmFailoverOptions): Promi
       } catch (error) {
         // SLURM 22.05's backup at times hangs while handing control back (its log ends with "Saving
         // all slurm state"; the primary logs "REQUEST_CONTROL reply but backup not completely done
-        // relinquishing control" and the backup never listens again): seen 2 times in 13 handovers
+        // relinquishing control" and the backup never listens again): seen 2 times in 19 handovers
         // here, 1 s and 60 s after the takeover. It is killed and started again, and the output says so.
         log(`  round ${round}: the backup did not stand by again (${(error instanceof Error ? error.message : String(error)).split('\n')[0]}); restarting it`);
         signalGroup(lab.pids.backup, 'SIGKILL');
