@@ -52,6 +52,7 @@ describe('web UI in Chromium: loading, language, server restarts', { skip: skip 
   it('works with the keyboard alone: log in, skip to the content, reach the navigation', async () => {
     const { page } = session;
     await page.goto(`${facility.url}/login`);
+    await page.waitForFunction('document.activeElement && document.activeElement.getAttribute("name") === "user"');
     await page.keyboard.type('alice');
     await page.keyboard.press('Tab');
     await page.keyboard.type('alice password 1');
@@ -62,6 +63,7 @@ describe('web UI in Chromium: loading, language, server restarts', { skip: skip 
     await page.keyboard.press('Enter');
     assert.equal(await page.evaluate('document.activeElement.id'), 'main');
     await page.goto(`${facility.url}/`);
+    await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
     const labels: string[] = [];
     for (let i = 0; i < 12 && !labels.includes('Jobs'); i++) {
       await page.keyboard.press('Tab');
@@ -70,6 +72,11 @@ describe('web UI in Chromium: loading, language, server restarts', { skip: skip 
     assert.ok(labels.includes('Jobs'), `Tab never reached the Jobs link: ${labels.join(' | ')}`);
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: 'Jobs', level: 1 }).waitFor();
+    // One navigation entry is the current page, the most specific one.
+    await page.goto(`${facility.url}/jobs/new`);
+    await page.getByRole('heading', { level: 1 }).waitFor();
+    const current = await page.getByRole('navigation').locator('[aria-current="page"]').allInnerTexts();
+    assert.deepEqual(current, ['Submit a job']);
     await page.goto(`${facility.url}/`);
   });
 

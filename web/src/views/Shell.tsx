@@ -16,6 +16,17 @@ const SECTIONS: { title: MessageKey; items: NavItem[]; show: (me: Me) => boolean
   { title: 'nav.operator', items: operatorNav, show: (me) => me.isOperator },
 ];
 
+/** The one navigation entry for this address: the most specific that matches (/jobs/new is "Submit", not also "Jobs"). */
+export function activeNavTarget(pathname: string, items: readonly NavItem[]): string | null {
+  let best: string | null = null;
+  for (const item of items) {
+    const exact = item.exact ?? item.to === '/';
+    const hit = pathname === item.to || (!exact && pathname.startsWith(`${item.to}/`));
+    if (hit && (best === null || item.to.length > best.length)) best = item.to;
+  }
+  return best;
+}
+
 function ConnectionBanner() {
   const { t } = useI18n();
   const reachable = useSyncExternalStore(
@@ -46,6 +57,8 @@ export function Shell() {
     );
   }
   const me = auth.me;
+  const sections = SECTIONS.filter((section) => section.show(me)).map((section) => ({ ...section, items: section.items.filter((item) => !item.show || item.show(me)) }));
+  const active = activeNavTarget(pathname, sections.flatMap((section) => section.items));
   return (
     <div className="shell">
       <a className="skip-link" href="#main">
@@ -71,19 +84,17 @@ export function Shell() {
         </div>
       </header>
       <nav id="sidenav" className={`sidenav ${menuOpen ? 'open' : ''}`} aria-label={t('nav.main')}>
-        {SECTIONS.filter((section) => section.show(me)).map((section) => (
+        {sections.map((section) => (
           <div key={section.title} className="nav-section">
             <h2>{t(section.title)}</h2>
             <ul>
-              {section.items
-                .filter((item) => !item.show || item.show(me))
-                .map((item) => (
-                  <li key={item.to}>
-                    <Link to={item.to} activeOptions={{ exact: item.exact ?? item.to === '/' }} activeProps={{ className: 'active', 'aria-current': 'page' }}>
-                      {t(item.label)}
-                    </Link>
-                  </li>
-                ))}
+              {section.items.map((item) => (
+                <li key={item.to}>
+                  <Link to={item.to} activeOptions={{ exact: true }} className={item.to === active ? 'active' : undefined} aria-current={item.to === active ? 'page' : undefined}>
+                    {t(item.label)}
+                  </Link>
+                </li>
+              ))}
             </ul>
           </div>
         ))}
