@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, afterEach, beforeEach, it } from 'node:test';
@@ -94,8 +94,12 @@ describeEachDatabase('batch: pausing dispatch and requeueing running jobs', (dat
 
   it('with a signal: the job gets it and may end by itself (here exit 0 after its checkpoint) — it is requeued all the same', async () => {
     const batch = app.keisan.batch;
-    const id = await submit(`#!/bin/sh\n#SBATCH --mem=50M\ntrap 'echo saved > ${work}/ckpt; exit 0' USR1\nwhile :; do sleep 0.1; done\n`);
+    const id = await submit(`#!/bin/sh\n#SBATCH --mem=50M\ntrap 'echo saved > ${work}/ckpt; exit 0' USR1\ntouch ${work}/trapped\nwhile :; do sleep 0.1; done\n`);
     await until(id, 'running');
+    // 'running' comes with the launch; the signal must wait until the script has set its trap.
+    const deadline = Date.now() + 20_000;
+    while (!existsSync(path.join(work, 'trapped')) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.ok(existsSync(path.join(work, 'trapped')), 'the job never set its trap');
     batch.pauseDispatch('test');
     const started = Date.now();
     assert.equal(await batch.requeue(id, { reason: 'checkpointed', signal: 'SIGUSR1', waitMs: 10_000 }), 'requeued');
