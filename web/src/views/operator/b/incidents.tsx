@@ -85,6 +85,34 @@ interface ServiceRow {
   impact: Impact;
 }
 
+/** The services an incident touches, one row each with its impact, in the open and the edit forms. */
+function ServiceRows({ services, onChange, placeholder }: { services: ServiceRow[]; onChange: (rows: ServiceRow[]) => void; placeholder?: string }) {
+  const { t } = useI18n();
+  const change = (index: number, patch: Partial<ServiceRow>) => onChange(services.map((s, i) => (i === index ? { ...s, ...patch } : s)));
+  return (
+    <>
+      {services.map((row, index) => (
+        <div className="form-row" key={index}>
+          <Field label={t('opsb.incident.service', { n: index + 1 })}>
+            {(id) => <input id={id} value={row.service} placeholder={placeholder} onChange={(e) => change(index, { service: e.target.value })} />}
+          </Field>
+          <Field label={t('opsb.incident.impact', { n: index + 1 })}>
+            {(id) => (
+              <select id={id} value={row.impact} onChange={(e) => change(index, { impact: e.target.value as Impact })}>
+                {IMPACTS.map((i) => (
+                  <option key={i} value={i}>
+                    {t(impactKey(i))}
+                  </option>
+                ))}
+              </select>
+            )}
+          </Field>
+        </div>
+      ))}
+    </>
+  );
+}
+
 /** The two choices an incident is classified by, in the open and the edit forms. */
 function SeverityAndCause({ severity, onSeverity, cause, onCause }: { severity: Severity; onSeverity: (s: Severity) => void; cause: Cause; onCause: (c: Cause) => void }) {
   const { t } = useI18n();
@@ -159,24 +187,7 @@ function OpenIncidentForm({ onDone }: { onDone: (id: number) => void }) {
       </div>
       <fieldset className="opsb-fieldset">
         <legend>{t('opsb.incident.services')}</legend>
-        {services.map((row, index) => (
-          <div className="form-row" key={index}>
-            <Field label={t('opsb.incident.service', { n: index + 1 })}>
-              {(id) => <input id={id} value={row.service} placeholder="batch" onChange={(e) => setServices(services.map((s, i) => (i === index ? { ...s, service: e.target.value } : s)))} />}
-            </Field>
-            <Field label={t('opsb.incident.impact', { n: index + 1 })}>
-              {(id) => (
-                <select id={id} value={row.impact} onChange={(e) => setServices(services.map((s, i) => (i === index ? { ...s, impact: e.target.value as Impact } : s)))}>
-                  {IMPACTS.map((i) => (
-                    <option key={i} value={i}>
-                      {t(impactKey(i))}
-                    </option>
-                  ))}
-                </select>
-              )}
-            </Field>
-          </div>
-        ))}
+        <ServiceRows services={services} onChange={setServices} placeholder="batch" />
         <Button className="small" onClick={() => setServices([...services, { service: '', impact: 'degraded' }])}>
           {t('opsb.incident.addService')}
         </Button>
@@ -442,24 +453,7 @@ function EditIncidentForm({ incident }: { incident: Incident }) {
       <fieldset className="opsb-fieldset">
         <legend>{t('opsb.incident.services')}</legend>
         <p className="muted small">{t('opsb.incident.servicesKeep')}</p>
-        {services.map((row, index) => (
-          <div className="form-row" key={index}>
-            <Field label={t('opsb.incident.service', { n: index + 1 })}>
-              {(id) => <input id={id} value={row.service} onChange={(e) => setServices(services.map((s, i) => (i === index ? { ...s, service: e.target.value } : s)))} />}
-            </Field>
-            <Field label={t('opsb.incident.impact', { n: index + 1 })}>
-              {(id) => (
-                <select id={id} value={row.impact} onChange={(e) => setServices(services.map((s, i) => (i === index ? { ...s, impact: e.target.value as Impact } : s)))}>
-                  {IMPACTS.map((i) => (
-                    <option key={i} value={i}>
-                      {t(impactKey(i))}
-                    </option>
-                  ))}
-                </select>
-              )}
-            </Field>
-          </div>
-        ))}
+        <ServiceRows services={services} onChange={setServices} />
       </fieldset>
       {save.error ? <ErrorBox error={save.error} /> : null}
       <button type="submit" className="button" disabled={save.isPending}>
