@@ -27,6 +27,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../src/lib/net.ts';
+import { processRunning as alive } from '../src/lib/process.ts';
 
 const SBIN_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -59,20 +60,6 @@ function takeoverTime(logFile: string, from: number): number | null {
   const line = text.split('\n').find((l) => /taking over/.test(l));
   const stamp = line ? /^\[(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?)\]/.exec(line) : null;
   return stamp ? new Date(stamp[1]!).getTime() : null;
-}
-
-function alive(pid: number | undefined): boolean {
-  if (pid === undefined) return false;
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
 }
 
 /** Signals a daemon's whole process group (slurmctld forks slurmscriptd into it). */

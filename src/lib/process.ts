@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type pino from 'pino';
 
 /** Keeps a daemon alive until SIGINT/SIGTERM, then runs `cleanup` (at most 3 s) and exits 0. */
@@ -26,5 +27,16 @@ export function processExists(pid: number): boolean {
     return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Whether a process with this pid is running: it exists and is not a zombie (exited, not yet reaped). */
+export function processRunning(pid: number | undefined): boolean {
+  if (pid === undefined) return false;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.charAt(stat.lastIndexOf(')') + 2) !== 'Z';
+  } catch {
+    return false;
   }
 }

@@ -71,14 +71,8 @@ export async function waitUntil(what: string, check: () => boolean, ms = 10_000)
   }
 }
 
-export function alive(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
+/** Whether the process runs (a zombie does not). */
+export { processRunning as alive } from '../lib/process.ts';
 
 /** utime + stime of a process in clock ticks; null when it is gone. */
 export function cpuTicks(pid: number): number | null {

@@ -22,6 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { SlurmSettings } from '../../../lib/config.ts';
 import { freePort } from '../../../lib/net.ts';
+import { processRunning as alive } from '../../../lib/process.ts';
 import { defaultQueues } from '../../queues.ts';
 import { slurmRunner, type SlurmRunner } from './run.ts';
 
@@ -131,21 +132,6 @@ export function hostCgroups(): 'v1' | 'v2' | 'none' {
 // ---------------------------------------------------------------------------- processes
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-function alive(pid: number | undefined): boolean {
-  if (pid === undefined) return false;
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  // A zombie (exited, not yet reaped) is gone for our purposes.
-  try {
-    return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
 
 function signal(pid: number | undefined, sig: NodeJS.Signals): void {
   if (pid === undefined) return;
